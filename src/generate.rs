@@ -1,0 +1,1 @@
+//! Seeded dataset generator (work in progress).

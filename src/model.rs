@@ -1,0 +1,237 @@
+//! The event model shared by every layer: one row type per input stream, the closed
+//! value lists of `dataset-format.md`, and the stream names. Readers produce these
+//! values (or columnar batches of them), the generator writes them, the engine folds them.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC. Every instant in `rehearse` is one of these.
+pub type Millis = i64;
+
+/// Which build served a request (or ran on a host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Cohort {
+    Canary,
+    Baseline,
+}
+
+impl Cohort {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "canary" => Some(Self::Canary),
+            "baseline" => Some(Self::Baseline),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Canary => "canary",
+            Self::Baseline => "baseline",
+        }
+    }
+}
+
+/// Whether a request came from a real user or a synthetic client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Real,
+    Synthetic,
+}
+
+impl Source {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "real" => Some(Self::Real),
+            "synthetic" => Some(Self::Synthetic),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Real => "real",
+            Self::Synthetic => "synthetic",
+        }
+    }
+}
+
+/// The `kind` of a `security` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityKind {
+    WafBlock,
+    AuthFailure,
+    RateLimited,
+}
+
+impl SecurityKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "waf_block" => Some(Self::WafBlock),
+            "auth_failure" => Some(Self::AuthFailure),
+            "rate_limited" => Some(Self::RateLimited),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WafBlock => "waf_block",
+            Self::AuthFailure => "auth_failure",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// The `kind` of a `pages` row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum PageKind {
+    Seo,
+    Api,
+    App,
+}
+
+impl PageKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "seo" => Some(Self::Seo),
+            "api" => Some(Self::Api),
+            "app" => Some(Self::App),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seo => "seo",
+            Self::Api => "api",
+            Self::App => "app",
+        }
+    }
+}
+
+/// One row of the `requests` stream. `latency_us` is `latency_ms` read at microsecond
+/// resolution (rounded half-up), as the contract compares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestRow {
+    pub ts: Millis,
+    pub endpoint: String,
+    pub cohort: Cohort,
+    pub source: Source,
+    pub status: u16,
+    pub latency_us: u64,
+    pub user_id: Option<String>,
+    pub region: Option<String>,
+    pub method: Option<String>,
+}
+
+/// One row of the `probes` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeRow {
+    pub ts: Millis,
+    pub target: String,
+    pub status: u16,
+    pub latency_us: u64,
+    /// The JSON body as text.
+    pub payload: Option<String>,
+    pub schema_ok: Option<bool>,
+}
+
+/// One row of the `infra` stream. `cpu` and `mem_free` are fractions in 0..1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InfraRow {
+    pub ts: Millis,
+    pub cpu: f64,
+    pub mem_free: f64,
+    pub host: Option<String>,
+    pub cohort: Option<Cohort>,
+    pub db_p95_ms: Option<f64>,
+    pub queue_depth: Option<f64>,
+}
+
+/// One row of the `security` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecurityRow {
+    pub ts: Millis,
+    pub kind: SecurityKind,
+    pub source_ip: Option<String>,
+    pub rule: Option<String>,
+}
+
+/// One row of the `logs` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRow {
+    pub ts: Millis,
+    pub message: String,
+    pub service: Option<String>,
+    pub level: Option<String>,
+}
+
+/// One row of the `pages` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageRow {
+    pub ts: Millis,
+    pub path: String,
+    pub kind: PageKind,
+    pub status: u16,
+    pub cache_control: String,
+    pub test_mode: Option<bool>,
+    pub canonical: Option<String>,
+    pub robots: Option<String>,
+    pub in_sitemap: Option<bool>,
+    pub prerendered: Option<bool>,
+}
+
+/// The streams a dataset directory may hold, in the order of `dataset-format.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Requests,
+    Probes,
+    Infra,
+    Security,
+    Logs,
+    Pages,
+    Funnel,
+    Ledger,
+}
+
+impl Stream {
+    pub const ALL: [Stream; 8] = [
+        Stream::Requests,
+        Stream::Probes,
+        Stream::Infra,
+        Stream::Security,
+        Stream::Logs,
+        Stream::Pages,
+        Stream::Funnel,
+        Stream::Ledger,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Requests => "requests",
+            Stream::Probes => "probes",
+            Stream::Infra => "infra",
+            Stream::Security => "security",
+            Stream::Logs => "logs",
+            Stream::Pages => "pages",
+            Stream::Funnel => "funnel",
+            Stream::Ledger => "ledger",
+        }
+    }
+}
+
+/// A whole dataset held in memory: what the generator produces and what
+/// `rehearse check` replays without touching the disk.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    /// The manifest's `start` (T0), when known.
+    pub start: Option<Millis>,
+    pub requests: Vec<RequestRow>,
+    /// `None` when the stream is absent (its gates are `not_evaluated`).
+    pub probes: Option<Vec<ProbeRow>>,
+    /// `None` when the stream is absent (its gates are `not_evaluated`).
+    pub infra: Option<Vec<InfraRow>>,
+    pub security: Option<Vec<SecurityRow>>,
+    pub logs: Option<Vec<LogRow>>,
+    pub pages: Option<Vec<PageRow>>,
+}

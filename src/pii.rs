@@ -1,0 +1,1 @@
+//! PII detectors for log lines (work in progress).

@@ -1,0 +1,1 @@
+//! Dataset writers (work in progress).
