@@ -1,8 +1,14 @@
 //! `rehearse`: replay recorded or generated event streams through a canary rollout's
 //! gate policy and say what would have happened. This crate root only wires modules.
 
+pub mod engine;
+pub mod events;
 pub mod generate;
 pub mod model;
 pub mod pii;
+pub mod policy;
+pub mod ratio;
+pub mod sketch;
+pub mod source;
 pub mod time;
 pub mod write;

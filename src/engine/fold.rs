@@ -1,0 +1,493 @@
+//! The fold: every input event lands in the per-tick aggregate of the tick interval
+//! holding it, `(T0 + (k-1) tick, T0 + k tick]`. Aggregates are exact counters
+//! (threshold bands for latencies), so the fold is O(1) per event, does not depend on
+//! row order for request gates, and its memory is bounded by the rollout's tick count,
+//! not by the data volume. Probes are kept (they are few) to be replayed in order.
+
+use crate::model::{Cohort, Millis, PageKind, SecurityKind, Source};
+use crate::pii::PiiDetector;
+use crate::sketch::Sketch;
+
+use super::schema::SchemaSet;
+use super::Setup;
+
+/// Columnar batch of requests, already reduced to what gates read.
+#[derive(Clone, Debug, Default)]
+pub struct RequestBatch {
+    pub ts: Vec<Millis>,
+    pub canary: Vec<bool>,
+    pub real: Vec<bool>,
+    pub status: Vec<u16>,
+    pub latency_us: Vec<u64>,
+    /// Index of the outlier prefix the endpoint starts with, or `u8::MAX`.
+    pub prefix: Vec<u8>,
+}
+
+impl RequestBatch {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            ts: Vec::with_capacity(n),
+            canary: Vec::with_capacity(n),
+            real: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            latency_us: Vec::with_capacity(n),
+            prefix: Vec::with_capacity(n),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.ts.clear();
+        self.canary.clear();
+        self.real.clear();
+        self.status.clear();
+        self.latency_us.clear();
+        self.prefix.clear();
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(&mut self, ts: Millis, cohort: Cohort, source: Source, status: u16, latency_us: u64, prefix: u8) {
+        self.ts.push(ts);
+        self.canary.push(cohort == Cohort::Canary);
+        self.real.push(source == Source::Real);
+        self.status.push(status);
+        self.latency_us.push(latency_us);
+        self.prefix.push(prefix);
+    }
+}
+
+/// The outlier prefix index of an endpoint (`u8::MAX` when none matches).
+pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
+    prefixes.iter().position(|p| endpoint.starts_with(p.as_str())).map_or(u8::MAX, |i| i as u8)
+}
+
+/// Counter slots of one tick interval's request aggregate.
+pub(crate) mod slot {
+    /// Canary real requests.
+    pub const N: usize = 0;
+    pub const E5XX: usize = 1;
+    pub const E4XX: usize = 2;
+    /// Real requests of every cohort.
+    pub const REAL_ALL: usize = 3;
+    /// Synthetic requests (ignored by every gate, counted for the report).
+    pub const SYNTHETIC: usize = 4;
+    /// First latency band of the canary real requests.
+    pub const BANDS: usize = 5;
+}
+
+/// How a probe fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeResult {
+    Pass,
+    /// Status other than 200.
+    Status,
+    /// Status 200 with a payload failing its schema (or `schema_ok = false`).
+    Schema,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProbeRec {
+    pub ts: Millis,
+    pub target: u16,
+    pub status: u16,
+    pub result: ProbeResult,
+    /// Index into `Folded::probe_details` for schema failures.
+    pub detail: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct InfraSample {
+    pub cpu: f64,
+    pub mem_free: f64,
+    /// NaN when absent.
+    pub db: f64,
+    /// NaN when absent.
+    pub queue: f64,
+    pub canary: bool,
+}
+
+/// Per-stage page findings (counts by reason, and a first example of each).
+#[derive(Clone, Debug, Default)]
+pub struct PageStage {
+    pub cache_breaches: u64,
+    pub cache_example: Option<String>,
+    pub seo_status: u64,
+    pub seo_canonical: u64,
+    pub seo_robots: u64,
+    pub seo_sitemap: u64,
+    pub seo_prerendered: u64,
+    pub seo_examples: Vec<(u8, String)>,
+}
+
+/// Everything folded from a dataset: the per-tick aggregates of every stream.
+pub struct Folded {
+    pub t0: Millis,
+    pub tick_ms: Millis,
+    pub ticks: usize,
+    /// Latency band thresholds (us), sorted and distinct.
+    pub bands: Vec<u64>,
+    pub n_prefixes: usize,
+    /// Counters per tick interval, `stride` of them each.
+    pub stride: usize,
+    pub counters: Vec<u64>,
+    /// Display sketch of canary real latencies per tick interval.
+    pub sketches: Vec<Option<Sketch>>,
+    /// Events outside `(T0, end]` per stream.
+    pub outside: [u64; 8],
+    /// Rows seen per stream.
+    pub rows: [u64; 8],
+    pub present: [bool; 8],
+    pub probes: Vec<ProbeRec>,
+    pub probe_targets: Vec<String>,
+    pub probe_details: Vec<String>,
+    pub infra: Vec<Vec<InfraSample>>,
+    pub infra_has_cohort: bool,
+    pub infra_has_db: bool,
+    pub infra_has_queue: bool,
+    /// `waf_block`, `auth_failure` counts per tick interval.
+    pub security: Vec<[u64; 2]>,
+    /// Per kind, events in `[T0 - baseline, T0)`.
+    pub security_pre: [u64; 2],
+    pub security_earliest: Option<Millis>,
+    /// Log lines with PII per tick interval.
+    pub pii: Vec<u64>,
+    /// First redacted PII findings: (ts, kinds, redacted line).
+    pub pii_examples: Vec<(Millis, String, String)>,
+    pub pages: Vec<PageStage>,
+    pub page_cols: PageColumns,
+    pii_detector: Option<PiiDetector>,
+    schemas: SchemaSet,
+    prefixes: Vec<String>,
+    stage_ends: Vec<Millis>,
+    security_baseline_ms: Millis,
+}
+
+/// Which optional `pages` columns the stream has.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageColumns {
+    pub test_mode: bool,
+    pub canonical: bool,
+    pub robots: bool,
+    pub in_sitemap: bool,
+    pub prerendered: bool,
+}
+
+pub(crate) fn stream_idx(s: crate::model::Stream) -> usize {
+    crate::model::Stream::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+impl Folded {
+    pub fn new(setup: &Setup, t0: Millis) -> Self {
+        let p = &setup.policy;
+        let mut bands: Vec<u64> = p.stages.iter().map(|s| s.go_p95_us).collect();
+        bands.extend([p.trig_p95_us, p.trig_p99_us, p.endpoint_p95_us, p.ticket_p95_us]);
+        bands.sort_unstable();
+        bands.dedup();
+        let nb = bands.len() + 1;
+        let n_prefixes = p.outlier_prefixes.len();
+        let stride = slot::BANDS + nb + n_prefixes * (1 + nb);
+        let ticks = p.total_ticks();
+        Folded {
+            t0,
+            tick_ms: p.tick_ms,
+            ticks,
+            bands,
+            n_prefixes,
+            stride,
+            counters: vec![0; stride * ticks],
+            sketches: vec![None; ticks],
+            outside: [0; 8],
+            rows: [0; 8],
+            present: [false; 8],
+            probes: Vec::new(),
+            probe_targets: Vec::new(),
+            probe_details: Vec::new(),
+            infra: vec![Vec::new(); ticks],
+            infra_has_cohort: false,
+            infra_has_db: false,
+            infra_has_queue: false,
+            security: vec![[0; 2]; ticks],
+            security_pre: [0; 2],
+            security_earliest: None,
+            pii: vec![0; ticks],
+            pii_examples: Vec::new(),
+            pages: vec![PageStage::default(); p.stages.len()],
+            page_cols: PageColumns::default(),
+            pii_detector: None,
+            schemas: setup.schemas.clone(),
+            prefixes: p.outlier_prefixes.clone(),
+            stage_ends: p.stages.iter().map(|s| t0 + s.end_ms()).collect(),
+            security_baseline_ms: p.security_baseline_ms,
+        }
+    }
+
+    /// The 0-based tick interval holding `ts`, if inside `(T0, end]`.
+    #[inline]
+    pub fn interval(&self, ts: Millis) -> Option<usize> {
+        let d = ts - self.t0;
+        if d <= 0 {
+            return None;
+        }
+        let i = ((d - 1) / self.tick_ms) as usize;
+        (i < self.ticks).then_some(i)
+    }
+
+    /// Band index of a latency: the number of band thresholds strictly below it.
+    #[inline]
+    fn band(&self, latency_us: u64) -> usize {
+        // A handful of thresholds: a linear scan beats a binary search.
+        let mut b = 0;
+        for &t in &self.bands {
+            b += (latency_us > t) as usize;
+        }
+        b
+    }
+
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+
+    pub fn mark_present(&mut self, s: crate::model::Stream) {
+        self.present[stream_idx(s)] = true;
+    }
+
+    /// Folds a batch of requests.
+    pub fn add_requests(&mut self, b: &RequestBatch) {
+        let ri = stream_idx(crate::model::Stream::Requests);
+        self.rows[ri] += b.len() as u64;
+        let nb = self.bands.len() + 1;
+        for i in 0..b.len() {
+            let Some(k) = self.interval(b.ts[i]) else {
+                self.outside[ri] += 1;
+                continue;
+            };
+            let base = k * self.stride;
+            if !b.real[i] {
+                self.counters[base + slot::SYNTHETIC] += 1;
+                continue;
+            }
+            self.counters[base + slot::REAL_ALL] += 1;
+            if !b.canary[i] {
+                continue;
+            }
+            let st = b.status[i];
+            let lat = b.latency_us[i];
+            let band = self.band(lat);
+            let c = &mut self.counters[base..base + self.stride];
+            c[slot::N] += 1;
+            c[slot::E5XX] += (500..=599).contains(&st) as u64;
+            c[slot::E4XX] += ((400..=499).contains(&st) && st != 401 && st != 403) as u64;
+            c[slot::BANDS + band] += 1;
+            let p = b.prefix[i] as usize;
+            if p < self.n_prefixes {
+                let pb = slot::BANDS + nb + p * (1 + nb);
+                c[pb] += 1;
+                c[pb + 1 + band] += 1;
+            }
+            self.sketches[k].get_or_insert_with(Sketch::default).add(lat);
+        }
+    }
+
+    /// Folds one probe. Schema validation happens here, with the policy's schemas.
+    pub fn add_probe(&mut self, ts: Millis, target: &str, status: u16, payload: Option<&str>, schema_ok: Option<bool>) {
+        let pi = stream_idx(crate::model::Stream::Probes);
+        self.rows[pi] += 1;
+        if self.interval(ts).is_none() {
+            self.outside[pi] += 1;
+            return;
+        }
+        let t = match self.probe_targets.iter().position(|x| x == target) {
+            Some(t) => t,
+            None => {
+                self.probe_targets.push(target.to_string());
+                self.probe_targets.len() - 1
+            }
+        } as u16;
+        let mut detail = u32::MAX;
+        let result = if status != 200 {
+            ProbeResult::Status
+        } else {
+            let verdict = match (payload, self.schemas.get(target)) {
+                (Some(p), Some(schema)) => schema.check(p),
+                _ => match schema_ok {
+                    Some(false) => Err("schema_ok is false".to_string()),
+                    _ => Ok(()),
+                },
+            };
+            match verdict {
+                Ok(()) => ProbeResult::Pass,
+                Err(why) => {
+                    if self.probe_details.len() < 1000 {
+                        detail = self.probe_details.len() as u32;
+                        self.probe_details.push(why);
+                    }
+                    ProbeResult::Schema
+                }
+            }
+        };
+        self.probes.push(ProbeRec { ts, target: t, status, result, detail });
+    }
+
+    /// Folds one infra sample.
+    pub fn add_infra(&mut self, ts: Millis, s: InfraSample) {
+        let ii = stream_idx(crate::model::Stream::Infra);
+        self.rows[ii] += 1;
+        match self.interval(ts) {
+            Some(k) => self.infra[k].push(s),
+            None => self.outside[ii] += 1,
+        }
+    }
+
+    /// Folds one security event (every event counts toward the baseline's "earliest").
+    pub fn add_security(&mut self, ts: Millis, kind: SecurityKind) {
+        let si = stream_idx(crate::model::Stream::Security);
+        self.rows[si] += 1;
+        self.security_earliest = Some(self.security_earliest.map_or(ts, |e| e.min(ts)));
+        let idx = match kind {
+            SecurityKind::WafBlock => Some(0),
+            SecurityKind::AuthFailure => Some(1),
+            SecurityKind::RateLimited => None,
+        };
+        match self.interval(ts) {
+            Some(k) => {
+                if let Some(i) = idx {
+                    self.security[k][i] += 1;
+                }
+            }
+            None => {
+                self.outside[si] += 1;
+                if let Some(i) = idx
+                    && ts < self.t0
+                    && ts >= self.t0 - self.security_baseline_ms
+                {
+                    self.security_pre[i] += 1;
+                }
+            }
+        }
+    }
+
+    /// Folds one log line.
+    pub fn add_log(&mut self, ts: Millis, message: &str) {
+        let li = stream_idx(crate::model::Stream::Logs);
+        self.rows[li] += 1;
+        let Some(k) = self.interval(ts) else {
+            self.outside[li] += 1;
+            return;
+        };
+        let det = self.pii_detector.get_or_insert_with(PiiDetector::new);
+        if det.contains_pii(message) {
+            self.pii[k] += 1;
+            if self.pii_examples.len() < 20 {
+                let matches = det.find_all(message);
+                let mut kinds: Vec<&str> = matches.iter().map(|m| m.kind.as_str()).collect();
+                kinds.dedup();
+                let red = crate::pii::redact_message(det, message);
+                self.pii_examples.push((ts, kinds.join(","), red));
+            }
+        }
+    }
+
+    /// Folds one `pages` row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_page(
+        &mut self,
+        ts: Millis,
+        path: &str,
+        kind: PageKind,
+        status: u16,
+        cache_control: &str,
+        test_mode: Option<bool>,
+        canonical: Option<&str>,
+        robots: Option<&str>,
+        in_sitemap: Option<bool>,
+        prerendered: Option<bool>,
+    ) {
+        let gi = stream_idx(crate::model::Stream::Pages);
+        self.rows[gi] += 1;
+        if self.interval(ts).is_none() {
+            self.outside[gi] += 1;
+            return;
+        }
+        let Some(stage) = self.stage_ends.iter().position(|&e| ts <= e) else { return };
+        let ps = &mut self.pages[stage];
+        if kind != PageKind::Api && test_mode != Some(true) && has_no_cache(cache_control) {
+            ps.cache_breaches += 1;
+            if ps.cache_example.is_none() {
+                ps.cache_example = Some(format!("{path} ({kind}) cache-control: {cache_control}", kind = kind.as_str()));
+            }
+        }
+        if kind == PageKind::Seo {
+            let mut note = |reason: u8, what: String| {
+                if ps.seo_examples.iter().all(|(r, _)| *r != reason) {
+                    ps.seo_examples.push((reason, what));
+                }
+            };
+            if status != 200 {
+                ps.seo_status += 1;
+                note(0, format!("{path} status {status}"));
+            }
+            if canonical.is_none_or(|c| c.trim().is_empty()) {
+                ps.seo_canonical += 1;
+                note(1, format!("{path} has no canonical"));
+            }
+            if robots.is_some_and(robots_blocks) {
+                ps.seo_robots += 1;
+                note(2, format!("{path} robots: {}", robots.unwrap_or_default()));
+            }
+            if in_sitemap == Some(false) {
+                ps.seo_sitemap += 1;
+                note(3, format!("{path} is not in the sitemap"));
+            }
+            if prerendered == Some(false) {
+                ps.seo_prerendered += 1;
+                note(4, format!("{path} is not prerendered"));
+            }
+        }
+    }
+
+    /// The counters of tick interval `k` (0-based).
+    pub fn interval_counters(&self, k: usize) -> &[u64] {
+        &self.counters[k * self.stride..(k + 1) * self.stride]
+    }
+
+    /// Sorts probes by timestamp, file order on ties.
+    pub fn finish(&mut self) {
+        self.probes.sort_by_key(|p| p.ts);
+    }
+}
+
+/// `no-cache` or `no-store` as a directive (case-insensitive, with or without a value).
+pub fn has_no_cache(cache_control: &str) -> bool {
+    cache_control.split(',').any(|d| {
+        let name = d.split('=').next().unwrap_or("").trim();
+        name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store")
+    })
+}
+
+/// A `robots` value holding the token `noindex` or `none` (case-insensitive).
+pub fn robots_blocks(robots: &str) -> bool {
+    robots
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .any(|t| t.eq_ignore_ascii_case("noindex") || t.eq_ignore_ascii_case("none"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_and_robots_tokens() {
+        assert!(has_no_cache("public, No-Cache"));
+        assert!(has_no_cache("no-cache=\"Set-Cookie\""));
+        assert!(has_no_cache("NO-STORE"));
+        assert!(!has_no_cache("public, max-age=300"));
+        assert!(!has_no_cache("no-transform"));
+        assert!(robots_blocks("NOINDEX, follow"));
+        assert!(robots_blocks("none"));
+        assert!(!robots_blocks("index, follow"));
+        assert!(!robots_blocks("noindexing"));
+    }
+}

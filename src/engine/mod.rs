@@ -1,0 +1,109 @@
+//! The replay engine: fold a dataset's events into per-tick aggregates
+//! ([`fold::Folded`]), then evaluate the rollout tick by tick ([`eval::evaluate`]).
+//! This module owns the glue: the checked setup (policy plus compiled schemas), reading
+//! a dataset directory or an in-memory dataset into the fold, and T0.
+
+pub mod eval;
+pub mod fold;
+pub mod schema;
+
+use crate::model::{Dataset, Millis, Stream};
+use crate::policy::Policy;
+use crate::source::dataset::DatasetDir;
+use crate::source::{InputError, OnError, ReadStats};
+
+pub use eval::{Run, StageOutcome, evaluate};
+pub use fold::{Folded, RequestBatch};
+use schema::SchemaSet;
+
+/// Everything checked before any work starts: the policy and its compiled schemas.
+#[derive(Clone)]
+pub struct Setup {
+    pub policy: Policy,
+    pub schemas: SchemaSet,
+}
+
+impl Setup {
+    pub fn new(policy: Policy) -> Result<Self, schema::SchemaError> {
+        let schemas = SchemaSet::load(&policy.probe_schemas)?;
+        Ok(Self { policy, schemas })
+    }
+}
+
+/// How to read a dataset.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    pub on_error: OnError,
+    /// Rows per columnar batch.
+    pub batch_rows: usize,
+    /// T0 given on the command line.
+    pub start: Option<Millis>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { on_error: OnError::Fail, batch_rows: 8192, start: None }
+    }
+}
+
+/// What was read from one stream file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamInput {
+    pub stream: Stream,
+    pub file: String,
+    pub stats: ReadStats,
+    /// Rows outside `(T0, end of the last stage]`.
+    pub outside: u64,
+}
+
+/// A run over a dataset, with what was read.
+pub struct Replay {
+    pub run: Run,
+    pub inputs: Vec<StreamInput>,
+    pub folded: Folded,
+}
+
+/// Why a replay could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{0}: the dataset has no `requests` stream, which `rehearse run` needs (add requests.csv, .ndjson, .jsonl, .parquet or .arrow)")]
+    NoRequests(String),
+    #[error("{0}: cannot tell the rollout start: the manifest has no `start`, no --start was given and the requests and probes hold no rows")]
+    NoStart(String),
+}
+
+/// Reads a dataset directory and runs the rollout over it.
+pub fn replay_dir(setup: &Setup, dir: &std::path::Path, opts: ReadOptions) -> Result<Replay, ReplayError> {
+    let ds = DatasetDir::open(dir)?;
+    if !ds.streams.contains_key(&Stream::Requests) {
+        return Err(ReplayError::NoRequests(dir.display().to_string()));
+    }
+    let t0 = match opts.start.or(ds.start) {
+        Some(t) => t,
+        None => crate::source::decode::earliest_start(&ds, opts.batch_rows)?
+            .ok_or_else(|| ReplayError::NoStart(dir.display().to_string()))?,
+    };
+    let mut folded = Folded::new(setup, t0);
+    let inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
+    folded.finish();
+    let run = evaluate(&setup.policy, &folded);
+    Ok(Replay { run, inputs, folded })
+}
+
+/// Folds an in-memory dataset (generated scenarios) and runs the rollout over it.
+pub fn replay_dataset(setup: &Setup, ds: &Dataset, start: Option<Millis>, batch_rows: usize) -> Result<Replay, ReplayError> {
+    let t0 = match start.or(ds.start) {
+        Some(t) => t,
+        None => {
+            let earliest = ds.requests.iter().map(|r| r.ts).chain(ds.probes.iter().flatten().map(|p| p.ts)).min();
+            earliest.map(|t| t.div_euclid(60_000) * 60_000).ok_or_else(|| ReplayError::NoStart("dataset".into()))?
+        }
+    };
+    let mut folded = Folded::new(setup, t0);
+    let inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
+    folded.finish();
+    let run = evaluate(&setup.policy, &folded);
+    Ok(Replay { run, inputs, folded })
+}

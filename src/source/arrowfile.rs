@@ -1,0 +1,252 @@
+//! Parquet and Arrow IPC adapter. Both yield Arrow record batches of bounded size; each
+//! requested column is normalised once per batch (strings to `Utf8`, integers to
+//! `Int64`, floats to `Float64`, timestamps to epoch milliseconds) and rows are then
+//! read by index, without allocation per row.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{
+    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem, Table, check_columns,
+    handle_row,
+};
+
+type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+
+enum Kind {
+    Parquet,
+    Ipc,
+}
+
+pub struct ArrowTable {
+    path: PathBuf,
+    kind: Kind,
+    batch_rows: usize,
+}
+
+impl ArrowTable {
+    pub fn open_parquet(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
+        Ok(Self { path: path.to_path_buf(), kind: Kind::Parquet, batch_rows: batch_rows.max(1) })
+    }
+    pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
+        Ok(Self { path: path.to_path_buf(), kind: Kind::Ipc, batch_rows: batch_rows.max(1) })
+    }
+
+    /// Opens the batch iterator, projected to the requested columns, and the file schema.
+    fn batches(&self, columns: &[ColumnSpec]) -> Result<(BatchIter, Schema), InputError> {
+        let path = &self.path;
+        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        match self.kind {
+            Kind::Parquet => {
+                let b = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+                let schema = b.schema().as_ref().clone();
+                let wanted: Vec<usize> = schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| columns.iter().any(|c| c.name == f.name()))
+                    .map(|(i, _)| i)
+                    .collect();
+                let mask = ProjectionMask::roots(b.parquet_schema(), wanted);
+                let reader = b
+                    .with_batch_size(self.batch_rows)
+                    .with_projection(mask)
+                    .build()
+                    .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+                Ok((Box::new(reader), schema))
+            }
+            Kind::Ipc => {
+                let mut r = BufReader::new(file);
+                let mut magic = [0u8; 6];
+                let is_file = r.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
+                r.seek(SeekFrom::Start(0)).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+                if is_file {
+                    let reader = arrow_ipc::reader::FileReader::try_new(r, None)
+                        .map_err(|e| InputError::file(path, format!("not a readable Arrow IPC file: {e}")))?;
+                    let schema = reader.schema().as_ref().clone();
+                    Ok((Box::new(reader), schema))
+                } else {
+                    let reader = arrow_ipc::reader::StreamReader::try_new(r, None)
+                        .map_err(|e| InputError::file(path, format!("not a readable Arrow IPC file: {e}")))?;
+                    let schema = reader.schema().as_ref().clone();
+                    Ok((Box::new(reader), schema))
+                }
+            }
+        }
+    }
+}
+
+/// One requested column of one batch, normalised.
+enum Col {
+    Missing,
+    Str(StringArray),
+    Int(Int64Array),
+    Float(Float64Array),
+    Bool(BooleanArray),
+    /// Raw values and the divisor to milliseconds (or multiplier when negative).
+    Ts(Int64Array, i64),
+}
+
+fn type_supported(dt: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        dt,
+        Null | Boolean
+            | Int8
+            | Int16
+            | Int32
+            | Int64
+            | UInt8
+            | UInt16
+            | UInt32
+            | UInt64
+            | Float16
+            | Float32
+            | Float64
+            | Decimal128(_, _)
+            | Decimal256(_, _)
+            | Utf8
+            | LargeUtf8
+            | Utf8View
+            | Timestamp(_, _)
+            | Date32
+            | Date64
+    ) || matches!(dt, Dictionary(_, v) if type_supported(v))
+}
+
+fn normalise(a: &ArrayRef) -> Result<Col, String> {
+    use DataType::*;
+    let cast = |to: &DataType| arrow_cast::cast(a, to).map_err(|e| format!("cannot read as {to}: {e}"));
+    Ok(match a.data_type() {
+        Null => Col::Missing,
+        Boolean => Col::Bool(a.as_boolean().clone()),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => {
+            Col::Int(cast(&Int64)?.as_primitive::<Int64Type>().clone())
+        }
+        Float16 | Float32 | Float64 | Decimal128(_, _) | Decimal256(_, _) => {
+            Col::Float(cast(&Float64)?.as_primitive::<Float64Type>().clone())
+        }
+        Utf8 | LargeUtf8 | Utf8View => Col::Str(cast(&Utf8)?.as_string::<i32>().clone()),
+        Timestamp(unit, _) => {
+            let div = match unit {
+                TimeUnit::Second => -1000,
+                TimeUnit::Millisecond => 1,
+                TimeUnit::Microsecond => 1000,
+                TimeUnit::Nanosecond => 1_000_000,
+            };
+            Col::Ts(cast(&Int64)?.as_primitive::<Int64Type>().clone(), div)
+        }
+        Date32 => Col::Ts(cast(&Int32)?.as_primitive::<arrow_array::types::Int32Type>().unary(|d| d as i64), -86_400_000),
+        Date64 => Col::Ts(cast(&Int64)?.as_primitive::<Int64Type>().clone(), 1),
+        Dictionary(_, v) => {
+            let flat = arrow_cast::cast(a, v).map_err(|e| format!("cannot decode dictionary: {e}"))?;
+            normalise(&flat)?
+        }
+        other => return Err(format!("has the unsupported type {other}")),
+    })
+}
+
+fn cell_at(col: &Col, i: usize) -> Cell<'_> {
+    match col {
+        Col::Missing => Cell::Null,
+        Col::Str(a) => {
+            if a.is_null(i) || a.value(i).is_empty() {
+                Cell::Null
+            } else {
+                Cell::Str(Cow::Borrowed(a.value(i)))
+            }
+        }
+        Col::Int(a) => {
+            if a.is_null(i) {
+                Cell::Null
+            } else {
+                Cell::Int(a.value(i))
+            }
+        }
+        Col::Float(a) => {
+            if a.is_null(i) {
+                Cell::Null
+            } else {
+                Cell::Float(a.value(i))
+            }
+        }
+        Col::Bool(a) => {
+            if a.is_null(i) {
+                Cell::Null
+            } else {
+                Cell::Bool(a.value(i))
+            }
+        }
+        Col::Ts(a, div) => {
+            if a.is_null(i) {
+                Cell::Null
+            } else {
+                let v = a.value(i);
+                Cell::Ts(if *div < 0 { v.saturating_mul(-div) } else { v.div_euclid(*div) })
+            }
+        }
+    }
+}
+
+impl Table for ArrowTable {
+    fn for_each_row(
+        &mut self,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        f: &mut RowFn<'_>,
+    ) -> Result<ReadStats, InputError> {
+        check_columns(columns);
+        let path = self.path.clone();
+        let (batches, schema) = self.batches(columns)?;
+        let mut present = Vec::with_capacity(columns.len());
+        for c in columns {
+            match schema.fields().iter().find(|f| f.name() == c.name) {
+                Some(field) if !type_supported(field.data_type()) => {
+                    return Err(InputError::file(
+                        &path,
+                        format!("column `{}` has the unsupported type {}", c.name, field.data_type()),
+                    ));
+                }
+                Some(_) => present.push(true),
+                None if c.required => {
+                    return Err(InputError::file(&path, format!("required column `{}` is missing", c.name)));
+                }
+                None => present.push(false),
+            }
+        }
+        let mut stats = ReadStats { present, ..Default::default() };
+        let mut row_no = 0u64;
+        for batch in batches {
+            let batch = batch.map_err(|e| InputError::file(&path, format!("cannot decode a batch after row {row_no}: {e}")))?;
+            let mut cols = Vec::with_capacity(columns.len());
+            for c in columns {
+                let col = match batch.schema().index_of(c.name) {
+                    Ok(idx) => normalise(batch.column(idx))
+                        .map_err(|e| InputError::file(&path, format!("column `{}` {e}", c.name)))?,
+                    Err(_) => Col::Missing,
+                };
+                cols.push(col);
+            }
+            for i in 0..batch.num_rows() {
+                row_no += 1;
+                let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
+                for (j, col) in cols.iter().enumerate() {
+                    cells[j] = cell_at(col, i);
+                }
+                let result: Result<(), RowProblem> = f(&cells[..columns.len()]);
+                handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
+            }
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,89 @@
+//! A dataset directory: its manifest (`dataset.toml`, whose `start` is T0) and at most
+//! one file per stream, in any of the five encodings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{Encoding, InputError};
+use crate::model::{Millis, Stream};
+use crate::time::parse_rfc3339;
+
+/// What a dataset directory holds.
+#[derive(Clone, Debug)]
+pub struct DatasetDir {
+    pub dir: PathBuf,
+    /// The manifest's `start`, when it has one.
+    pub start: Option<Millis>,
+    pub notes: Option<String>,
+    /// One file per present stream.
+    pub streams: BTreeMap<Stream, (PathBuf, Encoding)>,
+}
+
+impl DatasetDir {
+    pub fn open(dir: &Path) -> Result<Self, InputError> {
+        let ds_err = |p: String| InputError::Dataset { dir: dir.to_path_buf(), problem: p };
+        if !dir.is_dir() {
+            return Err(ds_err("not a dataset directory (expected a directory holding dataset.toml and stream files)".into()));
+        }
+        let mut streams: BTreeMap<Stream, (PathBuf, Encoding)> = BTreeMap::new();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| ds_err(format!("cannot list: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let (Some(stem), Some(ext)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|s| s.to_str()),
+            ) else {
+                continue;
+            };
+            let Some(stream) = Stream::ALL.into_iter().find(|s| s.as_str() == stem) else { continue };
+            let Some(enc) = Encoding::from_extension(ext) else { continue };
+            if !path.is_file() {
+                continue;
+            }
+            if let Some((other, _)) = streams.get(&stream) {
+                return Err(ds_err(format!(
+                    "two files for the stream `{}`: {} and {}; keep one",
+                    stream.as_str(),
+                    other.file_name().unwrap_or_default().to_string_lossy(),
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                )));
+            }
+            streams.insert(stream, (path, enc));
+        }
+        let manifest = dir.join("dataset.toml");
+        let (start, notes) = if manifest.is_file() { read_manifest(&manifest)? } else { (None, None) };
+        Ok(Self { dir: dir.to_path_buf(), start, notes, streams })
+    }
+}
+
+/// Reads `start` (a TOML string or datetime; a datetime without offset is read as UTC)
+/// and `notes` from a manifest. Other keys are left for people and ignored.
+pub fn read_manifest(path: &Path) -> Result<(Option<Millis>, Option<String>), InputError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| InputError::file(path, format!("not valid TOML: {e}")))?;
+    let start = match table.get("start") {
+        None => None,
+        Some(toml::Value::String(s)) => Some(parse_manifest_time(s).ok_or_else(|| {
+            InputError::file(path, format!("key `start`: `{s}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z"))
+        })?),
+        Some(toml::Value::Datetime(d)) => {
+            let s = d.to_string();
+            Some(parse_manifest_time(&s).ok_or_else(|| {
+                InputError::file(path, format!("key `start`: `{s}` needs a date and a time, e.g. 2026-03-02T10:00:00Z"))
+            })?)
+        }
+        Some(other) => {
+            return Err(InputError::file(path, format!("key `start`: expected a timestamp string, found {}", other.type_str())));
+        }
+    };
+    let notes = table.get("notes").and_then(|v| v.as_str()).map(str::to_string);
+    Ok((start, notes))
+}
+
+fn parse_manifest_time(s: &str) -> Option<Millis> {
+    parse_rfc3339(s).or_else(|| parse_rfc3339(&format!("{s}Z")))
+}

@@ -1,0 +1,297 @@
+//! Stream decoders: the columns each stream asks for, and the conversion of a row's
+//! cells into what the fold takes. The same decoders serve every encoding, which is what
+//! makes the same events in CSV, NDJSON, Parquet or Arrow give the same report.
+
+use crate::engine::fold::{Folded, InfraSample, RequestBatch, prefix_index};
+use crate::engine::{ReadOptions, StreamInput};
+use crate::model::{Cohort, Dataset, Millis, PageKind, SecurityKind, Source, Stream};
+
+use super::cell::{self, Cell};
+use super::dataset::DatasetDir;
+use super::{ColumnSpec, InputError, RowProblem, open_table};
+
+const fn req(name: &'static str) -> ColumnSpec {
+    ColumnSpec { name, required: true }
+}
+const fn opt(name: &'static str) -> ColumnSpec {
+    ColumnSpec { name, required: false }
+}
+
+pub const REQUEST_COLUMNS: [ColumnSpec; 6] =
+    [req("ts"), req("endpoint"), req("cohort"), req("source"), req("status"), req("latency_ms")];
+pub const PROBE_COLUMNS: [ColumnSpec; 6] =
+    [req("ts"), req("target"), req("status"), req("latency_ms"), opt("payload"), opt("schema_ok")];
+pub const INFRA_COLUMNS: [ColumnSpec; 6] =
+    [req("ts"), req("cpu"), req("mem_free"), opt("cohort"), opt("db_p95_ms"), opt("queue_depth")];
+pub const SECURITY_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("kind")];
+pub const LOG_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("message")];
+pub const PAGE_COLUMNS: [ColumnSpec; 10] = [
+    req("ts"),
+    req("path"),
+    req("kind"),
+    req("status"),
+    req("cache_control"),
+    opt("test_mode"),
+    opt("canonical"),
+    opt("robots"),
+    opt("in_sitemap"),
+    opt("prerendered"),
+];
+
+fn at<T>(cols: &[ColumnSpec], i: usize, r: Result<T, String>) -> Result<T, RowProblem> {
+    r.map_err(|p| RowProblem::new(cols[i].name, p))
+}
+
+const COHORTS: &str = "canary, baseline";
+const SOURCES: &str = "real, synthetic";
+
+/// T0 from the data: the earliest `requests` or `probes` timestamp floored to the minute.
+/// Rows whose `ts` is unreadable are ignored here; the main pass reports them.
+pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Millis>, InputError> {
+    let mut earliest: Option<Millis> = None;
+    for s in [Stream::Requests, Stream::Probes] {
+        let Some((path, enc)) = ds.streams.get(&s) else { continue };
+        let mut table = open_table(path, *enc, batch_rows)?;
+        let cols = [req("ts")];
+        table.for_each_row(&cols, super::OnError::Skip, &mut |cells: &[Cell]| {
+            if let Ok(t) = cell::ts(&cells[0]) {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(earliest.map(|t| t.div_euclid(60_000) * 60_000))
+}
+
+/// Reads every present stream of a dataset directory into the fold.
+pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Vec<StreamInput>, InputError> {
+    let mut inputs = Vec::new();
+    for (&stream, (path, enc)) in &ds.streams {
+        if matches!(stream, Stream::Funnel | Stream::Ledger) {
+            continue;
+        }
+        let mut table = open_table(path, *enc, opts.batch_rows)?;
+        let si = crate::engine::fold::stream_idx(stream);
+        let before = f.outside[si];
+        f.mark_present(stream);
+        let stats = match stream {
+            Stream::Requests => {
+                let cols = &REQUEST_COLUMNS;
+                let prefixes = f.prefixes().to_vec();
+                let mut batch = RequestBatch::with_capacity(opts.batch_rows);
+                let stats = {
+                    let batch = &mut batch;
+                    let f = &mut *f;
+                    table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                        let ts = at(cols, 0, cell::ts(&c[0]))?;
+                        let endpoint = at(cols, 1, cell::text(&c[1]))?;
+                        let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
+                        let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
+                        let status = at(cols, 4, cell::status(&c[4]))?;
+                        let lat = at(cols, 5, cell::latency_us(&c[5]))?;
+                        batch.push(ts, cohort, source, status, lat, prefix_index(&prefixes, endpoint));
+                        if batch.len() >= opts.batch_rows {
+                            f.add_requests(batch);
+                            batch.clear();
+                        }
+                        Ok(())
+                    })?
+                };
+                f.add_requests(&batch);
+                stats
+            }
+            Stream::Probes => {
+                let cols = &PROBE_COLUMNS;
+                table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                    let ts = at(cols, 0, cell::ts(&c[0]))?;
+                    let target = at(cols, 1, cell::text(&c[1]))?;
+                    let status = at(cols, 2, cell::status(&c[2]))?;
+                    at(cols, 3, cell::latency_us(&c[3]))?;
+                    let payload = match &c[4] {
+                        Cell::Null => None,
+                        Cell::Str(s) => Some(s.as_ref()),
+                        Cell::Json(s) | Cell::Num(s) => Some(*s),
+                        other => return Err(RowProblem::new("payload", format!("{other:?} is not JSON text"))),
+                    };
+                    let schema_ok = at(cols, 5, cell::opt_bool(&c[5]))?;
+                    f.add_probe(ts, target, status, payload, schema_ok);
+                    Ok(())
+                })?
+            }
+            Stream::Infra => {
+                let cols = &INFRA_COLUMNS;
+                let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                    let ts = at(cols, 0, cell::ts(&c[0]))?;
+                    let cpu = at(cols, 1, cell::number(&c[1]))?;
+                    let mem = at(cols, 2, cell::number(&c[2]))?;
+                    let cohort = at(cols, 3, cell::opt_one_of(&c[3], Cohort::parse, COHORTS))?;
+                    let db = at(cols, 4, cell::opt_number(&c[4]))?;
+                    let queue = at(cols, 5, cell::opt_number(&c[5]))?;
+                    f.add_infra(
+                        ts,
+                        InfraSample {
+                            cpu,
+                            mem_free: mem,
+                            db: db.unwrap_or(f64::NAN),
+                            queue: queue.unwrap_or(f64::NAN),
+                            canary: cohort == Some(Cohort::Canary),
+                        },
+                    );
+                    Ok(())
+                })?;
+                f.infra_has_cohort = stats.present[3];
+                f.infra_has_db = stats.present[4];
+                f.infra_has_queue = stats.present[5];
+                stats
+            }
+            Stream::Security => {
+                let cols = &SECURITY_COLUMNS;
+                table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                    let ts = at(cols, 0, cell::ts(&c[0]))?;
+                    let kind = at(cols, 1, cell::one_of(&c[1], SecurityKind::parse, "waf_block, auth_failure, rate_limited"))?;
+                    f.add_security(ts, kind);
+                    Ok(())
+                })?
+            }
+            Stream::Logs => {
+                let cols = &LOG_COLUMNS;
+                table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                    let ts = at(cols, 0, cell::ts(&c[0]))?;
+                    let message = match &c[1] {
+                        Cell::Null => "",
+                        other => at(cols, 1, cell::text(other))?,
+                    };
+                    f.add_log(ts, message);
+                    Ok(())
+                })?
+            }
+            Stream::Pages => {
+                let cols = &PAGE_COLUMNS;
+                let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+                    let ts = at(cols, 0, cell::ts(&c[0]))?;
+                    let path = at(cols, 1, cell::text(&c[1]))?;
+                    let kind = at(cols, 2, cell::one_of(&c[2], PageKind::parse, "seo, api, app"))?;
+                    let status = at(cols, 3, cell::status(&c[3]))?;
+                    let cache = at(cols, 4, cell::text(&c[4]))?;
+                    let test_mode = at(cols, 5, cell::opt_bool(&c[5]))?;
+                    let canonical = cell::opt_text(&c[6]);
+                    let robots = cell::opt_text(&c[7]);
+                    let in_sitemap = at(cols, 8, cell::opt_bool(&c[8]))?;
+                    let prerendered = at(cols, 9, cell::opt_bool(&c[9]))?;
+                    f.add_page(ts, path, kind, status, cache, test_mode, canonical.as_deref(), robots.as_deref(), in_sitemap, prerendered);
+                    Ok(())
+                })?;
+                f.page_cols = crate::engine::fold::PageColumns {
+                    test_mode: stats.present[5],
+                    canonical: stats.present[6],
+                    robots: stats.present[7],
+                    in_sitemap: stats.present[8],
+                    prerendered: stats.present[9],
+                };
+                stats
+            }
+            Stream::Funnel | Stream::Ledger => unreachable!("skipped above"),
+        };
+        // Rows the decoder rejected never reached the fold; rows counted by the fold are
+        // the accepted ones.
+        inputs.push(StreamInput {
+            stream,
+            file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            stats,
+            outside: f.outside[si] - before,
+        });
+    }
+    Ok(inputs)
+}
+
+/// Folds an in-memory dataset, through the same batch path as files.
+pub fn fold_dataset(ds: &Dataset, f: &mut Folded, batch_rows: usize) -> Vec<StreamInput> {
+    let mut inputs = Vec::new();
+    let mut record = |f: &mut Folded, stream: Stream, rows: u64| {
+        let si = crate::engine::fold::stream_idx(stream);
+        inputs.push(StreamInput {
+            stream,
+            file: format!("(generated {})", stream.as_str()),
+            stats: super::ReadStats { rows, ..Default::default() },
+            outside: f.outside[si],
+        });
+    };
+    f.mark_present(Stream::Requests);
+    let prefixes = f.prefixes().to_vec();
+    let mut batch = RequestBatch::with_capacity(batch_rows);
+    for r in &ds.requests {
+        batch.push(r.ts, r.cohort, r.source, r.status, r.latency_us, prefix_index(&prefixes, &r.endpoint));
+        if batch.len() >= batch_rows {
+            f.add_requests(&batch);
+            batch.clear();
+        }
+    }
+    f.add_requests(&batch);
+    record(f, Stream::Requests, ds.requests.len() as u64);
+    if let Some(probes) = &ds.probes {
+        f.mark_present(Stream::Probes);
+        for p in probes {
+            f.add_probe(p.ts, &p.target, p.status, p.payload.as_deref(), p.schema_ok);
+        }
+        record(f, Stream::Probes, probes.len() as u64);
+    }
+    if let Some(infra) = &ds.infra {
+        f.mark_present(Stream::Infra);
+        f.infra_has_cohort = true;
+        f.infra_has_db = true;
+        f.infra_has_queue = true;
+        for r in infra {
+            f.add_infra(
+                r.ts,
+                InfraSample {
+                    cpu: r.cpu,
+                    mem_free: r.mem_free,
+                    db: r.db_p95_ms.unwrap_or(f64::NAN),
+                    queue: r.queue_depth.unwrap_or(f64::NAN),
+                    canary: r.cohort == Some(Cohort::Canary),
+                },
+            );
+        }
+        record(f, Stream::Infra, infra.len() as u64);
+    }
+    if let Some(sec) = &ds.security {
+        f.mark_present(Stream::Security);
+        for r in sec {
+            f.add_security(r.ts, r.kind);
+        }
+        record(f, Stream::Security, sec.len() as u64);
+    }
+    if let Some(logs) = &ds.logs {
+        f.mark_present(Stream::Logs);
+        for r in logs {
+            f.add_log(r.ts, &r.message);
+        }
+        record(f, Stream::Logs, logs.len() as u64);
+    }
+    if let Some(pages) = &ds.pages {
+        f.mark_present(Stream::Pages);
+        f.page_cols = crate::engine::fold::PageColumns {
+            test_mode: true,
+            canonical: true,
+            robots: true,
+            in_sitemap: true,
+            prerendered: true,
+        };
+        for r in pages {
+            f.add_page(
+                r.ts,
+                &r.path,
+                r.kind,
+                r.status,
+                &r.cache_control,
+                r.test_mode,
+                r.canonical.as_deref(),
+                r.robots.as_deref(),
+                r.in_sitemap,
+                r.prerendered,
+            );
+        }
+        record(f, Stream::Pages, pages.len() as u64);
+    }
+    inputs
+}

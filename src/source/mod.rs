@@ -1,0 +1,185 @@
+//! Input adapters. A dataset directory holds one file per stream in one of five
+//! encodings; each encoding is an adapter behind the [`Table`] trait, which hands every
+//! row to a decoder as a slice of [`Cell`]s for the columns the stream asks for, with
+//! the row's location for error messages. Adapters never allocate per row on the
+//! common path and read in bounded batches.
+
+pub mod arrowfile;
+pub mod cell;
+pub mod csvfile;
+pub mod dataset;
+pub mod decode;
+pub mod ndjson;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+pub use cell::Cell;
+
+/// Where a row sits in its file: a line number for text formats, a 1-based row
+/// number for Parquet and Arrow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLoc {
+    Line(u64),
+    Row(u64),
+}
+
+impl fmt::Display for RowLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowLoc::Line(n) => write!(f, "line {n}"),
+            RowLoc::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// A problem with one value of one row, before the adapter adds file and location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowProblem {
+    pub column: String,
+    pub problem: String,
+}
+
+impl RowProblem {
+    pub fn new(column: &str, problem: impl Into<String>) -> Self {
+        Self { column: column.to_string(), problem: problem.into() }
+    }
+}
+
+/// Input errors: every one names the file, and row-level ones the row and column.
+#[derive(Debug, Error)]
+pub enum InputError {
+    #[error("{file}: {loc}, column `{column}`: {problem}")]
+    Row { file: PathBuf, loc: RowLoc, column: String, problem: String },
+    #[error("{file}: {problem}")]
+    File { file: PathBuf, problem: String },
+    #[error("{dir}: {problem}")]
+    Dataset { dir: PathBuf, problem: String },
+}
+
+impl InputError {
+    pub fn file(file: &Path, problem: impl Into<String>) -> Self {
+        InputError::File { file: file.to_path_buf(), problem: problem.into() }
+    }
+}
+
+/// What to do with a bad row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Stop with an error naming file, row and column.
+    #[default]
+    Fail,
+    /// Skip the row and count it; the report states the count per file.
+    Skip,
+}
+
+/// What reading one file produced besides its rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Rows handed to the decoder and accepted.
+    pub rows: u64,
+    /// Rows skipped under `--on-error skip`.
+    pub skipped: u64,
+    /// The first skipped row's error, for the report.
+    pub first_skip: Option<String>,
+    /// Which of the requested columns the file has (by index into the request).
+    pub present: Vec<bool>,
+}
+
+/// The most columns one stream asks for.
+pub const MAX_COLUMNS: usize = 24;
+
+/// A column a stream asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+/// The row callback: gets the cells of the requested columns in request order.
+pub type RowFn<'f> = dyn for<'c> FnMut(&[Cell<'c>]) -> Result<(), RowProblem> + 'f;
+
+/// One encoding's reader over one file.
+pub trait Table {
+    /// Calls `f` for every row with the requested columns' cells. A file-level problem
+    /// (unreadable, empty, a required column missing) is an error in every mode; a row
+    /// problem is an error under [`OnError::Fail`] and a counted skip under `Skip`.
+    fn for_each_row(
+        &mut self,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        f: &mut RowFn<'_>,
+    ) -> Result<ReadStats, InputError>;
+}
+
+/// Checks a column request against [`MAX_COLUMNS`].
+pub(crate) fn check_columns(columns: &[ColumnSpec]) {
+    assert!(columns.len() <= MAX_COLUMNS, "a stream asks for at most {MAX_COLUMNS} columns");
+}
+
+/// The encodings a stream file may come in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Csv,
+    Ndjson,
+    Parquet,
+    Arrow,
+}
+
+impl Encoding {
+    /// The encoding of a file name extension, if it is one of the five.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "csv" => Some(Self::Csv),
+            "ndjson" | "jsonl" => Some(Self::Ndjson),
+            "parquet" => Some(Self::Parquet),
+            "arrow" => Some(Self::Arrow),
+            _ => None,
+        }
+    }
+}
+
+/// Opens a stream file with the adapter of its encoding.
+pub fn open_table(path: &Path, encoding: Encoding, batch_rows: usize) -> Result<Box<dyn Table>, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    if meta.len() == 0 {
+        return Err(InputError::file(path, "the file is empty (a stream needs at least a header or a schema)"));
+    }
+    Ok(match encoding {
+        Encoding::Csv => Box::new(csvfile::CsvTable::open(path)?),
+        Encoding::Ndjson => Box::new(ndjson::NdjsonTable::open(path)?),
+        Encoding::Parquet => Box::new(arrowfile::ArrowTable::open_parquet(path, batch_rows)?),
+        Encoding::Arrow => Box::new(arrowfile::ArrowTable::open_ipc(path, batch_rows)?),
+    })
+}
+
+/// Runs a row callback, turning a row problem into an error or a counted skip.
+pub(crate) fn handle_row(
+    result: Result<(), RowProblem>,
+    file: &Path,
+    loc: RowLoc,
+    on_error: OnError,
+    stats: &mut ReadStats,
+) -> Result<(), InputError> {
+    match result {
+        Ok(()) => {
+            stats.rows += 1;
+            Ok(())
+        }
+        Err(p) => {
+            let err = InputError::Row { file: file.to_path_buf(), loc, column: p.column, problem: p.problem };
+            match on_error {
+                OnError::Fail => Err(err),
+                OnError::Skip => {
+                    stats.skipped += 1;
+                    if stats.first_skip.is_none() {
+                        stats.first_skip = Some(err.to_string());
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
