@@ -3,11 +3,16 @@
 
 pub mod engine;
 pub mod events;
+pub mod cli;
 pub mod generate;
 pub mod model;
+pub mod output;
 pub mod pii;
 pub mod policy;
 pub mod ratio;
+pub mod record;
+pub mod scenario;
+pub mod report;
 pub mod sketch;
 pub mod source;
 pub mod time;

@@ -250,7 +250,7 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 break 'stages;
             }
             // Window aggregates.
-            let lo = (k - p.window_ticks).max(m);
+            let lo = k.saturating_sub(p.window_ticks).max(m);
             window.counters.iter_mut().for_each(|c| *c = 0);
             window.sketch.clear();
             window.intervals = k - lo;

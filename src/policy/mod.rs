@@ -224,6 +224,7 @@ impl Policy {
 }
 
 /// Builds a policy: default, then policy files (merged in order), then `--set` values.
+#[derive(Debug)]
 pub struct PolicyBuilder {
     table: toml::Table,
     base_dir: PathBuf,
@@ -306,7 +307,8 @@ impl PolicyBuilder {
         let mut table = &mut self.table;
         for (i, part) in parts.iter().enumerate() {
             if i + 1 == parts.len() {
-                if !table.contains_key(*part) && !(i == 2 && parts[..2] == ["probes", "schemas"]) {
+                let is_schema = i == 2 && parts[..2] == ["probes", "schemas"];
+                if !table.contains_key(*part) && !is_schema {
                     return Err(PolicyError::Invalid {
                         key: key.to_string(),
                         message: "unknown key (see `rehearse policy show`)".into(),
@@ -459,7 +461,7 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
     }
     let sec = &file.security;
     let ratio_pos = |key: &str, v: f64| -> Result<Ratio, PolicyError> {
-        if !(v.is_finite() && v >= 0.0 && v <= 1e9) {
+        if !(0.0..=1e9).contains(&v) {
             return Err(invalid(key, format!("{v} must be a non-negative number")));
         }
         Ratio::from_f64(v).ok_or_else(|| invalid(key, format!("{v} has too many decimal digits")))

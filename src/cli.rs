@@ -1,0 +1,175 @@
+//! Command-line arguments in two steps: clap structs that mirror the flags, then a
+//! checked settings value built before any work starts (policy merged and validated,
+//! schemas compiled, times parsed), so a bad flag fails fast with exit status 2.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{ReadOptions, Setup};
+use crate::model::Millis;
+use crate::policy::{PolicyBuilder, PolicyError};
+use crate::source::OnError;
+
+#[derive(Parser, Debug)]
+#[command(name = "rehearse", version, about = "Rehearse a canary rollout: replay event streams through the rollout's gate policy and see which stage goes, holds or rolls back, when and why.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay a dataset through the policy and report each stage's verdict.
+    Run(RunArgs),
+    /// Print or check the gate policy.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Generate a deterministic dataset from a scenario file.
+    Generate(GenerateArgs),
+    /// Run every saved scenario and compare with its expected outcome.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// A full or partial policy file merged over the default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Override one policy value, e.g. `--set triggers.latency_p95_ms=300` or `--set stages.ramp-5.duration=45m`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl PolicyArgs {
+    pub fn builder(&self) -> Result<PolicyBuilder, PolicyError> {
+        let mut b = PolicyBuilder::new();
+        if let Some(p) = &self.policy {
+            b = b.file(p)?;
+        }
+        for s in &self.set {
+            b = b.set(s)?;
+        }
+        Ok(b)
+    }
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OnErrorArg {
+    Fail,
+    Skip,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The dataset directory (dataset.toml plus one file per stream).
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Print the JSON report on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the run's event log as an Arrow IPC file.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
+    /// The rollout start T0 (RFC 3339), overriding the manifest.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Rows per columnar batch (results never depend on it).
+    #[arg(long, default_value_t = 8192, hide = true)]
+    pub batch_size: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Print the policy: the commented default, or the merged result of --policy/--set.
+    Show(PolicyArgs),
+    /// Check a policy file (and overrides) without running anything.
+    Check(PolicyArgs),
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    Csv,
+    Ndjson,
+    Parquet,
+    Arrow,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The scenario file (its `[generate]` table and `[policy]` overrides are used).
+    pub scenario: PathBuf,
+    /// The dataset directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The encoding of the stream files.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FormatArg,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// A scenario directory or file.
+    #[arg(default_value = "scenarios")]
+    pub dir: PathBuf,
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// The checked settings of `rehearse run`.
+pub struct RunSettings {
+    pub setup: Setup,
+    pub dataset: PathBuf,
+    pub read: ReadOptions,
+    pub json: bool,
+    pub record: Option<PathBuf>,
+}
+
+/// A settings problem: always a usage error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Schema(#[from] crate::engine::schema::SchemaError),
+    #[error("--start `{0}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z")]
+    Start(String),
+    #[error("--batch-size must be at least 1")]
+    BatchSize,
+}
+
+impl RunArgs {
+    pub fn settings(&self) -> Result<RunSettings, SettingsError> {
+        let policy = self.policy.builder()?.build()?;
+        let setup = Setup::new(policy)?;
+        let start: Option<Millis> = match &self.start {
+            None => None,
+            Some(s) => Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?),
+        };
+        if self.batch_size == 0 {
+            return Err(SettingsError::BatchSize);
+        }
+        Ok(RunSettings {
+            setup,
+            dataset: self.dataset.clone(),
+            read: ReadOptions {
+                on_error: match self.on_error {
+                    OnErrorArg::Fail => OnError::Fail,
+                    OnErrorArg::Skip => OnError::Skip,
+                },
+                batch_rows: self.batch_size,
+                start,
+            },
+            json: self.json,
+            record: self.record.clone(),
+        })
+    }
+}

@@ -1,0 +1,349 @@
+//! The run report: the JSON document of the contract's section 7 (and more), and the
+//! human summary, both built from a [`Run`] and what was read. Writers go through the
+//! [`Sink`] trait so stdout, files and tests share one code path.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::engine::{Run, StreamInput};
+use crate::events::{Evidence, Gate, Outcome, Verdict};
+use crate::model::Millis;
+use crate::policy::Policy;
+use crate::time::{format_clock, format_rfc3339};
+
+/// Where a report goes.
+pub trait Sink {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+impl<W: Write> Sink for W {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Write::write_all(self, bytes)?;
+        self.flush()
+    }
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub outcome: &'static str,
+    pub rollback: Option<RollbackJson>,
+    pub stages: Vec<StageJson>,
+    pub t0: String,
+    pub end: String,
+    pub gates: Vec<GateJson>,
+    pub follow_ups: Vec<FollowUpJson>,
+    pub inputs: Vec<InputJson>,
+    pub skipped_rows: u64,
+    pub rehearse: Meta,
+}
+
+#[derive(Serialize)]
+pub struct Meta {
+    pub version: &'static str,
+    pub report_format: u32,
+    pub dataset: String,
+}
+
+#[derive(Serialize)]
+pub struct RollbackJson {
+    pub at: String,
+    pub stage: String,
+    pub triggers: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct StageJson {
+    pub name: String,
+    pub verdict: &'static str,
+    pub start: String,
+    pub end: String,
+    pub reasons: Vec<&'static str>,
+    pub weight: f64,
+    pub judged_at: Option<String>,
+    pub evidence: Vec<EvidenceJson>,
+    pub canary_requests: u64,
+    pub real_requests: u64,
+    pub ticks: u32,
+    pub no_data_ticks: u32,
+}
+
+#[derive(Serialize)]
+pub struct EvidenceJson {
+    pub gate: &'static str,
+    pub value: Option<f64>,
+    pub op: String,
+    pub threshold: Option<f64>,
+    pub since: Option<String>,
+    pub ticks: u32,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct GateJson {
+    pub id: &'static str,
+    pub stream: &'static str,
+    pub go: bool,
+    pub trigger: bool,
+    /// `not_evaluated`, `ok`, `breached` (a Go gate held a stage or breached at a tick), `fired`.
+    pub status: &'static str,
+    /// Ticks (or stage checks) at which the gate breached, over the stages that ran.
+    pub breaches: u32,
+}
+
+#[derive(Serialize)]
+pub struct FollowUpJson {
+    pub kind: String,
+    pub stage: String,
+    pub at: String,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct InputJson {
+    pub stream: &'static str,
+    pub file: String,
+    pub rows: u64,
+    pub skipped: u64,
+    pub first_skip: Option<String>,
+    pub outside_rollout: u64,
+}
+
+fn evidence_json(e: &Evidence) -> EvidenceJson {
+    EvidenceJson {
+        gate: e.gate.as_str(),
+        value: e.value,
+        op: e.op.clone(),
+        threshold: e.threshold,
+        since: e.since.map(format_rfc3339),
+        ticks: e.ticks,
+        detail: e.detail.clone(),
+    }
+}
+
+/// Builds the report of a run.
+pub fn build(run: &Run, inputs: &[StreamInput], dataset: &str) -> Report {
+    let fired: Vec<Gate> = run.rollback.as_ref().map(|(_, _, g)| g.clone()).unwrap_or_default();
+    let held: Vec<Gate> = run.stages.iter().filter(|s| s.verdict == Verdict::Hold).flat_map(|s| s.reasons.clone()).collect();
+    let gates = run
+        .evaluated
+        .iter()
+        .zip(&run.gate_hits)
+        .map(|(&(g, evaluated), &(_, hits))| GateJson {
+            id: g.as_str(),
+            stream: g.stream().as_str(),
+            go: g.is_go(),
+            trigger: g.is_trigger(),
+            status: if !evaluated {
+                "not_evaluated"
+            } else if fired.contains(&g) {
+                "fired"
+            } else if held.contains(&g) || hits > 0 {
+                "breached"
+            } else {
+                "ok"
+            },
+            breaches: hits,
+        })
+        .collect();
+    Report {
+        outcome: run.outcome.as_str(),
+        rollback: run.rollback.as_ref().map(|(at, si, g)| RollbackJson {
+            at: format_rfc3339(*at),
+            stage: run.stages[*si].name.clone(),
+            triggers: g.iter().map(|g| g.as_str()).collect(),
+        }),
+        stages: run
+            .stages
+            .iter()
+            .map(|s| StageJson {
+                name: s.name.clone(),
+                verdict: s.verdict.as_str(),
+                start: format_rfc3339(s.start),
+                end: format_rfc3339(s.end),
+                reasons: s.reasons.iter().map(|g| g.as_str()).collect(),
+                weight: s.weight,
+                judged_at: s.judged_at.map(format_rfc3339),
+                evidence: s.evidence.iter().map(evidence_json).collect(),
+                canary_requests: s.canary_requests,
+                real_requests: s.real_requests,
+                ticks: s.ticks,
+                no_data_ticks: s.no_data_ticks,
+            })
+            .collect(),
+        t0: format_rfc3339(run.t0),
+        end: format_rfc3339(run.end),
+        gates,
+        follow_ups: run
+            .follow_ups
+            .iter()
+            .map(|f| FollowUpJson { kind: f.kind.clone(), stage: f.stage.clone(), at: format_rfc3339(f.at), detail: f.detail.clone() })
+            .collect(),
+        inputs: inputs
+            .iter()
+            .map(|i| InputJson {
+                stream: i.stream.as_str(),
+                file: i.file.clone(),
+                rows: i.stats.rows,
+                skipped: i.stats.skipped,
+                first_skip: i.stats.first_skip.clone(),
+                outside_rollout: i.outside,
+            })
+            .collect(),
+        skipped_rows: inputs.iter().map(|i| i.stats.skipped).sum(),
+        rehearse: Meta { version: env!("CARGO_PKG_VERSION"), report_format: 1, dataset: dataset.to_string() },
+    }
+}
+
+/// The JSON report, pretty-printed, with a final newline.
+pub fn to_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// A measured value as people read it, per gate.
+pub fn format_value(g: Gate, v: f64) -> String {
+    match g {
+        Gate::ErrorRate5xx | Gate::ErrorRate4xxNonauth => format!("{:.2}%", v * 100.0),
+        Gate::Availability => format!("{:.3}%", v * 100.0),
+        Gate::InsufficientData => format!("{:.0}% of ticks", v * 100.0),
+        Gate::LatencyP95 | Gate::LatencyP99 => format!("≈{v:.1} ms"),
+        Gate::BudgetBurn => format!("{:.1}% of budget", v * 100.0),
+        Gate::EndpointLatencyP95 => format!("{:.1}% slow", v * 100.0),
+        Gate::CpuHeadroom | Gate::MemoryHeadroom => format!("{:.0}%", v * 100.0),
+        Gate::DbLatency => format!("{v:.1} ms"),
+        Gate::QueueBacklog => format!("{v:.0}"),
+        Gate::SecurityWafSpike | Gate::SecurityAuthFailures => format!("{v:.1}/min"),
+        Gate::ProbeFailures => format!("{v:.0} in a row"),
+        Gate::ProbeCoverage => format!("{v:.0}s gap"),
+        Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability => format!("{v:.0}"),
+    }
+}
+
+fn format_threshold(g: Gate, v: f64) -> String {
+    match g {
+        Gate::LatencyP95 | Gate::LatencyP99 => format!("{v} ms"),
+        Gate::EndpointLatencyP95 => format!("{:.0}%", v * 100.0),
+        _ => format_value(g, v).trim_start_matches('≈').to_string(),
+    }
+}
+
+/// One evidence item in words: `error_rate_5xx 2.90% >= 0.50% for 11 ticks since 12:04`.
+pub fn describe(e: &Evidence, rollback: bool) -> String {
+    let mut s = e.gate.as_str().to_string();
+    if let Some(v) = e.value {
+        s.push_str(&format!(" {}", format_value(e.gate, v)));
+    }
+    if let Some(t) = e.threshold
+        && !matches!(e.gate, Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability | Gate::ProbeFailures)
+    {
+        s.push_str(&format!(" {} {}", e.op, format_threshold(e.gate, t)));
+    }
+    if rollback {
+        if e.ticks > 0 {
+            s.push_str(&format!(" for {} ticks", e.ticks));
+        }
+        if let Some(since) = e.since {
+            s.push_str(&format!(" since {}", format_clock(since)));
+        }
+    } else if let Some(since) = e.since {
+        s.push_str(&format!(" at {} tick{}, first {}", e.ticks, if e.ticks == 1 { "" } else { "s" }, format_clock(since)));
+    }
+    if !e.detail.is_empty() {
+        s.push_str(&format!(" ({})", e.detail));
+    }
+    s
+}
+
+/// The human summary: one line per stage, then the outcome, follow-ups and inputs.
+pub fn human(run: &Run, inputs: &[StreamInput], policy: &Policy, dataset: &str) -> String {
+    let mut out = String::new();
+    let rows: Vec<String> = inputs.iter().map(|i| format!("{} {} rows", i.file, i.stats.rows)).collect();
+    out.push_str(&format!("rehearse run {dataset} ({})\n", rows.join(", ")));
+    out.push_str(&format!(
+        "T0 {}   {}\n\n",
+        format_rfc3339(run.t0),
+        crate::policy::describe_stages(policy)
+    ));
+    let width = run.stages.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &run.stages {
+        let verdict = match s.verdict {
+            Verdict::Go => "GO",
+            Verdict::Hold => "HOLD",
+            Verdict::Rollback => "ROLLBACK",
+            Verdict::NotRun => "NOT RUN",
+        };
+        match s.verdict {
+            Verdict::Go => out.push_str(&format!(
+                "{:width$}  {verdict:<8}  {} -> {}  {} canary requests\n",
+                s.name,
+                format_clock(s.start),
+                format_clock(s.end),
+                s.canary_requests
+            )),
+            Verdict::NotRun => out.push_str(&format!("{:width$}  {verdict}\n", s.name)),
+            Verdict::Hold | Verdict::Rollback => {
+                let at = s.judged_at.map(format_clock).unwrap_or_default();
+                let mut first = true;
+                for e in &s.evidence {
+                    let lead = if first {
+                        format!("{:width$}  {verdict:<8} at {at}  ", s.name)
+                    } else {
+                        format!("{:width$}  {:<8}    {:w2$}  ", "", "", "", w2 = at.len())
+                    };
+                    first = false;
+                    out.push_str(&lead);
+                    out.push_str(&describe(e, s.verdict == Verdict::Rollback));
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out.push('\n');
+    match (run.outcome, &run.rollback) {
+        (Outcome::Rollback, Some((at, si, g))) => {
+            let names: Vec<&str> = g.iter().map(|g| g.as_str()).collect();
+            out.push_str(&format!(
+                "outcome: ROLLBACK at {} in {} ({})\n",
+                format_rfc3339(*at),
+                run.stages[*si].name,
+                names.join(", ")
+            ));
+        }
+        (Outcome::Hold, _) => {
+            let s = run.stages.iter().find(|s| s.verdict == Verdict::Hold);
+            out.push_str(&format!("outcome: HOLD at {}\n", s.map(|s| s.name.as_str()).unwrap_or("?")));
+        }
+        _ => out.push_str("outcome: COMPLETE (every stage go)\n"),
+    }
+    if !run.follow_ups.is_empty() {
+        out.push_str("follow-ups:\n");
+        for f in &run.follow_ups {
+            out.push_str(&format!("  {:<20} {:<10} {}  {}\n", f.kind, f.stage, format_clock(f.at), f.detail));
+        }
+    }
+    let not_eval: Vec<&str> = run.evaluated.iter().filter(|(_, e)| !e).map(|(g, _)| g.as_str()).collect();
+    if !not_eval.is_empty() {
+        out.push_str(&format!("not evaluated (stream or column absent): {}\n", not_eval.join(", ")));
+    }
+    for i in inputs {
+        if i.stats.skipped > 0 {
+            out.push_str(&format!(
+                "skipped {} bad rows in {} (first: {})\n",
+                i.stats.skipped,
+                i.file,
+                i.stats.first_skip.clone().unwrap_or_default()
+            ));
+        }
+        if i.outside > 0 {
+            out.push_str(&format!("{}: {} rows outside the rollout window (no gate reads them)\n", i.file, i.outside));
+        }
+    }
+    out
+}
+
+/// Milliseconds to the report's time format (re-exported for callers).
+pub fn ts(ms: Millis) -> String {
+    format_rfc3339(ms)
+}
