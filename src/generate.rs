@@ -109,16 +109,17 @@ pub struct EndpointSpec {
     pub p95_ms: f64,
 }
 
-/// The default endpoint mix. Its latencies keep the mixture's p95 near 105 ms, under
-/// the `full` stage's 120 ms Go limit, so a scenario without faults rolls out clean.
+/// The default endpoint mix. About 3 % of its requests take longer than 120 ms, so the
+/// mixture's p95 (about 105 ms) stays under the `full` stage's 120 ms Go limit even in
+/// the small windows at a stage's start, and no outlier prefix nears 200 ms.
 pub fn default_endpoints() -> Vec<EndpointSpec> {
     [
-        ("/api/ttv/summary", 0.35, 45.0, 100.0),
-        ("/api/search", 0.25, 55.0, 115.0),
+        ("/api/ttv/summary", 0.35, 45.0, 95.0),
+        ("/api/search", 0.25, 55.0, 105.0),
         ("/api/listings/{id}", 0.20, 40.0, 95.0),
-        ("/api/security/sessions", 0.08, 60.0, 140.0),
+        ("/api/security/sessions", 0.08, 60.0, 130.0),
         ("/api/infra/health", 0.07, 25.0, 70.0),
-        ("/api/admin/users", 0.05, 75.0, 170.0),
+        ("/api/admin/users", 0.05, 75.0, 160.0),
     ]
     .into_iter()
     .map(|(path, share, median_ms, p95_ms)| EndpointSpec {
@@ -139,11 +140,13 @@ fn zero_duration() -> String {
 fn default_rps() -> f64 {
     20.0
 }
+// Low enough that a clean canary at 5 % of 20 requests/s (about 1 request/s) rarely
+// breaches the 0.5 % and 1 % window limits or the 99.9 % stage availability by chance.
 fn default_base_5xx() -> f64 {
-    0.0005
+    0.00005
 }
 fn default_base_4xx_nonauth() -> f64 {
-    0.002
+    0.0005
 }
 fn default_base_auth_4xx() -> f64 {
     0.01
@@ -1371,9 +1374,10 @@ fn requests(sc: &Scenario) -> Vec<RequestRow> {
         rows.push(request_row(sc, &draws, ts, cohort, Source::Real, None));
     }
 
-    // Synthetic monitors, then synthetic bursts, each from its own stream.
+    // Synthetic monitors (from T0, when the canary exists), then synthetic bursts,
+    // each from its own stream.
     let mut synth_rng = sc.rng(rng_stream::SYNTHETIC);
-    let synth = poisson(&mut synth_rng, sc.from, sc.to, &[], |_| {
+    let synth = poisson(&mut synth_rng, sc.t0.max(sc.from), sc.to, &[], |_| {
         sc.synthetic_rps / 1000.0
     });
     for ts in synth {
@@ -2566,6 +2570,11 @@ path = "/blog/canary-releases-explained"
                 .all(|p| p.path == "/pricing" && stage_of(p.ts) == Some("full"))
         );
 
+        let minimal: ScenarioFile =
+            toml::from_str("[generate]\nseed = 1\nstart = \"2026-03-02T11:00:00Z\"\n").unwrap();
+        assert_eq!(minimal.generate.start, "2026-03-02T11:00:00Z");
+        assert_eq!(minimal.generate.streams, vec!["probes".to_string()]);
+        assert_eq!(minimal.generate.rps, 20.0);
         let bad = EXAMPLE.replace("rate = 0.03", "rate = 0.03\nfactr = 2.0");
         let err = toml::from_str::<ScenarioFile>(&bad)
             .unwrap_err()

@@ -55,8 +55,8 @@ struct Knobs {
     period: u8,
     /// `split % 4`: canary share 50 % but none in the synthetic stage (0, 3), 50 %
     /// everywhere (1), the stage weight (2); `split / 3 % 3`: how often latencies sit exactly on
-    /// a threshold (never, 1/64, 1/16); `split / 9 % 3`: error statuses (none, 1/256 each,
-    /// 1/64 each).
+    /// a threshold (never, 1/64, 1/16); `split / 9 % 4`: error statuses (none, about 1/256
+    /// each, 1/128 each, none).
     split: u8,
     /// Bad periods: (start minute, length in minutes, kind, intensity %).
     regimes: Vec<(u8, u8, u8, u8)>,
@@ -95,9 +95,13 @@ struct RawInfraStream {
 
 #[derive(Clone, Debug)]
 struct RawSecurity {
-    /// 0: no pre-T0 events; 1: earliest exactly T0 - 60m; 2: T0 - 60m - 1 ms; 3: T0 - 60m + 1 ms.
+    /// `% 4`: no pre-T0 events (0), the earliest exactly at T0 - 60m (1), a millisecond
+    /// before (2) or after (3); `/ 4`: the kind of that earliest event.
     pre_mode: u8,
-    pre_count: u16,
+    /// Pre-T0 `waf_block` and `auth_failure` counts, or (when `near`) counts placed on the
+    /// spike rule's boundary for the first burst's rate, shifted by the delta.
+    pre_counts: (u16, u16),
+    near: Option<i8>,
     background: Vec<(u32, u8)>,
     /// Bursts: (start minute, length in minutes, events per minute, kind).
     bursts: Vec<(u8, u8, u8, u8)>,
@@ -194,8 +198,8 @@ fn build_requests(p: &Policy, c: &Case) -> Vec<RequestRow> {
                 1 => cohort_sel % 2 == 0,
                 _ => (cohort_sel as f64 / 256.0) < weight_at(p, ts),
             };
-            let status_sel = match c.knobs.split / 9 % 3 {
-                0 => 255,
+            let status_sel = match c.knobs.split / 9 % 4 {
+                0 | 3 => 255,
                 1 => status_sel | 1,
                 _ => status_sel % 128,
             };
@@ -380,10 +384,19 @@ fn build_security(p: &Policy, rs: &RawSecurity) -> Vec<SecurityRow> {
         _ => Some(base + 1),
     };
     if let Some(first) = first {
-        rows.push(sec_row(first, SecurityKind::RateLimited));
-        let span = T0 - first;
-        for i in 0..rs.pre_count as i64 % 200 {
-            rows.push(sec_row(first + (i * 7919 * 13) % span, sec_kind(i as u8)));
+        rows.push(sec_row(first, sec_kind(rs.pre_mode / 4)));
+        let span = T0 - first - 1;
+        // A window of L minutes at r events per minute breaches when 5r > 3nL/60, that is
+        // n < 20r: `near` puts n right there.
+        let rate0 = rs.bursts.first().map_or(6, |b| 3 + (b.2 % 7) as i64);
+        for (kind, sel) in [(SecurityKind::WafBlock, rs.pre_counts.0), (SecurityKind::AuthFailure, rs.pre_counts.1)] {
+            let n = match rs.near {
+                Some(d) => (20 * rate0 + (d % 3) as i64).max(0),
+                None => sel as i64 % 200,
+            };
+            for i in 0..n {
+                rows.push(sec_row(first + 1 + (i * 7919 * 13) % span, kind));
+            }
         }
         // Events exactly at T0 are in neither the baseline nor a stage.
         rows.push(sec_row(T0, SecurityKind::WafBlock));
@@ -429,7 +442,7 @@ fn build_logs(p: &Policy, rl: &RawLogs) -> Vec<LogRow> {
         .rows
         .iter()
         .map(|&(sel, msg)| {
-            let message = if msg < 2 { PII_LOGS[ts_sel_pick(sel) % PII_LOGS.len()] } else { CLEAN_LOGS[msg as usize % CLEAN_LOGS.len()] };
+            let message = if msg == 0 { PII_LOGS[ts_sel_pick(sel) % PII_LOGS.len()] } else { CLEAN_LOGS[msg as usize % CLEAN_LOGS.len()] };
             log(ts_of(sel, msg, total), message)
         })
         .collect();
@@ -550,11 +563,11 @@ fn probes() -> impl Strategy<Value = RawProbes> {
         (prop::bool::weighted(0.2), any::<u8>()),
         prop::collection::vec((any::<u8>(), any::<u8>()), 1..200),
         prop_oneof![
-            Just(Vec::new()),
-            prop::collection::vec((any::<u8>(), 0u8..64, any::<u8>(), any::<u8>()), 1..3)
+            2 => Just(Vec::new()),
+            1 => prop::collection::vec((any::<u8>(), 0u8..64, any::<u8>(), any::<u8>()), 1..3)
         ],
-        prop::option::weighted(0.3, (any::<u8>(), 0u8..60, any::<u8>(), any::<u8>())),
-        prop::collection::vec((any::<u16>(), any::<bool>()), 0..3),
+        prop::option::weighted(0.15, (any::<u8>(), 0u8..60, any::<u8>(), any::<u8>())),
+        prop::collection::vec((any::<u16>(), prop::bool::weighted(0.2)), 0..3),
         prop::collection::vec(any::<u16>(), 0..2),
     )
         .prop_map(|((extra_target, miss), minutes, runs, sparse, dups, unsorted)| RawProbes {
@@ -571,7 +584,7 @@ fn probes() -> impl Strategy<Value = RawProbes> {
 fn infra() -> impl Strategy<Value = RawInfraStream> {
     (
         prop_oneof![2 => Just(0u8), 1 => 1u8..4],
-        prop_oneof![Just((0u8, 0u8)), (0u8..64, 1u8..16)],
+        prop_oneof![Just((0u8, 0u8)), (0u8..64, 1u8..24)],
         prop::collection::vec((any::<u32>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 0..300),
     )
         .prop_map(|(bad_pct, bad_window, rows)| RawInfraStream { bad_pct, bad_window, rows })
@@ -580,11 +593,18 @@ fn infra() -> impl Strategy<Value = RawInfraStream> {
 fn security() -> impl Strategy<Value = RawSecurity> {
     (
         any::<u8>(),
-        any::<u16>(),
+        (any::<u16>(), any::<u16>()),
+        prop::option::weighted(0.5, -2i8..=2),
         prop::collection::vec((any::<u32>(), any::<u8>()), 0..60),
         prop::collection::vec((0u8..62, 1u8..20, any::<u8>(), any::<u8>()), 0..3),
     )
-        .prop_map(|(pre_mode, pre_count, background, bursts)| RawSecurity { pre_mode, pre_count, background, bursts })
+        .prop_map(|(pre_mode, pre_counts, near, background, bursts)| RawSecurity {
+            pre_mode,
+            pre_counts,
+            near,
+            background,
+            bursts,
+        })
 }
 
 fn logs() -> impl Strategy<Value = RawLogs> {
@@ -748,6 +768,17 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
         let reasons = stage.map(|i| run.stages[i].reasons.iter().map(|g| g.as_str()).collect::<Vec<_>>());
         let s1 = &p.stages[1];
         let cr = ds.requests.iter().filter(|r| r.cohort == Cohort::Canary && r.source == Source::Real && r.ts > T0 + s1.start_ms && r.ts <= T0 + s1.start_ms + s1.duration_ms).count();
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &run.events {
+            if let VerdictEvent::Tick(t) = e {
+                for g in &t.gates {
+                    seen.insert((g.gate.as_str(), g.state.as_str(), g.trigger));
+                }
+            }
+        }
+        for x in seen {
+            eprintln!("GATE {x:?}");
+        }
         eprintln!("STAT {:?} stage {:?} {:?} nd={} n={} split={} cr1={cr} minreq={}", run.outcome, stage, reasons, run.stages[1].no_data_ticks, c.requests.len(), c.knobs.split % 4, p.min_requests);
     }
     compare(&p, &ds, &run).map_err(TestCaseError::fail)?;

@@ -151,7 +151,7 @@ fn probe_fails(p: &ProbeRow) -> bool {
 
 /// A schema failure: a status-200 probe failing validation.
 fn schema_fails(p: &ProbeRow) -> bool {
-    p.status == 200 && p.schema_ok == Some(false)
+    p.schema_ok == Some(false)
 }
 
 fn cache_bad(p: &PageRow) -> bool {
