@@ -12,7 +12,11 @@ use crate::policy::{PolicyBuilder, PolicyError};
 use crate::source::OnError;
 
 #[derive(Parser, Debug)]
-#[command(name = "rehearse", version, about = "Rehearse a canary rollout: replay event streams through the rollout's gate policy and see which stage goes, holds or rolls back, when and why.")]
+#[command(
+    name = "rehearse",
+    version,
+    about = "Rehearse a canary rollout: replay event streams through the rollout's gate policy and see which stage goes, holds or rolls back, when and why."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -152,7 +156,9 @@ impl RunArgs {
         let setup = Setup::new(policy)?;
         let start: Option<Millis> = match &self.start {
             None => None,
-            Some(s) => Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?),
+            Some(s) => {
+                Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?)
+            }
         };
         if self.batch_size == 0 {
             return Err(SettingsError::BatchSize);

@@ -138,12 +138,18 @@ impl Gate {
 
     /// Position among Go gates (reason order of a hold).
     pub fn go_rank(self) -> usize {
-        Gate::GO.iter().position(|g| *g == self).unwrap_or(usize::MAX)
+        Gate::GO
+            .iter()
+            .position(|g| *g == self)
+            .unwrap_or(usize::MAX)
     }
 
     /// Position among triggers (reason order of a rollback).
     pub fn trigger_rank(self) -> usize {
-        Gate::TRIGGERS.iter().position(|g| *g == self).unwrap_or(usize::MAX)
+        Gate::TRIGGERS
+            .iter()
+            .position(|g| *g == self)
+            .unwrap_or(usize::MAX)
     }
 
     /// The stream a gate reads.
@@ -159,7 +165,9 @@ impl Gate {
             | Gate::BudgetBurn
             | Gate::EndpointLatencyP95 => Stream::Requests,
             Gate::ProbeFailures | Gate::SchemaFailures | Gate::ProbeCoverage => Stream::Probes,
-            Gate::CpuHeadroom | Gate::MemoryHeadroom | Gate::DbLatency | Gate::QueueBacklog => Stream::Infra,
+            Gate::CpuHeadroom | Gate::MemoryHeadroom | Gate::DbLatency | Gate::QueueBacklog => {
+                Stream::Infra
+            }
             Gate::SecurityWafSpike | Gate::SecurityAuthFailures => Stream::Security,
             Gate::PiiInLogs => Stream::Logs,
             Gate::CacheHeaderScope | Gate::SeoIndexability => Stream::Pages,
@@ -294,14 +302,33 @@ pub struct FollowUp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum VerdictEvent {
-    StageStarted { stage: usize, at: Millis },
+    StageStarted {
+        stage: usize,
+        at: Millis,
+    },
     Tick(TickRecord),
     /// A Go gate breached at a tick where it was not breached at the previous tick
     /// (or a stage-level gate at the stage's end).
-    Breach { stage: usize, at: Millis, evidence: Evidence },
+    Breach {
+        stage: usize,
+        at: Millis,
+        evidence: Evidence,
+    },
     /// A rollback trigger fired.
-    Trigger { stage: usize, at: Millis, evidence: Evidence },
+    Trigger {
+        stage: usize,
+        at: Millis,
+        evidence: Evidence,
+    },
     FollowUp(FollowUp),
-    StageVerdict { stage: usize, at: Millis, verdict: Verdict, reasons: Vec<Gate> },
-    Outcome { at: Millis, outcome: Outcome },
+    StageVerdict {
+        stage: usize,
+        at: Millis,
+        verdict: Verdict,
+        reasons: Vec<Gate>,
+    },
+    Outcome {
+        at: Millis,
+        outcome: Outcome,
+    },
 }

@@ -1,9 +1,9 @@
 //! `rehearse`: replay recorded or generated event streams through a canary rollout's
 //! gate policy and say what would have happened. This crate root only wires modules.
 
+pub mod cli;
 pub mod engine;
 pub mod events;
-pub mod cli;
 pub mod generate;
 pub mod model;
 pub mod output;
@@ -11,8 +11,8 @@ pub mod pii;
 pub mod policy;
 pub mod ratio;
 pub mod record;
-pub mod scenario;
 pub mod report;
+pub mod scenario;
 pub mod sketch;
 pub mod source;
 pub mod time;

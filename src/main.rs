@@ -21,11 +21,17 @@ struct Failure {
 }
 
 fn usage(e: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 2, error: e.into() }
+    Failure {
+        code: 2,
+        error: e.into(),
+    }
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 1, error: e.into() }
+    Failure {
+        code: 1,
+        error: e.into(),
+    }
 }
 
 /// Writes to stdout; a closed pipe ends the program quietly with `code`.
@@ -42,7 +48,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Run(args) => {
             let settings = args.settings().map_err(usage)?;
-            let replay = replay_dir(&settings.setup, &settings.dataset, settings.read).map_err(usage)?;
+            let replay =
+                replay_dir(&settings.setup, &settings.dataset, settings.read).map_err(usage)?;
             let dataset = settings.dataset.display().to_string();
             if let Some(path) = &settings.record {
                 let p = &settings.setup.policy;
@@ -55,7 +62,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         .run
                         .stages
                         .iter()
-                        .map(|s| record::StageMeta { name: s.name.clone(), start: s.start, end: s.end, weight: s.weight })
+                        .map(|s| record::StageMeta {
+                            name: s.name.clone(),
+                            start: s.start,
+                            end: s.end,
+                            weight: s.weight,
+                        })
                         .collect(),
                 };
                 record::write_record(path, &meta, &replay.run.events)
@@ -66,7 +78,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let text = if settings.json {
                 report::to_json(&report::build(&replay.run, &replay.inputs, &dataset))
             } else {
-                report::human(&replay.run, &replay.inputs, &settings.setup.policy, &dataset)
+                report::human(
+                    &replay.run,
+                    &replay.inputs,
+                    &settings.setup.policy,
+                    &dataset,
+                )
             };
             emit(&text, code)
         }
@@ -75,7 +92,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 return emit(policy::DEFAULT_POLICY_TOML, 0);
             }
             let p = args.builder().and_then(|b| b.build()).map_err(usage)?;
-            emit(&format!("# merged policy (default, then --policy, then --set)\n{}", p.to_toml()), 0)
+            emit(
+                &format!(
+                    "# merged policy (default, then --policy, then --set)\n{}",
+                    p.to_toml()
+                ),
+                0,
+            )
         }
         Command::Policy(PolicyCmd::Check(args)) => {
             let p = args.builder().and_then(|b| b.build()).map_err(usage)?;
@@ -107,11 +130,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Check(args) => {
             let files = discover(&args.dir).map_err(usage)?;
             if files.is_empty() {
-                return Err(usage(anyhow::anyhow!("{}: no scenario files (*.toml)", args.dir.display())));
+                return Err(usage(anyhow::anyhow!(
+                    "{}: no scenario files (*.toml)",
+                    args.dir.display()
+                )));
             }
             let results: Vec<_> = files.iter().map(|f| check_one(f)).collect();
             let mut text = String::new();
-            let width = results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(8);
+            let width = results
+                .iter()
+                .map(|r| r.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(8);
             for r in &results {
                 let status = if r.passed() { "PASS" } else { "FAIL" };
                 text.push_str(&format!("{status}  {:width$}  {}\n", r.name, r.outcome));

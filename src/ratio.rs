@@ -30,8 +30,15 @@ impl Ratio {
         }
         let den = 10u64.checked_pow(frac.len() as u32)?;
         let int: u64 = int.parse().ok()?;
-        let frac_v: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
-        Some(Self { num: int.checked_mul(den)?.checked_add(frac_v)?, den })
+        let frac_v: u64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
+        Some(Self {
+            num: int.checked_mul(den)?.checked_add(frac_v)?,
+            den,
+        })
     }
 
     /// `a / b >= self`, exactly.

@@ -123,8 +123,17 @@ fn evidence_json(e: &Evidence) -> EvidenceJson {
 
 /// Builds the report of a run.
 pub fn build(run: &Run, inputs: &[StreamInput], dataset: &str) -> Report {
-    let fired: Vec<Gate> = run.rollback.as_ref().map(|(_, _, g)| g.clone()).unwrap_or_default();
-    let held: Vec<Gate> = run.stages.iter().filter(|s| s.verdict == Verdict::Hold).flat_map(|s| s.reasons.clone()).collect();
+    let fired: Vec<Gate> = run
+        .rollback
+        .as_ref()
+        .map(|(_, _, g)| g.clone())
+        .unwrap_or_default();
+    let held: Vec<Gate> = run
+        .stages
+        .iter()
+        .filter(|s| s.verdict == Verdict::Hold)
+        .flat_map(|s| s.reasons.clone())
+        .collect();
     let gates = run
         .evaluated
         .iter()
@@ -177,7 +186,12 @@ pub fn build(run: &Run, inputs: &[StreamInput], dataset: &str) -> Report {
         follow_ups: run
             .follow_ups
             .iter()
-            .map(|f| FollowUpJson { kind: f.kind.clone(), stage: f.stage.clone(), at: format_rfc3339(f.at), detail: f.detail.clone() })
+            .map(|f| FollowUpJson {
+                kind: f.kind.clone(),
+                stage: f.stage.clone(),
+                at: format_rfc3339(f.at),
+                detail: f.detail.clone(),
+            })
             .collect(),
         inputs: inputs
             .iter()
@@ -191,13 +205,18 @@ pub fn build(run: &Run, inputs: &[StreamInput], dataset: &str) -> Report {
             })
             .collect(),
         skipped_rows: inputs.iter().map(|i| i.stats.skipped).sum(),
-        rehearse: Meta { version: env!("CARGO_PKG_VERSION"), report_format: 1, dataset: dataset.to_string() },
+        rehearse: Meta {
+            version: env!("CARGO_PKG_VERSION"),
+            report_format: 1,
+            dataset: dataset.to_string(),
+        },
     }
 }
 
 /// The JSON report, pretty-printed, with a final newline.
 pub fn to_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -217,7 +236,9 @@ pub fn format_value(g: Gate, v: f64) -> String {
         Gate::SecurityWafSpike | Gate::SecurityAuthFailures => format!("{v:.1}/min"),
         Gate::ProbeFailures => format!("{v:.0} in a row"),
         Gate::ProbeCoverage => format!("{v:.0}s gap"),
-        Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability => format!("{v:.0}"),
+        Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability => {
+            format!("{v:.0}")
+        }
     }
 }
 
@@ -236,7 +257,14 @@ pub fn describe(e: &Evidence, rollback: bool) -> String {
         s.push_str(&format!(" {}", format_value(e.gate, v)));
     }
     if let Some(t) = e.threshold
-        && !matches!(e.gate, Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability | Gate::ProbeFailures)
+        && !matches!(
+            e.gate,
+            Gate::SchemaFailures
+                | Gate::PiiInLogs
+                | Gate::CacheHeaderScope
+                | Gate::SeoIndexability
+                | Gate::ProbeFailures
+        )
     {
         s.push_str(&format!(" {} {}", e.op, format_threshold(e.gate, t)));
     }
@@ -248,7 +276,12 @@ pub fn describe(e: &Evidence, rollback: bool) -> String {
             s.push_str(&format!(" since {}", format_clock(since)));
         }
     } else if let Some(since) = e.since {
-        s.push_str(&format!(" at {} tick{}, first {}", e.ticks, if e.ticks == 1 { "" } else { "s" }, format_clock(since)));
+        s.push_str(&format!(
+            " at {} tick{}, first {}",
+            e.ticks,
+            if e.ticks == 1 { "" } else { "s" },
+            format_clock(since)
+        ));
     }
     if !e.detail.is_empty() {
         s.push_str(&format!(" ({})", e.detail));
@@ -259,7 +292,10 @@ pub fn describe(e: &Evidence, rollback: bool) -> String {
 /// The human summary: one line per stage, then the outcome, follow-ups and inputs.
 pub fn human(run: &Run, inputs: &[StreamInput], policy: &Policy, dataset: &str) -> String {
     let mut out = String::new();
-    let rows: Vec<String> = inputs.iter().map(|i| format!("{} {} rows", i.file, i.stats.rows)).collect();
+    let rows: Vec<String> = inputs
+        .iter()
+        .map(|i| format!("{} {} rows", i.file, i.stats.rows))
+        .collect();
     out.push_str(&format!("rehearse run {dataset} ({})\n", rows.join(", ")));
     out.push_str(&format!(
         "T0 {}   {}\n\n",
@@ -313,19 +349,36 @@ pub fn human(run: &Run, inputs: &[StreamInput], policy: &Policy, dataset: &str) 
         }
         (Outcome::Hold, _) => {
             let s = run.stages.iter().find(|s| s.verdict == Verdict::Hold);
-            out.push_str(&format!("outcome: HOLD at {}\n", s.map(|s| s.name.as_str()).unwrap_or("?")));
+            out.push_str(&format!(
+                "outcome: HOLD at {}\n",
+                s.map(|s| s.name.as_str()).unwrap_or("?")
+            ));
         }
         _ => out.push_str("outcome: COMPLETE (every stage go)\n"),
     }
     if !run.follow_ups.is_empty() {
         out.push_str("follow-ups:\n");
         for f in &run.follow_ups {
-            out.push_str(&format!("  {:<20} {:<10} {}  {}\n", f.kind, f.stage, format_clock(f.at), f.detail));
+            out.push_str(&format!(
+                "  {:<20} {:<10} {}  {}\n",
+                f.kind,
+                f.stage,
+                format_clock(f.at),
+                f.detail
+            ));
         }
     }
-    let not_eval: Vec<&str> = run.evaluated.iter().filter(|(_, e)| !e).map(|(g, _)| g.as_str()).collect();
+    let not_eval: Vec<&str> = run
+        .evaluated
+        .iter()
+        .filter(|(_, e)| !e)
+        .map(|(g, _)| g.as_str())
+        .collect();
     if !not_eval.is_empty() {
-        out.push_str(&format!("not evaluated (stream or column absent): {}\n", not_eval.join(", ")));
+        out.push_str(&format!(
+            "not evaluated (stream or column absent): {}\n",
+            not_eval.join(", ")
+        ));
     }
     for i in inputs {
         if i.stats.skipped > 0 {
@@ -337,7 +390,10 @@ pub fn human(run: &Run, inputs: &[StreamInput], policy: &Policy, dataset: &str) 
             ));
         }
         if i.outside > 0 {
-            out.push_str(&format!("{}: {} rows outside the rollout window (no gate reads them)\n", i.file, i.outside));
+            out.push_str(&format!(
+                "{}: {} rows outside the rollout window (no gate reads them)\n",
+                i.file, i.outside
+            ));
         }
     }
     out

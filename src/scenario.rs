@@ -67,7 +67,10 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let err = |m: String| ScenarioError::Invalid { path: path.to_path_buf(), message: m };
+        let err = |m: String| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            message: m,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
         let file: ScenarioFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -77,23 +80,37 @@ impl Scenario {
         }
         let policy = b.build().map_err(|e| err(e.to_string()))?;
         let setup = Setup::new(policy).map_err(|e| err(e.to_string()))?;
-        let name = file
-            .name
-            .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-        Ok(Self { path: path.to_path_buf(), name, description: file.description, setup, spec: file.generate, expect: file.expect })
+        let name = file.name.unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        Ok(Self {
+            path: path.to_path_buf(),
+            name,
+            description: file.description,
+            setup,
+            spec: file.generate,
+            expect: file.expect,
+        })
     }
 
     /// Generates the scenario's dataset in memory.
     pub fn dataset(&self) -> Result<Dataset, ScenarioError> {
-        generate(&self.spec, &gen_plan(&self.setup.policy))
-            .map_err(|e| ScenarioError::Invalid { path: self.path.clone(), message: e.to_string() })
+        generate(&self.spec, &gen_plan(&self.setup.policy)).map_err(|e| ScenarioError::Invalid {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// Generates and runs the scenario.
     pub fn run(&self) -> Result<Run, ScenarioError> {
         let ds = self.dataset()?;
-        let replay = replay_dataset(&self.setup, &ds, None, 8192)
-            .map_err(|e| ScenarioError::Invalid { path: self.path.clone(), message: e.to_string() })?;
+        let replay =
+            replay_dataset(&self.setup, &ds, None, 8192).map_err(|e| ScenarioError::Invalid {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         Ok(replay.run)
     }
 }
@@ -104,7 +121,11 @@ pub fn gen_plan(p: &Policy) -> GenPlan {
         stages: p
             .stages
             .iter()
-            .map(|s| StagePlan { name: s.name.clone(), duration_ms: s.duration_ms, weight: s.weight })
+            .map(|s| StagePlan {
+                name: s.name.clone(),
+                duration_ms: s.duration_ms,
+                weight: s.weight,
+            })
             .collect(),
         probe_targets: p.probe_targets.clone(),
         probe_interval_ms: p.probe_interval_ms,
@@ -115,12 +136,20 @@ pub fn gen_plan(p: &Policy) -> GenPlan {
 pub fn compare(expect: &Expect, run: &Run) -> Vec<String> {
     let mut diffs = Vec::new();
     if expect.outcome != run.outcome.as_str() {
-        diffs.push(format!("outcome: expected {}, got {}", expect.outcome, run.outcome.as_str()));
+        diffs.push(format!(
+            "outcome: expected {}, got {}",
+            expect.outcome,
+            run.outcome.as_str()
+        ));
     }
     if let Some(stages) = &expect.stages {
         let got: Vec<&str> = run.stages.iter().map(|s| s.verdict.as_str()).collect();
         if *stages != got {
-            diffs.push(format!("stages: expected [{}], got [{}]", stages.join(", "), got.join(", ")));
+            diffs.push(format!(
+                "stages: expected [{}], got [{}]",
+                stages.join(", "),
+                got.join(", ")
+            ));
         }
     }
     let got_at = run.rollback.as_ref().map(|(at, _, _)| *at);
@@ -136,23 +165,40 @@ pub fn compare(expect: &Expect, run: &Run) -> Vec<String> {
         }
     }
     if let Some(trig) = &expect.triggers {
-        let got: Vec<&str> = run.rollback.as_ref().map(|(_, _, g)| g.iter().map(|g| g.as_str()).collect()).unwrap_or_default();
+        let got: Vec<&str> = run
+            .rollback
+            .as_ref()
+            .map(|(_, _, g)| g.iter().map(|g| g.as_str()).collect())
+            .unwrap_or_default();
         if *trig != got {
-            diffs.push(format!("triggers: expected [{}], got [{}]", trig.join(", "), got.join(", ")));
+            diffs.push(format!(
+                "triggers: expected [{}], got [{}]",
+                trig.join(", "),
+                got.join(", ")
+            ));
         }
     }
     if let Some(reasons) = &expect.reasons {
         for (stage, want) in reasons {
             let want: Vec<String> = want
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             match run.stages.iter().find(|s| s.name == *stage) {
                 None => diffs.push(format!("reasons: no stage named `{stage}`")),
                 Some(s) => {
-                    let got: Vec<String> = s.reasons.iter().map(|g| g.as_str().to_string()).collect();
+                    let got: Vec<String> =
+                        s.reasons.iter().map(|g| g.as_str().to_string()).collect();
                     if got != want {
-                        diffs.push(format!("reasons of {stage}: expected [{}], got [{}]", want.join(", "), got.join(", ")));
+                        diffs.push(format!(
+                            "reasons of {stage}: expected [{}], got [{}]",
+                            want.join(", "),
+                            got.join(", ")
+                        ));
                     }
                 }
             }
@@ -162,7 +208,10 @@ pub fn compare(expect: &Expect, run: &Run) -> Vec<String> {
         for kind in fus {
             if !run.follow_ups.iter().any(|f| f.kind == *kind) {
                 let got: Vec<&str> = run.follow_ups.iter().map(|f| f.kind.as_str()).collect();
-                diffs.push(format!("follow_ups: expected a `{kind}`, got [{}]", got.join(", ")));
+                diffs.push(format!(
+                    "follow_ups: expected a `{kind}`, got [{}]",
+                    got.join(", ")
+                ));
             }
         }
     }
@@ -174,8 +223,10 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path)
-        .map_err(|e| ScenarioError::Invalid { path: path.to_path_buf(), message: format!("cannot list scenarios: {e}") })?;
+    let rd = std::fs::read_dir(path).map_err(|e| ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("cannot list scenarios: {e}"),
+    })?;
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
@@ -201,7 +252,11 @@ impl CheckResult {
 
 /// Runs one scenario file and compares.
 pub fn check_one(path: &Path) -> CheckResult {
-    let name_of = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name_of = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     match Scenario::load(path).and_then(|s| s.run().map(|r| (s, r))) {
         Ok((s, run)) => CheckResult {
             name: s.name.clone(),
@@ -210,12 +265,21 @@ pub fn check_one(path: &Path) -> CheckResult {
             diffs: compare(&s.expect, &run),
             error: None,
         },
-        Err(e) => CheckResult { name: name_of(path), path: path.to_path_buf(), outcome: "error".into(), diffs: vec![], error: Some(e.to_string()) },
+        Err(e) => CheckResult {
+            name: name_of(path),
+            path: path.to_path_buf(),
+            outcome: "error".into(),
+            diffs: vec![],
+            error: Some(e.to_string()),
+        },
     }
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// JUnit XML for CI dashboards.
@@ -226,12 +290,18 @@ pub fn junit(results: &[CheckResult]) -> String {
         results.len()
     );
     for r in results {
-        s.push_str(&format!("  <testcase classname=\"scenarios\" name=\"{}\"", xml_escape(&r.name)));
+        s.push_str(&format!(
+            "  <testcase classname=\"scenarios\" name=\"{}\"",
+            xml_escape(&r.name)
+        ));
         if r.passed() {
             s.push_str("/>\n");
         } else {
             let msg = r.error.clone().unwrap_or_else(|| r.diffs.join("\n"));
-            s.push_str(&format!(">\n    <failure message=\"scenario mismatch\">{}</failure>\n  </testcase>\n", xml_escape(&msg)));
+            s.push_str(&format!(
+                ">\n    <failure message=\"scenario mismatch\">{}</failure>\n  </testcase>\n",
+                xml_escape(&msg)
+            ));
         }
     }
     s.push_str("</testsuite>\n</testsuites>\n");

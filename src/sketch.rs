@@ -47,7 +47,9 @@ pub struct Sketch {
 
 impl Default for Sketch {
     fn default() -> Self {
-        Self { counts: vec![0; BINS].into_boxed_slice() }
+        Self {
+            counts: vec![0; BINS].into_boxed_slice(),
+        }
     }
 }
 

@@ -114,15 +114,20 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64
-        - offset_min * 60;
+    let secs =
+        days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_min * 60;
     Some(secs * 1000 + millis)
 }
 
 /// Parses a `ts` value written as text: RFC 3339, or an integer of epoch milliseconds.
 pub fn parse_ts_text(s: &str) -> Option<Millis> {
     let t = s.trim();
-    if !t.is_empty() && t.bytes().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == b'-')) && t != "-" {
+    if !t.is_empty()
+        && t.bytes()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == b'-'))
+        && t != "-"
+    {
         return t.parse::<i64>().ok();
     }
     parse_rfc3339(t)
@@ -215,7 +220,10 @@ mod tests {
         let t = parse_rfc3339("2026-03-02T10:00:00Z").unwrap();
         assert_eq!(format_rfc3339(t), "2026-03-02T10:00:00.000Z");
         assert_eq!(t, 1_772_445_600_000);
-        assert_eq!(parse_rfc3339("2026-03-02T12:00:00.1239+02:00").unwrap(), t + 123);
+        assert_eq!(
+            parse_rfc3339("2026-03-02T12:00:00.1239+02:00").unwrap(),
+            t + 123
+        );
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999Z").unwrap(), -1);
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(parse_ts_text("1772445600000"), Some(t));
@@ -243,6 +251,9 @@ mod tests {
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(format_duration(5_400_000), "1h30m");
         assert_eq!(format_duration(120_000), "2m");
-        assert_eq!(format_clock(parse_rfc3339("2026-03-02T12:14:00Z").unwrap()), "12:14");
+        assert_eq!(
+            format_clock(parse_rfc3339("2026-03-02T12:14:00Z").unwrap()),
+            "12:14"
+        );
     }
 }

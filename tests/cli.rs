@@ -15,7 +15,11 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).stdin(Stdio::null()).output().expect("the binary runs")
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -59,7 +63,13 @@ fn tiny(dir: &Path, rows: &str) {
 fn rollback_report_and_exit_status() {
     let d = tempfile::tempdir().unwrap();
     small_dataset(d.path(), Format::Csv);
-    let o = run(&["run", d.path().to_str().unwrap(), "--json", "--set", LOW_MIN]);
+    let o = run(&[
+        "run",
+        d.path().to_str().unwrap(),
+        "--json",
+        "--set",
+        LOW_MIN,
+    ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["outcome"], "rollback");
@@ -71,12 +81,18 @@ fn rollback_report_and_exit_status() {
     assert_eq!(stages[0]["start"], "2026-03-02T10:00:00.000Z");
     // The rollback lands 10 minutes after the fault's first breaching tick at the earliest.
     let at = v["rollback"]["at"].as_str().unwrap();
-    assert!(at > "2026-03-02T12:59:59.999Z" && at < "2026-03-02T13:30:00.001Z", "{at}");
+    assert!(
+        at > "2026-03-02T12:59:59.999Z" && at < "2026-03-02T13:30:00.001Z",
+        "{at}"
+    );
     // Human output names the trigger, its value and threshold.
     let o = run(&["run", d.path().to_str().unwrap(), "--set", LOW_MIN]);
     assert_eq!(o.status.code(), Some(4));
     let text = stdout(&o);
-    assert!(text.contains("ramp-25") && text.contains("ROLLBACK") && text.contains("error_rate_5xx"), "{text}");
+    assert!(
+        text.contains("ramp-25") && text.contains("ROLLBACK") && text.contains("error_rate_5xx"),
+        "{text}"
+    );
     assert!(text.contains(">= 0.50% for 11 ticks since"), "{text}");
 }
 
@@ -94,9 +110,13 @@ fn hold_and_complete_exit_statuses() {
         "run",
         d.path().to_str().unwrap(),
         "--policy",
-        write(d.path(), "p.toml", "[[stages]]\nname = \"only\"\nduration = \"30m\"\nweight = 0.0\ngo_p95_ms = 200.0\n")
-            .to_str()
-            .unwrap(),
+        write(
+            d.path(),
+            "p.toml",
+            "[[stages]]\nname = \"only\"\nduration = \"30m\"\nweight = 0.0\ngo_p95_ms = 200.0\n",
+        )
+        .to_str()
+        .unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
@@ -114,7 +134,15 @@ fn encodings_and_batch_sizes_give_identical_reports() {
         .collect();
     for d in &dirs {
         for batch in ["1", "7", "8192"] {
-            let o = run(&["run", d.path().to_str().unwrap(), "--json", "--set", LOW_MIN, "--batch-size", batch]);
+            let o = run(&[
+                "run",
+                d.path().to_str().unwrap(),
+                "--json",
+                "--set",
+                LOW_MIN,
+                "--batch-size",
+                batch,
+            ]);
             assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
             let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             // Fields that name input files may differ; nothing else may.
@@ -135,23 +163,43 @@ fn recording_replays_the_run() {
     let d = tempfile::tempdir().unwrap();
     small_dataset(d.path(), Format::Parquet);
     let rec = d.path().join("run.arrow");
-    let o = run(&["run", d.path().to_str().unwrap(), "--set", LOW_MIN, "--record", rec.to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        d.path().to_str().unwrap(),
+        "--set",
+        LOW_MIN,
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let (meta, events) = rehearse::record::read_record(&rec).unwrap();
     assert_eq!(meta.stages.len(), 4);
     let setup = rehearse::engine::Setup::new(
-        rehearse::policy::PolicyBuilder::new().set(LOW_MIN).unwrap().build().unwrap(),
+        rehearse::policy::PolicyBuilder::new()
+            .set(LOW_MIN)
+            .unwrap()
+            .build()
+            .unwrap(),
     )
     .unwrap();
     let replay = rehearse::engine::replay_dir(&setup, d.path(), Default::default()).unwrap();
     assert_eq!(events, replay.run.events);
-    let ticks = events.iter().filter(|e| matches!(e, rehearse::events::VerdictEvent::Tick(_))).count();
+    let ticks = events
+        .iter()
+        .filter(|e| matches!(e, rehearse::events::VerdictEvent::Tick(_)))
+        .count();
     assert!(ticks > 150, "{ticks}");
 }
 
 fn expect_usage_error(args: &[&str], needles: &[&str]) {
     let o = run(args);
-    assert_eq!(o.status.code(), Some(2), "args {args:?}: stdout {} stderr {}", stdout(&o), stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "args {args:?}: stdout {} stderr {}",
+        stdout(&o),
+        stderr(&o)
+    );
     let e = stderr(&o);
     for n in needles {
         assert!(e.contains(n), "stderr lacks `{n}`: {e}");
@@ -168,7 +216,10 @@ fn dataset_without_requests_is_unusable() {
 
 #[test]
 fn missing_dataset_directory() {
-    expect_usage_error(&["run", "/nonexistent/rehearse-dataset"], &["/nonexistent/rehearse-dataset"]);
+    expect_usage_error(
+        &["run", "/nonexistent/rehearse-dataset"],
+        &["/nonexistent/rehearse-dataset"],
+    );
 }
 
 #[test]
@@ -176,14 +227,20 @@ fn two_files_for_one_stream() {
     let d = tempfile::tempdir().unwrap();
     tiny(d.path(), "");
     write(d.path(), "requests.ndjson", "{}\n");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["two files", "requests.csv", "requests.ndjson"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["two files", "requests.csv", "requests.ndjson"],
+    );
 }
 
 #[test]
 fn empty_file() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "requests.csv", "");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.csv", "empty"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["requests.csv", "empty"],
+    );
 }
 
 #[test]
@@ -198,8 +255,15 @@ fn header_only_is_an_empty_stream() {
 #[test]
 fn missing_required_column() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "requests.csv", "ts,endpoint,cohort,source,status\n2026-03-02T10:00:01Z,/a,canary,real,200\n");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.csv", "latency_ms", "missing"]);
+    write(
+        d.path(),
+        "requests.csv",
+        "ts,endpoint,cohort,source,status\n2026-03-02T10:00:01Z,/a,canary,real,200\n",
+    );
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["requests.csv", "latency_ms", "missing"],
+    );
 }
 
 #[test]
@@ -207,7 +271,10 @@ fn bad_values_name_file_line_and_column() {
     let cases = [
         ("not-a-time,/a,canary,real,200,1.0\n", "ts"),
         ("2026-03-02T10:00:01Z,/a,canary,real,200,-1\n", "latency_ms"),
-        ("2026-03-02T10:00:01Z,/a,canary,real,200,NaN\n", "latency_ms"),
+        (
+            "2026-03-02T10:00:01Z,/a,canary,real,200,NaN\n",
+            "latency_ms",
+        ),
         ("2026-03-02T10:00:01Z,/a,canary,real,600,1.0\n", "status"),
         ("2026-03-02T10:00:01Z,/a,canary,real,ok,1.0\n", "status"),
         ("2026-03-02T10:00:01Z,/a,Canary,real,200,1.0\n", "cohort"),
@@ -216,27 +283,46 @@ fn bad_values_name_file_line_and_column() {
     ];
     for (row, column) in cases {
         let d = tempfile::tempdir().unwrap();
-        tiny(d.path(), &format!("2026-03-02T10:00:01Z,/ok,canary,real,200,1.0\n{row}"));
-        expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.csv", "line 3", &format!("`{column}`")]);
+        tiny(
+            d.path(),
+            &format!("2026-03-02T10:00:01Z,/ok,canary,real,200,1.0\n{row}"),
+        );
+        expect_usage_error(
+            &["run", d.path().to_str().unwrap()],
+            &["requests.csv", "line 3", &format!("`{column}`")],
+        );
     }
 }
 
 #[test]
 fn ndjson_and_parquet_errors_name_the_row() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "dataset.toml", "start = \"2026-03-02T10:00:00Z\"\n");
+    write(
+        d.path(),
+        "dataset.toml",
+        "start = \"2026-03-02T10:00:00Z\"\n",
+    );
     write(
         d.path(),
         "requests.ndjson",
         "{\"ts\":\"2026-03-02T10:00:01Z\",\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":3}\n\n{\"ts\": 5,\n",
     );
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.ndjson", "line 3", "JSON"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["requests.ndjson", "line 3", "JSON"],
+    );
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "requests.parquet", "PAR1 this is not parquet");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.parquet", "Parquet"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["requests.parquet", "Parquet"],
+    );
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "requests.arrow", "ARROW1 nope");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["requests.arrow", "Arrow"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["requests.arrow", "Arrow"],
+    );
 }
 
 #[test]
@@ -246,15 +332,30 @@ fn skip_mode_counts_bad_rows_per_file() {
         d.path(),
         "2026-03-02T10:00:01Z,/ok,canary,real,200,1.0\nbad,/a,canary,real,200,1\n2026-03-02T10:00:02Z,/a,canary,real,999,1\n",
     );
-    let o = run(&["run", d.path().to_str().unwrap(), "--json", "--on-error", "skip"]);
+    let o = run(&[
+        "run",
+        d.path().to_str().unwrap(),
+        "--json",
+        "--on-error",
+        "skip",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["skipped_rows"], 2);
     assert_eq!(v["inputs"][0]["skipped"], 2);
     assert_eq!(v["inputs"][0]["rows"], 1);
-    assert!(v["inputs"][0]["first_skip"].as_str().unwrap().contains("line 3"));
+    assert!(
+        v["inputs"][0]["first_skip"]
+            .as_str()
+            .unwrap()
+            .contains("line 3")
+    );
     let o = run(&["run", d.path().to_str().unwrap(), "--on-error", "skip"]);
-    assert!(stdout(&o).contains("skipped 2 bad rows in requests.csv"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("skipped 2 bad rows in requests.csv"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -262,17 +363,30 @@ fn bad_manifest_start() {
     let d = tempfile::tempdir().unwrap();
     tiny(d.path(), "");
     write(d.path(), "dataset.toml", "start = \"tuesday\"\n");
-    expect_usage_error(&["run", d.path().to_str().unwrap()], &["dataset.toml", "start"]);
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &["dataset.toml", "start"],
+    );
 }
 
 #[test]
 fn start_falls_back_to_the_earliest_event_floored_to_the_minute() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "requests.csv", &format!("{REQ_HEADER}2026-03-02T10:07:31.5Z,/a,canary,real,200,1\n"));
+    write(
+        d.path(),
+        "requests.csv",
+        &format!("{REQ_HEADER}2026-03-02T10:07:31.5Z,/a,canary,real,200,1\n"),
+    );
     let o = run(&["run", d.path().to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["t0"], "2026-03-02T10:07:00.000Z");
-    let o = run(&["run", d.path().to_str().unwrap(), "--json", "--start", "2026-03-02T09:00:00Z"]);
+    let o = run(&[
+        "run",
+        d.path().to_str().unwrap(),
+        "--json",
+        "--start",
+        "2026-03-02T09:00:00Z",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["t0"], "2026-03-02T09:00:00.000Z");
 }
@@ -282,11 +396,17 @@ fn policy_errors_are_usage_errors() {
     let d = tempfile::tempdir().unwrap();
     tiny(d.path(), "");
     let ds = d.path().to_str().unwrap();
-    expect_usage_error(&["run", ds, "--set", "triggers.latency_p95_ms=-3"], &["triggers.latency_p95_ms"]);
+    expect_usage_error(
+        &["run", ds, "--set", "triggers.latency_p95_ms=-3"],
+        &["triggers.latency_p95_ms"],
+    );
     expect_usage_error(&["run", ds, "--set", "trigers.x=1"], &["trigers.x"]);
     expect_usage_error(&["run", ds, "--set", "novalue"], &["novalue"]);
     let p = write(d.path(), "bad.toml", "[go]\nerror_rate_5xxx = 0.1\n");
-    expect_usage_error(&["run", ds, "--policy", p.to_str().unwrap()], &["error_rate_5xxx"]);
+    expect_usage_error(
+        &["run", ds, "--policy", p.to_str().unwrap()],
+        &["error_rate_5xxx"],
+    );
     expect_usage_error(&["run", ds, "--start", "noon"], &["--start"]);
     expect_usage_error(&["run", ds, "--on-error", "ignore"], &["ignore"]);
 }
@@ -299,12 +419,21 @@ fn policy_show_prints_the_commented_default() {
     assert_eq!(text, rehearse::policy::DEFAULT_POLICY_TOML);
     assert!(text.contains("latency_p95_ms = 250.0") && text.contains("# "));
     let o = run(&["policy", "show", "--set", "triggers.latency_p95_ms=300"]);
-    assert!(stdout(&o).contains("latency_p95_ms = 300"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("latency_p95_ms = 300"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
 fn closed_pipe_exits_quietly() {
-    let mut child = bin().args(["policy", "show"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = bin()
+        .args(["policy", "show"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
@@ -316,14 +445,22 @@ fn saved_scenarios_pass_rehearse_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let junit = tempfile::tempdir().unwrap();
     let jpath = junit.path().join("junit.xml");
-    let o = run(&["check", root.join("scenarios").to_str().unwrap(), "--junit", jpath.to_str().unwrap()]);
+    let o = run(&[
+        "check",
+        root.join("scenarios").to_str().unwrap(),
+        "--junit",
+        jpath.to_str().unwrap(),
+    ]);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
     let n = std::fs::read_dir(root.join("scenarios")).unwrap().count();
     assert!(n >= 12);
     assert_eq!(text.matches("PASS").count(), n, "{text}");
     let xml = std::fs::read_to_string(jpath).unwrap();
-    assert!(xml.contains(&format!("tests=\"{n}\" failures=\"0\"")), "{xml}");
+    assert!(
+        xml.contains(&format!("tests=\"{n}\" failures=\"0\"")),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -336,5 +473,8 @@ fn check_reports_a_mismatch_with_its_diff() {
     let o = run(&["check", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.contains("FAIL") && out.contains("outcome: expected complete, got rollback"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("outcome: expected complete, got rollback"),
+        "{out}"
+    );
 }

@@ -15,8 +15,8 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rehearse::engine::{Run, Setup, replay_dataset};
 use rehearse::events::{Gate, GateState, Outcome, Verdict, VerdictEvent};
 use rehearse::model::{
-    Cohort, Dataset, InfraRow, LogRow, Millis, PageKind, PageRow, ProbeRow, RequestRow, SecurityKind, SecurityRow,
-    Source,
+    Cohort, Dataset, InfraRow, LogRow, Millis, PageKind, PageRow, ProbeRow, RequestRow,
+    SecurityKind, SecurityRow, Source,
 };
 use rehearse::policy::{Policy, PolicyBuilder};
 
@@ -147,8 +147,8 @@ const ENDPOINTS: [&str; 10] = [
     "/api/admin",
 ];
 const NEAR_LATENCIES: [u64; 15] = [
-    119_999, 120_000, 120_001, 199_999, 200_000, 200_001, 249_999, 250_000, 250_001, 599_999, 600_000, 600_001, 0,
-    1, 1_000_000,
+    119_999, 120_000, 120_001, 199_999, 200_000, 200_001, 249_999, 250_000, 250_001, 599_999,
+    600_000, 600_001, 0, 1, 1_000_000,
 ];
 
 /// Minute offset of the timestamp space: timestamps run over `T0 - 2m .. end + 2m`.
@@ -191,68 +191,78 @@ fn build_requests(p: &Policy, c: &Case) -> Vec<RequestRow> {
     let total = total_min(p);
     c.requests
         .iter()
-        .map(|&(ts_sel, mode, lat_sel, status_sel, cohort_sel, source_sel, ep_sel, roll)| {
-            let ts = ts_of(ts_sel, mode, total);
-            let canary = match c.knobs.split % 4 {
-                0 | 3 => cohort_sel % 2 == 0 && weight_at(p, ts) > 0.0,
-                1 => cohort_sel % 2 == 0,
-                _ => (cohort_sel as f64 / 256.0) < weight_at(p, ts),
-            };
-            let status_sel = match c.knobs.split / 9 % 4 {
-                0 | 3 => 255,
-                1 => status_sel | 1,
-                _ => status_sel % 128,
-            };
-            let spice = [u16::MAX, 64, 16][c.knobs.split as usize / 3 % 3];
-            let source = if source_sel % 8 == 7 { Source::Synthetic } else { Source::Real };
-            let endpoint = ENDPOINTS[ep_sel as usize % ENDPOINTS.len()];
-            let mut status: u16 = match status_sel {
-                0 => 404,
-                1 => 401,
-                2 => 403,
-                3 => 500,
-                4 => 422,
-                5 => 401,
-                6 => 302,
-                7 => 503,
-                _ => 200,
-            };
-            let mut latency_us: u64 = if lat_sel % spice == 0 {
-                NEAR_LATENCIES[(lat_sel / spice) as usize % NEAR_LATENCIES.len()]
-            } else {
-                5_000 + (lat_sel as u64 * 7) % 105_000
-            };
-            for (kind, intensity) in regimes_at(&c.knobs, ts) {
-                if roll % 100 >= intensity % 101 {
-                    continue;
-                }
-                match kind {
-                    0 => status = if roll % 2 == 0 { 500 } else { 503 },
-                    1 => status = [404, 400, 422][roll as usize % 3],
-                    2 => latency_us = [200_001, 250_000, 250_001, 300_000][roll as usize % 4],
-                    3 => latency_us = [600_000, 600_001, 900_000][roll as usize % 3],
-                    4 if endpoint.starts_with("/api/security/")
-                        || endpoint.starts_with("/api/infra/")
-                        || endpoint.starts_with("/api/admin/") =>
-                    {
-                        latency_us = [250_000, 250_001, 400_000][roll as usize % 3]
+        .map(
+            |&(ts_sel, mode, lat_sel, status_sel, cohort_sel, source_sel, ep_sel, roll)| {
+                let ts = ts_of(ts_sel, mode, total);
+                let canary = match c.knobs.split % 4 {
+                    0 | 3 => cohort_sel % 2 == 0 && weight_at(p, ts) > 0.0,
+                    1 => cohort_sel % 2 == 0,
+                    _ => (cohort_sel as f64 / 256.0) < weight_at(p, ts),
+                };
+                let status_sel = match c.knobs.split / 9 % 4 {
+                    0 | 3 => 255,
+                    1 => status_sel | 1,
+                    _ => status_sel % 128,
+                };
+                let spice = [u16::MAX, 64, 16][c.knobs.split as usize / 3 % 3];
+                let source = if source_sel % 8 == 7 {
+                    Source::Synthetic
+                } else {
+                    Source::Real
+                };
+                let endpoint = ENDPOINTS[ep_sel as usize % ENDPOINTS.len()];
+                let mut status: u16 = match status_sel {
+                    0 => 404,
+                    1 => 401,
+                    2 => 403,
+                    3 => 500,
+                    4 => 422,
+                    5 => 401,
+                    6 => 302,
+                    7 => 503,
+                    _ => 200,
+                };
+                let mut latency_us: u64 = if lat_sel % spice == 0 {
+                    NEAR_LATENCIES[(lat_sel / spice) as usize % NEAR_LATENCIES.len()]
+                } else {
+                    5_000 + (lat_sel as u64 * 7) % 105_000
+                };
+                for (kind, intensity) in regimes_at(&c.knobs, ts) {
+                    if roll % 100 >= intensity % 101 {
+                        continue;
                     }
-                    5 => status = if roll % 2 == 0 { 401 } else { 403 },
-                    _ => {}
+                    match kind {
+                        0 => status = if roll % 2 == 0 { 500 } else { 503 },
+                        1 => status = [404, 400, 422][roll as usize % 3],
+                        2 => latency_us = [200_001, 250_000, 250_001, 300_000][roll as usize % 4],
+                        3 => latency_us = [600_000, 600_001, 900_000][roll as usize % 3],
+                        4 if endpoint.starts_with("/api/security/")
+                            || endpoint.starts_with("/api/infra/")
+                            || endpoint.starts_with("/api/admin/") =>
+                        {
+                            latency_us = [250_000, 250_001, 400_000][roll as usize % 3]
+                        }
+                        5 => status = if roll % 2 == 0 { 401 } else { 403 },
+                        _ => {}
+                    }
                 }
-            }
-            RequestRow {
-                ts,
-                endpoint: endpoint.to_string(),
-                cohort: if canary { Cohort::Canary } else { Cohort::Baseline },
-                source,
-                status,
-                latency_us,
-                user_id: None,
-                region: None,
-                method: None,
-            }
-        })
+                RequestRow {
+                    ts,
+                    endpoint: endpoint.to_string(),
+                    cohort: if canary {
+                        Cohort::Canary
+                    } else {
+                        Cohort::Baseline
+                    },
+                    source,
+                    status,
+                    latency_us,
+                    user_id: None,
+                    region: None,
+                    method: None,
+                }
+            },
+        )
         .collect()
 }
 
@@ -272,7 +282,14 @@ fn probe(ts: Millis, target: &str, fails: bool, flavour: u8) -> ProbeRow {
             _ => (200, None),
         }
     };
-    ProbeRow { ts, target: target.to_string(), status, latency_us: 40_000, payload: None, schema_ok }
+    ProbeRow {
+        ts,
+        target: target.to_string(),
+        status,
+        latency_us: 40_000,
+        payload: None,
+        schema_ok,
+    }
 }
 
 fn build_probes(p: &Policy, rp: &RawProbes) -> Vec<ProbeRow> {
@@ -285,17 +302,27 @@ fn build_probes(p: &Policy, rp: &RawProbes) -> Vec<ProbeRow> {
     let mut rows = Vec::new();
     for m in 0..minutes {
         for (ti, target) in targets.iter().enumerate() {
-            let (sel, flavour) = rp.minutes.get((ti * minutes + m) % rp.minutes.len().max(1)).copied().unwrap_or((100, 0));
+            let (sel, flavour) = rp
+                .minutes
+                .get((ti * minutes + m) % rp.minutes.len().max(1))
+                .copied()
+                .unwrap_or((100, 0));
             if sel < [0, 4, 12][rp.miss as usize % 3] {
                 continue; // a missing minute
             }
-            let jitter = if sel % 8 == 0 { (sel as i64 * 131) % 45_000 } else { 0 };
+            let jitter = if sel % 8 == 0 {
+                (sel as i64 * 131) % 45_000
+            } else {
+                0
+            };
             let ts = T0 + m as i64 * MIN + jitter;
             let mut fails = false;
             let mut fl = flavour;
             for &(rt, start, len, rflav) in &rp.runs {
                 let len = 1 + len % 4;
-                if rt as usize % targets.len() == ti && (start as usize..start as usize + len as usize).contains(&m) {
+                if rt as usize % targets.len() == ti
+                    && (start as usize..start as usize + len as usize).contains(&m)
+                {
                     fails = true;
                     fl = rflav;
                 }
@@ -303,7 +330,11 @@ fn build_probes(p: &Policy, rp: &RawProbes) -> Vec<ProbeRow> {
             if let Some((st, start, count, every)) = rp.sparse {
                 let every = 2 + every as usize % 5;
                 let start = start as usize;
-                if st as usize % targets.len() == ti && m >= start && (m - start) % every == 0 && (m - start) / every < count as usize % 12 {
+                if st as usize % targets.len() == ti
+                    && m >= start
+                    && (m - start) % every == 0
+                    && (m - start) / every < count as usize % 12
+                {
                     fails = true;
                     fl = 1;
                 }
@@ -335,7 +366,14 @@ fn build_infra(p: &Policy, ri: &RawInfraStream) -> Vec<InfraRow> {
     const CPU_BAD: [f64; 6] = [0.599_999_999, 0.6, 0.600_000_001, 0.7, 0.95, 0.6];
     const MEM_BAD: [f64; 5] = [0.299_999_999, 0.3, 0.300_000_001, 0.1, 0.3];
     const DB_BAD: [Option<f64>; 5] = [Some(49.999), Some(50.0), Some(50.001), Some(90.0), None];
-    const Q_BAD: [Option<f64>; 6] = [Some(999.9), Some(1000.0), Some(1000.1), Some(1001.0), Some(5000.0), None];
+    const Q_BAD: [Option<f64>; 6] = [
+        Some(999.9),
+        Some(1000.0),
+        Some(1000.1),
+        Some(1001.0),
+        Some(5000.0),
+        None,
+    ];
     ri.rows
         .iter()
         .map(|&(ts_sel, cohort_sel, cpu, mem, db, q)| {
@@ -346,16 +384,36 @@ fn build_infra(p: &Policy, ri: &RawInfraStream) -> Vec<InfraRow> {
             let bad = |sel: u8| (sel % 100) < pct;
             InfraRow {
                 ts,
-                cpu: if bad(cpu) { CPU_BAD[cpu as usize % CPU_BAD.len()] } else { 0.1 + (cpu % 40) as f64 / 100.0 },
-                mem_free: if bad(mem) { MEM_BAD[mem as usize % MEM_BAD.len()] } else { 0.35 + (mem % 50) as f64 / 100.0 },
+                cpu: if bad(cpu) {
+                    CPU_BAD[cpu as usize % CPU_BAD.len()]
+                } else {
+                    0.1 + (cpu % 40) as f64 / 100.0
+                },
+                mem_free: if bad(mem) {
+                    MEM_BAD[mem as usize % MEM_BAD.len()]
+                } else {
+                    0.35 + (mem % 50) as f64 / 100.0
+                },
                 host: None,
                 cohort: match cohort_sel % 4 {
                     0 | 1 => Some(Cohort::Canary),
                     2 => Some(Cohort::Baseline),
                     _ => None,
                 },
-                db_p95_ms: if bad(db) { DB_BAD[db as usize % DB_BAD.len()] } else if db % 9 == 0 { None } else { Some(5.0 + (db % 40) as f64) },
-                queue_depth: if bad(q) { Q_BAD[q as usize % Q_BAD.len()] } else if q % 9 == 0 { None } else { Some((q as f64) * 3.0) },
+                db_p95_ms: if bad(db) {
+                    DB_BAD[db as usize % DB_BAD.len()]
+                } else if db % 9 == 0 {
+                    None
+                } else {
+                    Some(5.0 + (db % 40) as f64)
+                },
+                queue_depth: if bad(q) {
+                    Q_BAD[q as usize % Q_BAD.len()]
+                } else if q % 9 == 0 {
+                    None
+                } else {
+                    Some((q as f64) * 3.0)
+                },
             }
         })
         .collect()
@@ -370,7 +428,12 @@ fn sec_kind(sel: u8) -> SecurityKind {
 }
 
 fn sec_row(ts: Millis, kind: SecurityKind) -> SecurityRow {
-    SecurityRow { ts, kind, source_ip: None, rule: None }
+    SecurityRow {
+        ts,
+        kind,
+        source_ip: None,
+        rule: None,
+    }
 }
 
 fn build_security(p: &Policy, rs: &RawSecurity) -> Vec<SecurityRow> {
@@ -389,7 +452,10 @@ fn build_security(p: &Policy, rs: &RawSecurity) -> Vec<SecurityRow> {
         // A window of L minutes at r events per minute breaches when 5r > 3nL/60, that is
         // n < 20r: `near` puts n right there.
         let rate0 = rs.bursts.first().map_or(6, |b| 3 + (b.2 % 7) as i64);
-        for (kind, sel) in [(SecurityKind::WafBlock, rs.pre_counts.0), (SecurityKind::AuthFailure, rs.pre_counts.1)] {
+        for (kind, sel) in [
+            (SecurityKind::WafBlock, rs.pre_counts.0),
+            (SecurityKind::AuthFailure, rs.pre_counts.1),
+        ] {
             let n = match rs.near {
                 Some(d) => (20 * rate0 + (d % 3) as i64).max(0),
                 None => sel as i64 % 200,
@@ -437,12 +503,21 @@ fn ts_sel_pick(sel: u32) -> usize {
 
 fn build_logs(p: &Policy, rl: &RawLogs) -> Vec<LogRow> {
     let total = total_min(p);
-    let log = |ts: Millis, message: &str| LogRow { ts, message: message.to_string(), service: None, level: None };
+    let log = |ts: Millis, message: &str| LogRow {
+        ts,
+        message: message.to_string(),
+        service: None,
+        level: None,
+    };
     let mut rows: Vec<LogRow> = rl
         .rows
         .iter()
         .map(|&(sel, msg)| {
-            let message = if msg == 0 { PII_LOGS[ts_sel_pick(sel) % PII_LOGS.len()] } else { CLEAN_LOGS[msg as usize % CLEAN_LOGS.len()] };
+            let message = if msg == 0 {
+                PII_LOGS[ts_sel_pick(sel) % PII_LOGS.len()]
+            } else {
+                CLEAN_LOGS[msg as usize % CLEAN_LOGS.len()]
+            };
             log(ts_of(sel, msg, total), message)
         })
         .collect();
@@ -472,7 +547,16 @@ fn build_pages(p: &Policy, rp: &RawPages) -> Vec<PageRow> {
         "public, max-age=60",
         "",
     ];
-    const ROBOTS: [&str; 8] = ["noindex", "NoIndex, follow", "none", "index,nofollow,NONE", "max-image-preview:none", "nonexistent", "index, follow", "noindexer"];
+    const ROBOTS: [&str; 8] = [
+        "noindex",
+        "NoIndex, follow",
+        "none",
+        "index,nofollow,NONE",
+        "max-image-preview:none",
+        "nonexistent",
+        "index, follow",
+        "noindexer",
+    ];
     rp.rows
         .iter()
         .map(|&(ts_sel, kind, roll, field, val, tm)| {
@@ -501,7 +585,11 @@ fn build_pages(p: &Policy, rp: &RawPages) -> Vec<PageRow> {
                 match field % 6 {
                     0 => row.cache_control = CACHE[val as usize % CACHE.len()].into(),
                     1 => row.status = [404, 301, 500, 200][val as usize % 4],
-                    2 => row.canonical = [None, Some(String::new()), Some("https://x/".to_string())][val as usize % 3].clone(),
+                    2 => {
+                        row.canonical = [None, Some(String::new()), Some("https://x/".to_string())]
+                            [val as usize % 3]
+                            .clone()
+                    }
                     3 => row.robots = Some(ROBOTS[val as usize % ROBOTS.len()].into()),
                     4 => row.in_sitemap = [Some(false), None, Some(true)][val as usize % 3],
                     _ => row.prerendered = [Some(false), None, Some(true)][val as usize % 3],
@@ -514,7 +602,12 @@ fn build_pages(p: &Policy, rp: &RawPages) -> Vec<PageRow> {
 
 fn build(c: &Case) -> (Policy, Dataset) {
     let period = ["30d", "30d", "30d", "1d", "6h", "2h"][c.knobs.period as usize % 6];
-    let p = policy(c.knobs.ramp5_min, c.knobs.min_requests, c.knobs.endpoint_min, period);
+    let p = policy(
+        c.knobs.ramp5_min,
+        c.knobs.min_requests,
+        c.knobs.endpoint_min,
+        period,
+    );
     let ds = Dataset {
         start: Some(T0),
         requests: build_requests(&p, c),
@@ -540,18 +633,31 @@ fn knobs() -> impl Strategy<Value = Knobs> {
         any::<u8>(),
         prop::collection::vec((0u8..62, 1u8..25, any::<u8>(), 0u8..=100), 0..=2),
     )
-        .prop_map(|(ramp5_min, min_requests, endpoint_min, period, split, regimes)| Knobs {
-            ramp5_min,
-            min_requests,
-            endpoint_min,
-            period,
-            split,
-            regimes,
-        })
+        .prop_map(
+            |(ramp5_min, min_requests, endpoint_min, period, split, regimes)| Knobs {
+                ramp5_min,
+                min_requests,
+                endpoint_min,
+                period,
+                split,
+                regimes,
+            },
+        )
 }
 
 fn requests() -> impl Strategy<Value = Vec<RawReq>> {
-    let row = || (any::<u32>(), any::<u8>(), any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>());
+    let row = || {
+        (
+            any::<u32>(),
+            any::<u8>(),
+            any::<u16>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+        )
+    };
     prop_oneof![
         1 => prop::collection::vec(row(), 50..=400),
         5 => prop::collection::vec(row(), 1500..=3000),
@@ -570,24 +676,40 @@ fn probes() -> impl Strategy<Value = RawProbes> {
         prop::collection::vec((any::<u16>(), prop::bool::weighted(0.2)), 0..3),
         prop::collection::vec(any::<u16>(), 0..2),
     )
-        .prop_map(|((extra_target, miss), minutes, runs, sparse, dups, unsorted)| RawProbes {
-            extra_target,
-            miss,
-            minutes,
-            runs,
-            sparse,
-            dups,
-            unsorted,
-        })
+        .prop_map(
+            |((extra_target, miss), minutes, runs, sparse, dups, unsorted)| RawProbes {
+                extra_target,
+                miss,
+                minutes,
+                runs,
+                sparse,
+                dups,
+                unsorted,
+            },
+        )
 }
 
 fn infra() -> impl Strategy<Value = RawInfraStream> {
     (
         prop_oneof![2 => Just(0u8), 1 => 1u8..4],
         prop_oneof![Just((0u8, 0u8)), (0u8..64, 1u8..24)],
-        prop::collection::vec((any::<u32>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 0..300),
+        prop::collection::vec(
+            (
+                any::<u32>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+            ),
+            0..300,
+        ),
     )
-        .prop_map(|(bad_pct, bad_window, rows)| RawInfraStream { bad_pct, bad_window, rows })
+        .prop_map(|(bad_pct, bad_window, rows)| RawInfraStream {
+            bad_pct,
+            bad_window,
+            rows,
+        })
 }
 
 fn security() -> impl Strategy<Value = RawSecurity> {
@@ -598,24 +720,39 @@ fn security() -> impl Strategy<Value = RawSecurity> {
         prop::collection::vec((any::<u32>(), any::<u8>()), 0..60),
         prop::collection::vec((0u8..62, 1u8..20, any::<u8>(), any::<u8>()), 0..3),
     )
-        .prop_map(|(pre_mode, pre_counts, near, background, bursts)| RawSecurity {
-            pre_mode,
-            pre_counts,
-            near,
-            background,
-            bursts,
-        })
+        .prop_map(
+            |(pre_mode, pre_counts, near, background, bursts)| RawSecurity {
+                pre_mode,
+                pre_counts,
+                near,
+                background,
+                bursts,
+            },
+        )
 }
 
 fn logs() -> impl Strategy<Value = RawLogs> {
-    (prop::collection::vec((any::<u32>(), any::<u8>()), 0..80), prop::option::weighted(0.3, (0u8..62, any::<u8>(), any::<u8>())))
+    (
+        prop::collection::vec((any::<u32>(), any::<u8>()), 0..80),
+        prop::option::weighted(0.3, (0u8..62, any::<u8>(), any::<u8>())),
+    )
         .prop_map(|(rows, burst)| RawLogs { rows, burst })
 }
 
 fn pages() -> impl Strategy<Value = RawPages> {
     (
         prop_oneof![2 => Just(0u8), 1 => 1u8..20],
-        prop::collection::vec((any::<u32>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 0..60),
+        prop::collection::vec(
+            (
+                any::<u32>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+            ),
+            0..60,
+        ),
     )
         .prop_map(|(bad_pct, rows)| RawPages { bad_pct, rows })
 }
@@ -630,15 +767,17 @@ fn case() -> impl Strategy<Value = Case> {
         prop::option::weighted(0.5, logs()),
         prop::option::weighted(0.4, pages()),
     )
-        .prop_map(|(knobs, requests, probes, infra, security, logs, pages)| Case {
-            knobs,
-            requests,
-            probes,
-            infra,
-            security,
-            logs,
-            pages,
-        })
+        .prop_map(
+            |(knobs, requests, probes, infra, security, logs, pages)| Case {
+                knobs,
+                requests,
+                probes,
+                infra,
+                security,
+                logs,
+                pages,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -669,7 +808,10 @@ fn decisions(run: &Run) -> Decisions {
                 t.at,
                 t.stage,
                 t.requests,
-                t.gates.iter().map(|g| (g.gate, g.state, g.trigger)).collect(),
+                t.gates
+                    .iter()
+                    .map(|g| (g.gate, g.state, g.trigger))
+                    .collect(),
             )),
             _ => None,
         })
@@ -677,7 +819,10 @@ fn decisions(run: &Run) -> Decisions {
     (
         run.outcome,
         run.rollback.clone(),
-        run.stages.iter().map(|s| (s.verdict, s.reasons.clone())).collect(),
+        run.stages
+            .iter()
+            .map(|s| (s.verdict, s.reasons.clone()))
+            .collect(),
         ticks,
     )
 }
@@ -687,10 +832,16 @@ fn compare(p: &Policy, ds: &Dataset, run: &Run) -> Result<(), String> {
     let o = oracle::evaluate(p, ds, T0);
     let mut errs = Vec::new();
     if run.outcome != o.outcome {
-        errs.push(format!("outcome: engine {:?}, oracle {:?}", run.outcome, o.outcome));
+        errs.push(format!(
+            "outcome: engine {:?}, oracle {:?}",
+            run.outcome, o.outcome
+        ));
     }
     if run.rollback != o.rollback {
-        errs.push(format!("rollback: engine {:?}, oracle {:?}", run.rollback, o.rollback));
+        errs.push(format!(
+            "rollback: engine {:?}, oracle {:?}",
+            run.rollback, o.rollback
+        ));
     }
     for (i, (s, os)) in run.stages.iter().zip(&o.stages).enumerate() {
         if s.verdict != os.verdict || s.reasons != os.reasons {
@@ -701,7 +852,11 @@ fn compare(p: &Policy, ds: &Dataset, run: &Run) -> Result<(), String> {
         }
     }
     if run.stages.len() != o.stages.len() {
-        errs.push(format!("stage count: engine {}, oracle {}", run.stages.len(), o.stages.len()));
+        errs.push(format!(
+            "stage count: engine {}, oracle {}",
+            run.stages.len(),
+            o.stages.len()
+        ));
     }
     for e in &run.events {
         let VerdictEvent::Tick(t) = e else { continue };
@@ -765,9 +920,24 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
     let run = run_engine(&p, &ds, 8192);
     if std::env::var("ORACLE_STATS").is_ok() {
         let stage = run.stages.iter().position(|s| s.verdict != Verdict::Go);
-        let reasons = stage.map(|i| run.stages[i].reasons.iter().map(|g| g.as_str()).collect::<Vec<_>>());
+        let reasons = stage.map(|i| {
+            run.stages[i]
+                .reasons
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+        });
         let s1 = &p.stages[1];
-        let cr = ds.requests.iter().filter(|r| r.cohort == Cohort::Canary && r.source == Source::Real && r.ts > T0 + s1.start_ms && r.ts <= T0 + s1.start_ms + s1.duration_ms).count();
+        let cr = ds
+            .requests
+            .iter()
+            .filter(|r| {
+                r.cohort == Cohort::Canary
+                    && r.source == Source::Real
+                    && r.ts > T0 + s1.start_ms
+                    && r.ts <= T0 + s1.start_ms + s1.duration_ms
+            })
+            .count();
         let mut seen = std::collections::BTreeSet::new();
         for e in &run.events {
             if let VerdictEvent::Tick(t) = e {
@@ -779,28 +949,59 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
         for x in seen {
             eprintln!("GATE {x:?}");
         }
-        eprintln!("STAT {:?} stage {:?} {:?} nd={} n={} split={} cr1={cr} minreq={}", run.outcome, stage, reasons, run.stages[1].no_data_ticks, c.requests.len(), c.knobs.split % 4, p.min_requests);
+        eprintln!(
+            "STAT {:?} stage {:?} {:?} nd={} n={} split={} cr1={cr} minreq={}",
+            run.outcome,
+            stage,
+            reasons,
+            run.stages[1].no_data_ticks,
+            c.requests.len(),
+            c.knobs.split % 4,
+            p.min_requests
+        );
     }
     compare(&p, &ds, &run).map_err(TestCaseError::fail)?;
     let base = decisions(&run);
     for batch in [1, 7] {
         let other = run_engine(&p, &ds, batch);
-        prop_assert_eq!(&other.events, &run.events, "batch size {} changes the events", batch);
-        prop_assert_eq!(decisions(&other), base.clone(), "batch size {} changes the decisions", batch);
+        prop_assert_eq!(
+            &other.events,
+            &run.events,
+            "batch size {} changes the events",
+            batch
+        );
+        prop_assert_eq!(
+            decisions(&other),
+            base.clone(),
+            "batch size {} changes the decisions",
+            batch
+        );
     }
     let sh = shuffled(&ds, ds.requests.len() as u64 * 2_654_435_761);
     let other = run_engine(&p, &sh, 8192);
-    prop_assert_eq!(decisions(&other), base, "shuffling the requests changes the decisions");
+    prop_assert_eq!(
+        decisions(&other),
+        base,
+        "shuffling the requests changes the decisions"
+    );
     Ok(())
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(96)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(96)
 }
 
 #[test]
 fn engine_agrees_with_the_oracle() {
-    let config = Config { cases: cases(), max_shrink_iters: 400, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: cases(),
+        max_shrink_iters: 400,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let result = runner.run(&case(), |c| check_case(&c));
     if let Err(e) = result {
@@ -809,7 +1010,10 @@ fn engine_agrees_with_the_oracle() {
                 let (p, ds) = build(c);
                 let _ = std::fs::write(path, format!("{:#?}\n{:#?}\n", p.stages, ds));
             }
-            panic!("{msg}\n(minimal case: {} requests; set ORACLE_DUMP=FILE to write the dataset)", c.requests.len());
+            panic!(
+                "{msg}\n(minimal case: {} requests; set ORACLE_DUMP=FILE to write the dataset)",
+                c.requests.len()
+            );
         }
         panic!("{e}");
     }
@@ -861,7 +1065,11 @@ fn requests_on_tick_boundaries() {
         requests.push(req(T0, 200, 900_000));
         requests.push(req(T0 + 20 * MIN + 1, 200, 90_000));
     }
-    let ds = Dataset { start: Some(T0), requests, ..Dataset::default() };
+    let ds = Dataset {
+        start: Some(T0),
+        requests,
+        ..Dataset::default()
+    };
     assert_agrees(&p, &ds);
 }
 
@@ -870,10 +1078,20 @@ fn requests_on_tick_boundaries() {
 fn latency_threshold_is_strict() {
     let p = small_policy();
     for (lat, expect_rollback) in [(250_000, false), (250_001, true)] {
-        let requests: Vec<_> = (1..=60i64).flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, lat))).collect();
-        let ds = Dataset { start: Some(T0), requests, ..Dataset::default() };
+        let requests: Vec<_> = (1..=60i64)
+            .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, lat)))
+            .collect();
+        let ds = Dataset {
+            start: Some(T0),
+            requests,
+            ..Dataset::default()
+        };
         let run = assert_agrees(&p, &ds);
-        assert_eq!(run.outcome == Outcome::Rollback, expect_rollback, "latency {lat}");
+        assert_eq!(
+            run.outcome == Outcome::Rollback,
+            expect_rollback,
+            "latency {lat}"
+        );
         if expect_rollback {
             // 11 consecutive ticks in the synthetic stage: ticks 1..=11.
             assert_eq!(run.rollback.as_ref().map(|r| r.0), Some(T0 + 11 * MIN));
@@ -893,10 +1111,20 @@ fn probe_failures_cross_a_stage_boundary() {
             probes.push(probe(T0 + m * MIN, target, fails, 0));
         }
     }
-    let requests: Vec<_> = (1..=60i64).flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000))).collect();
-    let ds = Dataset { start: Some(T0), requests, probes: Some(probes), ..Dataset::default() };
+    let requests: Vec<_> = (1..=60i64)
+        .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000)))
+        .collect();
+    let ds = Dataset {
+        start: Some(T0),
+        requests,
+        probes: Some(probes),
+        ..Dataset::default()
+    };
     let run = assert_agrees(&p, &ds);
-    assert_eq!(run.rollback, Some((T0 + 21 * MIN, 1, vec![Gate::ProbeFailures])));
+    assert_eq!(
+        run.rollback,
+        Some((T0 + 21 * MIN, 1, vec![Gate::ProbeFailures]))
+    );
 }
 
 /// Ties in probe timestamps keep file order: fail, fail, pass at the same instant resets.
@@ -913,8 +1141,15 @@ fn probe_ties_keep_file_order() {
     probes.push(probe(T0 + 5 * MIN + 1, "ttv", true, 1));
     probes.push(probe(T0 + 5 * MIN + 1, "ttv", false, 0));
     probes.push(probe(T0 + 5 * MIN + 2, "ttv", true, 2));
-    let requests: Vec<_> = (1..=60i64).flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000))).collect();
-    let mut ds = Dataset { start: Some(T0), requests, probes: Some(probes), ..Dataset::default() };
+    let requests: Vec<_> = (1..=60i64)
+        .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000)))
+        .collect();
+    let mut ds = Dataset {
+        start: Some(T0),
+        requests,
+        probes: Some(probes),
+        ..Dataset::default()
+    };
     assert_agrees(&p, &ds);
     // Now the pass comes first: three failures in a row.
     let probes = ds.probes.as_mut().unwrap();
@@ -928,7 +1163,9 @@ fn probe_ties_keep_file_order() {
 #[test]
 fn security_baseline_boundary() {
     let p = small_policy();
-    let requests: Vec<_> = (1..=60i64).flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000))).collect();
+    let requests: Vec<_> = (1..=60i64)
+        .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000)))
+        .collect();
     for first in [T0 - 60 * MIN, T0 - 60 * MIN + 1] {
         let mut security = vec![sec_row(first, SecurityKind::RateLimited)];
         for i in 0..100 {
@@ -939,7 +1176,12 @@ fn security_baseline_boundary() {
                 security.push(sec_row(T0 + m * MIN + j * 5000, SecurityKind::WafBlock));
             }
         }
-        let ds = Dataset { start: Some(T0), requests: requests.clone(), security: Some(security), ..Dataset::default() };
+        let ds = Dataset {
+            start: Some(T0),
+            requests: requests.clone(),
+            security: Some(security),
+            ..Dataset::default()
+        };
         assert_agrees(&p, &ds);
     }
 }

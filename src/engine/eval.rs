@@ -3,7 +3,9 @@
 //! verdicts and the outcome follow the contract's sections 4-6 and 8. No clock, no IO,
 //! no randomness: every instant comes from the data (T0 and the tick grid).
 
-use crate::events::{Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent};
+use crate::events::{
+    Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent,
+};
 use crate::model::{Millis, Stream};
 use crate::policy::Policy;
 use crate::ratio::Ratio;
@@ -155,7 +157,9 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
     // Security baselines: (events, baseline length in ms) per kind.
     let first = &p.stages[0];
     let sec_base: [(u64, Millis); 2] = {
-        let use_pre = f.security_earliest.is_some_and(|e| e <= t0 - p.security_baseline_ms);
+        let use_pre = f
+            .security_earliest
+            .is_some_and(|e| e <= t0 - p.security_baseline_ms);
         let mut b = [(0, 0); 2];
         for (i, slot_b) in b.iter_mut().enumerate() {
             *slot_b = if use_pre {
@@ -208,13 +212,20 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
 
     let mut outcome = Outcome::Complete;
     let mut rollback = None;
-    let mut window = Window { counters: vec![0; f.stride], intervals: 0, sketch: Sketch::default() };
+    let mut window = Window {
+        counters: vec![0; f.stride],
+        intervals: 0,
+        sketch: Sketch::default(),
+    };
     let mut scratch: Vec<f64> = Vec::new();
 
     'stages: for (si, stage) in p.stages.iter().enumerate() {
         let s_abs = t0 + stage.start_ms;
         let e_abs = t0 + stage.end_ms();
-        events.push(VerdictEvent::StageStarted { stage: si, at: s_abs });
+        events.push(VerdictEvent::StageStarted {
+            stage: si,
+            at: s_abs,
+        });
         st.stage = si;
         st.sustain = [0; 10];
         st.queue_run = 0;
@@ -239,12 +250,24 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
             {
                 let _ = targets;
                 let evidence = vec![ev.clone()];
-                judge_rollback(&mut stages[si], si, fire_at, vec![Gate::ProbeFailures], evidence, &mut events);
+                judge_rollback(
+                    &mut stages[si],
+                    si,
+                    fire_at,
+                    vec![Gate::ProbeFailures],
+                    evidence,
+                    &mut events,
+                );
                 stages[si].canary_requests = stage_canary;
                 stages[si].real_requests = stage_real;
                 st.hits[gate_slot(Gate::ProbeFailures)] += 1;
                 follow_ups.push(p0(&stages[si], fire_at, &[Gate::ProbeFailures]));
-                events.push(VerdictEvent::FollowUp(follow_ups.last().cloned().unwrap_or_else(|| p0(&stages[si], fire_at, &[]))));
+                events.push(VerdictEvent::FollowUp(
+                    follow_ups
+                        .last()
+                        .cloned()
+                        .unwrap_or_else(|| p0(&stages[si], fire_at, &[])),
+                ));
                 outcome = Outcome::Rollback;
                 rollback = Some((fire_at, si, vec![Gate::ProbeFailures]));
                 break 'stages;
@@ -279,8 +302,20 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
             }
             let mut gates: Vec<GateTick> = Vec::with_capacity(Gate::ALL.len());
             // (gate, go breach, trigger condition, value, go threshold, op, detail)
-            let push = |gates: &mut Vec<GateTick>, g: Gate, state: GateState, value: Option<f64>, threshold: Option<f64>, trig: bool| {
-                gates.push(GateTick { gate: g, state, value, threshold, trigger: trig, sustain: 0 });
+            let push = |gates: &mut Vec<GateTick>,
+                        g: Gate,
+                        state: GateState,
+                        value: Option<f64>,
+                        threshold: Option<f64>,
+                        trig: bool| {
+                gates.push(GateTick {
+                    gate: g,
+                    state,
+                    value,
+                    threshold,
+                    trigger: trig,
+                    sustain: 0,
+                });
             };
             let st_of = |data: bool, breach: bool| {
                 if !data {
@@ -301,21 +336,76 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 let v4 = has_req.then(|| e4 as f64 / n as f64);
                 let go5 = has_req && p.go_5xx.le_frac(e5, n);
                 let tr5 = has_req && p.trig_5xx.le_frac(e5, n);
-                push(&mut gates, Gate::ErrorRate5xx, st_of(has_req, go5), v5, Some(p.go_5xx.as_f64()), tr5);
+                push(
+                    &mut gates,
+                    Gate::ErrorRate5xx,
+                    st_of(has_req, go5),
+                    v5,
+                    Some(p.go_5xx.as_f64()),
+                    tr5,
+                );
                 let go4 = has_req && p.go_4xx.le_frac(e4, n);
                 let tr4 = has_req && p.trig_4xx.le_frac(e4, n);
-                push(&mut gates, Gate::ErrorRate4xxNonauth, st_of(has_req, go4), v4, Some(p.go_4xx.as_f64()), tr4);
-                let p95v = if has_req { window.sketch.value_at_rank(p.q95.ceil_mul(n)).map(ms) } else { None };
-                let p99v = if has_req { window.sketch.value_at_rank(p.q99.ceil_mul(n)).map(ms) } else { None };
-                let go95 = has_req && quantile_above(p.q95, n, above(&f.bands, bands, stage.go_p95_us));
-                let tr95 = has_req && quantile_above(p.q95, n, above(&f.bands, bands, p.trig_p95_us));
-                push(&mut gates, Gate::LatencyP95, st_of(has_req, go95), p95v, Some(ms(stage.go_p95_us)), tr95);
-                let tr99 = has_req && quantile_above(p.q99, n, above(&f.bands, bands, p.trig_p99_us));
-                push(&mut gates, Gate::LatencyP99, st_of(has_req, tr99), p99v, Some(ms(p.trig_p99_us)), tr99);
-                details.push((Gate::ErrorRate5xx, ">=".into(), format!("{e5} of {n} canary requests in the window")));
-                details.push((Gate::ErrorRate4xxNonauth, ">=".into(), format!("{e4} of {n} canary requests in the window")));
-                details.push((Gate::LatencyP95, ">".into(), format!("{n} canary requests in the window")));
-                details.push((Gate::LatencyP99, ">".into(), format!("{n} canary requests in the window")));
+                push(
+                    &mut gates,
+                    Gate::ErrorRate4xxNonauth,
+                    st_of(has_req, go4),
+                    v4,
+                    Some(p.go_4xx.as_f64()),
+                    tr4,
+                );
+                let p95v = if has_req {
+                    window.sketch.value_at_rank(p.q95.ceil_mul(n)).map(ms)
+                } else {
+                    None
+                };
+                let p99v = if has_req {
+                    window.sketch.value_at_rank(p.q99.ceil_mul(n)).map(ms)
+                } else {
+                    None
+                };
+                let go95 =
+                    has_req && quantile_above(p.q95, n, above(&f.bands, bands, stage.go_p95_us));
+                let tr95 =
+                    has_req && quantile_above(p.q95, n, above(&f.bands, bands, p.trig_p95_us));
+                push(
+                    &mut gates,
+                    Gate::LatencyP95,
+                    st_of(has_req, go95),
+                    p95v,
+                    Some(ms(stage.go_p95_us)),
+                    tr95,
+                );
+                let tr99 =
+                    has_req && quantile_above(p.q99, n, above(&f.bands, bands, p.trig_p99_us));
+                push(
+                    &mut gates,
+                    Gate::LatencyP99,
+                    st_of(has_req, tr99),
+                    p99v,
+                    Some(ms(p.trig_p99_us)),
+                    tr99,
+                );
+                details.push((
+                    Gate::ErrorRate5xx,
+                    ">=".into(),
+                    format!("{e5} of {n} canary requests in the window"),
+                ));
+                details.push((
+                    Gate::ErrorRate4xxNonauth,
+                    ">=".into(),
+                    format!("{e4} of {n} canary requests in the window"),
+                ));
+                details.push((
+                    Gate::LatencyP95,
+                    ">".into(),
+                    format!("{n} canary requests in the window"),
+                ));
+                details.push((
+                    Gate::LatencyP99,
+                    ">".into(),
+                    format!("{n} canary requests in the window"),
+                ));
             }
             // Error budget burn, cumulative from T0.
             {
@@ -332,21 +422,43 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                         (Some(l), Some(r)) => l > r,
                         _ => {
                             let burn = st.cum_5xx as f64 * elapsed as f64
-                                / ((1.0 - p.budget_slo.as_f64()) * st.cum_real as f64 * p.budget_period_ms as f64);
+                                / ((1.0 - p.budget_slo.as_f64())
+                                    * st.cum_real as f64
+                                    * p.budget_period_ms as f64);
                             burn > p.budget_max_burn.as_f64()
                         }
                     };
                 let burn = data.then(|| {
-                    let budget = (1.0 - p.budget_slo.as_f64()) * st.cum_real as f64 * p.budget_period_ms as f64
+                    let budget = (1.0 - p.budget_slo.as_f64())
+                        * st.cum_real as f64
+                        * p.budget_period_ms as f64
                         / elapsed as f64;
-                    if budget > 0.0 { st.cum_5xx as f64 / budget } else { 0.0 }
+                    if budget > 0.0 {
+                        st.cum_5xx as f64 / budget
+                    } else {
+                        0.0
+                    }
                 });
-                let state = if is_eval(Gate::BudgetBurn) { st_of(data, breach) } else { GateState::NotEvaluated };
-                push(&mut gates, Gate::BudgetBurn, state, burn, Some(p.budget_max_burn.as_f64()), breach);
+                let state = if is_eval(Gate::BudgetBurn) {
+                    st_of(data, breach)
+                } else {
+                    GateState::NotEvaluated
+                };
+                push(
+                    &mut gates,
+                    Gate::BudgetBurn,
+                    state,
+                    burn,
+                    Some(p.budget_max_burn.as_f64()),
+                    breach,
+                );
                 details.push((
                     Gate::BudgetBurn,
                     ">".into(),
-                    format!("{} canary 5xx against {} real requests since T0", st.cum_5xx, st.cum_real),
+                    format!(
+                        "{} canary 5xx against {} real requests since T0",
+                        st.cum_5xx, st.cum_real
+                    ),
                 ));
             }
             // Outlier endpoint prefixes.
@@ -360,13 +472,19 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     let np = w[base];
                     let pb = &w[base + 1..base + 1 + nb];
                     let data = np >= p.endpoint_min_requests;
-                    let over = data && quantile_above(p.q95, np, above(&f.bands, pb, p.endpoint_p95_us));
-                    let over_ticket = data && quantile_above(p.q95, np, above(&f.bands, pb, p.ticket_p95_us));
+                    let over =
+                        data && quantile_above(p.q95, np, above(&f.bands, pb, p.endpoint_p95_us));
+                    let over_ticket =
+                        data && quantile_above(p.q95, np, above(&f.bands, pb, p.ticket_p95_us));
                     any_data |= data;
                     if over {
                         breach = true;
                         if detail.is_empty() {
-                            detail = format!("{} p95 above {} ms over {np} requests", f.prefixes()[pi], ms(p.endpoint_p95_us));
+                            detail = format!(
+                                "{} p95 above {} ms over {np} requests",
+                                f.prefixes()[pi],
+                                ms(p.endpoint_p95_us)
+                            );
                         }
                     }
                     if data {
@@ -402,8 +520,19 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                         st.perf_run[pi] = 0;
                     }
                 }
-                let state = if f.n_prefixes == 0 { GateState::NoData } else { st_of(any_data, breach) };
-                push(&mut gates, Gate::EndpointLatencyP95, state, worst, Some(0.05), false);
+                let state = if f.n_prefixes == 0 {
+                    GateState::NoData
+                } else {
+                    st_of(any_data, breach)
+                };
+                push(
+                    &mut gates,
+                    Gate::EndpointLatencyP95,
+                    state,
+                    worst,
+                    Some(0.05),
+                    false,
+                );
                 details.push((Gate::EndpointLatencyP95, ">".into(), detail));
             }
             // Infra headroom.
@@ -411,7 +540,11 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 let inf = &p.infra;
                 let ev = is_eval(Gate::CpuHeadroom);
                 let use_cohort = f.infra_has_cohort;
-                let samples = || (lo..k).flat_map(|j| f.infra[j].iter()).filter(|s| !use_cohort || s.canary);
+                let samples = || {
+                    (lo..k)
+                        .flat_map(|j| f.infra[j].iter())
+                        .filter(|s| !use_cohort || s.canary)
+                };
                 scratch.clear();
                 scratch.extend(samples().map(|s| s.cpu));
                 let cpu = nearest_rank(&mut scratch, p.q95);
@@ -421,16 +554,44 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 scratch.clear();
                 scratch.extend(samples().map(|s| s.db).filter(|v| !v.is_nan()));
                 let db = nearest_rank(&mut scratch, p.q95);
-                let queue = samples().map(|s| s.queue).filter(|v| !v.is_nan()).reduce(f64::max);
+                let queue = samples()
+                    .map(|s| s.queue)
+                    .filter(|v| !v.is_nan())
+                    .reduce(f64::max);
                 let gs = |e: bool, v: Option<f64>, breach: bool| {
-                    if !e { GateState::NotEvaluated } else { st_of(v.is_some(), breach) }
+                    if !e {
+                        GateState::NotEvaluated
+                    } else {
+                        st_of(v.is_some(), breach)
+                    }
                 };
                 let cpu_b = cpu.is_some_and(|v| v >= inf.cpu_p95);
-                push(&mut gates, Gate::CpuHeadroom, gs(ev, cpu, cpu_b), cpu, Some(inf.cpu_p95), false);
+                push(
+                    &mut gates,
+                    Gate::CpuHeadroom,
+                    gs(ev, cpu, cpu_b),
+                    cpu,
+                    Some(inf.cpu_p95),
+                    false,
+                );
                 let mem_b = mem.is_some_and(|v| v <= inf.mem_free_p5);
-                push(&mut gates, Gate::MemoryHeadroom, gs(ev, mem, mem_b), mem, Some(inf.mem_free_p5), false);
+                push(
+                    &mut gates,
+                    Gate::MemoryHeadroom,
+                    gs(ev, mem, mem_b),
+                    mem,
+                    Some(inf.mem_free_p5),
+                    false,
+                );
                 let db_b = db.is_some_and(|v| v >= inf.db_p95_ms);
-                push(&mut gates, Gate::DbLatency, gs(is_eval(Gate::DbLatency), db, db_b), db, Some(inf.db_p95_ms), false);
+                push(
+                    &mut gates,
+                    Gate::DbLatency,
+                    gs(is_eval(Gate::DbLatency), db, db_b),
+                    db,
+                    Some(inf.db_p95_ms),
+                    false,
+                );
                 let q_over = queue.is_some_and(|v| v > inf.queue_depth);
                 if q_over {
                     if st.queue_run == 0 {
@@ -453,13 +614,29 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     qt.sustain = 0;
                 }
                 gates.push(qt);
-                details.push((Gate::CpuHeadroom, ">=".into(), "p95 of cpu samples in the window".into()));
-                details.push((Gate::MemoryHeadroom, "<=".into(), "p5 of mem_free samples in the window".into()));
-                details.push((Gate::DbLatency, ">=".into(), "p95 of db_p95_ms samples in the window".into()));
+                details.push((
+                    Gate::CpuHeadroom,
+                    ">=".into(),
+                    "p95 of cpu samples in the window".into(),
+                ));
+                details.push((
+                    Gate::MemoryHeadroom,
+                    "<=".into(),
+                    "p5 of mem_free samples in the window".into(),
+                ));
+                details.push((
+                    Gate::DbLatency,
+                    ">=".into(),
+                    "p95 of db_p95_ms samples in the window".into(),
+                ));
                 details.push((
                     Gate::QueueBacklog,
                     ">".into(),
-                    format!("max queue_depth above the limit for {} ticks since {}", st.queue_run, format_clock(st.queue_since)),
+                    format!(
+                        "max queue_depth above the limit for {} ticks since {}",
+                        st.queue_run,
+                        format_clock(st.queue_since)
+                    ),
                 ));
             }
             // Security anomalies.
@@ -471,17 +648,41 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     let (nbase, b_ms) = sec_base[i];
                     let min = p.security_min_per_minute;
                     let fac = p.security_factor;
-                    let over_min = mul3(c, 60_000, min.den).zip(mul3(min.num, l_ms, 1)).is_some_and(|(a, b)| a > b);
+                    let over_min = mul3(c, 60_000, min.den)
+                        .zip(mul3(min.num, l_ms, 1))
+                        .is_some_and(|(a, b)| a > b);
                     let over_base = mul3(c, b_ms as u64, fac.den)
                         .zip(mul3(fac.num, nbase, l_ms))
                         .is_some_and(|(a, b)| a > b);
                     let breach = ev && over_min && over_base;
                     let per_min = c as f64 * 60_000.0 / l_ms as f64;
-                    let base_per_min = if b_ms > 0 { nbase as f64 * 60_000.0 / b_ms as f64 } else { 0.0 };
+                    let base_per_min = if b_ms > 0 {
+                        nbase as f64 * 60_000.0 / b_ms as f64
+                    } else {
+                        0.0
+                    };
                     let thr = (fac.as_f64() * base_per_min).max(min.as_f64());
-                    let state = if ev { st_of(true, breach) } else { GateState::NotEvaluated };
-                    push(&mut gates, g, state, ev.then_some(per_min), Some(thr), breach);
-                    details.push((g, ">".into(), format!("{c} events in {} (baseline {base_per_min:.2}/min)", format_duration(l_ms as Millis))));
+                    let state = if ev {
+                        st_of(true, breach)
+                    } else {
+                        GateState::NotEvaluated
+                    };
+                    push(
+                        &mut gates,
+                        g,
+                        state,
+                        ev.then_some(per_min),
+                        Some(thr),
+                        breach,
+                    );
+                    details.push((
+                        g,
+                        ">".into(),
+                        format!(
+                            "{c} events in {} (baseline {base_per_min:.2}/min)",
+                            format_duration(l_ms as Millis)
+                        ),
+                    ));
                 }
             }
             // Schema failures in the window.
@@ -489,15 +690,37 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 let ev = is_eval(Gate::SchemaFailures);
                 let c: u64 = (lo..k).map(|j| schema_fail[j]).sum();
                 let breach = ev && c > 0;
-                let state = if ev { st_of(true, breach) } else { GateState::NotEvaluated };
-                push(&mut gates, Gate::SchemaFailures, state, ev.then_some(c as f64), Some(0.0), breach);
+                let state = if ev {
+                    st_of(true, breach)
+                } else {
+                    GateState::NotEvaluated
+                };
+                push(
+                    &mut gates,
+                    Gate::SchemaFailures,
+                    state,
+                    ev.then_some(c as f64),
+                    Some(0.0),
+                    breach,
+                );
                 let first_detail = if breach {
                     f.probes
                         .iter()
-                        .find(|pr| pr.result == ProbeResult::Schema && f.interval(pr.ts).is_some_and(|j| j >= lo && j < k))
+                        .find(|pr| {
+                            pr.result == ProbeResult::Schema
+                                && f.interval(pr.ts).is_some_and(|j| j >= lo && j < k)
+                        })
                         .map(|pr| {
-                            let why = f.probe_details.get(pr.detail as usize).cloned().unwrap_or_default();
-                            format!("target {} at {}: {why}", f.probe_targets[pr.target as usize], format_clock(pr.ts))
+                            let why = f
+                                .probe_details
+                                .get(pr.detail as usize)
+                                .cloned()
+                                .unwrap_or_default();
+                            format!(
+                                "target {} at {}: {why}",
+                                f.probe_targets[pr.target as usize],
+                                format_clock(pr.ts)
+                            )
                         })
                         .unwrap_or_default()
                 } else {
@@ -510,8 +733,19 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 let ev = is_eval(Gate::PiiInLogs);
                 let c: u64 = (lo..k).map(|j| f.pii[j]).sum();
                 let breach = ev && c > 0;
-                let state = if ev { st_of(true, breach) } else { GateState::NotEvaluated };
-                push(&mut gates, Gate::PiiInLogs, state, ev.then_some(c as f64), Some(0.0), breach);
+                let state = if ev {
+                    st_of(true, breach)
+                } else {
+                    GateState::NotEvaluated
+                };
+                push(
+                    &mut gates,
+                    Gate::PiiInLogs,
+                    state,
+                    ev.then_some(c as f64),
+                    Some(0.0),
+                    breach,
+                );
                 let ex = if breach {
                     f.pii_examples
                         .iter()
@@ -611,7 +845,13 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 }
                 st.prev_breach[gi] = breach;
             }
-            events.push(VerdictEvent::Tick(TickRecord { k: k as u32, at: t, stage: si, requests: n, gates }));
+            events.push(VerdictEvent::Tick(TickRecord {
+                k: k as u32,
+                at: t,
+                stage: si,
+                requests: n,
+                gates,
+            }));
 
             // Probe firing exactly at this tick joins the tick's triggers.
             if let Some((fire_at, _, ref ev)) = probe_fire
@@ -632,7 +872,14 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 stages[si].real_requests = stage_real;
                 stages[si].ticks = st.ticks;
                 stages[si].no_data_ticks = st.no_data_ticks;
-                judge_rollback(&mut stages[si], si, t, gates_fired.clone(), evidence, &mut events);
+                judge_rollback(
+                    &mut stages[si],
+                    si,
+                    t,
+                    gates_fired.clone(),
+                    evidence,
+                    &mut events,
+                );
                 let fu = p0(&stages[si], t, &gates_fired);
                 events.push(VerdictEvent::FollowUp(fu.clone()));
                 follow_ups.push(fu);
@@ -643,10 +890,19 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
         }
         // The stage ran its full course: stage-level gates, then the verdict.
         let mut breaches = std::mem::take(&mut st.stage_breaches);
-        let mut add = |g: Gate, value: Option<f64>, threshold: Option<f64>, op: &str, detail: String| {
-            st.hits[gate_slot(g)] += 1;
-            breaches.push(Evidence { gate: g, value, threshold, op: op.into(), since: None, ticks: 0, detail });
-        };
+        let mut add =
+            |g: Gate, value: Option<f64>, threshold: Option<f64>, op: &str, detail: String| {
+                st.hits[gate_slot(g)] += 1;
+                breaches.push(Evidence {
+                    gate: g,
+                    value,
+                    threshold,
+                    op: op.into(),
+                    since: None,
+                    ticks: 0,
+                    detail,
+                });
+            };
         // Availability.
         if stage_canary >= p.min_requests {
             let a = p.go_availability;
@@ -663,7 +919,11 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
             }
         }
         // Insufficient data.
-        if stage.weight > 0.0 && st.ticks > 0 && p.go_max_no_data.lt_frac(st.no_data_ticks as u64, st.ticks as u64) {
+        if stage.weight > 0.0
+            && st.ticks > 0
+            && p.go_max_no_data
+                .lt_frac(st.no_data_ticks as u64, st.ticks as u64)
+        {
             add(
                 Gate::InsufficientData,
                 Some(st.no_data_ticks as f64 / st.ticks as f64),
@@ -679,7 +939,13 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
         if stage.probes && is_eval(Gate::ProbeCoverage) {
             for target in &p.probe_targets {
                 if let Some(gap) = coverage_gap(p, f, target, s_abs, e_abs) {
-                    add(Gate::ProbeCoverage, Some(gap.0 as f64 / 1000.0), Some(p.probe_max_gap_ms as f64 / 1000.0), ">", gap.1);
+                    add(
+                        Gate::ProbeCoverage,
+                        Some(gap.0 as f64 / 1000.0),
+                        Some(p.probe_max_gap_ms as f64 / 1000.0),
+                        ">",
+                        gap.1,
+                    );
                     break;
                 }
             }
@@ -693,7 +959,11 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     Some(ps.cache_breaches as f64),
                     Some(0.0),
                     ">",
-                    format!("{} responses; first: {}", ps.cache_breaches, ps.cache_example.clone().unwrap_or_default()),
+                    format!(
+                        "{} responses; first: {}",
+                        ps.cache_breaches,
+                        ps.cache_example.clone().unwrap_or_default()
+                    ),
                 );
             }
             let cols = f.page_cols;
@@ -701,7 +971,11 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                 + if cols.canonical { ps.seo_canonical } else { 0 }
                 + if cols.robots { ps.seo_robots } else { 0 }
                 + if cols.in_sitemap { ps.seo_sitemap } else { 0 }
-                + if cols.prerendered { ps.seo_prerendered } else { 0 };
+                + if cols.prerendered {
+                    ps.seo_prerendered
+                } else {
+                    0
+                };
             if seo > 0 {
                 let allowed = |r: u8| match r {
                     1 => cols.canonical,
@@ -710,9 +984,19 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     4 => cols.prerendered,
                     _ => true,
                 };
-                let ex: Vec<&str> =
-                    ps.seo_examples.iter().filter(|(r, _)| allowed(*r)).map(|(_, s)| s.as_str()).collect();
-                add(Gate::SeoIndexability, Some(seo as f64), Some(0.0), ">", ex.join("; "));
+                let ex: Vec<&str> = ps
+                    .seo_examples
+                    .iter()
+                    .filter(|(r, _)| allowed(*r))
+                    .map(|(_, s)| s.as_str())
+                    .collect();
+                add(
+                    Gate::SeoIndexability,
+                    Some(seo as f64),
+                    Some(0.0),
+                    ">",
+                    ex.join("; "),
+                );
             }
         }
         breaches.sort_by_key(|e| e.gate.go_rank());
@@ -726,7 +1010,11 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
         so.judged_at = Some(e_abs);
         for e in &breaches {
             if e.since.is_none() {
-                events.push(VerdictEvent::Breach { stage: si, at: e_abs, evidence: e.clone() });
+                events.push(VerdictEvent::Breach {
+                    stage: si,
+                    at: e_abs,
+                    evidence: e.clone(),
+                });
             }
         }
         if let Some(fu) = split_drift(p, stage, stage_canary, stage_real, e_abs) {
@@ -735,7 +1023,12 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
         }
         if breaches.is_empty() {
             so.verdict = Verdict::Go;
-            events.push(VerdictEvent::StageVerdict { stage: si, at: e_abs, verdict: Verdict::Go, reasons: vec![] });
+            events.push(VerdictEvent::StageVerdict {
+                stage: si,
+                at: e_abs,
+                verdict: Verdict::Go,
+                reasons: vec![],
+            });
         } else {
             so.verdict = Verdict::Hold;
             so.reasons = breaches.iter().map(|e| e.gate).collect();
@@ -762,9 +1055,25 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
         (Some((at, _, _)), _) => *at,
         _ => stages.iter().rev().find_map(|s| s.judged_at).unwrap_or(t0),
     };
-    events.push(VerdictEvent::Outcome { at: end_at, outcome });
-    let gate_hits = Gate::ALL.iter().map(|&g| (g, st.hits[gate_slot(g)])).collect();
-    Run { t0, end: t0 + p.total_ms(), outcome, rollback, stages, events, follow_ups, evaluated, gate_hits }
+    events.push(VerdictEvent::Outcome {
+        at: end_at,
+        outcome,
+    });
+    let gate_hits = Gate::ALL
+        .iter()
+        .map(|&g| (g, st.hits[gate_slot(g)]))
+        .collect();
+    Run {
+        t0,
+        end: t0 + p.total_ms(),
+        outcome,
+        rollback,
+        stages,
+        events,
+        follow_ups,
+        evaluated,
+        gate_hits,
+    }
 }
 
 /// The threshold a trigger is held to, as displayed.
@@ -787,13 +1096,22 @@ fn judge_rollback(
     events: &mut Vec<VerdictEvent>,
 ) {
     for e in &evidence {
-        events.push(VerdictEvent::Trigger { stage: si, at, evidence: e.clone() });
+        events.push(VerdictEvent::Trigger {
+            stage: si,
+            at,
+            evidence: e.clone(),
+        });
     }
     so.verdict = Verdict::Rollback;
     so.judged_at = Some(at);
     so.reasons = reasons.clone();
     so.evidence = evidence;
-    events.push(VerdictEvent::StageVerdict { stage: si, at, verdict: Verdict::Rollback, reasons });
+    events.push(VerdictEvent::StageVerdict {
+        stage: si,
+        at,
+        verdict: Verdict::Rollback,
+        reasons,
+    });
 }
 
 fn p0(so: &StageOutcome, at: Millis, reasons: &[Gate]) -> FollowUp {
@@ -802,11 +1120,22 @@ fn p0(so: &StageOutcome, at: Millis, reasons: &[Gate]) -> FollowUp {
         kind: "p0_incident".into(),
         stage: so.name.clone(),
         at,
-        detail: format!("rollback of {} at {}: {}", so.name, format_clock(at), names.join(", ")),
+        detail: format!(
+            "rollback of {} at {}: {}",
+            so.name,
+            format_clock(at),
+            names.join(", ")
+        ),
     }
 }
 
-fn split_drift(p: &Policy, stage: &crate::policy::Stage, canary: u64, real: u64, at: Millis) -> Option<FollowUp> {
+fn split_drift(
+    p: &Policy,
+    stage: &crate::policy::Stage,
+    canary: u64,
+    real: u64,
+    at: Millis,
+) -> Option<FollowUp> {
     if real < p.split_min_requests || real == 0 {
         return None;
     }
@@ -815,7 +1144,9 @@ fn split_drift(p: &Policy, stage: &crate::policy::Stage, canary: u64, real: u64,
     // |canary/real - wn/wd| > tn/td  <=>  |canary*wd - wn*real| * td > tn * real * wd
     let diff = (canary as i128 * w.den as i128 - w.num as i128 * real as i128).unsigned_abs();
     let lhs = diff.checked_mul(tol.den as u128)?;
-    let rhs = (tol.num as u128).checked_mul(real as u128)?.checked_mul(w.den as u128)?;
+    let rhs = (tol.num as u128)
+        .checked_mul(real as u128)?
+        .checked_mul(w.den as u128)?;
     (lhs > rhs).then(|| FollowUp {
         kind: "traffic_split_drift".into(),
         stage: stage.name.clone(),
@@ -835,6 +1166,7 @@ fn first_probe_firing(p: &Policy, f: &Folded) -> Option<(Millis, Vec<String>, Ev
     let mut run = vec![0u32; nt];
     let mut since = vec![0 as Millis; nt];
     let mut last_status = vec![0u16; nt];
+    let mut last_why = vec![u32::MAX; nt];
     let mut first: Vec<Option<Millis>> = vec![None; nt];
     for pr in &f.probes {
         let t = pr.target as usize;
@@ -850,18 +1182,30 @@ fn first_probe_firing(p: &Policy, f: &Folded) -> Option<(Millis, Vec<String>, Ev
         }
         run[t] += 1;
         last_status[t] = pr.status;
+        last_why[t] = if pr.result == ProbeResult::Schema {
+            pr.detail
+        } else {
+            u32::MAX
+        };
         if run[t] >= p.probe_consecutive {
             first[t] = Some(pr.ts);
         }
     }
     let at = first.iter().flatten().min().copied()?;
     let targets: Vec<usize> = (0..nt).filter(|&t| first[t] == Some(at)).collect();
-    let names: Vec<String> = targets.iter().map(|&t| f.probe_targets[t].clone()).collect();
+    let names: Vec<String> = targets
+        .iter()
+        .map(|&t| f.probe_targets[t].clone())
+        .collect();
     let detail = targets
         .iter()
         .map(|&t| {
+            let why = match f.probe_details.get(last_why[t] as usize) {
+                Some(w) => format!(", schema: {w}"),
+                None => String::new(),
+            };
             format!(
-                "target {}: {} consecutive failures since {} (last status {})",
+                "target {}: {} consecutive failures since {} (last status {}{why})",
                 f.probe_targets[t],
                 p.probe_consecutive,
                 format_clock(since[t]),
@@ -887,10 +1231,21 @@ fn first_probe_firing(p: &Policy, f: &Folded) -> Option<(Millis, Vec<String>, Ev
 }
 
 /// The first coverage gap of a target in a stage longer than allowed: (gap ms, words).
-fn coverage_gap(p: &Policy, f: &Folded, target: &str, s: Millis, e: Millis) -> Option<(Millis, String)> {
+fn coverage_gap(
+    p: &Policy,
+    f: &Folded,
+    target: &str,
+    s: Millis,
+    e: Millis,
+) -> Option<(Millis, String)> {
     let ti = f.probe_targets.iter().position(|x| x == target);
     let times: Vec<Millis> = match ti {
-        Some(ti) => f.probes.iter().filter(|pr| pr.target as usize == ti && pr.ts > s && pr.ts <= e).map(|pr| pr.ts).collect(),
+        Some(ti) => f
+            .probes
+            .iter()
+            .filter(|pr| pr.target as usize == ti && pr.ts > s && pr.ts <= e)
+            .map(|pr| pr.ts)
+            .collect(),
         None => Vec::new(),
     };
     if times.is_empty() {
@@ -901,7 +1256,12 @@ fn coverage_gap(p: &Policy, f: &Folded, target: &str, s: Millis, e: Millis) -> O
         if t - prev > p.probe_max_gap_ms {
             return Some((
                 t - prev,
-                format!("target {target}: no probe from {} to {} ({})", format_clock(prev), format_clock(t), format_duration(t - prev)),
+                format!(
+                    "target {target}: no probe from {} to {} ({})",
+                    format_clock(prev),
+                    format_clock(t),
+                    format_duration(t - prev)
+                ),
             ));
         }
         prev = t;

@@ -8,8 +8,8 @@ use crate::model::{Cohort, Millis, PageKind, SecurityKind, Source};
 use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
-use super::schema::SchemaSet;
 use super::Setup;
+use super::schema::SchemaSet;
 
 /// Columnar batch of requests, already reduced to what gates read.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +49,15 @@ impl RequestBatch {
         self.prefix.clear();
     }
     #[allow(clippy::too_many_arguments)]
-    pub fn push(&mut self, ts: Millis, cohort: Cohort, source: Source, status: u16, latency_us: u64, prefix: u8) {
+    pub fn push(
+        &mut self,
+        ts: Millis,
+        cohort: Cohort,
+        source: Source,
+        status: u16,
+        latency_us: u64,
+        prefix: u8,
+    ) {
         self.ts.push(ts);
         self.canary.push(cohort == Cohort::Canary);
         self.real.push(source == Source::Real);
@@ -61,7 +69,10 @@ impl RequestBatch {
 
 /// The outlier prefix index of an endpoint (`u8::MAX` when none matches).
 pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
-    prefixes.iter().position(|p| endpoint.starts_with(p.as_str())).map_or(u8::MAX, |i| i as u8)
+    prefixes
+        .iter()
+        .position(|p| endpoint.starts_with(p.as_str()))
+        .map_or(u8::MAX, |i| i as u8)
 }
 
 /// Counter slots of one tick interval's request aggregate.
@@ -176,14 +187,22 @@ pub struct PageColumns {
 }
 
 pub(crate) fn stream_idx(s: crate::model::Stream) -> usize {
-    crate::model::Stream::ALL.iter().position(|x| *x == s).unwrap_or(0)
+    crate::model::Stream::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0)
 }
 
 impl Folded {
     pub fn new(setup: &Setup, t0: Millis) -> Self {
         let p = &setup.policy;
         let mut bands: Vec<u64> = p.stages.iter().map(|s| s.go_p95_us).collect();
-        bands.extend([p.trig_p95_us, p.trig_p99_us, p.endpoint_p95_us, p.ticket_p95_us]);
+        bands.extend([
+            p.trig_p95_us,
+            p.trig_p99_us,
+            p.endpoint_p95_us,
+            p.ticket_p95_us,
+        ]);
         bands.sort_unstable();
         bands.dedup();
         let nb = bands.len() + 1;
@@ -287,12 +306,21 @@ impl Folded {
                 c[pb] += 1;
                 c[pb + 1 + band] += 1;
             }
-            self.sketches[k].get_or_insert_with(Sketch::default).add(lat);
+            self.sketches[k]
+                .get_or_insert_with(Sketch::default)
+                .add(lat);
         }
     }
 
     /// Folds one probe. Schema validation happens here, with the policy's schemas.
-    pub fn add_probe(&mut self, ts: Millis, target: &str, status: u16, payload: Option<&str>, schema_ok: Option<bool>) {
+    pub fn add_probe(
+        &mut self,
+        ts: Millis,
+        target: &str,
+        status: u16,
+        payload: Option<&str>,
+        schema_ok: Option<bool>,
+    ) {
         let pi = stream_idx(crate::model::Stream::Probes);
         self.rows[pi] += 1;
         if self.interval(ts).is_none() {
@@ -328,7 +356,13 @@ impl Folded {
                 }
             }
         };
-        self.probes.push(ProbeRec { ts, target: t, status, result, detail });
+        self.probes.push(ProbeRec {
+            ts,
+            target: t,
+            status,
+            result,
+            detail,
+        });
     }
 
     /// Folds one infra sample.
@@ -411,12 +445,17 @@ impl Folded {
             self.outside[gi] += 1;
             return;
         }
-        let Some(stage) = self.stage_ends.iter().position(|&e| ts <= e) else { return };
+        let Some(stage) = self.stage_ends.iter().position(|&e| ts <= e) else {
+            return;
+        };
         let ps = &mut self.pages[stage];
         if kind != PageKind::Api && test_mode != Some(true) && has_no_cache(cache_control) {
             ps.cache_breaches += 1;
             if ps.cache_example.is_none() {
-                ps.cache_example = Some(format!("{path} ({kind}) cache-control: {cache_control}", kind = kind.as_str()));
+                ps.cache_example = Some(format!(
+                    "{path} ({kind}) cache-control: {cache_control}",
+                    kind = kind.as_str()
+                ));
             }
         }
         if kind == PageKind::Seo {

@@ -42,7 +42,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { on_error: OnError::Fail, batch_rows: 8192, start: None }
+        Self {
+            on_error: OnError::Fail,
+            batch_rows: 8192,
+            start: None,
+        }
     }
 }
 
@@ -68,14 +72,22 @@ pub struct Replay {
 pub enum ReplayError {
     #[error(transparent)]
     Input(#[from] InputError),
-    #[error("{0}: the dataset has no `requests` stream, which `rehearse run` needs (add requests.csv, .ndjson, .jsonl, .parquet or .arrow)")]
+    #[error(
+        "{0}: the dataset has no `requests` stream, which `rehearse run` needs (add requests.csv, .ndjson, .jsonl, .parquet or .arrow)"
+    )]
     NoRequests(String),
-    #[error("{0}: cannot tell the rollout start: the manifest has no `start`, no --start was given and the requests and probes hold no rows")]
+    #[error(
+        "{0}: cannot tell the rollout start: the manifest has no `start`, no --start was given and the requests and probes hold no rows"
+    )]
     NoStart(String),
 }
 
 /// Reads a dataset directory and runs the rollout over it.
-pub fn replay_dir(setup: &Setup, dir: &std::path::Path, opts: ReadOptions) -> Result<Replay, ReplayError> {
+pub fn replay_dir(
+    setup: &Setup,
+    dir: &std::path::Path,
+    opts: ReadOptions,
+) -> Result<Replay, ReplayError> {
     let ds = DatasetDir::open(dir)?;
     if !ds.streams.contains_key(&Stream::Requests) {
         return Err(ReplayError::NoRequests(dir.display().to_string()));
@@ -89,21 +101,41 @@ pub fn replay_dir(setup: &Setup, dir: &std::path::Path, opts: ReadOptions) -> Re
     let inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
     folded.finish();
     let run = evaluate(&setup.policy, &folded);
-    Ok(Replay { run, inputs, folded })
+    Ok(Replay {
+        run,
+        inputs,
+        folded,
+    })
 }
 
 /// Folds an in-memory dataset (generated scenarios) and runs the rollout over it.
-pub fn replay_dataset(setup: &Setup, ds: &Dataset, start: Option<Millis>, batch_rows: usize) -> Result<Replay, ReplayError> {
+pub fn replay_dataset(
+    setup: &Setup,
+    ds: &Dataset,
+    start: Option<Millis>,
+    batch_rows: usize,
+) -> Result<Replay, ReplayError> {
     let t0 = match start.or(ds.start) {
         Some(t) => t,
         None => {
-            let earliest = ds.requests.iter().map(|r| r.ts).chain(ds.probes.iter().flatten().map(|p| p.ts)).min();
-            earliest.map(|t| t.div_euclid(60_000) * 60_000).ok_or_else(|| ReplayError::NoStart("dataset".into()))?
+            let earliest = ds
+                .requests
+                .iter()
+                .map(|r| r.ts)
+                .chain(ds.probes.iter().flatten().map(|p| p.ts))
+                .min();
+            earliest
+                .map(|t| t.div_euclid(60_000) * 60_000)
+                .ok_or_else(|| ReplayError::NoStart("dataset".into()))?
         }
     };
     let mut folded = Folded::new(setup, t0);
     let inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
     folded.finish();
     let run = evaluate(&setup.policy, &folded);
-    Ok(Replay { run, inputs, folded })
+    Ok(Replay {
+        run,
+        inputs,
+        folded,
+    })
 }

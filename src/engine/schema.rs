@@ -11,7 +11,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum SchemaError {
     #[error("probe schema for target `{target}` ({path}): {problem}")]
-    Load { target: String, path: PathBuf, problem: String },
+    Load {
+        target: String,
+        path: PathBuf,
+        problem: String,
+    },
 }
 
 /// One compiled schema.
@@ -23,8 +27,11 @@ pub struct ProbeSchema {
 impl ProbeSchema {
     /// Compiles a schema document.
     pub fn compile(schema: &serde_json::Value) -> Result<Self, String> {
-        let validator = jsonschema::validator_for(schema).map_err(|e| format!("not a valid JSON Schema: {e}"))?;
-        Ok(Self { validator: Arc::new(validator) })
+        let validator = jsonschema::validator_for(schema)
+            .map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+        Ok(Self {
+            validator: Arc::new(validator),
+        })
     }
 
     /// Validates a payload (JSON text). The error names the path and keyword.
@@ -35,7 +42,11 @@ impl ProbeSchema {
             Ok(()) => Ok(()),
             Err(e) => {
                 let path = e.instance_path().to_string();
-                let path = if path.is_empty() { "/".to_string() } else { path };
+                let path = if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path
+                };
                 Err(format!("{path}: {} ({e})", e.kind().keyword()))
             }
         }
@@ -53,9 +64,15 @@ impl SchemaSet {
     pub fn load(files: &BTreeMap<String, PathBuf>) -> Result<Self, SchemaError> {
         let mut by_target = BTreeMap::new();
         for (target, path) in files {
-            let err = |problem: String| SchemaError::Load { target: target.clone(), path: path.clone(), problem };
-            let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-            let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+            let err = |problem: String| SchemaError::Load {
+                target: target.clone(),
+                path: path.clone(),
+                problem,
+            };
+            let text =
+                std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
             by_target.insert(target.clone(), ProbeSchema::compile(&doc).map_err(err)?);
         }
         Ok(Self { by_target })
@@ -63,7 +80,9 @@ impl SchemaSet {
 
     /// Builds a set from compiled schemas (tests, embedded examples).
     pub fn from_schemas(schemas: impl IntoIterator<Item = (String, ProbeSchema)>) -> Self {
-        Self { by_target: schemas.into_iter().collect() }
+        Self {
+            by_target: schemas.into_iter().collect(),
+        }
     }
 
     pub fn get(&self, target: &str) -> Option<&ProbeSchema> {
@@ -78,7 +97,11 @@ impl SchemaSet {
 /// Resolves a schema path the way the policy does (relative to a base directory).
 pub fn resolve(base: &Path, p: &str) -> PathBuf {
     let pb = Path::new(p);
-    if pb.is_absolute() { pb.to_path_buf() } else { base.join(pb) }
+    if pb.is_absolute() {
+        pb.to_path_buf()
+    } else {
+        base.join(pb)
+    }
 }
 
 #[cfg(test)]
@@ -93,8 +116,13 @@ mod tests {
             "properties": {"time_to_value_ms": {"type": "integer"}}
         }))
         .unwrap();
-        assert!(s.check(r#"{"service":"ttv","time_to_value_ms":12}"#).is_ok());
-        let e = s.check(r#"{"service":"ttv","time_to_value_ms":"slow"}"#).unwrap_err();
+        assert!(
+            s.check(r#"{"service":"ttv","time_to_value_ms":12}"#)
+                .is_ok()
+        );
+        let e = s
+            .check(r#"{"service":"ttv","time_to_value_ms":"slow"}"#)
+            .unwrap_err();
         assert!(e.starts_with("/time_to_value_ms: type"), "{e}");
         let e = s.check(r#"{"time_to_value_ms":1}"#).unwrap_err();
         assert!(e.contains("required"), "{e}");

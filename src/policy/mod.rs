@@ -19,7 +19,10 @@ pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
 #[derive(Debug, Error)]
 pub enum PolicyError {
     #[error("cannot read policy file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("policy {origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("policy key `{key}`: {message}")]
@@ -29,7 +32,10 @@ pub enum PolicyError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> PolicyError {
-    PolicyError::Invalid { key: key.into(), message: message.into() }
+    PolicyError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// The policy file as written (all sections required after merging over the default).
@@ -211,11 +217,15 @@ impl Policy {
     /// The stage index holding a tick number `k` (1-based); `None` past the end.
     pub fn stage_of_tick(&self, k: usize) -> Option<usize> {
         let t = k as Millis * self.tick_ms;
-        self.stages.iter().position(|s| s.start_ms < t && t <= s.end_ms())
+        self.stages
+            .iter()
+            .position(|s| s.start_ms < t && t <= s.end_ms())
     }
     /// The default policy, checked.
     pub fn default_policy() -> Policy {
-        PolicyBuilder::new().build().expect("the embedded default policy is valid")
+        PolicyBuilder::new()
+            .build()
+            .expect("the embedded default policy is valid")
     }
     /// The policy as a TOML document (the merged values, without comments).
     pub fn to_toml(&self) -> String {
@@ -240,23 +250,33 @@ impl PolicyBuilder {
     pub fn new() -> Self {
         let table: toml::Table =
             toml::from_str(DEFAULT_POLICY_TOML).expect("the embedded default policy parses");
-        Self { table, base_dir: PathBuf::from(".") }
+        Self {
+            table,
+            base_dir: PathBuf::from("."),
+        }
     }
 
     /// Merges a full or partial policy file over the current values; its directory
     /// becomes the base for relative schema paths.
     pub fn file(mut self, path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self = self.text(&text, &path.display().to_string())?;
-        self.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        self.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         Ok(self)
     }
 
     /// Merges policy text (a full or partial policy) over the current values.
     pub fn text(mut self, text: &str, origin: &str) -> Result<Self, PolicyError> {
-        let overlay: toml::Table = toml::from_str(text)
-            .map_err(|e| PolicyError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+        let overlay: toml::Table = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
         merge(&mut self.table, overlay, "")?;
         Ok(self)
     }
@@ -275,12 +295,17 @@ impl PolicyBuilder {
 
     /// Applies one `KEY=VALUE` override. `stages.NAME.FIELD` addresses a stage by name.
     pub fn set(mut self, arg: &str) -> Result<Self, PolicyError> {
-        let set_err = |m: &str| PolicyError::Set { arg: arg.to_string(), message: m.to_string() };
+        let set_err = |m: &str| PolicyError::Set {
+            arg: arg.to_string(),
+            message: m.to_string(),
+        };
         let (key, raw) = arg.split_once('=').ok_or_else(|| set_err("missing `=`"))?;
         let key = key.trim();
         let raw = raw.trim();
         let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-            Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
+            Ok(mut t) => t
+                .remove("v")
+                .unwrap_or(toml::Value::String(raw.to_string())),
             Err(_) => toml::Value::String(raw.to_string()),
         };
         let parts: Vec<&str> = key.split('.').collect();
@@ -330,9 +355,13 @@ impl PolicyBuilder {
 
     /// Checks every value and compiles the policy.
     pub fn build(self) -> Result<Policy, PolicyError> {
-        let file: PolicyFile = toml::Value::Table(self.table).try_into().map_err(|e: toml::de::Error| {
-            PolicyError::Parse { origin: "after merging".into(), message: e.to_string() }
-        })?;
+        let file: PolicyFile =
+            toml::Value::Table(self.table)
+                .try_into()
+                .map_err(|e: toml::de::Error| PolicyError::Parse {
+                    origin: "after merging".into(),
+                    message: e.to_string(),
+                })?;
         compile(file, &self.base_dir)
     }
 }
@@ -341,7 +370,11 @@ impl PolicyBuilder {
 /// such as `stages` included) replaces. Unknown keys are reported by deserialisation.
 fn merge(base: &mut toml::Table, overlay: toml::Table, prefix: &str) -> Result<(), PolicyError> {
     for (k, v) in overlay {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &path)?,
             (Some(toml::Value::Table(_)), _) => {
@@ -358,7 +391,10 @@ fn merge(base: &mut toml::Table, overlay: toml::Table, prefix: &str) -> Result<(
 fn duration(key: &str, s: &str) -> Result<Millis, PolicyError> {
     match parse_duration(s) {
         Some(ms) if ms > 0 => Ok(ms),
-        _ => Err(invalid(key, format!("`{s}` is not a positive duration such as \"90s\", \"30m\", \"2h\""))),
+        _ => Err(invalid(
+            key,
+            format!("`{s}` is not a positive duration such as \"90s\", \"30m\", \"2h\""),
+        )),
     }
 }
 
@@ -366,7 +402,10 @@ fn fraction(key: &str, v: f64, lo_open: bool) -> Result<Ratio, PolicyError> {
     let ok = v.is_finite() && v <= 1.0 && if lo_open { v > 0.0 } else { v >= 0.0 };
     if !ok {
         let range = if lo_open { "in (0, 1]" } else { "in [0, 1]" };
-        return Err(invalid(key, format!("{v} is out of range: must be a fraction {range}")));
+        return Err(invalid(
+            key,
+            format!("{v} is out of range: must be a fraction {range}"),
+        ));
     }
     Ratio::from_f64(v).ok_or_else(|| invalid(key, format!("{v} has too many decimal digits")))
 }
@@ -375,7 +414,10 @@ fn positive(key: &str, v: f64) -> Result<f64, PolicyError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(invalid(key, format!("{v} is out of range: must be a positive number")))
+        Err(invalid(
+            key,
+            format!("{v} is out of range: must be a positive number"),
+        ))
     }
 }
 
@@ -394,13 +436,24 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
     let window_ms = duration("rollout.window", &r.window)?;
     let sustain_ms = match parse_duration(&r.sustain) {
         Some(ms) if ms >= 0 => ms,
-        _ => return Err(invalid("rollout.sustain", format!("`{}` is not a duration", r.sustain))),
+        _ => {
+            return Err(invalid(
+                "rollout.sustain",
+                format!("`{}` is not a duration", r.sustain),
+            ));
+        }
     };
     if window_ms % tick_ms != 0 {
-        return Err(invalid("rollout.window", format!("{} is not a whole number of ticks ({})", r.window, r.tick)));
+        return Err(invalid(
+            "rollout.window",
+            format!("{} is not a whole number of ticks ({})", r.window, r.tick),
+        ));
     }
     if sustain_ms % tick_ms != 0 {
-        return Err(invalid("rollout.sustain", format!("{} is not a whole number of ticks ({})", r.sustain, r.tick)));
+        return Err(invalid(
+            "rollout.sustain",
+            format!("{} is not a whole number of ticks ({})", r.sustain, r.tick),
+        ));
     }
     if r.min_requests == 0 {
         return Err(invalid("rollout.min_requests", "must be at least 1"));
@@ -413,14 +466,23 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
     for (i, s) in file.stages.iter().enumerate() {
         let key = |f: &str| format!("stages[{i}].{f} ({})", s.name);
         if s.name.trim().is_empty() || stages.iter().any(|x: &Stage| x.name == s.name) {
-            return Err(invalid(format!("stages[{i}].name"), format!("`{}` must be a unique, non-empty name", s.name)));
+            return Err(invalid(
+                format!("stages[{i}].name"),
+                format!("`{}` must be a unique, non-empty name", s.name),
+            ));
         }
         let d = duration(&key("duration"), &s.duration)?;
         if d % tick_ms != 0 {
-            return Err(invalid(key("duration"), format!("{} is not a whole number of ticks ({})", s.duration, r.tick)));
+            return Err(invalid(
+                key("duration"),
+                format!("{} is not a whole number of ticks ({})", s.duration, r.tick),
+            ));
         }
         if !(s.weight.is_finite() && (0.0..=1.0).contains(&s.weight)) {
-            return Err(invalid(key("weight"), format!("{} must be in [0, 1]", s.weight)));
+            return Err(invalid(
+                key("weight"),
+                format!("{} must be in [0, 1]", s.weight),
+            ));
         }
         stages.push(Stage {
             name: s.name.clone(),
@@ -443,11 +505,21 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
     let mut probe_schemas = BTreeMap::new();
     for (target, path) in &p.schemas {
         let pb = Path::new(path);
-        probe_schemas.insert(target.clone(), if pb.is_absolute() { pb.to_path_buf() } else { base_dir.join(pb) });
+        probe_schemas.insert(
+            target.clone(),
+            if pb.is_absolute() {
+                pb.to_path_buf()
+            } else {
+                base_dir.join(pb)
+            },
+        );
     }
     let e = &file.endpoints;
     if e.outlier_prefixes.iter().any(|p| p.is_empty()) {
-        return Err(invalid("endpoints.outlier_prefixes", "an empty prefix would match every endpoint"));
+        return Err(invalid(
+            "endpoints.outlier_prefixes",
+            "an empty prefix would match every endpoint",
+        ));
     }
     if e.outlier_prefixes.len() > 16 {
         return Err(invalid("endpoints.outlier_prefixes", "at most 16 prefixes"));
@@ -457,7 +529,10 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
     fraction("infra.mem_free_p5", inf.mem_free_p5, false)?;
     positive("infra.db_p95_ms", inf.db_p95_ms)?;
     if !(inf.queue_depth.is_finite() && inf.queue_depth >= 0.0) {
-        return Err(invalid("infra.queue_depth", format!("{} must be a non-negative number", inf.queue_depth)));
+        return Err(invalid(
+            "infra.queue_depth",
+            format!("{} must be a non-negative number", inf.queue_depth),
+        ));
     }
     let sec = &file.security;
     let ratio_pos = |key: &str, v: f64| -> Result<Ratio, PolicyError> {
@@ -473,11 +548,23 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
         min_requests: r.min_requests,
         stages,
         go_5xx: fraction("go.error_rate_5xx", file.go.error_rate_5xx, true)?,
-        go_4xx: fraction("go.error_rate_4xx_nonauth", file.go.error_rate_4xx_nonauth, true)?,
+        go_4xx: fraction(
+            "go.error_rate_4xx_nonauth",
+            file.go.error_rate_4xx_nonauth,
+            true,
+        )?,
         go_availability: fraction("go.availability", file.go.availability, false)?,
         go_max_no_data: fraction("go.max_no_data_ticks", file.go.max_no_data_ticks, false)?,
-        trig_5xx: fraction("triggers.error_rate_5xx", file.triggers.error_rate_5xx, true)?,
-        trig_4xx: fraction("triggers.error_rate_4xx_nonauth", file.triggers.error_rate_4xx_nonauth, true)?,
+        trig_5xx: fraction(
+            "triggers.error_rate_5xx",
+            file.triggers.error_rate_5xx,
+            true,
+        )?,
+        trig_4xx: fraction(
+            "triggers.error_rate_4xx_nonauth",
+            file.triggers.error_rate_4xx_nonauth,
+            true,
+        )?,
         trig_p95_us: ms_to_us("triggers.latency_p95_ms", file.triggers.latency_p95_ms)?,
         trig_p99_us: ms_to_us("triggers.latency_p99_ms", file.triggers.latency_p99_ms)?,
         q95: Ratio::new(95, 100),
@@ -499,7 +586,11 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
         security_factor: ratio_pos("security.factor", sec.factor)?,
         security_min_per_minute: ratio_pos("security.min_per_minute", sec.min_per_minute)?,
         security_baseline_ms: duration("security.baseline", &sec.baseline)?,
-        split_tolerance: fraction("followups.split_tolerance", file.followups.split_tolerance, false)?,
+        split_tolerance: fraction(
+            "followups.split_tolerance",
+            file.followups.split_tolerance,
+            false,
+        )?,
         split_min_requests: file.followups.split_min_requests,
         file,
     })
@@ -509,7 +600,14 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
 pub fn describe_stages(p: &Policy) -> String {
     p.stages
         .iter()
-        .map(|s| format!("{} {} ({}%)", s.name, format_duration(s.duration_ms), s.weight * 100.0))
+        .map(|s| {
+            format!(
+                "{} {} ({}%)",
+                s.name,
+                format_duration(s.duration_ms),
+                s.weight * 100.0
+            )
+        })
         .collect::<Vec<_>>()
         .join(" -> ")
 }
@@ -557,17 +655,35 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = PolicyBuilder::new().text("[triggers]\nlatency_p96_ms = 1.0\n", "t").unwrap().build().unwrap_err();
+        let e = PolicyBuilder::new()
+            .text("[triggers]\nlatency_p96_ms = 1.0\n", "t")
+            .unwrap()
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("latency_p96_ms"), "{e}");
-        let e = PolicyBuilder::new().set("go.error_rate_5xx=1.5").unwrap().build().unwrap_err();
+        let e = PolicyBuilder::new()
+            .set("go.error_rate_5xx=1.5")
+            .unwrap()
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("go.error_rate_5xx"), "{e}");
         let e = PolicyBuilder::new().set("nope.x=1").unwrap_err();
         assert!(e.to_string().contains("nope.x"), "{e}");
-        let e = PolicyBuilder::new().set("stages.ramp-5.duration=45s").unwrap().build().unwrap_err();
+        let e = PolicyBuilder::new()
+            .set("stages.ramp-5.duration=45s")
+            .unwrap()
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("stages[1].duration"), "{e}");
-        let e = PolicyBuilder::new().set("stages.nope.duration=45m").unwrap_err();
+        let e = PolicyBuilder::new()
+            .set("stages.nope.duration=45m")
+            .unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
-        let e = PolicyBuilder::new().text("[rollout]\ntick = \"7x\"\n", "t").unwrap().build().unwrap_err();
+        let e = PolicyBuilder::new()
+            .text("[rollout]\ntick = \"7x\"\n", "t")
+            .unwrap()
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("rollout.tick"), "{e}");
     }
 }

@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{
-    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem, Table, check_columns,
-    handle_row,
+    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
+    Table, check_columns, handle_row,
 };
 
 type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
@@ -35,20 +37,30 @@ pub struct ArrowTable {
 
 impl ArrowTable {
     pub fn open_parquet(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self { path: path.to_path_buf(), kind: Kind::Parquet, batch_rows: batch_rows.max(1) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind: Kind::Parquet,
+            batch_rows: batch_rows.max(1),
+        })
     }
     pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self { path: path.to_path_buf(), kind: Kind::Ipc, batch_rows: batch_rows.max(1) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind: Kind::Ipc,
+            batch_rows: batch_rows.max(1),
+        })
     }
 
     /// Opens the batch iterator, projected to the requested columns, and the file schema.
     fn batches(&self, columns: &[ColumnSpec]) -> Result<(BatchIter, Schema), InputError> {
         let path = &self.path;
-        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let file =
+            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         match self.kind {
             Kind::Parquet => {
-                let b = ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+                let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                    InputError::file(path, format!("not a readable Parquet file: {e}"))
+                })?;
                 let schema = b.schema().as_ref().clone();
                 let wanted: Vec<usize> = schema
                     .fields()
@@ -62,22 +74,28 @@ impl ArrowTable {
                     .with_batch_size(self.batch_rows)
                     .with_projection(mask)
                     .build()
-                    .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+                    .map_err(|e| {
+                        InputError::file(path, format!("not a readable Parquet file: {e}"))
+                    })?;
                 Ok((Box::new(reader), schema))
             }
             Kind::Ipc => {
                 let mut r = BufReader::new(file);
                 let mut magic = [0u8; 6];
                 let is_file = r.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
-                r.seek(SeekFrom::Start(0)).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+                r.seek(SeekFrom::Start(0))
+                    .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
                 if is_file {
-                    let reader = arrow_ipc::reader::FileReader::try_new(r, None)
-                        .map_err(|e| InputError::file(path, format!("not a readable Arrow IPC file: {e}")))?;
+                    let reader = arrow_ipc::reader::FileReader::try_new(r, None).map_err(|e| {
+                        InputError::file(path, format!("not a readable Arrow IPC file: {e}"))
+                    })?;
                     let schema = reader.schema().as_ref().clone();
                     Ok((Box::new(reader), schema))
                 } else {
-                    let reader = arrow_ipc::reader::StreamReader::try_new(r, None)
-                        .map_err(|e| InputError::file(path, format!("not a readable Arrow IPC file: {e}")))?;
+                    let reader =
+                        arrow_ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
+                            InputError::file(path, format!("not a readable Arrow IPC file: {e}"))
+                        })?;
                     let schema = reader.schema().as_ref().clone();
                     Ok((Box::new(reader), schema))
                 }
@@ -126,7 +144,8 @@ fn type_supported(dt: &DataType) -> bool {
 
 fn normalise(a: &ArrayRef) -> Result<Col, String> {
     use DataType::*;
-    let cast = |to: &DataType| arrow_cast::cast(a, to).map_err(|e| format!("cannot read as {to}: {e}"));
+    let cast =
+        |to: &DataType| arrow_cast::cast(a, to).map_err(|e| format!("cannot read as {to}: {e}"));
     Ok(match a.data_type() {
         Null => Col::Missing,
         Boolean => Col::Bool(a.as_boolean().clone()),
@@ -146,10 +165,16 @@ fn normalise(a: &ArrayRef) -> Result<Col, String> {
             };
             Col::Ts(cast(&Int64)?.as_primitive::<Int64Type>().clone(), div)
         }
-        Date32 => Col::Ts(cast(&Int32)?.as_primitive::<arrow_array::types::Int32Type>().unary(|d| d as i64), -86_400_000),
+        Date32 => Col::Ts(
+            cast(&Int32)?
+                .as_primitive::<arrow_array::types::Int32Type>()
+                .unary(|d| d as i64),
+            -86_400_000,
+        ),
         Date64 => Col::Ts(cast(&Int64)?.as_primitive::<Int64Type>().clone(), 1),
         Dictionary(_, v) => {
-            let flat = arrow_cast::cast(a, v).map_err(|e| format!("cannot decode dictionary: {e}"))?;
+            let flat =
+                arrow_cast::cast(a, v).map_err(|e| format!("cannot decode dictionary: {e}"))?;
             normalise(&flat)?
         }
         other => return Err(format!("has the unsupported type {other}")),
@@ -192,7 +217,11 @@ fn cell_at(col: &Col, i: usize) -> Cell<'_> {
                 Cell::Null
             } else {
                 let v = a.value(i);
-                Cell::Ts(if *div < 0 { v.saturating_mul(-div) } else { v.div_euclid(*div) })
+                Cell::Ts(if *div < 0 {
+                    v.saturating_mul(-div)
+                } else {
+                    v.div_euclid(*div)
+                })
             }
         }
     }
@@ -214,20 +243,35 @@ impl Table for ArrowTable {
                 Some(field) if !type_supported(field.data_type()) => {
                     return Err(InputError::file(
                         &path,
-                        format!("column `{}` has the unsupported type {}", c.name, field.data_type()),
+                        format!(
+                            "column `{}` has the unsupported type {}",
+                            c.name,
+                            field.data_type()
+                        ),
                     ));
                 }
                 Some(_) => present.push(true),
                 None if c.required => {
-                    return Err(InputError::file(&path, format!("required column `{}` is missing", c.name)));
+                    return Err(InputError::file(
+                        &path,
+                        format!("required column `{}` is missing", c.name),
+                    ));
                 }
                 None => present.push(false),
             }
         }
-        let mut stats = ReadStats { present, ..Default::default() };
+        let mut stats = ReadStats {
+            present,
+            ..Default::default()
+        };
         let mut row_no = 0u64;
         for batch in batches {
-            let batch = batch.map_err(|e| InputError::file(&path, format!("cannot decode a batch after row {row_no}: {e}")))?;
+            let batch = batch.map_err(|e| {
+                InputError::file(
+                    &path,
+                    format!("cannot decode a batch after row {row_no}: {e}"),
+                )
+            })?;
             let mut cols = Vec::with_capacity(columns.len());
             for c in columns {
                 let col = match batch.schema().index_of(c.name) {

@@ -77,8 +77,14 @@ const MISSING: &str = "missing required value";
 pub fn ts(c: &Cell) -> Result<Millis, String> {
     match c {
         Cell::Ts(v) | Cell::Int(v) => Ok(*v),
-        Cell::Str(_) | Cell::Num(_) if c.textual().is_some_and(|s| !s.is_empty()) => parse_ts_text(c.textual().unwrap_or_default()).ok_or_else(|| {
-            format!("{} is not an RFC 3339 timestamp with offset or an integer of epoch milliseconds", c.describe())
+        Cell::Str(_) | Cell::Num(_) if c.textual().is_some_and(|s| !s.is_empty()) => parse_ts_text(
+            c.textual().unwrap_or_default(),
+        )
+        .ok_or_else(|| {
+            format!(
+                "{} is not an RFC 3339 timestamp with offset or an integer of epoch milliseconds",
+                c.describe()
+            )
         }),
         Cell::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
         Cell::Null => Err(MISSING.into()),
@@ -132,7 +138,11 @@ fn decimal_ms_to_us(s: &str) -> Option<Result<u64, String>> {
     if int.len() > 12 {
         return Some(Err(format!("latency `{t}` ms is out of range")));
     }
-    let mut us: u64 = if int.is_empty() { 0 } else { int.parse::<u64>().ok()? } * 1000;
+    let mut us: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse::<u64>().ok()?
+    } * 1000;
     let fb = frac.as_bytes();
     for i in 0..3 {
         let d = fb.get(i).map_or(0, |b| (b - b'0') as u64);
@@ -177,7 +187,9 @@ pub fn latency_us(c: &Cell) -> Result<u64, String> {
     match c {
         Cell::Null => Err(MISSING.into()),
         Cell::Int(v) if *v < 0 => Err(format!("latency {v} is negative")),
-        Cell::Int(v) => (*v as u64).checked_mul(1000).ok_or_else(|| format!("latency {v} is out of range")),
+        Cell::Int(v) => (*v as u64)
+            .checked_mul(1000)
+            .ok_or_else(|| format!("latency {v} is out of range")),
         Cell::Float(f) => f64_ms_to_us(*f),
         Cell::Str(_) | Cell::Num(_) => match c.textual().and_then(decimal_ms_to_us) {
             Some(r) => r,
@@ -196,18 +208,28 @@ pub fn number(c: &Cell) -> Result<f64, String> {
         Cell::Null => return Err(MISSING.into()),
         Cell::Int(v) => *v as f64,
         Cell::Float(f) => *f,
-        Cell::Str(_) | Cell::Num(_) => match c.textual().unwrap_or_default().trim().parse::<f64>() {
-            Ok(v) => v,
-            Err(_) => return Err(format!("{} is not a number", c.describe())),
-        },
+        Cell::Str(_) | Cell::Num(_) => {
+            match c.textual().unwrap_or_default().trim().parse::<f64>() {
+                Ok(v) => v,
+                Err(_) => return Err(format!("{} is not a number", c.describe())),
+            }
+        }
         _ => return Err(format!("{} is not a number", c.describe())),
     };
-    if v.is_finite() { Ok(v) } else { Err(format!("{v} is not a finite number")) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a finite number"))
+    }
 }
 
 /// An optional finite number: absent stays `None`.
 pub fn opt_number(c: &Cell) -> Result<Option<f64>, String> {
-    if c.is_null() { Ok(None) } else { number(c).map(Some) }
+    if c.is_null() {
+        Ok(None)
+    } else {
+        number(c).map(Some)
+    }
 }
 
 /// A boolean: `true`/`false` in any case, `1`/`0`; absent stays `None`.
@@ -226,10 +248,16 @@ pub fn opt_bool(c: &Cell) -> Result<Option<bool>, String> {
             } else if t.eq_ignore_ascii_case("false") || t == "0" {
                 Ok(Some(false))
             } else {
-                Err(format!("{} is not a boolean (true/false/1/0)", c.describe()))
+                Err(format!(
+                    "{} is not a boolean (true/false/1/0)",
+                    c.describe()
+                ))
             }
         }
-        _ => Err(format!("{} is not a boolean (true/false/1/0)", c.describe())),
+        _ => Err(format!(
+            "{} is not a boolean (true/false/1/0)",
+            c.describe()
+        )),
     }
 }
 
@@ -261,14 +289,24 @@ pub fn one_of<T>(c: &Cell, parse: fn(&str) -> Option<T>, allowed: &str) -> Resul
     match c {
         Cell::Null => Err(MISSING.into()),
         Cell::Str(s) if s.is_empty() => Err(MISSING.into()),
-        Cell::Str(s) => parse(s).ok_or_else(|| format!("`{}` is not one of {allowed}", truncate(s))),
+        Cell::Str(s) => {
+            parse(s).ok_or_else(|| format!("`{}` is not one of {allowed}", truncate(s)))
+        }
         _ => Err(format!("{} is not one of {allowed}", c.describe())),
     }
 }
 
 /// An optional value of a closed list.
-pub fn opt_one_of<T>(c: &Cell, parse: fn(&str) -> Option<T>, allowed: &str) -> Result<Option<T>, String> {
-    if c.is_null() { Ok(None) } else { one_of(c, parse, allowed).map(Some) }
+pub fn opt_one_of<T>(
+    c: &Cell,
+    parse: fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>, String> {
+    if c.is_null() {
+        Ok(None)
+    } else {
+        one_of(c, parse, allowed).map(Some)
+    }
 }
 
 #[cfg(test)]

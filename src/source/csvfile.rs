@@ -6,7 +6,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use super::{Cell, ColumnSpec, MAX_COLUMNS, InputError, OnError, ReadStats, RowFn, RowLoc, RowProblem, Table, handle_row};
+use super::{
+    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
+    Table, handle_row,
+};
 
 pub struct CsvTable {
     path: PathBuf,
@@ -15,12 +18,16 @@ pub struct CsvTable {
 
 impl CsvTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let file =
+            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
             .from_reader(BufReader::with_capacity(1 << 20, file));
-        Ok(Self { path: path.to_path_buf(), reader })
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+        })
     }
 }
 
@@ -40,13 +47,18 @@ impl Table for CsvTable {
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
-        let names: Vec<&[u8]> = headers.iter().map(|h| {
-            // A UTF-8 byte-order mark before the first header is not part of the name.
-            h.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(h)
-        }).collect();
+        let names: Vec<&[u8]> = headers
+            .iter()
+            .map(|h| {
+                // A UTF-8 byte-order mark before the first header is not part of the name.
+                h.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(h)
+            })
+            .collect();
         let mut index = Vec::with_capacity(columns.len());
         for c in columns {
-            let found = names.iter().position(|h| h.trim_ascii() == c.name.as_bytes());
+            let found = names
+                .iter()
+                .position(|h| h.trim_ascii() == c.name.as_bytes());
             if found.is_none() && c.required {
                 return Err(InputError::file(
                     &path,
@@ -55,7 +67,10 @@ impl Table for CsvTable {
             }
             index.push(found);
         }
-        let mut stats = ReadStats { present: index.iter().map(Option::is_some).collect(), ..Default::default() };
+        let mut stats = ReadStats {
+            present: index.iter().map(Option::is_some).collect(),
+            ..Default::default()
+        };
         let mut record = csv::ByteRecord::new();
         loop {
             match self.reader.read_byte_record(&mut record) {
@@ -64,7 +79,13 @@ impl Table for CsvTable {
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
-                    handle_row(Err(problem), &path, RowLoc::Line(line), on_error, &mut stats)?;
+                    handle_row(
+                        Err(problem),
+                        &path,
+                        RowLoc::Line(line),
+                        on_error,
+                        &mut stats,
+                    )?;
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         return Err(InputError::file(&path, format!("read error: {e}")));
                     }
@@ -76,7 +97,8 @@ impl Table for CsvTable {
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
-            let result = row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]));
+            let result =
+                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]));
             handle_row(result, &path, RowLoc::Line(line), on_error, &mut stats)?;
         }
         Ok(stats)
@@ -95,7 +117,12 @@ fn row_cells<'r>(
             if !b.is_empty() {
                 cells[i] = match std::str::from_utf8(b) {
                     Ok(s) => Cell::Str(Cow::Borrowed(s)),
-                    Err(_) => return Err(RowProblem::new(columns[i].name, "the value is not valid UTF-8")),
+                    Err(_) => {
+                        return Err(RowProblem::new(
+                            columns[i].name,
+                            "the value is not valid UTF-8",
+                        ));
+                    }
                 };
             }
         }

@@ -21,7 +21,10 @@ pub struct DatasetDir {
 
 impl DatasetDir {
     pub fn open(dir: &Path) -> Result<Self, InputError> {
-        let ds_err = |p: String| InputError::Dataset { dir: dir.to_path_buf(), problem: p };
+        let ds_err = |p: String| InputError::Dataset {
+            dir: dir.to_path_buf(),
+            problem: p,
+        };
         if !dir.is_dir() {
             return Err(ds_err("not a dataset directory (expected a directory holding dataset.toml and stream files)".into()));
         }
@@ -38,8 +41,12 @@ impl DatasetDir {
             ) else {
                 continue;
             };
-            let Some(stream) = Stream::ALL.into_iter().find(|s| s.as_str() == stem) else { continue };
-            let Some(enc) = Encoding::from_extension(ext) else { continue };
+            let Some(stream) = Stream::ALL.into_iter().find(|s| s.as_str() == stem) else {
+                continue;
+            };
+            let Some(enc) = Encoding::from_extension(ext) else {
+                continue;
+            };
             if !path.is_file() {
                 continue;
             }
@@ -54,33 +61,62 @@ impl DatasetDir {
             streams.insert(stream, (path, enc));
         }
         let manifest = dir.join("dataset.toml");
-        let (start, notes) = if manifest.is_file() { read_manifest(&manifest)? } else { (None, None) };
-        Ok(Self { dir: dir.to_path_buf(), start, notes, streams })
+        let (start, notes) = if manifest.is_file() {
+            read_manifest(&manifest)?
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            start,
+            notes,
+            streams,
+        })
     }
 }
 
 /// Reads `start` (a TOML string or datetime; a datetime without offset is read as UTC)
 /// and `notes` from a manifest. Other keys are left for people and ignored.
 pub fn read_manifest(path: &Path) -> Result<(Option<Millis>, Option<String>), InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|e| InputError::file(path, format!("not valid TOML: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| InputError::file(path, format!("not valid TOML: {e}")))?;
     let start = match table.get("start") {
         None => None,
         Some(toml::Value::String(s)) => Some(parse_manifest_time(s).ok_or_else(|| {
-            InputError::file(path, format!("key `start`: `{s}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z"))
+            InputError::file(
+                path,
+                format!(
+                    "key `start`: `{s}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z"
+                ),
+            )
         })?),
         Some(toml::Value::Datetime(d)) => {
             let s = d.to_string();
             Some(parse_manifest_time(&s).ok_or_else(|| {
-                InputError::file(path, format!("key `start`: `{s}` needs a date and a time, e.g. 2026-03-02T10:00:00Z"))
+                InputError::file(
+                    path,
+                    format!(
+                        "key `start`: `{s}` needs a date and a time, e.g. 2026-03-02T10:00:00Z"
+                    ),
+                )
             })?)
         }
         Some(other) => {
-            return Err(InputError::file(path, format!("key `start`: expected a timestamp string, found {}", other.type_str())));
+            return Err(InputError::file(
+                path,
+                format!(
+                    "key `start`: expected a timestamp string, found {}",
+                    other.type_str()
+                ),
+            ));
         }
     };
-    let notes = table.get("notes").and_then(|v| v.as_str()).map(str::to_string);
+    let notes = table
+        .get("notes")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     Ok((start, notes))
 }
 

@@ -11,18 +11,42 @@ use super::dataset::DatasetDir;
 use super::{ColumnSpec, InputError, RowProblem, open_table};
 
 const fn req(name: &'static str) -> ColumnSpec {
-    ColumnSpec { name, required: true }
+    ColumnSpec {
+        name,
+        required: true,
+    }
 }
 const fn opt(name: &'static str) -> ColumnSpec {
-    ColumnSpec { name, required: false }
+    ColumnSpec {
+        name,
+        required: false,
+    }
 }
 
-pub const REQUEST_COLUMNS: [ColumnSpec; 6] =
-    [req("ts"), req("endpoint"), req("cohort"), req("source"), req("status"), req("latency_ms")];
-pub const PROBE_COLUMNS: [ColumnSpec; 6] =
-    [req("ts"), req("target"), req("status"), req("latency_ms"), opt("payload"), opt("schema_ok")];
-pub const INFRA_COLUMNS: [ColumnSpec; 6] =
-    [req("ts"), req("cpu"), req("mem_free"), opt("cohort"), opt("db_p95_ms"), opt("queue_depth")];
+pub const REQUEST_COLUMNS: [ColumnSpec; 6] = [
+    req("ts"),
+    req("endpoint"),
+    req("cohort"),
+    req("source"),
+    req("status"),
+    req("latency_ms"),
+];
+pub const PROBE_COLUMNS: [ColumnSpec; 6] = [
+    req("ts"),
+    req("target"),
+    req("status"),
+    req("latency_ms"),
+    opt("payload"),
+    opt("schema_ok"),
+];
+pub const INFRA_COLUMNS: [ColumnSpec; 6] = [
+    req("ts"),
+    req("cpu"),
+    req("mem_free"),
+    opt("cohort"),
+    opt("db_p95_ms"),
+    opt("queue_depth"),
+];
 pub const SECURITY_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("kind")];
 pub const LOG_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("message")];
 pub const PAGE_COLUMNS: [ColumnSpec; 10] = [
@@ -50,7 +74,9 @@ const SOURCES: &str = "real, synthetic";
 pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Millis>, InputError> {
     let mut earliest: Option<Millis> = None;
     for s in [Stream::Requests, Stream::Probes] {
-        let Some((path, enc)) = ds.streams.get(&s) else { continue };
+        let Some((path, enc)) = ds.streams.get(&s) else {
+            continue;
+        };
         let mut table = open_table(path, *enc, batch_rows)?;
         let cols = [req("ts")];
         table.for_each_row(&cols, super::OnError::Skip, &mut |cells: &[Cell]| {
@@ -64,7 +90,11 @@ pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Milli
 }
 
 /// Reads every present stream of a dataset directory into the fold.
-pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Vec<StreamInput>, InputError> {
+pub fn read_all(
+    ds: &DatasetDir,
+    f: &mut Folded,
+    opts: ReadOptions,
+) -> Result<Vec<StreamInput>, InputError> {
     let mut inputs = Vec::new();
     for (&stream, (path, enc)) in &ds.streams {
         if matches!(stream, Stream::Funnel | Stream::Ledger) {
@@ -89,7 +119,14 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
                         let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
                         let status = at(cols, 4, cell::status(&c[4]))?;
                         let lat = at(cols, 5, cell::latency_us(&c[5]))?;
-                        batch.push(ts, cohort, source, status, lat, prefix_index(&prefixes, endpoint));
+                        batch.push(
+                            ts,
+                            cohort,
+                            source,
+                            status,
+                            lat,
+                            prefix_index(&prefixes, endpoint),
+                        );
                         if batch.len() >= opts.batch_rows {
                             f.add_requests(batch);
                             batch.clear();
@@ -111,7 +148,12 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
                         Cell::Null => None,
                         Cell::Str(s) => Some(s.as_ref()),
                         Cell::Json(s) | Cell::Num(s) => Some(*s),
-                        other => return Err(RowProblem::new("payload", format!("{other:?} is not JSON text"))),
+                        other => {
+                            return Err(RowProblem::new(
+                                "payload",
+                                format!("{other:?} is not JSON text"),
+                            ));
+                        }
                     };
                     let schema_ok = at(cols, 5, cell::opt_bool(&c[5]))?;
                     f.add_probe(ts, target, status, payload, schema_ok);
@@ -148,7 +190,15 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
                 let cols = &SECURITY_COLUMNS;
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
-                    let kind = at(cols, 1, cell::one_of(&c[1], SecurityKind::parse, "waf_block, auth_failure, rate_limited"))?;
+                    let kind = at(
+                        cols,
+                        1,
+                        cell::one_of(
+                            &c[1],
+                            SecurityKind::parse,
+                            "waf_block, auth_failure, rate_limited",
+                        ),
+                    )?;
                     f.add_security(ts, kind);
                     Ok(())
                 })?
@@ -170,7 +220,11 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
                 let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
                     let path = at(cols, 1, cell::text(&c[1]))?;
-                    let kind = at(cols, 2, cell::one_of(&c[2], PageKind::parse, "seo, api, app"))?;
+                    let kind = at(
+                        cols,
+                        2,
+                        cell::one_of(&c[2], PageKind::parse, "seo, api, app"),
+                    )?;
                     let status = at(cols, 3, cell::status(&c[3]))?;
                     let cache = at(cols, 4, cell::text(&c[4]))?;
                     let test_mode = at(cols, 5, cell::opt_bool(&c[5]))?;
@@ -178,7 +232,18 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
                     let robots = cell::opt_text(&c[7]);
                     let in_sitemap = at(cols, 8, cell::opt_bool(&c[8]))?;
                     let prerendered = at(cols, 9, cell::opt_bool(&c[9]))?;
-                    f.add_page(ts, path, kind, status, cache, test_mode, canonical.as_deref(), robots.as_deref(), in_sitemap, prerendered);
+                    f.add_page(
+                        ts,
+                        path,
+                        kind,
+                        status,
+                        cache,
+                        test_mode,
+                        canonical.as_deref(),
+                        robots.as_deref(),
+                        in_sitemap,
+                        prerendered,
+                    );
                     Ok(())
                 })?;
                 f.page_cols = crate::engine::fold::PageColumns {
@@ -196,7 +261,10 @@ pub fn read_all(ds: &DatasetDir, f: &mut Folded, opts: ReadOptions) -> Result<Ve
         // the accepted ones.
         inputs.push(StreamInput {
             stream,
-            file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            file: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             stats,
             outside: f.outside[si] - before,
         });
@@ -212,7 +280,10 @@ pub fn fold_dataset(ds: &Dataset, f: &mut Folded, batch_rows: usize) -> Vec<Stre
         inputs.push(StreamInput {
             stream,
             file: format!("(generated {})", stream.as_str()),
-            stats: super::ReadStats { rows, ..Default::default() },
+            stats: super::ReadStats {
+                rows,
+                ..Default::default()
+            },
             outside: f.outside[si],
         });
     };
@@ -220,7 +291,14 @@ pub fn fold_dataset(ds: &Dataset, f: &mut Folded, batch_rows: usize) -> Vec<Stre
     let prefixes = f.prefixes().to_vec();
     let mut batch = RequestBatch::with_capacity(batch_rows);
     for r in &ds.requests {
-        batch.push(r.ts, r.cohort, r.source, r.status, r.latency_us, prefix_index(&prefixes, &r.endpoint));
+        batch.push(
+            r.ts,
+            r.cohort,
+            r.source,
+            r.status,
+            r.latency_us,
+            prefix_index(&prefixes, &r.endpoint),
+        );
         if batch.len() >= batch_rows {
             f.add_requests(&batch);
             batch.clear();

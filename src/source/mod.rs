@@ -44,7 +44,10 @@ pub struct RowProblem {
 
 impl RowProblem {
     pub fn new(column: &str, problem: impl Into<String>) -> Self {
-        Self { column: column.to_string(), problem: problem.into() }
+        Self {
+            column: column.to_string(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -52,7 +55,12 @@ impl RowProblem {
 #[derive(Debug, Error)]
 pub enum InputError {
     #[error("{file}: {loc}, column `{column}`: {problem}")]
-    Row { file: PathBuf, loc: RowLoc, column: String, problem: String },
+    Row {
+        file: PathBuf,
+        loc: RowLoc,
+        column: String,
+        problem: String,
+    },
     #[error("{file}: {problem}")]
     File { file: PathBuf, problem: String },
     #[error("{dir}: {problem}")]
@@ -61,7 +69,10 @@ pub enum InputError {
 
 impl InputError {
     pub fn file(file: &Path, problem: impl Into<String>) -> Self {
-        InputError::File { file: file.to_path_buf(), problem: problem.into() }
+        InputError::File {
+            file: file.to_path_buf(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -116,7 +127,10 @@ pub trait Table {
 
 /// Checks a column request against [`MAX_COLUMNS`].
 pub(crate) fn check_columns(columns: &[ColumnSpec]) {
-    assert!(columns.len() <= MAX_COLUMNS, "a stream asks for at most {MAX_COLUMNS} columns");
+    assert!(
+        columns.len() <= MAX_COLUMNS,
+        "a stream asks for at most {MAX_COLUMNS} columns"
+    );
 }
 
 /// The encodings a stream file may come in.
@@ -142,10 +156,18 @@ impl Encoding {
 }
 
 /// Opens a stream file with the adapter of its encoding.
-pub fn open_table(path: &Path, encoding: Encoding, batch_rows: usize) -> Result<Box<dyn Table>, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+pub fn open_table(
+    path: &Path,
+    encoding: Encoding,
+    batch_rows: usize,
+) -> Result<Box<dyn Table>, InputError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
     if meta.len() == 0 {
-        return Err(InputError::file(path, "the file is empty (a stream needs at least a header or a schema)"));
+        return Err(InputError::file(
+            path,
+            "the file is empty (a stream needs at least a header or a schema)",
+        ));
     }
     Ok(match encoding {
         Encoding::Csv => Box::new(csvfile::CsvTable::open(path)?),
@@ -169,7 +191,12 @@ pub(crate) fn handle_row(
             Ok(())
         }
         Err(p) => {
-            let err = InputError::Row { file: file.to_path_buf(), loc, column: p.column, problem: p.problem };
+            let err = InputError::Row {
+                file: file.to_path_buf(),
+                loc,
+                column: p.column,
+                problem: p.problem,
+            };
             match on_error {
                 OnError::Fail => Err(err),
                 OnError::Skip => {

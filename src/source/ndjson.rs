@@ -11,8 +11,8 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{
-    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem, Table, check_columns,
-    handle_row,
+    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
+    Table, check_columns, handle_row,
 };
 
 pub struct NdjsonTable {
@@ -22,8 +22,12 @@ pub struct NdjsonTable {
 
 impl NdjsonTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-        Ok(Self { path: path.to_path_buf(), reader: BufReader::with_capacity(1 << 20, file) })
+        let file =
+            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(1 << 20, file),
+        })
     }
 }
 
@@ -34,10 +38,18 @@ pub(crate) fn raw_to_cell(raw: &RawValue) -> Result<Cell<'_>, String> {
         Some(b'"') => {
             let inner = &t[1..t.len() - 1];
             if !inner.contains('\\') {
-                Ok(if inner.is_empty() { Cell::Null } else { Cell::Str(Cow::Borrowed(inner)) })
+                Ok(if inner.is_empty() {
+                    Cell::Null
+                } else {
+                    Cell::Str(Cow::Borrowed(inner))
+                })
             } else {
                 let s: String = serde_json::from_str(t).map_err(|e| e.to_string())?;
-                Ok(if s.is_empty() { Cell::Null } else { Cell::Str(Cow::Owned(s)) })
+                Ok(if s.is_empty() {
+                    Cell::Null
+                } else {
+                    Cell::Str(Cow::Owned(s))
+                })
             }
         }
         Some(b'n') => Ok(Cell::Null),
@@ -92,16 +104,18 @@ impl Table for NdjsonTable {
     ) -> Result<ReadStats, InputError> {
         check_columns(columns);
         let path = self.path.clone();
-        let mut stats = ReadStats { present: vec![false; columns.len()], ..Default::default() };
+        let mut stats = ReadStats {
+            present: vec![false; columns.len()],
+            ..Default::default()
+        };
         let mut line = String::new();
         let mut line_no = 0u64;
         let mut any_row = false;
         loop {
             line.clear();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .map_err(|e| InputError::file(&path, format!("read error at line {}: {e}", line_no + 1)))?;
+            let n = self.reader.read_line(&mut line).map_err(|e| {
+                InputError::file(&path, format!("read error at line {}: {e}", line_no + 1))
+            })?;
             if n == 0 {
                 break;
             }
@@ -114,9 +128,12 @@ impl Table for NdjsonTable {
             let mut raws: [Option<&RawValue>; MAX_COLUMNS] = [None; MAX_COLUMNS];
             let parsed = {
                 let mut de = serde_json::Deserializer::from_str(text);
-                RowSeed { columns, out: &mut raws }
-                    .deserialize(&mut de)
-                    .and_then(|()| de.end())
+                RowSeed {
+                    columns,
+                    out: &mut raws,
+                }
+                .deserialize(&mut de)
+                .and_then(|()| de.end())
             };
             let result = match parsed {
                 Err(e) => Err(RowProblem::new("*", format!("not a JSON object: {e}"))),

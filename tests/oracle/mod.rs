@@ -140,7 +140,10 @@ fn nearest_rank_f64(mut v: Vec<f64>, num: u64, den: u64) -> f64 {
 
 /// The stage (index) whose interval `(s, e]` (relative to T0) holds `rel`.
 fn stage_of(policy: &Policy, rel: Millis) -> Option<usize> {
-    policy.stages.iter().position(|s| s.start_ms < rel && rel <= s.start_ms + s.duration_ms)
+    policy
+        .stages
+        .iter()
+        .position(|s| s.start_ms < rel && rel <= s.start_ms + s.duration_ms)
 }
 
 /// A probe failure per section 5 (payload is never set by the property test; a present
@@ -151,7 +154,7 @@ fn probe_fails(p: &ProbeRow) -> bool {
 
 /// A schema failure: a status-200 probe failing validation.
 fn schema_fails(p: &ProbeRow) -> bool {
-    p.schema_ok == Some(false)
+    p.status == 200 && p.schema_ok == Some(false)
 }
 
 fn cache_bad(p: &PageRow) -> bool {
@@ -159,7 +162,12 @@ fn cache_bad(p: &PageRow) -> bool {
         return false;
     }
     p.cache_control.split(',').any(|d| {
-        let name = d.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = d
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         name == "no-cache" || name == "no-store"
     })
 }
@@ -190,34 +198,63 @@ struct Raw {
 
 impl Raw {
     fn not_evaluated() -> Raw {
-        Raw { state: GateState::NotEvaluated, go: false, trig: false }
+        Raw {
+            state: GateState::NotEvaluated,
+            go: false,
+            trig: false,
+        }
     }
     fn no_data() -> Raw {
-        Raw { state: GateState::NoData, go: false, trig: false }
+        Raw {
+            state: GateState::NoData,
+            go: false,
+            trig: false,
+        }
     }
     fn of(go: bool, trig: bool) -> Raw {
-        Raw { state: if go { GateState::Breach } else { GateState::Ok }, go, trig }
+        Raw {
+            state: if go { GateState::Breach } else { GateState::Ok },
+            go,
+            trig,
+        }
     }
 }
 
 /// The security baseline of one kind: `(n events, baseline length in ms)`.
-fn security_baseline(policy: &Policy, ds: &Dataset, t0: Millis, kind: SecurityKind) -> (u64, Millis) {
+fn security_baseline(
+    policy: &Policy,
+    ds: &Dataset,
+    t0: Millis,
+    kind: SecurityKind,
+) -> (u64, Millis) {
     let rows = ds.security.as_deref().unwrap_or(&[]);
     let earliest = rows.iter().map(|r| r.ts).min();
     let b = policy.security_baseline_ms;
     if earliest.is_some_and(|e| e <= t0 - b) {
-        let n = rows.iter().filter(|r| r.kind == kind && t0 - b <= r.ts && r.ts < t0).count() as u64;
+        let n = rows
+            .iter()
+            .filter(|r| r.kind == kind && t0 - b <= r.ts && r.ts < t0)
+            .count() as u64;
         (n, b)
     } else {
         let s = &policy.stages[0];
         let (lo, hi) = (t0 + s.start_ms, t0 + s.start_ms + s.duration_ms);
-        let n = rows.iter().filter(|r| r.kind == kind && lo < r.ts && r.ts <= hi).count() as u64;
+        let n = rows
+            .iter()
+            .filter(|r| r.kind == kind && lo < r.ts && r.ts <= hi)
+            .count() as u64;
         (n, s.duration_ms)
     }
 }
 
 /// Everything the oracle computes at tick `k`, before sustain rules.
-fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector) -> (OracleTick, BTreeMap<Gate, Raw>) {
+fn raw_tick(
+    policy: &Policy,
+    ds: &Dataset,
+    t0: Millis,
+    k: u32,
+    det: &PiiDetector,
+) -> (OracleTick, BTreeMap<Gate, Raw>) {
     let t = t0 + k as Millis * policy.tick_ms;
     let stage = stage_of(policy, t - t0).expect("a tick inside the rollout");
     let st = &policy.stages[stage];
@@ -236,7 +273,10 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
     let n = win.len() as u64;
     let has_data = n >= policy.min_requests;
     if has_data {
-        let c5 = win.iter().filter(|r| (500..=599).contains(&r.status)).count() as u64;
+        let c5 = win
+            .iter()
+            .filter(|r| (500..=599).contains(&r.status))
+            .count() as u64;
         let c4 = win
             .iter()
             .filter(|r| (400..=499).contains(&r.status) && r.status != 401 && r.status != 403)
@@ -244,16 +284,33 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
         let lat: Vec<u64> = win.iter().map(|r| r.latency_us).collect();
         let p95 = nearest_rank_u64(lat.clone(), 95, 100);
         let p99 = nearest_rank_u64(lat, 99, 100);
-        g.insert(Gate::ErrorRate5xx, Raw::of(ge_ratio(c5, n, policy.go_5xx), ge_ratio(c5, n, policy.trig_5xx)));
+        g.insert(
+            Gate::ErrorRate5xx,
+            Raw::of(
+                ge_ratio(c5, n, policy.go_5xx),
+                ge_ratio(c5, n, policy.trig_5xx),
+            ),
+        );
         g.insert(
             Gate::ErrorRate4xxNonauth,
-            Raw::of(ge_ratio(c4, n, policy.go_4xx), ge_ratio(c4, n, policy.trig_4xx)),
+            Raw::of(
+                ge_ratio(c4, n, policy.go_4xx),
+                ge_ratio(c4, n, policy.trig_4xx),
+            ),
         );
-        g.insert(Gate::LatencyP95, Raw::of(p95 > st.go_p95_us, p95 > policy.trig_p95_us));
+        g.insert(
+            Gate::LatencyP95,
+            Raw::of(p95 > st.go_p95_us, p95 > policy.trig_p95_us),
+        );
         let p99_trig = p99 > policy.trig_p99_us;
         g.insert(Gate::LatencyP99, Raw::of(p99_trig, p99_trig));
     } else {
-        for gate in [Gate::ErrorRate5xx, Gate::ErrorRate4xxNonauth, Gate::LatencyP95, Gate::LatencyP99] {
+        for gate in [
+            Gate::ErrorRate5xx,
+            Gate::ErrorRate4xxNonauth,
+            Gate::LatencyP95,
+            Gate::LatencyP99,
+        ] {
             g.insert(gate, Raw::no_data());
         }
     }
@@ -262,8 +319,11 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
         let mut any_data = false;
         let mut breach = false;
         for prefix in &policy.outlier_prefixes {
-            let lat: Vec<u64> =
-                win.iter().filter(|r| r.endpoint.starts_with(prefix.as_str())).map(|r| r.latency_us).collect();
+            let lat: Vec<u64> = win
+                .iter()
+                .filter(|r| r.endpoint.starts_with(prefix.as_str()))
+                .map(|r| r.latency_us)
+                .collect();
             if (lat.len() as u64) >= policy.endpoint_min_requests {
                 any_data = true;
                 if nearest_rank_u64(lat, 95, 100) > policy.endpoint_p95_us {
@@ -271,7 +331,14 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
                 }
             }
         }
-        g.insert(Gate::EndpointLatencyP95, if any_data { Raw::of(breach, false) } else { Raw::no_data() });
+        g.insert(
+            Gate::EndpointLatencyP95,
+            if any_data {
+                Raw::of(breach, false)
+            } else {
+                Raw::no_data()
+            },
+        );
     } else {
         g.insert(Gate::EndpointLatencyP95, Raw::no_data());
     }
@@ -292,7 +359,10 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
         let slo = policy.budget_slo;
         let burn = policy.budget_max_burn;
         let lhs = b as u128 * (t - t0) as u128 * slo.den as u128 * burn.den as u128;
-        let rhs = burn.num as u128 * (slo.den - slo.num) as u128 * n_all as u128 * policy.budget_period_ms as u128;
+        let rhs = burn.num as u128
+            * (slo.den - slo.num) as u128
+            * n_all as u128
+            * policy.budget_period_ms as u128;
         let c = lhs > rhs;
         g.insert(Gate::BudgetBurn, Raw::of(c, c));
     }
@@ -311,26 +381,46 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
     // Infra.
     match &ds.infra {
         None => {
-            for gate in [Gate::CpuHeadroom, Gate::MemoryHeadroom, Gate::DbLatency, Gate::QueueBacklog] {
+            for gate in [
+                Gate::CpuHeadroom,
+                Gate::MemoryHeadroom,
+                Gate::DbLatency,
+                Gate::QueueBacklog,
+            ] {
                 g.insert(gate, Raw::not_evaluated());
             }
         }
         Some(rows) => {
-            let samples: Vec<_> = rows.iter().filter(|r| inside(r.ts) && r.cohort == Some(Cohort::Canary)).collect();
+            let samples: Vec<_> = rows
+                .iter()
+                .filter(|r| inside(r.ts) && r.cohort == Some(Cohort::Canary))
+                .collect();
             if samples.is_empty() {
                 g.insert(Gate::CpuHeadroom, Raw::no_data());
                 g.insert(Gate::MemoryHeadroom, Raw::no_data());
             } else {
                 let cpu = nearest_rank_f64(samples.iter().map(|r| r.cpu).collect(), 95, 100);
                 let mem = nearest_rank_f64(samples.iter().map(|r| r.mem_free).collect(), 5, 100);
-                g.insert(Gate::CpuHeadroom, Raw::of(cpu >= policy.infra.cpu_p95, false));
-                g.insert(Gate::MemoryHeadroom, Raw::of(mem <= policy.infra.mem_free_p5, false));
+                g.insert(
+                    Gate::CpuHeadroom,
+                    Raw::of(cpu >= policy.infra.cpu_p95, false),
+                );
+                g.insert(
+                    Gate::MemoryHeadroom,
+                    Raw::of(mem <= policy.infra.mem_free_p5, false),
+                );
             }
             let db: Vec<f64> = samples.iter().filter_map(|r| r.db_p95_ms).collect();
             if db.is_empty() {
                 g.insert(Gate::DbLatency, Raw::no_data());
             } else {
-                g.insert(Gate::DbLatency, Raw::of(nearest_rank_f64(db, 95, 100) >= policy.infra.db_p95_ms, false));
+                g.insert(
+                    Gate::DbLatency,
+                    Raw::of(
+                        nearest_rank_f64(db, 95, 100) >= policy.infra.db_p95_ms,
+                        false,
+                    ),
+                );
             }
             let q: Vec<f64> = samples.iter().filter_map(|r| r.queue_depth).collect();
             if q.is_empty() {
@@ -338,19 +428,32 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
             } else {
                 let max = q.into_iter().fold(f64::NEG_INFINITY, f64::max);
                 // `go` holds the raw condition; the sustain rule is applied later.
-                g.insert(Gate::QueueBacklog, Raw { state: GateState::Ok, go: max > policy.infra.queue_depth, trig: false });
+                g.insert(
+                    Gate::QueueBacklog,
+                    Raw {
+                        state: GateState::Ok,
+                        go: max > policy.infra.queue_depth,
+                        trig: false,
+                    },
+                );
             }
         }
     }
 
     // Security spikes.
-    for (gate, kind) in [(Gate::SecurityWafSpike, SecurityKind::WafBlock), (Gate::SecurityAuthFailures, SecurityKind::AuthFailure)] {
+    for (gate, kind) in [
+        (Gate::SecurityWafSpike, SecurityKind::WafBlock),
+        (Gate::SecurityAuthFailures, SecurityKind::AuthFailure),
+    ] {
         match &ds.security {
             None => {
                 g.insert(gate, Raw::not_evaluated());
             }
             Some(rows) => {
-                let c = rows.iter().filter(|r| r.kind == kind && inside(r.ts)).count() as u64;
+                let c = rows
+                    .iter()
+                    .filter(|r| r.kind == kind && inside(r.ts))
+                    .count() as u64;
                 let l_ms = (t - lower) as u128;
                 let (base_n, base_ms) = security_baseline(policy, ds, t0, kind);
                 let mpm = policy.security_min_per_minute;
@@ -358,7 +461,8 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
                 // c / L > min_per_minute, L in minutes = l_ms / 60000.
                 let above_min = c as u128 * 60_000 * mpm.den as u128 > mpm.num as u128 * l_ms;
                 // c / L > factor * n / baseline_minutes.
-                let above_base = c as u128 * base_ms as u128 * f.den as u128 > f.num as u128 * base_n as u128 * l_ms;
+                let above_base = c as u128 * base_ms as u128 * f.den as u128
+                    > f.num as u128 * base_n as u128 * l_ms;
                 let cond = above_min && above_base;
                 g.insert(gate, Raw::of(cond, cond));
             }
@@ -371,23 +475,44 @@ fn raw_tick(policy: &Policy, ds: &Dataset, t0: Millis, k: u32, det: &PiiDetector
             g.insert(Gate::PiiInLogs, Raw::not_evaluated());
         }
         Some(rows) => {
-            let c = rows.iter().any(|r| inside(r.ts) && det.contains_pii(&r.message));
+            let c = rows
+                .iter()
+                .any(|r| inside(r.ts) && det.contains_pii(&r.message));
             g.insert(Gate::PiiInLogs, Raw::of(c, c));
         }
     }
 
-    (OracleTick { k, at: t, stage, requests: n, gates: BTreeMap::new() }, g)
+    (
+        OracleTick {
+            k,
+            at: t,
+            stage,
+            requests: n,
+            gates: BTreeMap::new(),
+        },
+        g,
+    )
 }
 
 /// True when `held(k')` for each of the `span` ticks ending at `k`, all in `k`'s stage.
-fn sustained(policy: &Policy, raws: &[BTreeMap<Gate, Raw>], stages: &[usize], k: usize, gate: Gate, use_go: bool) -> bool {
+fn sustained(
+    policy: &Policy,
+    raws: &[BTreeMap<Gate, Raw>],
+    stages: &[usize],
+    k: usize,
+    gate: Gate,
+    use_go: bool,
+) -> bool {
     let span = policy.sustain_ticks;
     if k < span {
         return false;
     }
     (k + 1 - span..=k).all(|j| {
         let r = raws[j - 1][&gate];
-        stages[j - 1] == stages[k - 1] && r.state != GateState::NoData && r.state != GateState::NotEvaluated && if use_go { r.go } else { r.trig }
+        stages[j - 1] == stages[k - 1]
+            && r.state != GateState::NoData
+            && r.state != GateState::NotEvaluated
+            && if use_go { r.go } else { r.trig }
     })
 }
 
@@ -413,7 +538,11 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         for gate in TICK_GATES {
             let r = raws[k - 1][&gate];
             let state = if gate == Gate::QueueBacklog && r.state == GateState::Ok {
-                if sustained(policy, &raws, &stage_idx, k, gate, true) { GateState::Breach } else { GateState::Ok }
+                if sustained(policy, &raws, &stage_idx, k, gate, true) {
+                    GateState::Breach
+                } else {
+                    GateState::Ok
+                }
             } else {
                 r.state
             };
@@ -431,8 +560,12 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
     let end_abs = t0 + total_ms;
     let mut probe_fires: Vec<Millis> = Vec::new();
     if let Some(probes) = &ds.probes {
-        let mut order: Vec<(Millis, usize)> =
-            probes.iter().enumerate().filter(|(_, p)| t0 < p.ts && p.ts <= end_abs).map(|(i, p)| (p.ts, i)).collect();
+        let mut order: Vec<(Millis, usize)> = probes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| t0 <= p.ts && p.ts <= end_abs)
+            .map(|(i, p)| (p.ts, i))
+            .collect();
         order.sort();
         let mut run: BTreeMap<&str, u32> = BTreeMap::new();
         for (_, i) in order {
@@ -449,8 +582,14 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         }
     }
 
-    let mut stages: Vec<OracleStage> =
-        policy.stages.iter().map(|_| OracleStage { verdict: Verdict::NotRun, reasons: Vec::new() }).collect();
+    let mut stages: Vec<OracleStage> = policy
+        .stages
+        .iter()
+        .map(|_| OracleStage {
+            verdict: Verdict::NotRun,
+            reasons: Vec::new(),
+        })
+        .collect();
     for (i, st) in policy.stages.iter().enumerate() {
         let s_abs = t0 + st.start_ms;
         let e_abs = s_abs + st.duration_ms;
@@ -477,8 +616,16 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
             }
             gates.sort_by_key(|g| Gate::TRIGGERS.iter().position(|x| x == g).unwrap());
             gates.dedup();
-            stages[i] = OracleStage { verdict: Verdict::Rollback, reasons: gates.clone() };
-            return OracleRun { outcome: Outcome::Rollback, rollback: Some((at, i, gates)), stages, ticks };
+            stages[i] = OracleStage {
+                verdict: Verdict::Rollback,
+                reasons: gates.clone(),
+            };
+            return OracleRun {
+                outcome: Outcome::Rollback,
+                rollback: Some((at, i, gates)),
+                stages,
+                ticks,
+            };
         }
 
         // Go gates over the stage.
@@ -500,7 +647,10 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
             .collect();
         let all = canary.len() as u64;
         if all >= policy.min_requests {
-            let c5 = canary.iter().filter(|r| (500..=599).contains(&r.status)).count() as u64;
+            let c5 = canary
+                .iter()
+                .filter(|r| (500..=599).contains(&r.status))
+                .count() as u64;
             if lt_ratio(all - c5, all, policy.go_availability) {
                 breached.push(Gate::Availability);
             }
@@ -508,9 +658,13 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         // insufficient_data
         if st.weight > 0.0 {
             let total = stage_ticks.len() as u64;
-            let no_data = stage_ticks.iter().filter(|t| t.requests < policy.min_requests).count() as u64;
+            let no_data = stage_ticks
+                .iter()
+                .filter(|t| t.requests < policy.min_requests)
+                .count() as u64;
             let r = policy.go_max_no_data;
-            if total > 0 && (no_data as u128) * (r.den as u128) > (r.num as u128) * (total as u128) {
+            if total > 0 && (no_data as u128) * (r.den as u128) > (r.num as u128) * (total as u128)
+            {
                 breached.push(Gate::InsufficientData);
             }
         }
@@ -522,13 +676,18 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
             // probe_coverage
             if st.probes {
                 for target in &policy.probe_targets {
-                    let mut ts: Vec<Millis> =
-                        probes.iter().filter(|p| &p.target == target && in_stage(p.ts)).map(|p| p.ts).collect();
+                    let mut ts: Vec<Millis> = probes
+                        .iter()
+                        .filter(|p| &p.target == target && in_stage(p.ts))
+                        .map(|p| p.ts)
+                        .collect();
                     ts.sort_unstable();
                     let ok = !ts.is_empty()
                         && ts[0] - s_abs <= policy.probe_max_gap_ms
                         && e_abs - ts[ts.len() - 1] <= policy.probe_max_gap_ms
-                        && ts.windows(2).all(|w| w[1] - w[0] <= policy.probe_max_gap_ms);
+                        && ts
+                            .windows(2)
+                            .all(|w| w[1] - w[0] <= policy.probe_max_gap_ms);
                     if !ok {
                         breached.push(Gate::ProbeCoverage);
                     }
@@ -546,10 +705,26 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         breached.sort_by_key(|g| Gate::GO.iter().position(|x| x == g).unwrap());
         breached.dedup();
         if !breached.is_empty() {
-            stages[i] = OracleStage { verdict: Verdict::Hold, reasons: breached };
-            return OracleRun { outcome: Outcome::Hold, rollback: None, stages, ticks };
+            stages[i] = OracleStage {
+                verdict: Verdict::Hold,
+                reasons: breached,
+            };
+            return OracleRun {
+                outcome: Outcome::Hold,
+                rollback: None,
+                stages,
+                ticks,
+            };
         }
-        stages[i] = OracleStage { verdict: Verdict::Go, reasons: Vec::new() };
+        stages[i] = OracleStage {
+            verdict: Verdict::Go,
+            reasons: Vec::new(),
+        };
     }
-    OracleRun { outcome: Outcome::Complete, rollback: None, stages, ticks }
+    OracleRun {
+        outcome: Outcome::Complete,
+        rollback: None,
+        stages,
+        ticks,
+    }
 }
