@@ -33,6 +33,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run every saved scenario and compare with its expected outcome.
     Check(CheckArgs),
+    /// Funnel, attribution, revenue and ledger report over a dataset's funnel and ledger streams.
+    Funnel(FunnelArgs),
+    /// Replay a rollout in the terminal: watch verdicts form, explain breaches, tune thresholds.
+    Tui(TuiArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -126,6 +130,60 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+}
+
+/// `rehearse tui`: exactly one of a dataset directory, `--scenario` or `--recording`.
+#[derive(Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("input")
+        .required(true)
+        .args(["dataset", "scenario", "recording"])
+))]
+pub struct TuiArgs {
+    /// The dataset directory (dataset.toml plus one file per stream).
+    pub dataset: Option<PathBuf>,
+    /// Generate this scenario's dataset in memory and replay it (its `[policy]` applies).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Replay a run's recorded event log (`rehearse run --record`); no tuning.
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Playback speed: a factor such as 1, 60, 600 or 3600, or `max`.
+    #[arg(long, default_value = "600", value_parser = crate::tui::parse_speed)]
+    pub speed: crate::tui::Speed,
+    /// Where `s` saves the tuned policy (TOML).
+    #[arg(long, value_name = "FILE", default_value = "tuned-policy.toml")]
+    pub save: PathBuf,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
+    /// The rollout start T0 (RFC 3339), overriding the manifest.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+}
+
+/// `rehearse funnel`: the analytics report.
+#[derive(Args, Debug)]
+pub struct FunnelArgs {
+    /// The dataset directory (its `funnel` and `ledger` streams are read).
+    pub dataset: PathBuf,
+    /// Print the JSON report on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the report's tables as Parquet files (and report.json) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A policy file whose `[analytics]` section applies (other sections are ignored).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Override one analytics value, e.g. `--set analytics.conversion_window=30m`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
 }
 
 /// The checked settings of `rehearse run`.

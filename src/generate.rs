@@ -652,11 +652,13 @@ impl Active {
     }
 }
 
+#[derive(Clone)]
 struct Stage {
     to: Millis,
     weight: f64,
 }
 
+#[derive(Clone)]
 struct Endpoint {
     path: String,
     /// Cumulative share, normalised to end at 1.
@@ -665,6 +667,7 @@ struct Endpoint {
     sigma: f64,
 }
 
+#[derive(Clone)]
 struct Scenario {
     seed: u64,
     t0: Millis,
@@ -1190,6 +1193,8 @@ pub fn generate(spec: &GenSpec, plan: &GenPlan) -> Result<Dataset, GenError> {
         security: sc.security.then(|| security(&sc)),
         logs: sc.logs.then(|| logs(&sc)),
         pages: sc.pages.then(|| pages(&sc)),
+        funnel: None,
+        ledger: None,
     })
 }
 
@@ -1321,75 +1326,125 @@ fn request_row(
 }
 
 fn requests(sc: &Scenario) -> Vec<RequestRow> {
-    let drops: Vec<&Active> = sc
-        .faults
-        .iter()
-        .filter(|f| matches!(f.effect, Effect::TrafficDrop(_)))
-        .collect();
-    // Thinning: arrivals at the highest rate any span can reach, each kept with
-    // probability (its rate factor) / bound.
-    let bound: f64 = drops
-        .iter()
-        .filter_map(|f| match f.effect {
-            Effect::TrafficDrop(x) if x > 1.0 => Some(x),
-            _ => None,
-        })
-        .product::<f64>()
-        .max(1.0);
-    let mut arrivals_rng = sc.rng(rng_stream::ARRIVALS);
-    let arrivals = poisson(&mut arrivals_rng, sc.from, sc.to, &[], |_| {
-        sc.rps * bound / 1000.0
-    });
-    let mut rng = sc.rng(rng_stream::REQUESTS);
-    let mut rows = Vec::with_capacity(arrivals.len());
-    for ts in arrivals {
-        let u_cohort = rng.u01();
-        let u_keep = rng.u01();
-        let draws = RequestDraws::take(&mut rng);
-        let share = sc
+    RequestChunks::new(sc.clone(), usize::MAX).flatten().collect()
+}
+
+/// The requests of a scenario in timestamp order, in chunks of at most `chunk` rows,
+/// generated lazily so that a large dataset never sits in memory whole. Real requests
+/// come first on equal timestamps, as a stable sort of (real, then synthetic) would give.
+pub struct RequestChunks {
+    sc: Scenario,
+    chunk: usize,
+    arrivals: std::vec::IntoIter<Millis>,
+    rng: Rand,
+    drops: Vec<usize>,
+    bound: f64,
+    /// Synthetic requests (few), sorted, merged in as the real ones pass them.
+    synthetic: std::iter::Peekable<std::vec::IntoIter<RequestRow>>,
+}
+
+impl RequestChunks {
+    fn new(sc: Scenario, chunk: usize) -> Self {
+        let drops: Vec<usize> = sc
             .faults
             .iter()
-            .filter(|f| f.contains(ts))
-            .fold(None, |acc, f| match f.effect {
-                Effect::CanaryShare(s) => Some(s),
-                _ => acc,
-            })
-            .unwrap_or_else(|| sc.weight_at(ts));
-        let cohort = if u_cohort < share {
-            Cohort::Canary
-        } else {
-            Cohort::Baseline
-        };
-        let keep: f64 = drops
+            .enumerate()
+            .filter(|(_, f)| matches!(f.effect, Effect::TrafficDrop(_)))
+            .map(|(i, _)| i)
+            .collect();
+        // Thinning: arrivals at the highest rate any span can reach, each kept with
+        // probability (its rate factor) / bound.
+        let bound: f64 = drops
             .iter()
-            .filter(|f| f.applies(ts, cohort))
-            .map(|f| match f.effect {
-                Effect::TrafficDrop(x) => x,
-                _ => 1.0,
+            .filter_map(|&i| match sc.faults[i].effect {
+                Effect::TrafficDrop(x) if x > 1.0 => Some(x),
+                _ => None,
             })
-            .product();
-        if u_keep * bound >= keep {
-            continue;
+            .product::<f64>()
+            .max(1.0);
+        let mut arrivals_rng = sc.rng(rng_stream::ARRIVALS);
+        let arrivals = poisson(&mut arrivals_rng, sc.from, sc.to, &[], |_| sc.rps * bound / 1000.0);
+        let rng = sc.rng(rng_stream::REQUESTS);
+        let mut synthetic = synthetic_requests(&sc);
+        synthetic.sort_by_key(|r| r.ts);
+        RequestChunks {
+            chunk: chunk.max(1),
+            arrivals: arrivals.into_iter(),
+            rng,
+            drops,
+            bound,
+            synthetic: synthetic.into_iter().peekable(),
+            sc,
         }
-        rows.push(request_row(sc, &draws, ts, cohort, Source::Real, None));
     }
 
-    // Synthetic monitors (from T0, when the canary exists), then synthetic bursts,
-    // each from its own stream.
+    /// The next real request, if any arrival is left.
+    fn next_real(&mut self) -> Option<RequestRow> {
+        let sc = &self.sc;
+        for ts in self.arrivals.by_ref() {
+            let u_cohort = self.rng.u01();
+            let u_keep = self.rng.u01();
+            let draws = RequestDraws::take(&mut self.rng);
+            let share = sc
+                .faults
+                .iter()
+                .filter(|f| f.contains(ts))
+                .fold(None, |acc, f| match f.effect {
+                    Effect::CanaryShare(s) => Some(s),
+                    _ => acc,
+                })
+                .unwrap_or_else(|| sc.weight_at(ts));
+            let cohort = if u_cohort < share { Cohort::Canary } else { Cohort::Baseline };
+            let keep: f64 = self
+                .drops
+                .iter()
+                .map(|&i| &sc.faults[i])
+                .filter(|f| f.applies(ts, cohort))
+                .map(|f| match f.effect {
+                    Effect::TrafficDrop(x) => x,
+                    _ => 1.0,
+                })
+                .product();
+            if u_keep * self.bound >= keep {
+                continue;
+            }
+            return Some(request_row(sc, &draws, ts, cohort, Source::Real, None));
+        }
+        None
+    }
+}
+
+impl Iterator for RequestChunks {
+    type Item = Vec<RequestRow>;
+    fn next(&mut self) -> Option<Vec<RequestRow>> {
+        let mut out = Vec::with_capacity(self.chunk.min(65_536));
+        while out.len() < self.chunk {
+            match self.next_real() {
+                Some(real) => {
+                    while let Some(s) = self.synthetic.next_if(|s| s.ts < real.ts) {
+                        out.push(s);
+                    }
+                    out.push(real);
+                }
+                None => {
+                    out.extend(self.synthetic.by_ref().take(self.chunk - out.len()));
+                    break;
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+/// Synthetic monitors (from T0, when the canary exists), then synthetic bursts, each
+/// from its own random stream.
+fn synthetic_requests(sc: &Scenario) -> Vec<RequestRow> {
+    let mut rows = Vec::new();
     let mut synth_rng = sc.rng(rng_stream::SYNTHETIC);
-    let synth = poisson(&mut synth_rng, sc.t0.max(sc.from), sc.to, &[], |_| {
-        sc.synthetic_rps / 1000.0
-    });
+    let synth = poisson(&mut synth_rng, sc.t0.max(sc.from), sc.to, &[], |_| sc.synthetic_rps / 1000.0);
     for ts in synth {
         let draws = RequestDraws::take(&mut synth_rng);
-        rows.push(request_row(
-            sc,
-            &draws,
-            ts,
-            Cohort::Canary,
-            Source::Synthetic,
-            None,
-        ));
+        rows.push(request_row(sc, &draws, ts, Cohort::Canary, Source::Synthetic, None));
     }
     for (i, f) in sc.faults.iter().enumerate() {
         if let Effect::SyntheticBurst { rps } = f.effect {
@@ -1401,19 +1456,33 @@ fn requests(sc: &Scenario) -> Vec<RequestRow> {
             }
             for ts in poisson(&mut r, from, to, &[], |_| rps / 1000.0) {
                 let draws = RequestDraws::take(&mut r);
-                rows.push(request_row(
-                    sc,
-                    &draws,
-                    ts,
-                    Cohort::Canary,
-                    Source::Synthetic,
-                    Some(0.5),
-                ));
+                rows.push(request_row(sc, &draws, ts, Cohort::Canary, Source::Synthetic, Some(0.5)));
             }
         }
     }
-    rows.sort_by_key(|r| r.ts);
     rows
+}
+
+/// Like [`generate`], but leaves `requests` empty and returns them as lazily generated,
+/// sorted chunks of at most `chunk` rows (for datasets too large to hold in memory).
+pub fn generate_streaming(
+    spec: &GenSpec,
+    plan: &GenPlan,
+    chunk: usize,
+) -> Result<(Dataset, RequestChunks), GenError> {
+    let sc = Scenario::build(spec, plan)?;
+    let ds = Dataset {
+        start: Some(sc.t0),
+        requests: Vec::new(),
+        probes: sc.probes.then(|| probes(&sc)),
+        infra: sc.infra.then(|| infra(&sc)),
+        security: sc.security.then(|| security(&sc)),
+        logs: sc.logs.then(|| logs(&sc)),
+        pages: sc.pages.then(|| pages(&sc)),
+        funnel: None,
+        ledger: None,
+    };
+    Ok((ds, RequestChunks::new(sc, chunk)))
 }
 
 // ---------------------------------------------------------------------------------

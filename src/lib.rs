@@ -1,6 +1,7 @@
 //! `rehearse`: replay recorded or generated event streams through a canary rollout's
 //! gate policy and say what would have happened. This crate root only wires modules.
 
+pub mod analytics;
 pub mod cli;
 pub mod engine;
 pub mod events;
@@ -16,4 +17,5 @@ pub mod scenario;
 pub mod sketch;
 pub mod source;
 pub mod time;
+pub mod tui;
 pub mod write;

@@ -11,7 +11,7 @@ use clap::Parser;
 use rehearse::cli::{Cli, Command, FormatArg, PolicyCmd};
 use rehearse::engine::replay_dir;
 use rehearse::scenario::{Scenario, check_one, discover, junit};
-use rehearse::write::{Format, write_dataset};
+use rehearse::write::Format;
 use rehearse::{policy, record, report};
 
 /// A failure and its exit status.
@@ -110,22 +110,42 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             if let Some(seed) = args.seed {
                 scenario.spec.seed = seed;
             }
-            let ds = scenario.dataset().map_err(usage)?;
             let format = match args.format {
                 FormatArg::Csv => Format::Csv,
                 FormatArg::Ndjson => Format::Ndjson,
                 FormatArg::Parquet => Format::Parquet,
                 FormatArg::Arrow => Format::Arrow,
             };
-            write_dataset(&ds, &args.out, format).map_err(internal)?;
-            eprintln!(
-                "wrote {} ({} requests, {} probes) to {}",
-                scenario.name,
-                ds.requests.len(),
-                ds.probes.as_ref().map_or(0, Vec::len),
-                args.out.display()
-            );
+            let requests = scenario.write(&args.out, format).map_err(internal)?;
+            eprintln!("wrote {} ({requests} requests) to {}", scenario.name, args.out.display());
             Ok(0)
+        }
+        Command::Funnel(args) => {
+            use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze, report};
+            let policy = AnalyticsPolicy::build(args.policy.as_deref(), &args.set)
+                .map_err(|e| usage(anyhow::anyhow!(e)))?;
+            let on_error = match args.on_error {
+                rehearse::cli::OnErrorArg::Fail => rehearse::source::OnError::Fail,
+                rehearse::cli::OnErrorArg::Skip => rehearse::source::OnError::Skip,
+            };
+            let dataset = args.dataset.display().to_string();
+            let data = AnalyticsData::load(&args.dataset, on_error)
+                .map_err(usage)?
+                .ok_or_else(|| {
+                    usage(anyhow::anyhow!(
+                        "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment NDJSON export as funnel.ndjson)"
+                    ))
+                })?;
+            let mut analytics = analyze(&data, &policy, &dataset).map_err(internal)?;
+            if let Some(dir) = &args.out {
+                analytics.write_tables(dir).map_err(internal)?;
+            }
+            let text = if args.json {
+                report::to_json(&analytics.report)
+            } else {
+                report::human(&analytics.report)
+            };
+            emit(&text, 0)
         }
         Command::Check(args) => {
             let files = discover(&args.dir).map_err(usage)?;
@@ -162,6 +182,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     .map_err(internal)?;
             }
             emit(&text, if failed == 0 { 0 } else { 1 })
+        }
+        Command::Tui(args) => {
+            let session = rehearse::tui::load(&args).map_err(usage)?;
+            rehearse::tui::run_tui(session, &args)
+                .context("the terminal UI failed")
+                .map_err(internal)?;
+            Ok(0)
         }
     }
 }

@@ -181,6 +181,73 @@ pub struct PageRow {
     pub prerendered: Option<bool>,
 }
 
+/// The `kind` of a `ledger` row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerKind {
+    Booking,
+    Payout,
+}
+
+impl LedgerKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "booking" => Some(Self::Booking),
+            "payout" => Some(Self::Payout),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booking => "booking",
+            Self::Payout => "payout",
+        }
+    }
+}
+
+/// One row of the `funnel` stream: a product analytics event (`visit`, `search`, ...,
+/// `credit_purchase`, B2B provider events, `abandon`, `retry`, ...). `revenue` is in
+/// major units of `currency`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FunnelRow {
+    pub ts: Millis,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub cohort: Option<Cohort>,
+    pub platform: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub revenue: Option<f64>,
+    pub currency: Option<String>,
+    pub order_id: Option<String>,
+    pub test_mode: Option<bool>,
+    pub user_agent: Option<String>,
+    pub page_url: Option<String>,
+    pub provider_id: Option<String>,
+    pub message_id: Option<String>,
+    /// Ground truth of generated data: whether the event came from a real or synthetic user.
+    pub source: Option<Source>,
+}
+
+/// One row of the `ledger` stream: one double-entry line of a booking or payout
+/// transaction, amounts in integer minor units (an absent amount is 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LedgerRow {
+    pub ts: Millis,
+    pub txn_id: String,
+    pub entry_id: String,
+    pub account: String,
+    pub debit_minor: Option<i64>,
+    pub credit_minor: Option<i64>,
+    pub currency: String,
+    pub kind: LedgerKind,
+    pub order_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub payout_id: Option<String>,
+}
+
 /// The streams a dataset directory may hold, in the order of `dataset-format.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -234,4 +301,8 @@ pub struct Dataset {
     pub security: Option<Vec<SecurityRow>>,
     pub logs: Option<Vec<LogRow>>,
     pub pages: Option<Vec<PageRow>>,
+    /// Product analytics events; `None` when the stream is absent.
+    pub funnel: Option<Vec<FunnelRow>>,
+    /// Booking and payout ledger lines; `None` when the stream is absent.
+    pub ledger: Option<Vec<LedgerRow>>,
 }

@@ -30,6 +30,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub policy: Option<toml::Table>,
     pub generate: GenSpec,
+    /// The optional funnel and ledger streams (`crate::analytics::generate`).
+    #[serde(default)]
+    pub funnel: Option<crate::analytics::generate::FunnelSpec>,
     pub expect: Expect,
 }
 
@@ -62,6 +65,7 @@ pub struct Scenario {
     pub description: String,
     pub setup: Setup,
     pub spec: GenSpec,
+    pub funnel: Option<crate::analytics::generate::FunnelSpec>,
     pub expect: Expect,
 }
 
@@ -91,16 +95,59 @@ impl Scenario {
             description: file.description,
             setup,
             spec: file.generate,
+            funnel: file.funnel,
             expect: file.expect,
         })
     }
 
     /// Generates the scenario's dataset in memory.
     pub fn dataset(&self) -> Result<Dataset, ScenarioError> {
-        generate(&self.spec, &gen_plan(&self.setup.policy)).map_err(|e| ScenarioError::Invalid {
+        let mut ds = generate(&self.spec, &gen_plan(&self.setup.policy)).map_err(|e| {
+            ScenarioError::Invalid {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        self.add_funnel(&mut ds)?;
+        Ok(ds)
+    }
+
+    /// Adds the funnel and ledger streams of the scenario's `[funnel]` table, if any.
+    fn add_funnel(&self, ds: &mut Dataset) -> Result<(), ScenarioError> {
+        let Some(spec) = &self.funnel else {
+            return Ok(());
+        };
+        let t0 = ds
+            .start
+            .or_else(|| parse_rfc3339(&self.spec.start))
+            .unwrap_or_default();
+        let (funnel, ledger) = crate::analytics::generate::generate_funnel(
+            spec,
+            &gen_plan(&self.setup.policy),
+            t0,
+            self.spec.seed,
+        )
+        .map_err(|e| ScenarioError::Invalid {
             path: self.path.clone(),
             message: e.to_string(),
-        })
+        })?;
+        ds.funnel = Some(funnel);
+        ds.ledger = ledger;
+        Ok(())
+    }
+
+    /// Generates the scenario into a dataset directory, streaming the requests in
+    /// chunks so memory stays bounded whatever the traffic. Returns the number of
+    /// requests written.
+    pub fn write(&self, out: &Path, format: crate::write::Format) -> Result<u64, ScenarioError> {
+        let err = |m: String| ScenarioError::Invalid { path: self.path.clone(), message: m };
+        let (mut ds, chunks) = crate::generate::generate_streaming(&self.spec, &gen_plan(&self.setup.policy), 65_536)
+            .map_err(|e| err(e.to_string()))?;
+        self.add_funnel(&mut ds)?;
+        let mut count = 0u64;
+        let counted = chunks.inspect(|c| count += c.len() as u64);
+        crate::write::write_dataset_streaming(&ds, counted, out, format).map_err(|e| err(e.to_string()))?;
+        Ok(count)
     }
 
     /// Generates and runs the scenario.

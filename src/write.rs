@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -24,7 +24,10 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use tempfile::NamedTempFile;
 
-use crate::model::{Dataset, InfraRow, LogRow, PageRow, ProbeRow, RequestRow, SecurityRow, Stream};
+use crate::model::{
+    Dataset, FunnelRow, InfraRow, LedgerRow, LogRow, PageRow, ProbeRow, RequestRow, SecurityRow,
+    Stream,
+};
 use crate::time::format_rfc3339;
 
 /// Rows per Parquet row group and per Arrow IPC record batch; record batches are built
@@ -36,13 +39,15 @@ pub const BATCH_ROWS: usize = 65_536;
 const READ_EXTENSIONS: [&str; 5] = ["csv", "ndjson", "jsonl", "parquet", "arrow"];
 
 /// The streams this writer owns (the ones [`Dataset`] holds).
-const OWNED_STREAMS: [Stream; 6] = [
+const OWNED_STREAMS: [Stream; 8] = [
     Stream::Requests,
     Stream::Probes,
     Stream::Infra,
     Stream::Security,
     Stream::Logs,
     Stream::Pages,
+    Stream::Funnel,
+    Stream::Ledger,
 ];
 
 /// The encoding of the stream files of a written dataset.
@@ -130,8 +135,8 @@ pub enum WriteError {
 }
 
 /// Writes `ds` into `dir` (created if needed) as `dataset.toml` plus one
-/// `<stream>.<ext>` file per present stream, and removes files of the dataset's six
-/// streams (`requests` .. `pages`) in other encodings, or of streams that are `None`.
+/// `<stream>.<ext>` file per present stream, and removes files of the dataset's eight
+/// streams (`requests` .. `ledger`) in other encodings, or of streams that are `None`.
 ///
 /// NDJSON cannot represent an empty stream (an empty file is an error for readers), so
 /// an empty `Some(vec![])` stream writes no file in NDJSON: that stream then reads back
@@ -156,6 +161,14 @@ pub fn write_dataset(ds: &Dataset, dir: &Path, format: Format) -> Result<(), Wri
     ));
     written.push((Stream::Logs, write_opt(dir, ds.logs.as_deref(), format)?));
     written.push((Stream::Pages, write_opt(dir, ds.pages.as_deref(), format)?));
+    written.push((
+        Stream::Funnel,
+        write_opt(dir, ds.funnel.as_deref(), format)?,
+    ));
+    written.push((
+        Stream::Ledger,
+        write_opt(dir, ds.ledger.as_deref(), format)?,
+    ));
 
     for (stream, wrote) in written {
         for ext in READ_EXTENSIONS {
@@ -201,24 +214,52 @@ fn write_stream<R: Rows>(dir: &Path, rows: &[R], format: Format) -> Result<bool,
     if format == Format::Ndjson && rows.is_empty() {
         return Ok(false);
     }
-    let path = dir.join(format!("{}.{}", R::STREAM.as_str(), format.extension()));
-    for (i, row) in rows.iter().enumerate() {
-        if let Err((column, value)) = row.check() {
-            return Err(WriteError::NonFinite {
-                path,
-                row: i + 1,
-                column,
-                value,
-            });
-        }
-    }
-    write_atomic(dir, &path, |w| match format {
-        Format::Csv => write_csv(w, rows, &path),
-        Format::Ndjson => write_ndjson(w, rows, &path),
-        Format::Parquet => write_parquet(w, rows, &path),
-        Format::Arrow => write_arrow(w, rows, &path),
-    })?;
+    write_chunks(dir, std::iter::once(rows), format)?;
     Ok(true)
+}
+
+/// Writes one stream file from chunks of rows, holding one chunk at a time.
+fn write_chunks<R: Rows, C: AsRef<[R]>>(
+    dir: &Path,
+    chunks: impl Iterator<Item = C>,
+    format: Format,
+) -> Result<(), WriteError> {
+    let path = dir.join(format!("{}.{}", R::STREAM.as_str(), format.extension()));
+    let checked = |base: usize, rows: &[R]| -> Result<(), WriteError> {
+        for (i, row) in rows.iter().enumerate() {
+            if let Err((column, value)) = row.check() {
+                return Err(WriteError::NonFinite { path: path.clone(), row: base + i + 1, column, value });
+            }
+        }
+        Ok(())
+    };
+    let mut seen = 0usize;
+    let mut chunks = chunks.map(|c| {
+        let r = checked(seen, c.as_ref());
+        seen += c.as_ref().len();
+        r.map(|()| c)
+    });
+    write_atomic(dir, &path, |w| match format {
+        Format::Csv => write_csv(w, &mut chunks, &path),
+        Format::Ndjson => write_ndjson(w, &mut chunks, &path),
+        Format::Parquet => write_parquet(w, &mut chunks, &path),
+        Format::Arrow => write_arrow(w, &mut chunks, &path),
+    })
+}
+
+/// Writes a dataset whose requests come as sorted chunks (see
+/// [`crate::generate::generate_streaming`]); `ds.requests` is ignored. Memory holds one
+/// chunk of requests at a time.
+pub fn write_dataset_streaming(
+    ds: &Dataset,
+    requests: impl Iterator<Item = Vec<RequestRow>>,
+    dir: &Path,
+    format: Format,
+) -> Result<(), WriteError> {
+    fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir { path: dir.to_path_buf(), source })?;
+    let rest = Dataset { requests: Vec::new(), ..ds.clone() };
+    write_dataset(&rest, dir, format)?;
+    write_chunks(dir, requests, format)
 }
 
 /// Runs `body` on a buffered temporary file in `dir`, then renames it to `path`.
@@ -586,13 +627,147 @@ impl Rows for PageRow {
     }
 }
 
+impl Rows for FunnelRow {
+    const STREAM: Stream = Stream::Funnel;
+    fn fields() -> Vec<Field> {
+        let opt = |name: &str| Field::new(name, DataType::Utf8, true);
+        vec![
+            ts_field(),
+            Field::new("event", DataType::Utf8, false),
+            opt("user_id"),
+            opt("anonymous_id"),
+            opt("cohort"),
+            opt("platform"),
+            opt("utm_source"),
+            opt("utm_medium"),
+            opt("utm_campaign"),
+            Field::new("revenue", DataType::Float64, true),
+            opt("currency"),
+            opt("order_id"),
+            Field::new("test_mode", DataType::Boolean, true),
+            opt("user_agent"),
+            opt("page_url"),
+            opt("provider_id"),
+            opt("message_id"),
+            opt("source"),
+        ]
+    }
+    fn cells<'a>(&'a self, out: &mut Vec<Cell<'a>>) {
+        out.push(ts_cell(self.ts));
+        out.push(Cell::Str(&self.event));
+        out.push(opt_str(&self.user_id));
+        out.push(opt_str(&self.anonymous_id));
+        out.push(match self.cohort {
+            Some(c) => Cell::Str(c.as_str()),
+            None => Cell::Null,
+        });
+        out.push(opt_str(&self.platform));
+        out.push(opt_str(&self.utm_source));
+        out.push(opt_str(&self.utm_medium));
+        out.push(opt_str(&self.utm_campaign));
+        out.push(opt_f64(self.revenue));
+        out.push(opt_str(&self.currency));
+        out.push(opt_str(&self.order_id));
+        out.push(opt_bool(self.test_mode));
+        out.push(opt_str(&self.user_agent));
+        out.push(opt_str(&self.page_url));
+        out.push(opt_str(&self.provider_id));
+        out.push(opt_str(&self.message_id));
+        out.push(match self.source {
+            Some(s) => Cell::Str(s.as_str()),
+            None => Cell::Null,
+        });
+    }
+    fn arrays(rows: &[Self]) -> Vec<ArrayRef> {
+        vec![
+            ts_array(rows, |r| r.ts),
+            str_array(rows, |r| &r.event),
+            opt_str_array(rows, |r| r.user_id.as_deref()),
+            opt_str_array(rows, |r| r.anonymous_id.as_deref()),
+            opt_str_array(rows, |r| r.cohort.map(|c| c.as_str())),
+            opt_str_array(rows, |r| r.platform.as_deref()),
+            opt_str_array(rows, |r| r.utm_source.as_deref()),
+            opt_str_array(rows, |r| r.utm_medium.as_deref()),
+            opt_str_array(rows, |r| r.utm_campaign.as_deref()),
+            Arc::new(rows.iter().map(|r| r.revenue).collect::<Float64Array>()),
+            opt_str_array(rows, |r| r.currency.as_deref()),
+            opt_str_array(rows, |r| r.order_id.as_deref()),
+            opt_bool_array(rows, |r| r.test_mode),
+            opt_str_array(rows, |r| r.user_agent.as_deref()),
+            opt_str_array(rows, |r| r.page_url.as_deref()),
+            opt_str_array(rows, |r| r.provider_id.as_deref()),
+            opt_str_array(rows, |r| r.message_id.as_deref()),
+            opt_str_array(rows, |r| r.source.map(|s| s.as_str())),
+        ]
+    }
+    fn check(&self) -> Result<(), (&'static str, f64)> {
+        match self.revenue {
+            Some(v) if !v.is_finite() => Err(("revenue", v)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Rows for LedgerRow {
+    const STREAM: Stream = Stream::Ledger;
+    fn fields() -> Vec<Field> {
+        vec![
+            ts_field(),
+            Field::new("txn_id", DataType::Utf8, false),
+            Field::new("entry_id", DataType::Utf8, false),
+            Field::new("account", DataType::Utf8, false),
+            Field::new("debit_minor", DataType::Int64, true),
+            Field::new("credit_minor", DataType::Int64, true),
+            Field::new("currency", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("order_id", DataType::Utf8, true),
+            Field::new("provider_id", DataType::Utf8, true),
+            Field::new("payout_id", DataType::Utf8, true),
+        ]
+    }
+    fn cells<'a>(&'a self, out: &mut Vec<Cell<'a>>) {
+        let int = |v: Option<i64>| match v {
+            Some(v) => Cell::Raw(v.to_string()),
+            None => Cell::Null,
+        };
+        out.push(ts_cell(self.ts));
+        out.push(Cell::Str(&self.txn_id));
+        out.push(Cell::Str(&self.entry_id));
+        out.push(Cell::Str(&self.account));
+        out.push(int(self.debit_minor));
+        out.push(int(self.credit_minor));
+        out.push(Cell::Str(&self.currency));
+        out.push(Cell::Str(self.kind.as_str()));
+        out.push(opt_str(&self.order_id));
+        out.push(opt_str(&self.provider_id));
+        out.push(opt_str(&self.payout_id));
+    }
+    fn arrays(rows: &[Self]) -> Vec<ArrayRef> {
+        vec![
+            ts_array(rows, |r| r.ts),
+            str_array(rows, |r| &r.txn_id),
+            str_array(rows, |r| &r.entry_id),
+            str_array(rows, |r| &r.account),
+            Arc::new(rows.iter().map(|r| r.debit_minor).collect::<Int64Array>()),
+            Arc::new(rows.iter().map(|r| r.credit_minor).collect::<Int64Array>()),
+            str_array(rows, |r| &r.currency),
+            str_array(rows, |r| r.kind.as_str()),
+            opt_str_array(rows, |r| r.order_id.as_deref()),
+            opt_str_array(rows, |r| r.provider_id.as_deref()),
+            opt_str_array(rows, |r| r.payout_id.as_deref()),
+        ]
+    }
+}
+
 fn schema<R: Rows>() -> SchemaRef {
     Arc::new(Schema::new(R::fields()))
 }
 
-fn write_csv<R: Rows>(
+type Chunks<'i, C> = &'i mut dyn Iterator<Item = Result<C, WriteError>>;
+
+fn write_csv<R: Rows, C: AsRef<[R]>>(
     w: &mut BufWriter<&mut File>,
-    rows: &[R],
+    chunks: Chunks<'_, C>,
     path: &Path,
 ) -> Result<(), WriteError> {
     let csv_err = |source| WriteError::Csv {
@@ -603,12 +778,14 @@ fn write_csv<R: Rows>(
     let fields = R::fields();
     out.write_record(fields.iter().map(|f| f.name().as_str()))
         .map_err(csv_err)?;
-    let mut cells = Vec::with_capacity(fields.len());
-    for row in rows {
-        cells.clear();
-        row.cells(&mut cells);
-        out.write_record(cells.iter().map(Cell::text))
-            .map_err(csv_err)?;
+    for chunk in chunks {
+        let chunk = chunk?;
+        let mut cells = Vec::with_capacity(fields.len());
+        for row in chunk.as_ref() {
+            cells.clear();
+            row.cells(&mut cells);
+            out.write_record(cells.iter().map(Cell::text)).map_err(csv_err)?;
+        }
     }
     out.flush().map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
@@ -633,15 +810,17 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_ndjson<R: Rows>(
+fn write_ndjson<R: Rows, C: AsRef<[R]>>(
     w: &mut BufWriter<&mut File>,
-    rows: &[R],
+    chunks: Chunks<'_, C>,
     path: &Path,
 ) -> Result<(), WriteError> {
     let names: Vec<String> = R::fields().iter().map(|f| f.name().clone()).collect();
-    let mut cells = Vec::with_capacity(names.len());
     let mut line = String::new();
-    for row in rows {
+    for chunk in chunks {
+      let chunk = chunk?;
+      let mut cells = Vec::with_capacity(names.len());
+      for row in chunk.as_ref() {
         cells.clear();
         row.cells(&mut cells);
         line.clear();
@@ -665,6 +844,7 @@ fn write_ndjson<R: Rows>(
                 path: path.to_path_buf(),
                 source,
             })?;
+      }
     }
     Ok(())
 }
@@ -677,9 +857,9 @@ fn batches<'a, R: Rows>(
         .map(move |chunk| RecordBatch::try_new(schema.clone(), R::arrays(chunk)))
 }
 
-fn write_parquet<R: Rows>(
+fn write_parquet<R: Rows, C: AsRef<[R]>>(
     w: &mut BufWriter<&mut File>,
-    rows: &[R],
+    chunks: Chunks<'_, C>,
     path: &Path,
 ) -> Result<(), WriteError> {
     let pq_err = |source| WriteError::Parquet {
@@ -692,20 +872,23 @@ fn write_parquet<R: Rows>(
         .set_max_row_group_row_count(Some(BATCH_ROWS))
         .build();
     let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(pq_err)?;
-    for batch in batches(rows, &schema) {
-        let batch = batch.map_err(|source| WriteError::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        writer.write(&batch).map_err(pq_err)?;
+    for chunk in chunks {
+        let chunk = chunk?;
+        for batch in batches(chunk.as_ref(), &schema) {
+            let batch = batch.map_err(|source| WriteError::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            writer.write(&batch).map_err(pq_err)?;
+        }
     }
     writer.close().map_err(pq_err)?;
     Ok(())
 }
 
-fn write_arrow<R: Rows>(
+fn write_arrow<R: Rows, C: AsRef<[R]>>(
     w: &mut BufWriter<&mut File>,
-    rows: &[R],
+    chunks: Chunks<'_, C>,
     path: &Path,
 ) -> Result<(), WriteError> {
     let arrow_err = |source| WriteError::Arrow {
@@ -714,10 +897,11 @@ fn write_arrow<R: Rows>(
     };
     let schema = schema::<R>();
     let mut writer = arrow_ipc::writer::FileWriter::try_new(w, &schema).map_err(arrow_err)?;
-    for batch in batches(rows, &schema) {
-        writer
-            .write(&batch.map_err(arrow_err)?)
-            .map_err(arrow_err)?;
+    for chunk in chunks {
+        let chunk = chunk?;
+        for batch in batches(chunk.as_ref(), &schema) {
+            writer.write(&batch.map_err(arrow_err)?).map_err(arrow_err)?;
+        }
     }
     writer.finish().map_err(arrow_err)
 }
@@ -789,6 +973,8 @@ mod tests {
                 in_sitemap: Some(true),
                 prerendered: None,
             }]),
+            funnel: None,
+            ledger: None,
         }
     }
 

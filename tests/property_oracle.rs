@@ -120,6 +120,8 @@ type RawPage = (u32, u8, u8, u8, u8, u8);
 #[derive(Clone, Debug)]
 struct RawPages {
     bad_pct: u8,
+    /// The one field a bad row spoils in this case (so a single rule decides).
+    field: u8,
     rows: Vec<RawPage>,
 }
 
@@ -582,7 +584,7 @@ fn build_pages(p: &Policy, rp: &RawPages) -> Vec<PageRow> {
                 prerendered: if tm % 5 == 0 { None } else { Some(true) },
             };
             if roll % 100 < rp.bad_pct % 20 {
-                match field % 6 {
+                match (field / 128).wrapping_add(rp.field) % 6 {
                     0 => row.cache_control = CACHE[val as usize % CACHE.len()].into(),
                     1 => row.status = [404, 301, 500, 200][val as usize % 4],
                     2 => {
@@ -616,6 +618,8 @@ fn build(c: &Case) -> (Policy, Dataset) {
         security: c.security.as_ref().map(|r| build_security(&p, r)),
         logs: c.logs.as_ref().map(|r| build_logs(&p, r)),
         pages: c.pages.as_ref().map(|r| build_pages(&p, r)),
+        funnel: None,
+        ledger: None,
     };
     (p, ds)
 }
@@ -742,6 +746,7 @@ fn logs() -> impl Strategy<Value = RawLogs> {
 fn pages() -> impl Strategy<Value = RawPages> {
     (
         prop_oneof![2 => Just(0u8), 1 => 1u8..20],
+        any::<u8>(),
         prop::collection::vec(
             (
                 any::<u32>(),
@@ -754,7 +759,11 @@ fn pages() -> impl Strategy<Value = RawPages> {
             0..60,
         ),
     )
-        .prop_map(|(bad_pct, rows)| RawPages { bad_pct, rows })
+        .prop_map(|(bad_pct, field, rows)| RawPages {
+            bad_pct,
+            field,
+            rows,
+        })
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -1049,10 +1058,51 @@ fn assert_agrees(p: &Policy, ds: &Dataset) -> Run {
     run
 }
 
-/// Requests on tick boundaries: an event at `t` belongs to the window ending at `t`,
-/// not to the next one, and an event at T0 takes part in no gate.
+fn policy_with(sets: &[&str]) -> Policy {
+    let mut b = PolicyBuilder::new();
+    for s in [
+        "stages.synthetic.duration=20m",
+        "stages.ramp-5.duration=10m",
+        "stages.ramp-25.duration=15m",
+        "stages.full.duration=15m",
+        "rollout.min_requests=5",
+    ]
+    .iter()
+    .chain(sets)
+    {
+        b = b.set(s).expect("valid --set");
+    }
+    b.build().expect("valid policy")
+}
+
+/// The state of `gate` at tick `k` as the engine reported it.
+fn tick_state(run: &Run, k: u32, gate: Gate) -> Option<GateState> {
+    run.events.iter().find_map(|e| match e {
+        VerdictEvent::Tick(t) if t.k == k => {
+            t.gates.iter().find(|g| g.gate == gate).map(|g| g.state)
+        }
+        _ => None,
+    })
+}
+
+fn verdicts(run: &Run) -> Vec<(Verdict, Vec<Gate>)> {
+    run.stages
+        .iter()
+        .map(|s| (s.verdict, s.reasons.clone()))
+        .collect()
+}
+
+/// Ten fast canary real requests half a second before every tick from `from` to `to`.
+fn steady(from: i64, to: i64) -> Vec<RequestRow> {
+    (from..=to)
+        .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000)))
+        .collect()
+}
+
+/// Windows are `(t - 5m, t]`: requests exactly on tick 5 count at ticks 5 to 9, not at 10;
+/// requests exactly at T0 count nowhere.
 #[test]
-fn requests_on_tick_boundaries() {
+fn windows_are_half_open() {
     let p = small_policy();
     let mut requests = Vec::new();
     for k in 0..=60i64 {
@@ -1060,17 +1110,27 @@ fn requests_on_tick_boundaries() {
             requests.push(req(T0 + k * MIN, 200, 50_000));
         }
     }
-    // Slow requests exactly at T0 and at the end of the synthetic stage.
     for _ in 0..40 {
         requests.push(req(T0, 200, 900_000));
-        requests.push(req(T0 + 20 * MIN + 1, 200, 90_000));
+        requests.push(req(T0 + 5 * MIN, 200, 210_000));
     }
     let ds = Dataset {
         start: Some(T0),
         requests,
         ..Dataset::default()
     };
-    assert_agrees(&p, &ds);
+    let run = assert_agrees(&p, &ds);
+    assert_eq!(tick_state(&run, 1, Gate::LatencyP95), Some(GateState::Ok));
+    assert_eq!(tick_state(&run, 4, Gate::LatencyP95), Some(GateState::Ok));
+    assert_eq!(
+        tick_state(&run, 5, Gate::LatencyP95),
+        Some(GateState::Breach)
+    );
+    assert_eq!(
+        tick_state(&run, 9, Gate::LatencyP95),
+        Some(GateState::Breach)
+    );
+    assert_eq!(tick_state(&run, 10, Gate::LatencyP95), Some(GateState::Ok));
 }
 
 /// Latency exactly at the trigger threshold does not breach; one microsecond above does.
@@ -1078,8 +1138,12 @@ fn requests_on_tick_boundaries() {
 fn latency_threshold_is_strict() {
     let p = small_policy();
     for (lat, expect_rollback) in [(250_000, false), (250_001, true)] {
-        let requests: Vec<_> = (1..=60i64)
-            .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, lat)))
+        let requests: Vec<_> = steady(1, 60)
+            .into_iter()
+            .map(|r| RequestRow {
+                latency_us: lat,
+                ..r
+            })
             .collect();
         let ds = Dataset {
             start: Some(T0),
@@ -1097,6 +1161,177 @@ fn latency_threshold_is_strict() {
             assert_eq!(run.rollback.as_ref().map(|r| r.0), Some(T0 + 11 * MIN));
         }
     }
+}
+
+/// A sustained run never crosses a stage boundary: slow from tick 16 on, the p95 trigger
+/// cannot fire at tick 26 (6 ticks of the synthetic stage + 5 of ramp-5) but fires at
+/// tick 31, the last tick of an 11-minute ramp-5.
+#[test]
+fn sustain_restarts_at_a_stage_boundary() {
+    let p = policy_with(&[
+        "stages.synthetic.go_p95_ms=1000",
+        "stages.ramp-5.duration=11m",
+    ]);
+    let requests: Vec<_> = steady(1, 60)
+        .into_iter()
+        .map(|r| {
+            if r.ts > T0 + 15 * MIN {
+                RequestRow {
+                    latency_us: 300_000,
+                    ..r
+                }
+            } else {
+                r
+            }
+        })
+        .collect();
+    let ds = Dataset {
+        start: Some(T0),
+        requests,
+        ..Dataset::default()
+    };
+    let run = assert_agrees(&p, &ds);
+    assert_eq!(
+        run.rollback,
+        Some((T0 + 31 * MIN, 1, vec![Gate::LatencyP95]))
+    );
+    assert_eq!(run.stages[0].verdict, Verdict::Go);
+}
+
+/// `budget_burn` compares strictly: with a 1 h period, 500 real requests and 3 canary 5xx
+/// in the first minute sit exactly on the 10 % burn (ok); 4 breach.
+#[test]
+fn budget_burn_boundary() {
+    let p = policy_with(&["budget.period=1h"]);
+    for (bad, state) in [(3, GateState::Ok), (4, GateState::Breach)] {
+        let mut requests = Vec::new();
+        for i in 0..500i64 {
+            let mut r = req(T0 + 1 + i * 100, 200, 50_000);
+            if i < bad {
+                r.status = 500;
+            } else {
+                r.cohort = Cohort::Baseline;
+            }
+            requests.push(r);
+        }
+        let ds = Dataset {
+            start: Some(T0),
+            requests,
+            ..Dataset::default()
+        };
+        let run = assert_agrees(&p, &ds);
+        assert_eq!(
+            tick_state(&run, 1, Gate::BudgetBurn),
+            Some(state),
+            "{bad} errors"
+        );
+    }
+}
+
+/// Availability is breached strictly below the limit: 99 of 100 at 0.99 holds nothing.
+#[test]
+fn availability_boundary() {
+    let p = policy_with(&[
+        "go.availability=0.99",
+        "go.error_rate_5xx=0.5",
+        "triggers.error_rate_5xx=0.5",
+    ]);
+    for (bad, expect) in [
+        (1, (Verdict::Go, vec![])),
+        (2, (Verdict::Hold, vec![Gate::Availability])),
+    ] {
+        let mut requests: Vec<_> = steady(21, 30);
+        for r in requests.iter_mut().take(bad) {
+            r.status = 503;
+        }
+        let ds = Dataset {
+            start: Some(T0),
+            requests,
+            ..Dataset::default()
+        };
+        let run = assert_agrees(&p, &ds);
+        assert_eq!(verdicts(&run)[1], expect, "{bad} errors");
+    }
+}
+
+/// `insufficient_data`: one tick of ten without data is exactly 10 % (go), two hold.
+#[test]
+fn insufficient_data_boundary() {
+    let p = small_policy();
+    for (gap, verdict) in [(1, Verdict::Go), (2, Verdict::Hold)] {
+        let requests: Vec<_> = steady(1, 60)
+            .into_iter()
+            .filter(|r| !(T0 + 20 * MIN < r.ts && r.ts <= T0 + (20 + gap) * MIN))
+            .collect();
+        let ds = Dataset {
+            start: Some(T0),
+            requests,
+            ..Dataset::default()
+        };
+        let run = assert_agrees(&p, &ds);
+        assert_eq!(run.stages[1].verdict, verdict, "{gap} empty minutes");
+    }
+}
+
+/// Probe coverage: a gap of exactly two intervals is fine, a millisecond more breaches.
+#[test]
+fn probe_coverage_gap_boundary() {
+    let p = small_policy();
+    for (shift, verdict) in [(0, Verdict::Go), (1, Verdict::Hold)] {
+        let mut probes = Vec::new();
+        for m in 1..=60i64 {
+            for target in ["ttv", "security"] {
+                if target == "ttv" && m == 10 {
+                    continue;
+                }
+                let ts = T0 + m * MIN + if target == "ttv" && m == 11 { shift } else { 0 };
+                probes.push(probe(ts, target, false, 0));
+            }
+        }
+        let ds = Dataset {
+            start: Some(T0),
+            requests: steady(1, 60),
+            probes: Some(probes),
+            ..Dataset::default()
+        };
+        let run = assert_agrees(&p, &ds);
+        assert_eq!(run.stages[0].verdict, verdict, "shift {shift}");
+    }
+}
+
+/// Probes are walked in timestamp order even when the rows are not sorted.
+#[test]
+fn probe_order_is_by_timestamp() {
+    let p = small_policy();
+    let mut probes = Vec::new();
+    for m in 1..=60i64 {
+        for target in ["ttv", "security"] {
+            probes.push(probe(
+                T0 + m * MIN,
+                target,
+                target == "ttv" && (5..=7).contains(&m),
+                0,
+            ));
+        }
+    }
+    // Move ttv's failure at minute 6 to the end of the rows.
+    let i = probes
+        .iter()
+        .position(|p| p.target == "ttv" && p.ts == T0 + 6 * MIN)
+        .unwrap();
+    let late = probes.remove(i);
+    probes.push(late);
+    let ds = Dataset {
+        start: Some(T0),
+        requests: steady(1, 60),
+        probes: Some(probes),
+        ..Dataset::default()
+    };
+    let run = assert_agrees(&p, &ds);
+    assert_eq!(
+        run.rollback,
+        Some((T0 + 7 * MIN, 0, vec![Gate::ProbeFailures]))
+    );
 }
 
 /// Three consecutive probe failures across the synthetic/ramp boundary fire at the third
@@ -1159,29 +1394,63 @@ fn probe_ties_keep_file_order() {
     assert_eq!(run.rollback.as_ref().map(|r| r.0), Some(T0 + 5 * MIN + 2));
 }
 
-/// The security baseline switches on the earliest event being at or before T0 - 60m.
+/// The security baseline: an event exactly at T0 - 60m is the "at or before" case and
+/// is counted in `[T0 - 60m, T0)`; 120 baseline events against 30 in a 5-minute window is
+/// exactly 3x (ok). A millisecond later, the first-stage baseline applies (breach).
 #[test]
 fn security_baseline_boundary() {
     let p = small_policy();
-    let requests: Vec<_> = (1..=60i64)
-        .flat_map(|k| (0..10).map(move |_| req(T0 + k * MIN - 500, 200, 50_000)))
-        .collect();
-    for first in [T0 - 60 * MIN, T0 - 60 * MIN + 1] {
-        let mut security = vec![sec_row(first, SecurityKind::RateLimited)];
-        for i in 0..100 {
-            security.push(sec_row(T0 - 30 * MIN + i * 1000, SecurityKind::WafBlock));
-        }
-        for m in 30..48i64 {
-            for j in 0..7 {
-                security.push(sec_row(T0 + m * MIN + j * 5000, SecurityKind::WafBlock));
-            }
+    for (first, state) in [
+        (T0 - 60 * MIN, GateState::Ok),
+        (T0 - 60 * MIN + 1, GateState::Breach),
+    ] {
+        let mut security: Vec<_> = (0..120)
+            .map(|i| sec_row(first + i * 20_000, SecurityKind::WafBlock))
+            .collect();
+        for j in 0..30 {
+            security.push(sec_row(
+                T0 + 5 * MIN + 5_000 + j * 10_000,
+                SecurityKind::WafBlock,
+            ));
         }
         let ds = Dataset {
             start: Some(T0),
-            requests: requests.clone(),
+            requests: steady(1, 60),
             security: Some(security),
             ..Dataset::default()
         };
-        assert_agrees(&p, &ds);
+        let run = assert_agrees(&p, &ds);
+        assert_eq!(
+            tick_state(&run, 10, Gate::SecurityWafSpike),
+            Some(state),
+            "first event at {}",
+            first - T0
+        );
     }
+}
+
+/// Section 2 makes a window below `min_requests` canary real requests "no data for every
+/// request metric"; section 8 exempts only `budget_burn` from that minimum. So 30 slow
+/// `/api/admin/` requests in a window of 30 (below 100) breach nothing.
+#[test]
+fn endpoint_gate_needs_the_window_minimum() {
+    let p = policy(10, 100, 20, "30d");
+    let requests: Vec<_> = (0..30)
+        .map(|i| RequestRow {
+            endpoint: "/api/admin/users".into(),
+            ..req(T0 + 4 * MIN + 1 + i * 1000, 200, 300_000)
+        })
+        .collect();
+    let ds = Dataset {
+        start: Some(T0),
+        requests,
+        ..Dataset::default()
+    };
+    let run = run_engine(&p, &ds, 8192);
+    assert_eq!(
+        tick_state(&run, 5, Gate::EndpointLatencyP95),
+        Some(GateState::NoData)
+    );
+    assert_eq!(run.stages[0].verdict, Verdict::Go);
+    assert_agrees(&p, &ds);
 }

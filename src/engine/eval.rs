@@ -123,6 +123,13 @@ fn ms(us: u64) -> f64 {
 
 /// Runs the whole rollout over folded aggregates.
 pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
+    evaluate_with(policy, f, true)
+}
+
+/// Runs the whole rollout; with `display` false the approximate p95/p99 values shown
+/// to people are left out (verdicts, events and every exact value are the same), which
+/// makes re-evaluating many policy variants several times faster.
+pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
     let p = policy;
     let t0 = f.t0;
     let nb = f.bands.len() + 1;
@@ -275,13 +282,15 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
             // Window aggregates.
             let lo = k.saturating_sub(p.window_ticks).max(m);
             window.counters.iter_mut().for_each(|c| *c = 0);
-            window.sketch.clear();
+            if display {
+                window.sketch.clear();
+            }
             window.intervals = k - lo;
             for j in lo..k {
                 for (w, c) in window.counters.iter_mut().zip(f.interval_counters(j)) {
                     *w += *c;
                 }
-                if let Some(s) = &f.sketches[j] {
+                if display && let Some(s) = &f.sketches[j] {
                     window.sketch.merge(s);
                 }
             }
@@ -354,12 +363,12 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
                     Some(p.go_4xx.as_f64()),
                     tr4,
                 );
-                let p95v = if has_req {
+                let p95v = if has_req && display {
                     window.sketch.value_at_rank(p.q95.ceil_mul(n)).map(ms)
                 } else {
                     None
                 };
-                let p99v = if has_req {
+                let p99v = if has_req && display {
                     window.sketch.value_at_rank(p.q99.ceil_mul(n)).map(ms)
                 } else {
                     None

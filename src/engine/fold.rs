@@ -75,6 +75,11 @@ pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
         .map_or(u8::MAX, |i| i as u8)
 }
 
+/// Latency thresholds (us) worth counting for live tuning: every 5 ms up to 2 s.
+pub fn tuning_grid() -> Vec<u64> {
+    (1..=400).map(|i| i * 5_000).collect()
+}
+
 /// Counter slots of one tick interval's request aggregate.
 pub(crate) mod slot {
     /// Canary real requests.
@@ -195,14 +200,17 @@ pub(crate) fn stream_idx(s: crate::model::Stream) -> usize {
 
 impl Folded {
     pub fn new(setup: &Setup, t0: Millis) -> Self {
+        Self::with_extra_bands(setup, t0, &[])
+    }
+
+    /// Like [`Folded::new`], also counting latencies against `extra` thresholds (us), so
+    /// that policies with those latency limits can be re-evaluated exactly from these
+    /// aggregates (live tuning, sweeps).
+    pub fn with_extra_bands(setup: &Setup, t0: Millis, extra: &[u64]) -> Self {
         let p = &setup.policy;
         let mut bands: Vec<u64> = p.stages.iter().map(|s| s.go_p95_us).collect();
-        bands.extend([
-            p.trig_p95_us,
-            p.trig_p99_us,
-            p.endpoint_p95_us,
-            p.ticket_p95_us,
-        ]);
+        bands.extend([p.trig_p95_us, p.trig_p99_us, p.endpoint_p95_us, p.ticket_p95_us]);
+        bands.extend_from_slice(extra);
         bands.sort_unstable();
         bands.dedup();
         let nb = bands.len() + 1;
@@ -257,12 +265,29 @@ impl Folded {
     /// Band index of a latency: the number of band thresholds strictly below it.
     #[inline]
     fn band(&self, latency_us: u64) -> usize {
-        // A handful of thresholds: a linear scan beats a binary search.
-        let mut b = 0;
-        for &t in &self.bands {
-            b += (latency_us > t) as usize;
+        if self.bands.len() <= 12 {
+            // A handful of thresholds: a branch-free linear scan beats a binary search.
+            let mut b = 0;
+            for &t in &self.bands {
+                b += (latency_us > t) as usize;
+            }
+            b
+        } else {
+            self.bands.partition_point(|&t| t < latency_us)
         }
-        b
+    }
+
+    /// Whether every latency limit of `policy` is a band of these aggregates (and the
+    /// stage plan matches), so [`crate::engine::evaluate`] gives exact verdicts for it.
+    pub fn supports(&self, policy: &crate::policy::Policy) -> bool {
+        let has = |t: u64| self.bands.binary_search(&t).is_ok();
+        policy.stages.iter().all(|s| has(s.go_p95_us))
+            && [policy.trig_p95_us, policy.trig_p99_us, policy.endpoint_p95_us, policy.ticket_p95_us].into_iter().all(has)
+            && policy.total_ticks() == self.ticks
+            && policy.tick_ms == self.tick_ms
+            && policy.outlier_prefixes == self.prefixes
+            && policy.security_baseline_ms == self.security_baseline_ms
+            && policy.stages.iter().map(|s| self.t0 + s.end_ms()).eq(self.stage_ends.iter().copied())
     }
 
     pub fn prefixes(&self) -> &[String] {
@@ -271,6 +296,59 @@ impl Folded {
 
     pub fn mark_present(&mut self, s: crate::model::Stream) {
         self.present[stream_idx(s)] = true;
+    }
+
+    /// An empty aggregate with the same configuration, to fold a share of the requests
+    /// on another thread; combine with [`Folded::merge_requests`].
+    pub fn request_part(&self) -> Folded {
+        Folded {
+            t0: self.t0,
+            tick_ms: self.tick_ms,
+            ticks: self.ticks,
+            bands: self.bands.clone(),
+            n_prefixes: self.n_prefixes,
+            stride: self.stride,
+            counters: vec![0; self.counters.len()],
+            sketches: vec![None; self.ticks],
+            outside: [0; 8],
+            rows: [0; 8],
+            present: [false; 8],
+            probes: Vec::new(),
+            probe_targets: Vec::new(),
+            probe_details: Vec::new(),
+            infra: Vec::new(),
+            infra_has_cohort: false,
+            infra_has_db: false,
+            infra_has_queue: false,
+            security: Vec::new(),
+            security_pre: [0; 2],
+            security_earliest: None,
+            pii: Vec::new(),
+            pii_examples: Vec::new(),
+            pages: Vec::new(),
+            page_cols: PageColumns::default(),
+            pii_detector: None,
+            schemas: self.schemas.clone(),
+            prefixes: self.prefixes.clone(),
+            stage_ends: self.stage_ends.clone(),
+            security_baseline_ms: self.security_baseline_ms,
+        }
+    }
+
+    /// Adds the request aggregates of a part (sums are order-independent, so the
+    /// result does not depend on how the requests were split).
+    pub fn merge_requests(&mut self, part: &Folded) {
+        for (a, b) in self.counters.iter_mut().zip(&part.counters) {
+            *a += *b;
+        }
+        for (a, b) in self.sketches.iter_mut().zip(&part.sketches) {
+            if let Some(b) = b {
+                a.get_or_insert_with(Sketch::default).merge(b);
+            }
+        }
+        let ri = stream_idx(crate::model::Stream::Requests);
+        self.rows[ri] += part.rows[ri];
+        self.outside[ri] += part.outside[ri];
     }
 
     /// Folds a batch of requests.

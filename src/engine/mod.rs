@@ -12,7 +12,7 @@ use crate::policy::Policy;
 use crate::source::dataset::DatasetDir;
 use crate::source::{InputError, OnError, ReadStats};
 
-pub use eval::{Run, StageOutcome, evaluate};
+pub use eval::{Run, StageOutcome, evaluate, evaluate_with};
 pub use fold::{Folded, RequestBatch};
 use schema::SchemaSet;
 
@@ -82,11 +82,33 @@ pub enum ReplayError {
     NoStart(String),
 }
 
+/// The fold of a replay: exactly [`Folded::new`]'s without extra bands.
+fn new_folded(setup: &Setup, t0: Millis, extra: &[u64]) -> Folded {
+    if extra.is_empty() {
+        Folded::new(setup, t0)
+    } else {
+        Folded::with_extra_bands(setup, t0, extra)
+    }
+}
+
 /// Reads a dataset directory and runs the rollout over it.
 pub fn replay_dir(
     setup: &Setup,
     dir: &std::path::Path,
     opts: ReadOptions,
+) -> Result<Replay, ReplayError> {
+    replay_dir_with_bands(setup, dir, opts, &[])
+}
+
+/// [`replay_dir`], with the fold also counting latencies between the `extra` thresholds
+/// (microseconds, e.g. [`fold::tuning_grid`]), so a policy whose latency limits are any
+/// of them can be evaluated exactly over the same aggregates (live tuning). The run
+/// itself is the same as [`replay_dir`]'s.
+pub fn replay_dir_with_bands(
+    setup: &Setup,
+    dir: &std::path::Path,
+    opts: ReadOptions,
+    extra: &[u64],
 ) -> Result<Replay, ReplayError> {
     let ds = DatasetDir::open(dir)?;
     if !ds.streams.contains_key(&Stream::Requests) {
@@ -97,7 +119,7 @@ pub fn replay_dir(
         None => crate::source::decode::earliest_start(&ds, opts.batch_rows)?
             .ok_or_else(|| ReplayError::NoStart(dir.display().to_string()))?,
     };
-    let mut folded = Folded::new(setup, t0);
+    let mut folded = new_folded(setup, t0, extra);
     let inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
     folded.finish();
     let run = evaluate(&setup.policy, &folded);
@@ -115,6 +137,17 @@ pub fn replay_dataset(
     start: Option<Millis>,
     batch_rows: usize,
 ) -> Result<Replay, ReplayError> {
+    replay_dataset_with_bands(setup, ds, start, batch_rows, &[])
+}
+
+/// [`replay_dataset`], with the extra latency bands of [`replay_dir_with_bands`].
+pub fn replay_dataset_with_bands(
+    setup: &Setup,
+    ds: &Dataset,
+    start: Option<Millis>,
+    batch_rows: usize,
+    extra: &[u64],
+) -> Result<Replay, ReplayError> {
     let t0 = match start.or(ds.start) {
         Some(t) => t,
         None => {
@@ -129,7 +162,7 @@ pub fn replay_dataset(
                 .ok_or_else(|| ReplayError::NoStart("dataset".into()))?
         }
     };
-    let mut folded = Folded::new(setup, t0);
+    let mut folded = new_folded(setup, t0, extra);
     let inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
     folded.finish();
     let run = evaluate(&setup.policy, &folded);

@@ -33,22 +33,59 @@ pub struct ArrowTable {
     path: PathBuf,
     kind: Kind,
     batch_rows: usize,
+    /// Parquet only: read just these row groups, numbering rows from `first_row + 1`.
+    part: Option<(Vec<usize>, u64)>,
+}
+
+/// A contiguous share of a Parquet file's row groups, for parallel reading.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub row_groups: Vec<usize>,
+    /// Rows of the file before this share (its rows are numbered from here + 1).
+    pub first_row: u64,
 }
 
 impl ArrowTable {
     pub fn open_parquet(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self {
+        Ok(Self { path: path.to_path_buf(), kind: Kind::Parquet, batch_rows: batch_rows.max(1), part: None })
+    }
+    pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
+        Ok(Self { path: path.to_path_buf(), kind: Kind::Ipc, batch_rows: batch_rows.max(1), part: None })
+    }
+
+    /// A reader of one share of a Parquet file's row groups.
+    pub fn open_parquet_part(path: &Path, batch_rows: usize, part: Part) -> Self {
+        Self {
             path: path.to_path_buf(),
             kind: Kind::Parquet,
             batch_rows: batch_rows.max(1),
-        })
+            part: Some((part.row_groups, part.first_row)),
+        }
     }
-    pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self {
-            path: path.to_path_buf(),
-            kind: Kind::Ipc,
-            batch_rows: batch_rows.max(1),
-        })
+
+    /// Splits a Parquet file's row groups into at most `n` contiguous shares of
+    /// similar row counts.
+    pub fn parquet_parts(path: &Path, n: usize) -> Result<Vec<Part>, InputError> {
+        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let b = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+        let groups: Vec<u64> = b.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as u64).collect();
+        let total: u64 = groups.iter().sum();
+        let n = n.max(1).min(groups.len().max(1));
+        let mut parts: Vec<Part> = Vec::with_capacity(n);
+        let mut cur = Part { row_groups: Vec::new(), first_row: 0 };
+        let mut acc = 0u64;
+        for (i, rows) in groups.iter().enumerate() {
+            cur.row_groups.push(i);
+            acc += rows;
+            let target = total * (parts.len() as u64 + 1) / n as u64;
+            if acc >= target && parts.len() + 1 < n {
+                let next = Part { row_groups: Vec::new(), first_row: acc };
+                parts.push(std::mem::replace(&mut cur, next));
+            }
+        }
+        parts.push(cur);
+        Ok(parts)
     }
 
     /// Opens the batch iterator, projected to the requested columns, and the file schema.
@@ -70,9 +107,11 @@ impl ArrowTable {
                     .map(|(i, _)| i)
                     .collect();
                 let mask = ProjectionMask::roots(b.parquet_schema(), wanted);
+                let mut b = b.with_batch_size(self.batch_rows).with_projection(mask);
+                if let Some((groups, _)) = &self.part {
+                    b = b.with_row_groups(groups.clone());
+                }
                 let reader = b
-                    .with_batch_size(self.batch_rows)
-                    .with_projection(mask)
                     .build()
                     .map_err(|e| {
                         InputError::file(path, format!("not a readable Parquet file: {e}"))
@@ -264,7 +303,7 @@ impl Table for ArrowTable {
             present,
             ..Default::default()
         };
-        let mut row_no = 0u64;
+        let mut row_no = self.part.as_ref().map_or(0, |(_, first)| *first);
         for batch in batches {
             let batch = batch.map_err(|e| {
                 InputError::file(

@@ -106,36 +106,12 @@ pub fn read_all(
         f.mark_present(stream);
         let stats = match stream {
             Stream::Requests => {
-                let cols = &REQUEST_COLUMNS;
-                let prefixes = f.prefixes().to_vec();
-                let mut batch = RequestBatch::with_capacity(opts.batch_rows);
-                let stats = {
-                    let batch = &mut batch;
-                    let f = &mut *f;
-                    table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
-                        let ts = at(cols, 0, cell::ts(&c[0]))?;
-                        let endpoint = at(cols, 1, cell::text(&c[1]))?;
-                        let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
-                        let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
-                        let status = at(cols, 4, cell::status(&c[4]))?;
-                        let lat = at(cols, 5, cell::latency_us(&c[5]))?;
-                        batch.push(
-                            ts,
-                            cohort,
-                            source,
-                            status,
-                            lat,
-                            prefix_index(&prefixes, endpoint),
-                        );
-                        if batch.len() >= opts.batch_rows {
-                            f.add_requests(batch);
-                            batch.clear();
-                        }
-                        Ok(())
-                    })?
-                };
-                f.add_requests(&batch);
-                stats
+                let threads = rayon::current_num_threads();
+                if *enc == super::Encoding::Parquet && threads > 1 {
+                    read_requests_parallel(path, f, opts, threads)?
+                } else {
+                    read_requests(table.as_mut(), f, opts)?
+                }
             }
             Stream::Probes => {
                 let cols = &PROBE_COLUMNS;
@@ -270,6 +246,67 @@ pub fn read_all(
         });
     }
     Ok(inputs)
+}
+
+/// Decodes request rows into columnar batches folded as they fill.
+fn read_requests(table: &mut dyn super::Table, f: &mut Folded, opts: ReadOptions) -> Result<super::ReadStats, InputError> {
+    let cols = &REQUEST_COLUMNS;
+    let prefixes = f.prefixes().to_vec();
+    let mut batch = RequestBatch::with_capacity(opts.batch_rows);
+    let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
+        let ts = at(cols, 0, cell::ts(&c[0]))?;
+        let endpoint = at(cols, 1, cell::text(&c[1]))?;
+        let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
+        let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
+        let status = at(cols, 4, cell::status(&c[4]))?;
+        let lat = at(cols, 5, cell::latency_us(&c[5]))?;
+        batch.push(ts, cohort, source, status, lat, prefix_index(&prefixes, endpoint));
+        if batch.len() >= opts.batch_rows {
+            f.add_requests(&batch);
+            batch.clear();
+        }
+        Ok(())
+    })?;
+    f.add_requests(&batch);
+    Ok(stats)
+}
+
+/// Reads a Parquet requests file in contiguous shares of row groups on the rayon
+/// pool, each folded into its own part, then merged in share order. Row numbers in
+/// errors are those of the whole file; with `--on-error fail` the error of the
+/// earliest share wins, so the result never depends on the thread count.
+fn read_requests_parallel(
+    path: &std::path::Path,
+    f: &mut Folded,
+    opts: ReadOptions,
+    threads: usize,
+) -> Result<super::ReadStats, InputError> {
+    use rayon::prelude::*;
+    let parts = super::arrowfile::ArrowTable::parquet_parts(path, threads)?;
+    let base: &Folded = f;
+    let results: Vec<Result<(Folded, super::ReadStats), InputError>> = parts
+        .into_par_iter()
+        .map(|part| {
+            let mut table = super::arrowfile::ArrowTable::open_parquet_part(path, opts.batch_rows, part);
+            let mut local = base.request_part();
+            let stats = read_requests(&mut table, &mut local, opts)?;
+            Ok((local, stats))
+        })
+        .collect();
+    let mut total = super::ReadStats::default();
+    for r in results {
+        let (local, stats) = r?;
+        f.merge_requests(&local);
+        total.rows += stats.rows;
+        total.skipped += stats.skipped;
+        if total.first_skip.is_none() {
+            total.first_skip = stats.first_skip;
+        }
+        if total.present.is_empty() {
+            total.present = stats.present;
+        }
+    }
+    Ok(total)
 }
 
 /// Folds an in-memory dataset, through the same batch path as files.

@@ -563,7 +563,7 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         let mut order: Vec<(Millis, usize)> = probes
             .iter()
             .enumerate()
-            .filter(|(_, p)| t0 <= p.ts && p.ts <= end_abs)
+            .filter(|(_, p)| t0 < p.ts && p.ts <= end_abs)
             .map(|(i, p)| (p.ts, i))
             .collect();
         order.sort();

@@ -1,0 +1,862 @@
+//! Reading the `funnel` and `ledger` streams into columnar, interned event tables.
+//! Rows go through the project's row-exact readers (`crate::source`), so a bad value is
+//! an error naming the file, the row and the column, or a counted skip under
+//! `--on-error skip`; a Segment-spec NDJSON export is recognised by its first row and
+//! read by [`super::segment`]. Both tables end sorted by timestamp, file order on ties,
+//! which is the order every rule of the contract takes events in.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use super::money::{Decimal, iso4217_exponent};
+use super::symbols::{FxMap, NONE, Symbols};
+use crate::model::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
+use crate::source::cell::{self, Cell};
+use crate::source::dataset::DatasetDir;
+use crate::source::{ColumnSpec, Encoding, InputError, OnError, RowProblem, open_table};
+
+/// The B2C funnel steps, in order; their symbols are 0..5 in every [`AnalyticsData`].
+pub const STEP_NAMES: [&str; 5] = [
+    "visit",
+    "search",
+    "shortlist",
+    "application_start",
+    "credit_purchase",
+];
+/// The step index of `credit_purchase`.
+pub const PURCHASE: u32 = 4;
+
+/// `cohort` codes.
+pub const COHORT_NONE: u8 = 0;
+pub const COHORT_CANARY: u8 = 1;
+pub const COHORT_BASELINE: u8 = 2;
+/// `source` codes.
+pub const SOURCE_NONE: u8 = 0;
+pub const SOURCE_REAL: u8 = 1;
+pub const SOURCE_SYNTHETIC: u8 = 2;
+/// Event flags.
+pub const FLAG_TEST_MODE: u8 = 1;
+/// The event has a `revenue` value (in `revenue_minor` when it also has a currency).
+pub const FLAG_REVENUE: u8 = 2;
+/// A Segment `identify`, `group` or `alias` call: identity only, not an event.
+pub const FLAG_IDENTITY: u8 = 4;
+
+/// Ledger `kind` codes.
+pub const KIND_BOOKING: u8 = 0;
+pub const KIND_PAYOUT: u8 = 1;
+
+/// The columns of the `funnel` stream, in the order decoders see them.
+pub const FUNNEL_COLUMNS: [ColumnSpec; 18] = [
+    req("ts"),
+    req("event"),
+    opt("user_id"),
+    opt("anonymous_id"),
+    opt("cohort"),
+    opt("platform"),
+    opt("utm_source"),
+    opt("utm_medium"),
+    opt("utm_campaign"),
+    opt("revenue"),
+    opt("currency"),
+    opt("order_id"),
+    opt("test_mode"),
+    opt("user_agent"),
+    opt("page_url"),
+    opt("provider_id"),
+    opt("message_id"),
+    opt("source"),
+];
+/// Index of `source` in [`FUNNEL_COLUMNS`].
+pub const SOURCE_COLUMN: usize = 17;
+
+/// The columns of the `ledger` stream.
+pub const LEDGER_COLUMNS: [ColumnSpec; 11] = [
+    req("ts"),
+    req("txn_id"),
+    req("entry_id"),
+    req("account"),
+    req("debit_minor"),
+    req("credit_minor"),
+    req("currency"),
+    req("kind"),
+    opt("order_id"),
+    opt("provider_id"),
+    opt("payout_id"),
+];
+
+const fn req(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        required: true,
+    }
+}
+const fn opt(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        required: false,
+    }
+}
+
+/// Funnel events, one entry per event in every column, sorted by `ts` (file order on
+/// ties). String columns hold symbols of [`AnalyticsData::symbols`] ([`NONE`] when
+/// absent).
+#[derive(Clone, Debug, Default)]
+pub struct FunnelEvents {
+    pub ts: Vec<Millis>,
+    /// The event name; symbols 0..5 are the funnel steps ([`STEP_NAMES`]).
+    pub event: Vec<u32>,
+    pub user: Vec<u32>,
+    /// The anonymous id (a Segment `alias` call's `previousId`).
+    pub anon: Vec<u32>,
+    pub cohort: Vec<u8>,
+    pub platform: Vec<u32>,
+    pub utm_source: Vec<u32>,
+    /// Revenue in minor units of `currency` (0 without revenue or currency).
+    pub revenue_minor: Vec<i64>,
+    pub currency: Vec<u32>,
+    pub user_agent: Vec<u32>,
+    pub page_url: Vec<u32>,
+    pub provider: Vec<u32>,
+    pub source: Vec<u8>,
+    pub flags: Vec<u8>,
+}
+
+/// One decoded funnel row.
+#[derive(Clone, Copy, Debug)]
+pub struct FunnelEvent {
+    pub ts: Millis,
+    pub event: u32,
+    pub user: u32,
+    pub anon: u32,
+    pub cohort: u8,
+    pub platform: u32,
+    pub utm_source: u32,
+    pub revenue_minor: i64,
+    pub currency: u32,
+    pub user_agent: u32,
+    pub page_url: u32,
+    pub provider: u32,
+    pub source: u8,
+    pub flags: u8,
+    pub message: u32,
+}
+
+impl FunnelEvents {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn push(&mut self, e: &FunnelEvent) {
+        self.ts.push(e.ts);
+        self.event.push(e.event);
+        self.user.push(e.user);
+        self.anon.push(e.anon);
+        self.cohort.push(e.cohort);
+        self.platform.push(e.platform);
+        self.utm_source.push(e.utm_source);
+        self.revenue_minor.push(e.revenue_minor);
+        self.currency.push(e.currency);
+        self.user_agent.push(e.user_agent);
+        self.page_url.push(e.page_url);
+        self.provider.push(e.provider);
+        self.source.push(e.source);
+        self.flags.push(e.flags);
+    }
+
+    /// Sorts by `ts`, stably (file order on ties).
+    fn sort(&mut self) {
+        if let Some(perm) = sort_permutation(&self.ts) {
+            permute(&mut self.ts, &perm);
+            permute(&mut self.event, &perm);
+            permute(&mut self.user, &perm);
+            permute(&mut self.anon, &perm);
+            permute(&mut self.cohort, &perm);
+            permute(&mut self.platform, &perm);
+            permute(&mut self.utm_source, &perm);
+            permute(&mut self.revenue_minor, &perm);
+            permute(&mut self.currency, &perm);
+            permute(&mut self.user_agent, &perm);
+            permute(&mut self.page_url, &perm);
+            permute(&mut self.provider, &perm);
+            permute(&mut self.source, &perm);
+            permute(&mut self.flags, &perm);
+        }
+    }
+
+    /// How many events have `ts <= end` (they are the first ones).
+    pub fn count_until(&self, end: Millis) -> usize {
+        self.ts.partition_point(|&t| t <= end)
+    }
+}
+
+/// Ledger lines, sorted by `ts` (file order on ties).
+#[derive(Clone, Debug, Default)]
+pub struct LedgerLines {
+    pub ts: Vec<Millis>,
+    pub txn: Vec<u32>,
+    pub entry: Vec<u32>,
+    pub account: Vec<u32>,
+    pub debit: Vec<i64>,
+    pub credit: Vec<i64>,
+    pub currency: Vec<u32>,
+    pub kind: Vec<u8>,
+    pub order: Vec<u32>,
+    pub provider: Vec<u32>,
+    pub payout: Vec<u32>,
+}
+
+/// One decoded ledger row.
+#[derive(Clone, Copy, Debug)]
+pub struct LedgerLine {
+    pub ts: Millis,
+    pub txn: u32,
+    pub entry: u32,
+    pub account: u32,
+    pub debit: i64,
+    pub credit: i64,
+    pub currency: u32,
+    pub kind: u8,
+    pub order: u32,
+    pub provider: u32,
+    pub payout: u32,
+}
+
+impl LedgerLines {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn push(&mut self, l: &LedgerLine) {
+        self.ts.push(l.ts);
+        self.txn.push(l.txn);
+        self.entry.push(l.entry);
+        self.account.push(l.account);
+        self.debit.push(l.debit);
+        self.credit.push(l.credit);
+        self.currency.push(l.currency);
+        self.kind.push(l.kind);
+        self.order.push(l.order);
+        self.provider.push(l.provider);
+        self.payout.push(l.payout);
+    }
+
+    fn sort(&mut self) {
+        if let Some(perm) = sort_permutation(&self.ts) {
+            permute(&mut self.ts, &perm);
+            permute(&mut self.txn, &perm);
+            permute(&mut self.entry, &perm);
+            permute(&mut self.account, &perm);
+            permute(&mut self.debit, &perm);
+            permute(&mut self.credit, &perm);
+            permute(&mut self.currency, &perm);
+            permute(&mut self.kind, &perm);
+            permute(&mut self.order, &perm);
+            permute(&mut self.provider, &perm);
+            permute(&mut self.payout, &perm);
+        }
+    }
+
+    /// How many lines have `ts <= end` (they are the first ones).
+    pub fn count_until(&self, end: Millis) -> usize {
+        self.ts.partition_point(|&t| t <= end)
+    }
+}
+
+/// The stable order of `ts`, or `None` when it is sorted already.
+fn sort_permutation(ts: &[Millis]) -> Option<Vec<u32>> {
+    if ts.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let mut perm: Vec<u32> = (0..ts.len() as u32).collect();
+    perm.sort_by_key(|&i| ts[i as usize]);
+    Some(perm)
+}
+
+fn permute<T: Copy>(v: &mut Vec<T>, perm: &[u32]) {
+    let out: Vec<T> = perm.iter().map(|&i| v[i as usize]).collect();
+    *v = out;
+}
+
+/// What was read from one analytics stream file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AnalyticsInput {
+    pub stream: String,
+    pub file: String,
+    /// Rows accepted (delivery duplicates included).
+    pub rows: u64,
+    /// Rows skipped under `--on-error skip`.
+    pub skipped: u64,
+    /// The first skipped row's error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_skip: Option<String>,
+    /// Rows dropped as delivery duplicates (a `messageId` seen before).
+    pub duplicates: u64,
+    /// Whether the file was read as a Segment-spec export.
+    pub segment: bool,
+}
+
+/// The analytics streams of a dataset, decoded and sorted.
+#[derive(Clone, Debug, Default)]
+pub struct AnalyticsData {
+    pub symbols: Symbols,
+    /// `None` when the dataset has no `funnel` stream.
+    pub funnel: Option<FunnelEvents>,
+    /// `None` when the dataset has no `ledger` stream.
+    pub ledger: Option<LedgerLines>,
+    /// Whether the funnel data carries the ground-truth `source` column.
+    pub has_source: bool,
+    pub inputs: Vec<AnalyticsInput>,
+}
+
+/// Accumulates funnel rows: interning, delivery-duplicate removal, counts.
+pub(crate) struct FunnelBuilder {
+    pub events: FunnelEvents,
+    seen: FxMap<u32, ()>,
+    pub duplicates: u64,
+}
+
+impl FunnelBuilder {
+    pub fn new() -> Self {
+        Self {
+            events: FunnelEvents::default(),
+            seen: FxMap::default(),
+            duplicates: 0,
+        }
+    }
+
+    /// Adds an event unless its message id was seen before (then it is counted).
+    pub fn add(&mut self, e: &FunnelEvent) {
+        if e.message != NONE && self.seen.insert(e.message, ()).is_some() {
+            self.duplicates += 1;
+            return;
+        }
+        self.events.push(e);
+    }
+}
+
+impl AnalyticsData {
+    /// An empty value whose symbol table starts with the funnel steps.
+    pub fn empty() -> Self {
+        let mut symbols = Symbols::new();
+        for s in STEP_NAMES {
+            symbols.intern(s);
+        }
+        Self {
+            symbols,
+            ..Default::default()
+        }
+    }
+
+    /// Reads the `funnel` and `ledger` streams of a dataset directory; `None` when it
+    /// has neither.
+    pub fn load(dir: &Path, on_error: OnError) -> Result<Option<Self>, InputError> {
+        let ds = DatasetDir::open(dir)?;
+        Self::load_streams(
+            ds.streams.get(&Stream::Funnel).map(|(p, e)| (p.as_path(), *e)),
+            ds.streams.get(&Stream::Ledger).map(|(p, e)| (p.as_path(), *e)),
+            on_error,
+        )
+    }
+
+    /// Reads the given funnel and ledger files; `None` when both are `None`.
+    pub fn load_streams(
+        funnel: Option<(&Path, Encoding)>,
+        ledger: Option<(&Path, Encoding)>,
+        on_error: OnError,
+    ) -> Result<Option<Self>, InputError> {
+        if funnel.is_none() && ledger.is_none() {
+            return Ok(None);
+        }
+        let mut data = Self::empty();
+        if let Some((path, enc)) = funnel {
+            data.read_funnel(path, enc, on_error)?;
+        }
+        if let Some((path, enc)) = ledger {
+            data.read_ledger(path, enc, on_error)?;
+        }
+        Ok(Some(data))
+    }
+
+    fn read_funnel(
+        &mut self,
+        path: &Path,
+        enc: Encoding,
+        on_error: OnError,
+    ) -> Result<(), InputError> {
+        let mut b = FunnelBuilder::new();
+        let file = file_name(path);
+        let input = if enc == Encoding::Ndjson && super::segment::is_segment(path)? {
+            let stats = super::segment::read(path, on_error, &mut self.symbols, &mut b)?;
+            self.has_source = stats.has_source;
+            AnalyticsInput {
+                stream: "funnel".into(),
+                file,
+                rows: stats.rows,
+                skipped: stats.skipped,
+                first_skip: stats.first_skip,
+                duplicates: b.duplicates,
+                segment: true,
+            }
+        } else {
+            let mut table = open_table(path, enc, 8192)?;
+            let symbols = &mut self.symbols;
+            let stats = {
+                let b = &mut b;
+                table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
+                    let e = decode_funnel(c, symbols).map_err(|(i, p)| {
+                        RowProblem::new(FUNNEL_COLUMNS[i].name, p)
+                    })?;
+                    b.add(&e);
+                    Ok(())
+                })?
+            };
+            if !stats.present[2] && !stats.present[3] && (stats.rows > 0 || stats.skipped > 0) {
+                return Err(InputError::file(
+                    path,
+                    "required column `user_id` or `anonymous_id` is missing (a funnel row needs one of them)",
+                ));
+            }
+            self.has_source = stats.present[SOURCE_COLUMN];
+            AnalyticsInput {
+                stream: "funnel".into(),
+                file,
+                rows: stats.rows,
+                skipped: stats.skipped,
+                first_skip: stats.first_skip,
+                duplicates: b.duplicates,
+                segment: false,
+            }
+        };
+        b.events.sort();
+        self.funnel = Some(b.events);
+        self.inputs.push(input);
+        Ok(())
+    }
+
+    fn read_ledger(
+        &mut self,
+        path: &Path,
+        enc: Encoding,
+        on_error: OnError,
+    ) -> Result<(), InputError> {
+        let mut lines = LedgerLines::default();
+        let mut table = open_table(path, enc, 8192)?;
+        let symbols = &mut self.symbols;
+        let stats = {
+            let lines = &mut lines;
+            table.for_each_row(&LEDGER_COLUMNS, on_error, &mut |c: &[Cell]| {
+                let l = decode_ledger(c, symbols)
+                    .map_err(|(i, p)| RowProblem::new(LEDGER_COLUMNS[i].name, p))?;
+                lines.push(&l);
+                Ok(())
+            })?
+        };
+        lines.sort();
+        self.ledger = Some(lines);
+        self.inputs.push(AnalyticsInput {
+            stream: "ledger".into(),
+            file: file_name(path),
+            rows: stats.rows,
+            skipped: stats.skipped,
+            first_skip: stats.first_skip,
+            duplicates: 0,
+            segment: false,
+        });
+        Ok(())
+    }
+
+    /// The analytics streams of an in-memory dataset (generated scenarios), decoded by
+    /// the same rules as files; `None` when it has neither. A row the file readers
+    /// would reject is left out and counted as skipped.
+    pub fn from_dataset(ds: &Dataset) -> Option<Self> {
+        if ds.funnel.is_none() && ds.ledger.is_none() {
+            return None;
+        }
+        Some(Self::from_rows(ds.funnel.as_deref(), ds.ledger.as_deref()))
+    }
+
+    /// Decodes funnel and ledger rows held in memory.
+    pub fn from_rows(funnel: Option<&[FunnelRow]>, ledger: Option<&[LedgerRow]>) -> Self {
+        let mut data = Self::empty();
+        if let Some(rows) = funnel {
+            let mut b = FunnelBuilder::new();
+            let mut skipped = 0;
+            let mut first_skip = None;
+            for (i, r) in rows.iter().enumerate() {
+                let cells = funnel_row_cells(r);
+                match decode_funnel(&cells, &mut data.symbols) {
+                    Ok(e) => b.add(&e),
+                    Err((c, p)) => {
+                        skipped += 1;
+                        first_skip.get_or_insert_with(|| {
+                            format!("row {}, column `{}`: {p}", i + 1, FUNNEL_COLUMNS[c].name)
+                        });
+                    }
+                }
+            }
+            data.has_source = rows.iter().any(|r| r.source.is_some());
+            data.inputs.push(AnalyticsInput {
+                stream: "funnel".into(),
+                file: "(generated funnel)".into(),
+                rows: rows.len() as u64 - skipped,
+                skipped,
+                first_skip,
+                duplicates: b.duplicates,
+                segment: false,
+            });
+            b.events.sort();
+            data.funnel = Some(b.events);
+        }
+        if let Some(rows) = ledger {
+            let mut lines = LedgerLines::default();
+            let mut skipped = 0;
+            let mut first_skip = None;
+            for (i, r) in rows.iter().enumerate() {
+                let cells = ledger_row_cells(r);
+                match decode_ledger(&cells, &mut data.symbols) {
+                    Ok(l) => lines.push(&l),
+                    Err((c, p)) => {
+                        skipped += 1;
+                        first_skip.get_or_insert_with(|| {
+                            format!("row {}, column `{}`: {p}", i + 1, LEDGER_COLUMNS[c].name)
+                        });
+                    }
+                }
+            }
+            data.inputs.push(AnalyticsInput {
+                stream: "ledger".into(),
+                file: "(generated ledger)".into(),
+                rows: rows.len() as u64 - skipped,
+                skipped,
+                first_skip,
+                duplicates: 0,
+                segment: false,
+            });
+            lines.sort();
+            data.ledger = Some(lines);
+        }
+        data
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn s(v: &Option<String>) -> Cell<'_> {
+    match v {
+        Some(s) => Cell::Str(Cow::Borrowed(s)),
+        None => Cell::Null,
+    }
+}
+
+/// The cells of an in-memory funnel row, in [`FUNNEL_COLUMNS`] order.
+pub fn funnel_row_cells(r: &FunnelRow) -> [Cell<'_>; 18] {
+    [
+        Cell::Ts(r.ts),
+        Cell::Str(Cow::Borrowed(&r.event)),
+        s(&r.user_id),
+        s(&r.anonymous_id),
+        r.cohort
+            .map_or(Cell::Null, |c| Cell::Str(Cow::Borrowed(c.as_str()))),
+        s(&r.platform),
+        s(&r.utm_source),
+        s(&r.utm_medium),
+        s(&r.utm_campaign),
+        r.revenue.map_or(Cell::Null, Cell::Float),
+        s(&r.currency),
+        s(&r.order_id),
+        r.test_mode.map_or(Cell::Null, Cell::Bool),
+        s(&r.user_agent),
+        s(&r.page_url),
+        s(&r.provider_id),
+        s(&r.message_id),
+        r.source
+            .map_or(Cell::Null, |v| Cell::Str(Cow::Borrowed(v.as_str()))),
+    ]
+}
+
+/// The cells of an in-memory ledger row, in [`LEDGER_COLUMNS`] order.
+pub fn ledger_row_cells(r: &LedgerRow) -> [Cell<'_>; 11] {
+    [
+        Cell::Ts(r.ts),
+        Cell::Str(Cow::Borrowed(&r.txn_id)),
+        Cell::Str(Cow::Borrowed(&r.entry_id)),
+        Cell::Str(Cow::Borrowed(&r.account)),
+        r.debit_minor.map_or(Cell::Null, Cell::Int),
+        r.credit_minor.map_or(Cell::Null, Cell::Int),
+        Cell::Str(Cow::Borrowed(&r.currency)),
+        Cell::Str(Cow::Borrowed(r.kind.as_str())),
+        s(&r.order_id),
+        s(&r.provider_id),
+        s(&r.payout_id),
+    ]
+}
+
+/// A problem with the value at a column index.
+type Problem = (usize, String);
+
+fn sym(symbols: &mut Symbols, c: &Cell) -> u32 {
+    match c {
+        Cell::Null => NONE,
+        Cell::Str(s) if s.is_empty() => NONE,
+        Cell::Str(s) => symbols.intern(s),
+        Cell::Num(s) | Cell::Json(s) => symbols.intern(s),
+        other => match cell::opt_text(other) {
+            Some(t) => symbols.intern(&t),
+            None => NONE,
+        },
+    }
+}
+
+/// A decimal amount of money in major units.
+pub fn decimal(c: &Cell) -> Result<Option<Decimal>, String> {
+    let bad = |what: &str| format!("{what} is not a decimal amount of money");
+    match c {
+        Cell::Null => Ok(None),
+        Cell::Int(v) => Ok(Decimal::parse(&v.to_string())),
+        Cell::Float(f) if !f.is_finite() => Err(format!("{f} is not a finite amount")),
+        Cell::Float(f) => Decimal::from_f64(*f)
+            .map(Some)
+            .ok_or_else(|| bad(&f.to_string())),
+        Cell::Str(_) | Cell::Num(_) => {
+            let t = c.textual().unwrap_or_default();
+            Decimal::parse(t)
+                .map(Some)
+                .ok_or_else(|| bad(&format!("`{t}`")))
+        }
+        Cell::Bool(b) => Err(bad(&format!("the boolean {b}"))),
+        Cell::Ts(_) => Err(bad("a timestamp")),
+        Cell::Json(j) => Err(bad(&format!("the JSON value {j}"))),
+    }
+}
+
+/// A whole number of minor units; absent stays `None`.
+pub fn minor_units(c: &Cell) -> Result<Option<i64>, String> {
+    let not_whole = |what: String| format!("{what} is not a whole number of minor units");
+    match c {
+        Cell::Null => Ok(None),
+        Cell::Int(v) => Ok(Some(*v)),
+        Cell::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Ok(Some(*f as i64))
+        }
+        Cell::Float(f) => Err(not_whole(f.to_string())),
+        Cell::Str(_) | Cell::Num(_) => {
+            let t = c.textual().unwrap_or_default().trim();
+            if let Ok(v) = t.parse::<i64>() {
+                return Ok(Some(v));
+            }
+            match Decimal::parse(t) {
+                Some(d) if d.scale == 0 => i64::try_from(d.digits)
+                    .map(|m| Some(if d.neg { -m } else { m }))
+                    .map_err(|_| format!("`{t}` is out of range")),
+                _ => Err(not_whole(format!("`{t}`"))),
+            }
+        }
+        Cell::Bool(b) => Err(not_whole(format!("the boolean {b}"))),
+        Cell::Ts(_) => Err(not_whole("a timestamp".into())),
+        Cell::Json(j) => Err(not_whole(format!("the JSON value {j}"))),
+    }
+}
+
+const COHORTS: &str = "canary, baseline";
+const SOURCES: &str = "real, synthetic";
+
+/// Decodes one funnel row (cells in [`FUNNEL_COLUMNS`] order).
+pub(crate) fn decode_funnel(c: &[Cell], symbols: &mut Symbols) -> Result<FunnelEvent, Problem> {
+    let ts = cell::ts(&c[0]).map_err(|p| (0, p))?;
+    let event = match &c[1] {
+        Cell::Null => return Err((1, "missing required value".into())),
+        Cell::Str(s) if s.is_empty() => return Err((1, "missing required value".into())),
+        Cell::Str(_) | Cell::Num(_) => sym(symbols, &c[1]),
+        other => {
+            return Err((1, format!("{other:?} is not an event name")));
+        }
+    };
+    let user = sym(symbols, &c[2]);
+    let anon = sym(symbols, &c[3]);
+    if user == NONE && anon == NONE {
+        return Err((
+            2,
+            "missing required value: a funnel row needs `user_id` or `anonymous_id`".into(),
+        ));
+    }
+    let cohort = match cell::opt_one_of(&c[4], Cohort::parse, COHORTS).map_err(|p| (4, p))? {
+        None => COHORT_NONE,
+        Some(Cohort::Canary) => COHORT_CANARY,
+        Some(Cohort::Baseline) => COHORT_BASELINE,
+    };
+    let source = match cell::opt_one_of(&c[17], Source::parse, SOURCES).map_err(|p| (17, p))? {
+        None => SOURCE_NONE,
+        Some(Source::Real) => SOURCE_REAL,
+        Some(Source::Synthetic) => SOURCE_SYNTHETIC,
+    };
+    let revenue = decimal(&c[9]).map_err(|p| (9, p))?;
+    let currency = sym(symbols, &c[10]);
+    let mut flags = 0u8;
+    let mut revenue_minor = 0;
+    if let Some(d) = revenue {
+        flags |= FLAG_REVENUE;
+        if currency != NONE {
+            let code = symbols.name(currency);
+            revenue_minor = d.to_minor(iso4217_exponent(code)).ok_or_else(|| {
+                (
+                    9,
+                    format!("the amount is out of range in minor units of {code}"),
+                )
+            })?;
+        }
+    }
+    if cell::opt_bool(&c[12]).map_err(|p| (12, p))? == Some(true) {
+        flags |= FLAG_TEST_MODE;
+    }
+    Ok(FunnelEvent {
+        ts,
+        event,
+        user,
+        anon,
+        cohort,
+        platform: sym(symbols, &c[5]),
+        utm_source: sym(symbols, &c[6]),
+        revenue_minor,
+        currency,
+        user_agent: sym(symbols, &c[13]),
+        page_url: sym(symbols, &c[14]),
+        provider: sym(symbols, &c[15]),
+        source,
+        flags,
+        message: sym(symbols, &c[16]),
+    })
+}
+
+/// Decodes one ledger row (cells in [`LEDGER_COLUMNS`] order).
+pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerLine, Problem> {
+    let ts = cell::ts(&c[0]).map_err(|p| (0, p))?;
+    let mut text = |i: usize| -> Result<u32, Problem> {
+        let t = cell::text(&c[i]).map_err(|p| (i, p))?;
+        Ok(symbols.intern(t))
+    };
+    let txn = text(1)?;
+    let entry = text(2)?;
+    let account = text(3)?;
+    let debit = minor_units(&c[4]).map_err(|p| (4, p))?;
+    let credit = minor_units(&c[5]).map_err(|p| (5, p))?;
+    if debit.is_none() && credit.is_none() {
+        return Err((
+            4,
+            "missing required value: `debit_minor` and `credit_minor` are both empty (one of them may be)"
+                .into(),
+        ));
+    }
+    let currency = text(6)?;
+    let kind = match cell::one_of(&c[7], LedgerKind::parse, "booking, payout").map_err(|p| (7, p))? {
+        LedgerKind::Booking => KIND_BOOKING,
+        LedgerKind::Payout => KIND_PAYOUT,
+    };
+    Ok(LedgerLine {
+        ts,
+        txn,
+        entry,
+        account,
+        debit: debit.unwrap_or(0),
+        credit: credit.unwrap_or(0),
+        currency,
+        kind,
+        order: sym(symbols, &c[8]),
+        provider: sym(symbols, &c[9]),
+        payout: sym(symbols, &c[10]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(v: &str) -> Cell<'_> {
+        Cell::Str(Cow::Borrowed(v))
+    }
+
+    #[test]
+    fn minor_units_are_whole_numbers() {
+        assert_eq!(minor_units(&st("1250")), Ok(Some(1250)));
+        assert_eq!(minor_units(&st("1250.0")), Ok(Some(1250)));
+        assert_eq!(minor_units(&st("-3")), Ok(Some(-3)));
+        assert_eq!(minor_units(&Cell::Float(7.0)), Ok(Some(7)));
+        assert_eq!(minor_units(&Cell::Null), Ok(None));
+        assert!(minor_units(&st("12.5")).is_err());
+        assert!(minor_units(&st("ten")).is_err());
+        assert!(minor_units(&Cell::Float(0.5)).is_err());
+    }
+
+    #[test]
+    fn ledger_rows_need_one_amount() {
+        let mut syms = Symbols::new();
+        let row = LedgerRow {
+            ts: 5,
+            txn_id: "t1".into(),
+            entry_id: "e1".into(),
+            account: "cash".into(),
+            debit_minor: None,
+            credit_minor: None,
+            currency: "USD".into(),
+            kind: LedgerKind::Booking,
+            order_id: None,
+            provider_id: None,
+            payout_id: None,
+        };
+        let e = decode_ledger(&ledger_row_cells(&row), &mut syms).unwrap_err();
+        assert_eq!(e.0, 4);
+        let row = LedgerRow {
+            debit_minor: Some(100),
+            ..row
+        };
+        let l = decode_ledger(&ledger_row_cells(&row), &mut syms).unwrap();
+        assert_eq!((l.debit, l.credit), (100, 0));
+    }
+
+    #[test]
+    fn funnel_rows_need_an_id_and_valid_values() {
+        let mut syms = Symbols::new();
+        let row = FunnelRow {
+            ts: 1,
+            event: "visit".into(),
+            ..Default::default()
+        };
+        assert_eq!(decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap_err().0, 2);
+        let row = FunnelRow {
+            anonymous_id: Some("a".into()),
+            revenue: Some(19.995),
+            currency: Some("USD".into()),
+            ..row
+        };
+        let e = decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap();
+        assert_eq!(e.revenue_minor, 2000);
+        assert_eq!(e.flags & FLAG_REVENUE, FLAG_REVENUE);
+        let row = FunnelRow {
+            currency: None,
+            ..row
+        };
+        let e = decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap();
+        assert_eq!(e.revenue_minor, 0);
+        assert_eq!(e.flags & FLAG_REVENUE, FLAG_REVENUE);
+        let mut cells = funnel_row_cells(&row);
+        cells[4] = st("Canary");
+        assert_eq!(decode_funnel(&cells, &mut syms).unwrap_err().0, 4);
+        cells[4] = Cell::Null;
+        cells[9] = st("12,50");
+        assert_eq!(decode_funnel(&cells, &mut syms).unwrap_err().0, 9);
+        cells[9] = Cell::Null;
+        cells[12] = st("yes");
+        assert_eq!(decode_funnel(&cells, &mut syms).unwrap_err().0, 12);
+    }
+}

@@ -1,0 +1,130 @@
+//! The analytics gates of `rehearse run` (contract section 7), evaluated at each stage's
+//! end over the funnel and ledger events with timestamps up to that end (persons,
+//! exclusion and identity computed on that slice). A breach holds the stage:
+//! `analytics_exclusion` (any leaked synthetic event), `tracking_gap` (any gap of
+//! section 5), `fee_capture` (any fee violation), `ledger_integrity` (unbalanced
+//! transactions, duplicate payouts or overdrawn providers).
+
+use super::analysis::FunnelAnalysis;
+use super::data::AnalyticsData;
+use super::ledger;
+use super::policy::AnalyticsPolicy;
+use crate::model::Millis;
+
+pub const ANALYTICS_EXCLUSION: &str = "analytics_exclusion";
+pub const TRACKING_GAP: &str = "tracking_gap";
+pub const FEE_CAPTURE: &str = "fee_capture";
+pub const LEDGER_INTEGRITY: &str = "ledger_integrity";
+
+/// The analytics gates, in report order.
+pub const GATES: [&str; 4] = [ANALYTICS_EXCLUSION, TRACKING_GAP, FEE_CAPTURE, LEDGER_INTEGRITY];
+
+/// Whether each gate of [`GATES`] can be evaluated on this data: `analytics_exclusion`
+/// needs the funnel stream with its `source` column, `tracking_gap` the funnel stream,
+/// `fee_capture` and `ledger_integrity` the ledger stream. A gate that cannot be
+/// evaluated never breaches.
+pub fn evaluated(data: &AnalyticsData) -> [(&'static str, bool); 4] {
+    let funnel = data.funnel.is_some();
+    let ledger = data.ledger.is_some();
+    [
+        (ANALYTICS_EXCLUSION, funnel && data.has_source),
+        (TRACKING_GAP, funnel),
+        (FEE_CAPTURE, ledger),
+        (LEDGER_INTEGRITY, ledger),
+    ]
+}
+
+/// The analytics gates breached over the events with `ts <= end`, each with a detail
+/// in words, in [`GATES`] order.
+pub fn stage_gates(
+    data: &AnalyticsData,
+    policy: &AnalyticsPolicy,
+    end: Millis,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(fa) = FunnelAnalysis::new(data, policy, Some(end)) {
+        if let Some(n) = fa.leaked_events.filter(|n| *n > 0) {
+            out.push((
+                ANALYTICS_EXCLUSION,
+                format!(
+                    "{n} synthetic events of {} persons reach KPI rollups (ground-truth source = synthetic, not excluded)",
+                    fa.leaked_persons
+                ),
+            ));
+        }
+        let gaps = fa.gaps();
+        if !gaps.is_empty() {
+            let words: Vec<String> = gaps
+                .iter()
+                .map(|g| match fa.step_tests.iter().find(|t| t.step == g.step) {
+                    Some(t) => format!(
+                        "{} z = {:.2} (canary {}/{} vs baseline {}/{})",
+                        t.step,
+                        t.z.unwrap_or(f64::NAN),
+                        t.canary_x,
+                        t.canary_n,
+                        t.baseline_x,
+                        t.baseline_n
+                    ),
+                    None => format!(
+                        "{}: {} purchases without revenue or currency",
+                        g.step,
+                        g.events.unwrap_or(0)
+                    ),
+                })
+                .collect();
+            out.push((TRACKING_GAP, words.join("; ")));
+        }
+    }
+    if let Some(l) = &data.ledger {
+        let n = l.count_until(end);
+        match ledger::check(l, n, &data.symbols, policy) {
+            Ok(c) => {
+                let r = &c.report;
+                if r.fee_violations > 0 {
+                    out.push((
+                        FEE_CAPTURE,
+                        format!(
+                            "{} of {} bookings break the fee rule ({} % {}), e.g. {}",
+                            r.fee_violations,
+                            r.bookings,
+                            policy.fee_rate * 100.0,
+                            policy.fee_rounding.as_str(),
+                            r.examples.fee_violations.join(", ")
+                        ),
+                    ));
+                }
+                if r.unbalanced_txns + r.duplicate_payouts + r.overdrawn_providers > 0 {
+                    let mut parts = Vec::new();
+                    if r.unbalanced_txns > 0 {
+                        parts.push(format!(
+                            "{} unbalanced transactions ({})",
+                            r.unbalanced_txns,
+                            r.examples.unbalanced_txns.join(", ")
+                        ));
+                    }
+                    if r.duplicate_payouts > 0 {
+                        parts.push(format!(
+                            "{} duplicate payouts ({})",
+                            r.duplicate_payouts,
+                            r.examples.duplicate_payouts.join(", ")
+                        ));
+                    }
+                    if r.overdrawn_providers > 0 {
+                        parts.push(format!(
+                            "{} overdrawn providers ({})",
+                            r.overdrawn_providers,
+                            r.examples.overdrawn_providers.join(", ")
+                        ));
+                    }
+                    out.push((LEDGER_INTEGRITY, parts.join("; ")));
+                }
+            }
+            Err(e) => out.push((
+                LEDGER_INTEGRITY,
+                format!("the ledger could not be checked: {e}"),
+            )),
+        }
+    }
+    out
+}

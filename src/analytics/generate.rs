@@ -1,0 +1,807 @@
+//! The seeded generator of the `funnel` and `ledger` streams, driven by the optional
+//! `[funnel]` table of a scenario file. B2C users arrive as a Poisson process and walk
+//! the funnel visit -> search -> shortlist -> application start -> credit purchase with
+//! conversion rates by platform and UTM source, anonymous until they sign in, some
+//! returning in a second session; their cohort follows the stage weights (mostly sticky,
+//! so canary-only users appear). Synthetic e2e users carry a marker (`test_mode`, a
+//! synthetic user agent or `e2e=1`). B2B providers sign up, onboard and take bookings,
+//! each a balanced ledger transaction with a 3 % half-up platform fee, and are paid out
+//! every hour. Faults: a step the canary build stops sending, synthetic events losing
+//! their marker, a fee rounding bug, a double payout, purchases without currency.
+//! Deterministic for a seed: ChaCha8 streams, no clock, no hash-map order.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+use super::data::STEP_NAMES;
+use super::money::{Rounding, fee_of};
+use crate::generate::GenPlan;
+use crate::model::{Cohort, FunnelRow, LedgerKind, LedgerRow, Millis, Source};
+use crate::time::parse_duration;
+
+const HOUR: Millis = 3_600_000;
+
+/// The `[funnel]` table of a scenario file.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FunnelSpec {
+    /// Real B2C users arriving per hour.
+    pub users_per_hour: f64,
+    /// Synthetic e2e users per hour.
+    pub synthetic_per_hour: f64,
+    /// Share of users who stay in one cohort for all their events.
+    pub sticky: f64,
+    /// Share of users on mobile (the rest on desktop).
+    pub mobile_share: f64,
+    /// B2B providers signing up (from three days before T0 to mid-rollout).
+    pub providers: u32,
+    /// Bookings per hour during the rollout.
+    pub bookings_per_hour: f64,
+    /// Write no ledger stream.
+    pub no_ledger: bool,
+    pub faults: Vec<FunnelFault>,
+}
+
+impl Default for FunnelSpec {
+    fn default() -> Self {
+        Self {
+            users_per_hour: 600.0,
+            synthetic_per_hour: 12.0,
+            sticky: 0.85,
+            mobile_share: 0.6,
+            providers: 40,
+            bookings_per_hour: 60.0,
+            no_ledger: false,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// What a funnel fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunnelFaultKind {
+    /// The canary build stops sending `step` events.
+    DropStep,
+    /// Synthetic users' events lose their marker.
+    UnmarkedSynthetic,
+    /// Booking fees are rounded by `rounding` (default `floor`) instead of half-up.
+    FeeRounding,
+    /// The first payout from the fault's start is sent twice (same payout id).
+    DoublePayout,
+    /// The canary build's purchases lack a currency.
+    MissingCurrency,
+}
+
+/// One `[[funnel.faults]]` entry.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelFault {
+    pub kind: FunnelFaultKind,
+    /// The stage the fault starts in, and when in it.
+    pub stage: String,
+    #[serde(default = "zero")]
+    pub at: String,
+    /// How long it lasts (default: to the end).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// `drop_step`: the step no longer sent.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// `fee_rounding`: the faulty rounding.
+    #[serde(default)]
+    pub rounding: Option<Rounding>,
+}
+
+fn zero() -> String {
+    "0s".into()
+}
+
+/// A scenario problem, naming the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("funnel.{field}: {problem}")]
+pub struct FunnelGenError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> FunnelGenError {
+    FunnelGenError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+struct Rand(ChaCha8Rng);
+
+impl Rand {
+    fn new(seed: u64, stream: u64) -> Self {
+        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x00F0_77E1_5EED);
+        r.set_stream(stream);
+        Rand(r)
+    }
+    fn u01(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.u01() < p
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.0.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+    fn exp_ms(&mut self, mean_ms: f64) -> Millis {
+        let u = ((self.0.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
+        (-u.ln() * mean_ms).round() as Millis
+    }
+    fn hex(&mut self, len: usize) -> String {
+        const HEX: &[u8] = b"0123456789abcdef";
+        (0..len)
+            .map(|i| {
+                if i % 4 == 0 {
+                    HEX[10 + self.below(6) as usize] as char
+                } else {
+                    HEX[self.below(16) as usize] as char
+                }
+            })
+            .collect()
+    }
+    fn pick<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
+        let u = self.u01();
+        let mut acc = 0.0;
+        for (item, w) in items {
+            acc += w;
+            if u < acc {
+                return item;
+            }
+        }
+        &items[items.len() - 1].0
+    }
+}
+
+/// A fault resolved to an absolute span.
+struct Span {
+    kind: FunnelFaultKind,
+    from: Millis,
+    to: Millis,
+    step: u8,
+    rounding: Rounding,
+}
+
+struct Plan {
+    t0: Millis,
+    end: Millis,
+    /// (start, end, canary weight) per stage.
+    stages: Vec<(Millis, Millis, f64)>,
+    faults: Vec<Span>,
+}
+
+impl Plan {
+    fn weight(&self, t: Millis) -> f64 {
+        self.stages
+            .iter()
+            .find(|(s, e, _)| t > *s && t <= *e)
+            .map_or(0.0, |s| s.2)
+    }
+    fn active(&self, kind: FunnelFaultKind, t: Millis) -> Option<&Span> {
+        self.faults
+            .iter()
+            .find(|f| f.kind == kind && t >= f.from && t < f.to)
+    }
+}
+
+fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, FunnelGenError> {
+    let rate_ok = |v: f64| v.is_finite() && v >= 0.0;
+    if !rate_ok(spec.users_per_hour) || spec.users_per_hour > 1e7 {
+        return Err(bad("users_per_hour", "must be a rate in [0, 1e7]"));
+    }
+    if !rate_ok(spec.synthetic_per_hour) || spec.synthetic_per_hour > 1e6 {
+        return Err(bad("synthetic_per_hour", "must be a rate in [0, 1e6]"));
+    }
+    if !rate_ok(spec.bookings_per_hour) || spec.bookings_per_hour > 1e6 {
+        return Err(bad("bookings_per_hour", "must be a rate in [0, 1e6]"));
+    }
+    for (k, v) in [("sticky", spec.sticky), ("mobile_share", spec.mobile_share)] {
+        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+            return Err(bad(k, format!("{v} must be a fraction in [0, 1]")));
+        }
+    }
+    let mut stages = Vec::new();
+    let mut at = t0;
+    for s in &plan.stages {
+        stages.push((at, at + s.duration_ms, s.weight));
+        at += s.duration_ms;
+    }
+    let end = at;
+    let mut faults = Vec::new();
+    for (i, f) in spec.faults.iter().enumerate() {
+        let field = |k: &str| format!("faults[{i}].{k}");
+        let Some(si) = plan.stages.iter().position(|s| s.name == f.stage) else {
+            let known: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+            return Err(bad(
+                field("stage"),
+                format!("`{}` names no stage; use one of {}", f.stage, known.join(", ")),
+            ));
+        };
+        let offset = parse_duration(&f.at)
+            .ok_or_else(|| bad(field("at"), format!("`{}` is not a duration such as 10m", f.at)))?;
+        let from = stages[si].0 + offset;
+        let to = match &f.duration {
+            None => Millis::MAX,
+            Some(d) => {
+                from + parse_duration(d).ok_or_else(|| {
+                    bad(field("duration"), format!("`{d}` is not a duration such as 30m"))
+                })?
+            }
+        };
+        let step = match (f.kind, &f.step) {
+            (FunnelFaultKind::DropStep, Some(s)) => STEP_NAMES
+                .iter()
+                .position(|n| n == s)
+                .ok_or_else(|| {
+                    bad(
+                        field("step"),
+                        format!("`{s}` is not one of {}", STEP_NAMES.join(", ")),
+                    )
+                })? as u8,
+            (FunnelFaultKind::DropStep, None) => {
+                return Err(bad(field("step"), "drop_step needs the step it drops"));
+            }
+            _ => 0,
+        };
+        faults.push(Span {
+            kind: f.kind,
+            from,
+            to,
+            step,
+            rounding: f.rounding.unwrap_or(Rounding::Floor),
+        });
+    }
+    Ok(Plan {
+        t0,
+        end,
+        stages,
+        faults,
+    })
+}
+
+const SOURCES: [(Option<(&str, &str, &str)>, f64); 5] = [
+    (Some(("google", "cpc", "spring_credits")), 0.35),
+    (Some(("facebook", "paid_social", "retarget")), 0.15),
+    (Some(("newsletter", "email", "weekly")), 0.10),
+    (Some(("partner", "referral", "affiliates")), 0.05),
+    (None, 0.35),
+];
+
+fn source_factor(src: Option<&str>) -> f64 {
+    match src {
+        Some("google") => 1.05,
+        Some("facebook") => 0.8,
+        Some("newsletter") => 1.3,
+        Some("partner") => 1.1,
+        _ => 1.0,
+    }
+}
+
+const UA_MOBILE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+const UA_DESKTOP: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+const SITE: &str = "https://www.example.test";
+const PATHS: [&str; 5] = [
+    "/",
+    "/search?q=apartments",
+    "/listings/shortlist",
+    "/apply/start",
+    "/checkout/credits",
+];
+
+/// Per-step conversion from the previous step.
+const BASE_RATES: [f64; 5] = [1.0, 0.68, 0.58, 0.52, 0.48];
+/// Mean delay before each step, in ms.
+const DELAYS: [f64; 5] = [0.0, 90_000.0, 240_000.0, 360_000.0, 480_000.0];
+
+struct Gen<'a> {
+    spec: &'a FunnelSpec,
+    plan: &'a Plan,
+    rows: Vec<FunnelRow>,
+    messages: u64,
+    seed_tag: String,
+}
+
+impl Gen<'_> {
+    fn message(&mut self) -> String {
+        self.messages += 1;
+        format!("msg-{}-{:08x}", self.seed_tag, self.messages)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        ts: Millis,
+        event: &str,
+        user: Option<&str>,
+        anon: Option<&str>,
+        cohort: Option<Cohort>,
+        platform: &str,
+        source: Source,
+    ) -> FunnelRow {
+        FunnelRow {
+            ts,
+            event: event.into(),
+            user_id: user.map(str::to_string),
+            anonymous_id: anon.map(str::to_string),
+            cohort,
+            platform: Some(platform.into()),
+            user_agent: Some(if platform == "mobile" { UA_MOBILE } else { UA_DESKTOP }.into()),
+            message_id: Some(self.message()),
+            source: Some(source),
+            ..Default::default()
+        }
+    }
+
+    fn cohort(&self, rng: &mut Rand, sticky: Option<Cohort>, t: Millis) -> Cohort {
+        sticky.unwrap_or_else(|| {
+            if rng.chance(self.plan.weight(t)) {
+                Cohort::Canary
+            } else {
+                Cohort::Baseline
+            }
+        })
+    }
+
+    /// One real user's journey (one or two sessions).
+    fn user(&mut self, rng: &mut Rand, arrival: Millis) {
+        let platform = if rng.chance(self.spec.mobile_share) {
+            "mobile"
+        } else {
+            "desktop"
+        };
+        let sticky = rng.chance(self.spec.sticky).then(|| {
+            if rng.chance(self.plan.weight(arrival)) {
+                Cohort::Canary
+            } else {
+                Cohort::Baseline
+            }
+        });
+        let anon = format!("anon-{}", rng.hex(12));
+        let user = format!("usr-{}", rng.hex(10));
+        let sign_in_step = if rng.chance(0.7) { 1 } else { 3 };
+        let mut signed_in = false;
+        let sessions = if rng.chance(0.18) { 2 } else { 1 };
+        let mut t = arrival;
+        for session in 0..sessions {
+            if session == 1 {
+                t += HOUR + rng.exp_ms(6.0 * HOUR as f64);
+            }
+            let utm = *rng.pick(&SOURCES);
+            let factor = source_factor(utm.map(|u| u.0))
+                * if platform == "mobile" { 0.92 } else { 1.1 }
+                * if session == 1 { 1.2 } else { 1.0 };
+            // A second session on a new device starts anonymous again unless signed in.
+            let anon_now = if session == 1 && rng.chance(0.3) {
+                format!("anon-{}", rng.hex(12))
+            } else {
+                anon.clone()
+            };
+            let mut at = t;
+            for step in 0..5u8 {
+                if step > 0 {
+                    let p = (BASE_RATES[step as usize] * factor).min(0.95);
+                    if !rng.chance(p) {
+                        if step >= 3 && rng.chance(0.5) {
+                            at += rng.exp_ms(120_000.0);
+                            self.emit_other(rng, at, "abandon", &user, &anon_now, signed_in, sticky, platform);
+                        }
+                        break;
+                    }
+                    at += 1_000 + rng.exp_ms(DELAYS[step as usize]);
+                    if step == 4 && rng.chance(0.04) {
+                        // Comes back to pay much later: outside the 24 h window.
+                        at += 25 * HOUR;
+                    }
+                }
+                if step == sign_in_step {
+                    signed_in = true;
+                }
+                if step == 4 && rng.chance(0.15) {
+                    self.emit_other(rng, at - 20_000, "retry", &user, &anon_now, signed_in, sticky, platform);
+                }
+                let cohort = self.cohort(rng, sticky, at);
+                if let Some(f) = self.plan.active(FunnelFaultKind::DropStep, at) {
+                    if f.step == step && cohort == Cohort::Canary {
+                        continue;
+                    }
+                }
+                let mut row = self.row(
+                    at,
+                    STEP_NAMES[step as usize],
+                    signed_in.then_some(user.as_str()),
+                    Some(anon_now.as_str()),
+                    Some(cohort),
+                    platform,
+                    Source::Real,
+                );
+                row.page_url = Some(format!("{SITE}{}", PATHS[step as usize]));
+                if step == 0 {
+                    if let Some((src, medium, campaign)) = utm {
+                        row.utm_source = Some(src.into());
+                        row.utm_medium = Some(medium.into());
+                        row.utm_campaign = Some(campaign.into());
+                    }
+                }
+                if step == 4 {
+                    let (currency, prices): (&str, &[f64]) = *rng.pick(&[
+                        (("USD", &[4.99, 9.99, 19.99, 49.0][..]), 0.7),
+                        (("EUR", &[4.99, 9.99, 19.95, 45.5][..]), 0.25),
+                        (("JPY", &[600.0, 1200.0, 5000.0][..]), 0.05),
+                    ]);
+                    row.revenue = Some(prices[rng.below(prices.len() as u64) as usize]);
+                    row.order_id = Some(format!("ord-{}", rng.hex(10)));
+                    let missing = self.plan.active(FunnelFaultKind::MissingCurrency, at).is_some()
+                        && cohort == Cohort::Canary;
+                    row.currency = (!missing).then(|| currency.to_string());
+                }
+                self.rows.push(row);
+            }
+            t = at;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_other(
+        &mut self,
+        rng: &mut Rand,
+        at: Millis,
+        event: &str,
+        user: &str,
+        anon: &str,
+        signed_in: bool,
+        sticky: Option<Cohort>,
+        platform: &str,
+    ) {
+        let cohort = self.cohort(rng, sticky, at);
+        let row = self.row(
+            at,
+            event,
+            signed_in.then_some(user),
+            Some(anon),
+            Some(cohort),
+            platform,
+            Source::Real,
+        );
+        self.rows.push(row);
+    }
+
+    /// One synthetic e2e user: the whole funnel in seconds, with a marker.
+    fn synthetic(&mut self, rng: &mut Rand, arrival: Millis, n: u64) {
+        let w = self.plan.weight(arrival);
+        let cohort = if rng.chance(w.max(0.5)) {
+            Cohort::Canary
+        } else {
+            Cohort::Baseline
+        };
+        let marker = rng.below(3);
+        let platform = if rng.chance(0.5) { "mobile" } else { "desktop" };
+        let user = format!("e2e-{n:05}-{}", rng.hex(4));
+        let mut at = arrival;
+        for step in 0..5u8 {
+            at += 2_000 + rng.below(8_000) as Millis;
+            let mut row = self.row(
+                at,
+                STEP_NAMES[step as usize],
+                Some(&user),
+                None,
+                Some(cohort),
+                platform,
+                Source::Synthetic,
+            );
+            row.page_url = Some(format!("{SITE}{}", PATHS[step as usize]));
+            if self.plan.active(FunnelFaultKind::UnmarkedSynthetic, at).is_none() {
+                match marker {
+                    0 => row.test_mode = Some(true),
+                    1 => {
+                        row.user_agent =
+                            Some("Mozilla/5.0 (X11; Linux x86_64) SyntheticCanary/2.1".into());
+                    }
+                    _ => {
+                        let url = row.page_url.take().unwrap_or_default();
+                        let sep = if url.contains('?') { '&' } else { '?' };
+                        row.page_url = Some(format!("{url}{sep}e2e=1"));
+                    }
+                }
+            }
+            if step == 4 {
+                row.revenue = Some(1.0);
+                row.currency = Some("USD".into());
+            }
+            self.rows.push(row);
+        }
+    }
+}
+
+/// Poisson arrival instants on `[from, to)` at `per_hour`.
+fn arrivals(rng: &mut Rand, from: Millis, to: Millis, per_hour: f64) -> Vec<Millis> {
+    let mut out = Vec::new();
+    if per_hour <= 0.0 {
+        return out;
+    }
+    let mean = HOUR as f64 / per_hour;
+    let mut t = from;
+    loop {
+        t += rng.exp_ms(mean).max(1);
+        if t >= to {
+            return out;
+        }
+        out.push(t);
+    }
+}
+
+struct Provider {
+    id: String,
+    currency: &'static str,
+    onboarded: Option<Millis>,
+    balance: i64,
+}
+
+fn ledger_line(
+    ts: Millis,
+    txn: &str,
+    entry: u32,
+    account: &str,
+    debit: Option<i64>,
+    credit: Option<i64>,
+    currency: &str,
+    kind: LedgerKind,
+) -> LedgerRow {
+    LedgerRow {
+        ts,
+        txn_id: txn.into(),
+        entry_id: format!("{txn}-{entry}"),
+        account: account.into(),
+        debit_minor: debit,
+        credit_minor: credit,
+        currency: currency.into(),
+        kind,
+        order_id: None,
+        provider_id: None,
+        payout_id: None,
+    }
+}
+
+/// The B2B side: provider events into `g`, and the ledger.
+fn b2b(g: &mut Gen, seed: u64) -> Vec<LedgerRow> {
+    let plan = g.plan;
+    let mut rng = Rand::new(seed, 3);
+    let mut providers: Vec<Provider> = Vec::new();
+    let span_from = plan.t0 - 72 * HOUR;
+    let span_to = plan.t0 + (plan.end - plan.t0) / 2;
+    for _ in 0..g.spec.providers {
+        let signup = span_from + rng.below((span_to - span_from).max(1) as u64) as Millis;
+        let id = format!("prv-{}", rng.hex(8));
+        let user = format!("usr-{}", rng.hex(10));
+        let currency = if rng.chance(0.7) { "USD" } else { "EUR" };
+        let mut row = g.row(signup, "provider_signup", Some(&user), None, None, "desktop", Source::Real);
+        row.provider_id = Some(id.clone());
+        g.rows.push(row);
+        let onboarded = rng.chance(0.85).then(|| signup + HOUR + rng.exp_ms(12.0 * HOUR as f64));
+        if let Some(t) = onboarded {
+            let mut row = g.row(t, "provider_onboarded", Some(&user), None, None, "desktop", Source::Real);
+            row.provider_id = Some(id.clone());
+            g.rows.push(row);
+        }
+        providers.push(Provider {
+            id,
+            currency,
+            onboarded,
+            balance: 0,
+        });
+    }
+    let mut ledger = Vec::new();
+    let bookings = arrivals(&mut rng, plan.t0, plan.end, g.spec.bookings_per_hour);
+    let mut next_payout = plan.t0 + HOUR;
+    let mut booking_no = 0u64;
+    let mut payout_no = 0u64;
+    let mut doubled = false;
+    let mut payout = |ledger: &mut Vec<LedgerRow>, providers: &mut [Provider], at: Millis| {
+        for p in providers.iter_mut().filter(|p| p.balance >= 1_000) {
+            payout_no += 1;
+            let txn = format!("po-{payout_no:06}");
+            let pid = format!("pay-{payout_no:06}");
+            let amount = p.balance;
+            p.balance = 0;
+            let times = if !doubled
+                && plan
+                    .faults
+                    .iter()
+                    .any(|f| f.kind == FunnelFaultKind::DoublePayout && at >= f.from && at < f.to)
+            {
+                doubled = true;
+                2
+            } else {
+                1
+            };
+            for copy in 0..times {
+                let txn = if copy == 0 {
+                    txn.clone()
+                } else {
+                    format!("{txn}-retry")
+                };
+                let ts = at + copy * 90_000;
+                let account = format!("provider:{}", p.id);
+                for (entry, (acct, d, c)) in [
+                    (account.as_str(), Some(amount), None),
+                    ("cash", None, Some(amount)),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let mut l = ledger_line(ts, &txn, entry as u32 + 1, acct, d, c, p.currency, LedgerKind::Payout);
+                    l.provider_id = Some(p.id.clone());
+                    l.payout_id = Some(pid.clone());
+                    ledger.push(l);
+                }
+            }
+        }
+    };
+    for t in bookings {
+        while next_payout <= t {
+            payout(&mut ledger, &mut providers, next_payout);
+            next_payout += HOUR;
+        }
+        let ready: Vec<usize> = providers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.onboarded.is_some_and(|o| o < t))
+            .map(|(i, _)| i)
+            .collect();
+        if ready.is_empty() {
+            continue;
+        }
+        let p = &mut providers[ready[rng.below(ready.len() as u64) as usize]];
+        booking_no += 1;
+        let gross = 2_500 + rng.below(37_500) as i64;
+        let rounding = plan
+            .active(FunnelFaultKind::FeeRounding, t)
+            .map_or(Rounding::HalfUp, |f| f.rounding);
+        let fee = fee_of(gross, (3, 100), rounding) as i64;
+        let net = gross - fee;
+        p.balance += net;
+        let txn = format!("bk-{booking_no:06}");
+        let order = format!("ord-b{booking_no:06}");
+        let account = format!("provider:{}", p.id);
+        for (entry, (acct, d, c)) in [
+            ("cash", Some(gross), None),
+            ("platform_fees", None, Some(fee)),
+            (account.as_str(), None, Some(net)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut l = ledger_line(t, &txn, entry as u32 + 1, acct, d, c, p.currency, LedgerKind::Booking);
+            l.order_id = Some(order.clone());
+            l.provider_id = Some(p.id.clone());
+            ledger.push(l);
+        }
+    }
+    while next_payout <= plan.end {
+        payout(&mut ledger, &mut providers, next_payout);
+        next_payout += HOUR;
+    }
+    ledger.sort_by_key(|l| l.ts);
+    ledger
+}
+
+/// Generates the funnel (and, unless `no_ledger`, the ledger) of a scenario whose
+/// rollout starts at `t0` and follows `plan`.
+pub fn generate_funnel(
+    spec: &FunnelSpec,
+    plan: &GenPlan,
+    t0: Millis,
+    seed: u64,
+) -> Result<(Vec<FunnelRow>, Option<Vec<LedgerRow>>), FunnelGenError> {
+    let p = build_plan(spec, plan, t0)?;
+    let mut g = Gen {
+        spec,
+        plan: &p,
+        rows: Vec::new(),
+        messages: 0,
+        seed_tag: format!("{:04x}", seed & 0xffff),
+    };
+    let mut rng = Rand::new(seed, 1);
+    for t in arrivals(&mut rng, p.t0, p.end, spec.users_per_hour) {
+        g.user(&mut rng, t);
+    }
+    let mut rng = Rand::new(seed, 2);
+    for (n, t) in arrivals(&mut rng, p.t0, p.end, spec.synthetic_per_hour)
+        .into_iter()
+        .enumerate()
+    {
+        g.synthetic(&mut rng, t, n as u64);
+    }
+    let ledger = (!spec.no_ledger).then(|| b2b(&mut g, seed));
+    let mut rows = g.rows;
+    rows.sort_by_key(|r| r.ts);
+    Ok((rows, ledger))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::StagePlan;
+
+    fn plan() -> GenPlan {
+        GenPlan {
+            stages: [("synthetic", 120, 0.0), ("ramp-5", 30, 0.05), ("ramp-25", 60, 0.25), ("full", 120, 1.0)]
+                .into_iter()
+                .map(|(n, m, w)| StagePlan {
+                    name: n.into(),
+                    duration_ms: m * 60_000,
+                    weight: w,
+                })
+                .collect(),
+            probe_targets: vec![],
+            probe_interval_ms: 60_000,
+        }
+    }
+
+    const T0: Millis = 1_772_445_600_000;
+
+    #[test]
+    fn deterministic_and_sorted() {
+        let spec = FunnelSpec::default();
+        let a = generate_funnel(&spec, &plan(), T0, 7).unwrap();
+        let b = generate_funnel(&spec, &plan(), T0, 7).unwrap();
+        assert_eq!(a, b);
+        assert!(a.0.windows(2).all(|w| w[0].ts <= w[1].ts));
+        let c = generate_funnel(&spec, &plan(), T0, 8).unwrap();
+        assert_ne!(a.0, c.0);
+        assert!(a.0.iter().any(|r| r.source == Some(Source::Synthetic)));
+        assert!(a.1.as_ref().is_some_and(|l| !l.is_empty()));
+    }
+
+    #[test]
+    fn faults_are_named_and_checked() {
+        let mut spec = FunnelSpec::default();
+        spec.faults.push(FunnelFault {
+            kind: FunnelFaultKind::DropStep,
+            stage: "ramp-9".into(),
+            at: "0s".into(),
+            duration: None,
+            step: Some("shortlist".into()),
+            rounding: None,
+        });
+        let e = generate_funnel(&spec, &plan(), T0, 1).unwrap_err();
+        assert_eq!(e.field, "faults[0].stage");
+        spec.faults[0].stage = "ramp-25".into();
+        spec.faults[0].step = Some("basket".into());
+        assert_eq!(
+            generate_funnel(&spec, &plan(), T0, 1).unwrap_err().field,
+            "faults[0].step"
+        );
+        spec.faults[0].step = None;
+        assert!(generate_funnel(&spec, &plan(), T0, 1).is_err());
+    }
+
+    #[test]
+    fn the_dropped_step_is_missing_from_canary_only() {
+        let mut spec = FunnelSpec::default();
+        spec.faults.push(FunnelFault {
+            kind: FunnelFaultKind::DropStep,
+            stage: "ramp-25".into(),
+            at: "0s".into(),
+            duration: None,
+            step: Some("shortlist".into()),
+            rounding: None,
+        });
+        let (rows, _) = generate_funnel(&spec, &plan(), T0, 3).unwrap();
+        let from = T0 + 150 * 60_000;
+        let real = |r: &&FunnelRow| r.source == Some(Source::Real) && r.ts >= from;
+        assert!(!rows
+            .iter()
+            .filter(real)
+            .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Canary)));
+        assert!(rows
+            .iter()
+            .filter(real)
+            .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Baseline)));
+    }
+}

@@ -1,0 +1,582 @@
+//! Headless tests of the terminal UI: the model driven by messages (and keys) and drawn
+//! to ratatui's `TestBackend`; insta snapshots of the key screens; tuning checked
+//! against a fresh replay (and `rehearse run`) with the saved policy file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use clap::Parser;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use rehearse::cli::{Cli, Command as Sub};
+use rehearse::engine::{Setup, replay_dataset, replay_dir};
+use rehearse::events::{Gate, Verdict, VerdictEvent};
+use rehearse::generate::{Fault, FaultKind, GenSpec};
+use rehearse::policy::{Policy, PolicyBuilder};
+use rehearse::scenario::{Scenario, gen_plan};
+use rehearse::time::parse_rfc3339;
+use rehearse::tui::keys::key_to_msg;
+use rehearse::tui::model::{Cmd, Focus, Overlay, Subject, perform};
+use rehearse::tui::{Model, Msg, Session, Speed, load, scenario_session, update};
+use rehearse::write::{Format, write_dataset};
+
+const SCENARIO: &str = "scenarios/02-5xx-sustained.toml";
+
+fn at(s: &str) -> i64 {
+    parse_rfc3339(s).expect("a valid instant")
+}
+
+fn model_of(session: Session) -> Model {
+    let mut m = Model::new(session, Speed::X(600), PathBuf::from("tuned-policy.toml"));
+    m.show_timings = false;
+    m
+}
+
+fn scenario_model() -> Model {
+    model_of(scenario_session(Path::new(SCENARIO)).expect("scenario 02 loads"))
+}
+
+/// Applies a message and performs any command it returns (as the event loop does).
+fn send(m: &mut Model, msg: Msg) {
+    if let Some(cmd) = update(m, msg) {
+        let r = perform(cmd);
+        update(m, r);
+    }
+}
+
+fn key(m: &mut Model, code: KeyCode) {
+    if let Some(msg) = key_to_msg(KeyEvent::new(code, KeyModifiers::NONE), m) {
+        send(m, msg);
+    }
+}
+
+fn draw(m: &Model, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+    t.draw(|f| rehearse::tui::view::view(m, f))
+        .expect("drawing never fails");
+    t.backend().to_string()
+}
+
+/// Seeks by stepping a tick at a time until `clock >= to` (through the public messages).
+fn seek(m: &mut Model, to: i64) {
+    while m.clock < to && !m.at_end() {
+        send(m, Msg::StepForward);
+    }
+}
+
+fn verdicts(m: &Model) -> Vec<Verdict> {
+    m.session.timeline.final_verdicts()
+}
+
+#[test]
+fn start_screen() {
+    let m = scenario_model();
+    assert_eq!(m.clock, at("2026-03-02T10:00:00Z"));
+    insta::assert_snapshot!("start_100x30", draw(&m, 100, 30));
+}
+
+#[test]
+fn mid_stage_breach() {
+    let mut m = scenario_model();
+    // The fault starts 4 minutes into ramp-5 (12:04); the window sees it from 12:05.
+    seek(&mut m, at("2026-03-02T12:08:00Z"));
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("✗ breach"), "{screen}");
+    assert!(screen.contains("ramp-5"), "{screen}");
+    insta::assert_snapshot!("mid_breach_100x30", screen);
+    insta::assert_snapshot!("mid_breach_80x24", draw(&m, 80, 24));
+}
+
+#[test]
+fn rollback_screen_and_explain() {
+    let mut m = scenario_model();
+    send(&mut m, Msg::NextVerdict); // synthetic: go at 12:00
+    assert_eq!(m.clock, at("2026-03-02T12:00:00Z"));
+    send(&mut m, Msg::NextVerdict); // ramp-5: rollback at 12:15
+    assert_eq!(m.clock, at("2026-03-02T12:15:00Z"));
+    assert!(m.at_end());
+    assert_eq!(
+        verdicts(&m),
+        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+    );
+    insta::assert_snapshot!("rollback_100x30", draw(&m, 100, 30));
+
+    // Explain the rollback verdict: select it in the event log.
+    send(&mut m, Msg::FocusNext);
+    assert_eq!(m.focus, Focus::Events);
+    let sel = m.event_sel.expect("the newest event is selected");
+    assert!(matches!(
+        m.session.timeline.events[sel],
+        VerdictEvent::Outcome { .. }
+    ));
+    // Down moves to older events: follow-up, then the verdict.
+    loop {
+        send(&mut m, Msg::Down);
+        let i = m.event_sel.expect("a selection");
+        if matches!(
+            m.session.timeline.events[i],
+            VerdictEvent::StageVerdict { .. }
+        ) {
+            break;
+        }
+    }
+    send(&mut m, Msg::Explain);
+    assert!(matches!(
+        m.overlay,
+        Some(Overlay::Explain {
+            subject: Subject::Event(_),
+            ..
+        })
+    ));
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("ramp-5: ROLLBACK at 12:15"), "{screen}");
+    assert!(screen.contains("11/11"), "{screen}");
+    insta::assert_snapshot!("explain_rollback_100x30", screen);
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut m = scenario_model();
+    key(&mut m, KeyCode::Char('?'));
+    assert_eq!(m.overlay, Some(Overlay::Help));
+    let screen = draw(&m, 80, 24);
+    for (keys, _) in rehearse::tui::keys::HELP {
+        assert!(screen.contains(keys), "help lacks {keys}:\n{screen}");
+    }
+    insta::assert_snapshot!("help_80x24", screen);
+    key(&mut m, KeyCode::Esc);
+    assert_eq!(m.overlay, None);
+}
+
+#[test]
+fn playback_speeds_steps_and_restart() {
+    let mut m = scenario_model();
+    let t0 = m.clock;
+    assert!(m.playing);
+    assert_eq!(m.frame_interval(), Some(Duration::from_millis(100)));
+    // 600x: 100 ms of real time is one minute of rollout.
+    send(
+        &mut m,
+        Msg::Frame {
+            elapsed: Duration::from_millis(100),
+        },
+    );
+    assert_eq!(m.clock, t0 + 60_000);
+    key(&mut m, KeyCode::Char('1'));
+    assert_eq!(m.speed, Speed::X(1));
+    send(
+        &mut m,
+        Msg::Frame {
+            elapsed: Duration::from_millis(1500),
+        },
+    );
+    assert_eq!(m.clock, t0 + 61_500);
+    // A step snaps to the tick grid and pauses; paused, frames do nothing and the
+    // event loop blocks.
+    key(&mut m, KeyCode::Right);
+    assert_eq!(m.clock, t0 + 120_000);
+    assert!(!m.playing);
+    assert_eq!(m.frame_interval(), None);
+    send(
+        &mut m,
+        Msg::Frame {
+            elapsed: Duration::from_secs(10),
+        },
+    );
+    assert_eq!(m.clock, t0 + 120_000);
+    key(&mut m, KeyCode::Left);
+    key(&mut m, KeyCode::Left);
+    assert_eq!(m.clock, t0);
+    key(&mut m, KeyCode::Left);
+    assert_eq!(m.clock, t0, "never before T0");
+    // Max: one tick per frame, frames back to back; it stops at the end.
+    key(&mut m, KeyCode::Char('5'));
+    key(&mut m, KeyCode::Char(' '));
+    assert_eq!(m.frame_interval(), Some(Duration::ZERO));
+    let mut frames = 0;
+    while m.playing {
+        send(
+            &mut m,
+            Msg::Frame {
+                elapsed: Duration::ZERO,
+            },
+        );
+        frames += 1;
+    }
+    assert_eq!(m.clock, at("2026-03-02T12:15:00Z"));
+    assert_eq!(frames, 135);
+    assert!(draw(&m, 80, 24).contains("replay finished: ROLLBACK at 12:15"));
+    key(&mut m, KeyCode::Char('p'));
+    assert_eq!(m.clock, at("2026-03-02T12:00:00Z"));
+    key(&mut m, KeyCode::Char('r'));
+    assert_eq!(m.clock, t0);
+    assert!(m.playing);
+    key(&mut m, KeyCode::Char('<'));
+    assert_eq!(m.speed, Speed::X(3600));
+    key(&mut m, KeyCode::Char('>'));
+    assert_eq!(m.speed, Speed::Max);
+    key(&mut m, KeyCode::Char('q'));
+    assert!(m.quit);
+}
+
+#[test]
+fn seeking_anywhere_is_instant() {
+    let mut m = scenario_model();
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        send(&mut m, Msg::NextVerdict);
+        send(&mut m, Msg::Restart);
+        send(&mut m, Msg::NextVerdict);
+        send(&mut m, Msg::NextVerdict);
+        let _ = draw(&m, 120, 40);
+    }
+    // 50 seeks across the run and 50 full redraws, in a debug build.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Moves the selected knob until the verdicts change (at most `limit` steps).
+fn tune_until_change(m: &mut Model, up: bool, limit: usize) -> Vec<String> {
+    for _ in 0..limit {
+        send(m, Msg::Tune { up });
+        if let Some(c) = &m.change
+            && !c.diffs.is_empty()
+        {
+            return c.diffs.clone();
+        }
+    }
+    panic!("no verdict changed in {limit} steps: {:?}", m.status);
+}
+
+fn select_knob(m: &mut Model, key: &str) {
+    let i = m
+        .session
+        .tuner
+        .as_ref()
+        .and_then(|t| t.knobs.iter().position(|k| k.key == key))
+        .expect("the knob exists");
+    m.knob_sel = i;
+}
+
+#[test]
+fn tuning_marks_changes_and_matches_a_fresh_replay_of_the_saved_policy() {
+    let mut m = scenario_model();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    m.save_path = dir.path().join("tuned.toml");
+    // Pick the 5xx gate in the table and open tuning: its first knob is selected.
+    key(&mut m, KeyCode::Char('t'));
+    assert!(m.tuning);
+    assert_eq!(m.focus, Focus::Tune);
+    // Raise the 5xx trigger until ramp-5 no longer rolls back (3 % 5xx: at 0.04).
+    select_knob(&mut m, "triggers.error_rate_5xx");
+    let diffs = tune_until_change(&mut m, true, 60);
+    assert_eq!(diffs[0], "ramp-5: rollback -> hold", "{diffs:?}");
+    let c = m.change.clone().expect("a change");
+    assert!(c.elapsed < Duration::from_millis(1000), "{:?}", c.elapsed);
+    seek(&mut m, at("2026-03-02T12:30:00Z"));
+    insta::assert_snapshot!("tuning_diff_100x30", draw(&m, 100, 30));
+    insta::assert_snapshot!("tuning_diff_80x24", draw(&m, 80, 24));
+
+    // Save, then replay the same data with the saved file: identical events.
+    key(&mut m, KeyCode::Char('s'));
+    let saved = std::fs::read_to_string(&m.save_path).expect("the tuned policy was saved");
+    assert!(saved.contains("--set triggers.error_rate_5xx=0.031"), "{saved}");
+    assert!(
+        m.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("saved the tuned policy")),
+        "{:?}",
+        m.status
+    );
+    let policy = PolicyBuilder::new()
+        .file(&m.save_path)
+        .and_then(PolicyBuilder::build)
+        .expect("the saved policy reads back");
+    assert_eq!(policy.trig_5xx.as_f64(), 0.031);
+    let scenario = Scenario::load(Path::new(SCENARIO)).expect("loads");
+    let ds = scenario.dataset().expect("generates");
+    let fresh = replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192)
+        .expect("replays");
+    assert_eq!(fresh.run.events, m.session.timeline.events);
+    assert_eq!(
+        fresh.run.stages.iter().map(|s| s.verdict).collect::<Vec<_>>(),
+        verdicts(&m)
+    );
+
+    // The sustain span, in ticks: 12 ticks let ramp-5 survive the 11-tick run.
+    send(&mut m, Msg::ResetKnob);
+    assert_eq!(
+        verdicts(&m),
+        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+    );
+    select_knob(&mut m, "rollout.sustain");
+    send(&mut m, Msg::Tune { up: false });
+    let diffs = &m.change.as_ref().expect("a change").diffs;
+    assert!(diffs.is_empty(), "{diffs:?}");
+    let policy = m.session.policy.clone().expect("a policy");
+    assert_eq!(policy.sustain_ticks, 10);
+    // The rollback comes one tick earlier.
+    assert_eq!(m.session.timeline.end, at("2026-03-02T12:14:00Z"));
+}
+
+#[test]
+fn tuning_refuses_what_the_aggregates_cannot_judge() {
+    let mut m = scenario_model();
+    select_knob(&mut m, "triggers.latency_p99_ms");
+    m.tuning = true;
+    m.focus = Focus::Tune;
+    let before = m.session.timeline.events.clone();
+    // The tuning grid stops at 2 s: 600 ms + 281 steps of 5 ms is past it.
+    for _ in 0..281 {
+        send(&mut m, Msg::Tune { up: true });
+    }
+    let status = m.status.clone().expect("a status");
+    assert!(status.1.contains("refused"), "{status:?}");
+    assert!(
+        m.session
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.trig_p99_us == 2_000_000)
+    );
+    // A rate cannot go below one step.
+    select_knob(&mut m, "go.error_rate_5xx");
+    for _ in 0..10 {
+        send(&mut m, Msg::Tune { up: false });
+    }
+    assert!(
+        m.session
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.go_5xx.as_f64() == 0.001)
+    );
+    assert_ne!(before, m.session.timeline.events);
+}
+
+/// A small dataset on disk (2 requests/s, 5xx fault in ramp-25).
+fn small_dataset(dir: &Path) {
+    let mut spec = GenSpec::new(7);
+    spec.rps = 2.0;
+    spec.base_5xx = 0.0;
+    spec.base_4xx_nonauth = 0.0;
+    let mut f = Fault::new(FaultKind::Error5xx, "ramp-25");
+    f.at = "20m".into();
+    f.rate = Some(0.2);
+    spec.faults.push(f);
+    let ds = rehearse::generate::generate(&spec, &gen_plan(&Policy::default_policy()))
+        .expect("generates");
+    write_dataset(&ds, dir, Format::Csv).expect("writes");
+}
+
+fn tui_args(args: &[&str]) -> rehearse::cli::TuiArgs {
+    let mut all = vec!["rehearse", "tui"];
+    all.extend_from_slice(args);
+    match Cli::try_parse_from(all).expect("valid arguments").command {
+        Sub::Tui(a) => a,
+        _ => unreachable!("parsed a tui command"),
+    }
+}
+
+#[test]
+fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let data = dir.path().join("data");
+    small_dataset(&data);
+    let policy_file = dir.path().join("base.toml");
+    std::fs::write(&policy_file, "[rollout]\nmin_requests = 5\n").expect("writes");
+    let args = tui_args(&[
+        data.to_str().expect("utf-8"),
+        "--policy",
+        policy_file.to_str().expect("utf-8"),
+    ]);
+    let mut m = model_of(load(&args).expect("the dataset loads"));
+    m.save_path = dir.path().join("tuned.toml");
+    assert_eq!(
+        verdicts(&m),
+        [Verdict::Go, Verdict::Go, Verdict::Rollback, Verdict::NotRun]
+    );
+    select_knob(&mut m, "triggers.error_rate_5xx");
+    m.tuning = true;
+    m.focus = Focus::Tune;
+    let diffs = tune_until_change(&mut m, true, 400);
+    assert!(diffs[0].starts_with("ramp-25: rollback -> "), "{diffs:?}");
+    send(&mut m, Msg::Save);
+    let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["run", "--json", "--policy"])
+        .arg(&m.save_path)
+        .arg(&data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let run_verdicts: Vec<String> = report["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| s["verdict"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let tui_verdicts: Vec<String> = verdicts(&m)
+        .iter()
+        .map(|v| v.as_str().to_string())
+        .collect();
+    assert_eq!(run_verdicts, tui_verdicts);
+    assert_eq!(report["outcome"], m.session.timeline.outcome.map_or("?", |o| o.1.as_str()));
+    // And the same events as a fresh in-process replay of the directory.
+    let policy = PolicyBuilder::new()
+        .file(&m.save_path)
+        .and_then(PolicyBuilder::build)
+        .expect("reads back");
+    let fresh = replay_dir(
+        &Setup::new(policy).expect("setup"),
+        &data,
+        Default::default(),
+    )
+    .expect("replays");
+    assert_eq!(fresh.run.events, m.session.timeline.events);
+}
+
+#[test]
+fn a_recording_replays_without_tuning() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("run.arrow");
+    let scenario = Scenario::load(Path::new(SCENARIO)).expect("loads");
+    let run = scenario.run().expect("runs");
+    let p = &scenario.setup.policy;
+    let meta = rehearse::record::RecordMeta {
+        t0: run.t0,
+        tick_ms: p.tick_ms,
+        dataset: "scenario".into(),
+        policy_toml: p.to_toml(),
+        stages: run
+            .stages
+            .iter()
+            .map(|s| rehearse::record::StageMeta {
+                name: s.name.clone(),
+                start: s.start,
+                end: s.end,
+                weight: s.weight,
+            })
+            .collect(),
+    };
+    rehearse::record::write_record(&path, &meta, &run.events).expect("records");
+    let args = tui_args(&["--recording", path.to_str().expect("utf-8")]);
+    let mut m = model_of(load(&args).expect("the recording loads"));
+    assert_eq!(m.session.timeline.events, run.events);
+    assert!(m.session.tuner.is_none());
+    send(&mut m, Msg::NextVerdict);
+    send(&mut m, Msg::NextVerdict);
+    assert_eq!(
+        verdicts(&m),
+        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+    );
+    key(&mut m, KeyCode::Char('t'));
+    let screen = draw(&m, 80, 24);
+    assert!(screen.contains("No tuning: a recording"), "{screen}");
+    key(&mut m, KeyCode::Char('+'));
+    assert!(
+        m.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("no tuning for a recording")),
+        "{:?}",
+        m.status
+    );
+    assert_eq!(update(&mut m, Msg::Save), None);
+    // Explaining still works from the recorded tick records.
+    key(&mut m, KeyCode::Esc);
+    m.gate_sel = 0;
+    m.focus = Focus::Gates;
+    key(&mut m, KeyCode::Enter);
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("error_rate_5xx in ramp-5"), "{screen}");
+    assert!(screen.contains("✗ held"), "{screen}");
+}
+
+#[test]
+fn recording_rejects_policy_flags_and_bad_speed() {
+    let args = tui_args(&["--recording", "x.arrow", "--set", "go.error_rate_5xx=0.01"]);
+    let e = load(&args).err().expect("an error");
+    assert!(e.to_string().contains("--recording"), "{e}");
+    assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--speed", "0"]).is_err());
+    assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--speed", "fast"]).is_err());
+    assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--scenario", "s.toml"]).is_err());
+    assert!(Cli::try_parse_from(["rehearse", "tui"]).is_err());
+    assert_eq!(
+        tui_args(&["d", "--speed", "max"]).speed,
+        Speed::Max
+    );
+    assert_eq!(tui_args(&["d", "--speed", "60x"]).speed, Speed::X(60));
+}
+
+#[test]
+fn save_reports_write_errors() {
+    let mut m = scenario_model();
+    m.save_path = PathBuf::from("/nonexistent-dir/x/tuned.toml");
+    let cmd = update(&mut m, Msg::Save).expect("a save command");
+    assert!(matches!(cmd, Cmd::Save { .. }));
+    let r = perform(cmd);
+    update(&mut m, r);
+    assert!(
+        m.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("cannot write")),
+        "{:?}",
+        m.status
+    );
+}
+
+#[test]
+fn explain_a_breach_and_a_gate() {
+    let mut m = scenario_model();
+    seek(&mut m, at("2026-03-02T12:08:00Z"));
+    // The first breach of the stage in the event log.
+    send(&mut m, Msg::FocusNext);
+    let target = m
+        .session
+        .timeline
+        .log_visible(m.clock)
+        .into_iter()
+        .rev()
+        .find(|&i| {
+            matches!(
+                &m.session.timeline.events[i],
+                VerdictEvent::Breach { evidence, .. } if evidence.gate == Gate::ErrorRate5xx
+            )
+        })
+        .expect("a 5xx breach by 12:08");
+    while m.event_sel != Some(target) {
+        send(&mut m, Msg::Down);
+    }
+    send(&mut m, Msg::Explain);
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("BREACH error_rate_5xx in ramp-5"), "{screen}");
+    assert!(screen.contains("✗ breach"), "{screen}");
+    insta::assert_snapshot!("explain_breach_100x30", screen);
+    send(&mut m, Msg::Close);
+    // A gate: its ticks in the current stage.
+    send(&mut m, Msg::FocusPrev);
+    assert_eq!(m.focus, Focus::Gates);
+    send(&mut m, Msg::Explain);
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("error_rate_5xx in ramp-5 up to 12:08"), "{screen}");
+}
+
+#[test]
+fn small_and_resized_terminals_draw() {
+    let mut m = scenario_model();
+    seek(&mut m, at("2026-03-02T12:10:00Z"));
+    for (w, h) in [(80, 24), (120, 40), (200, 60), (60, 20), (30, 8)] {
+        let s = draw(&m, w, h);
+        assert_eq!(s.lines().count(), h as usize, "{w}x{h}");
+    }
+    assert!(draw(&m, 30, 8).contains("needs at least"));
+    // Wide terminals show all three charts and the trigger column.
+    let wide = draw(&m, 160, 50);
+    assert!(wide.contains("budget burn %"), "{wide}");
+    assert!(wide.contains("trigger"), "{wide}");
+}
