@@ -100,7 +100,12 @@ fn rollback_screen_and_explain() {
     assert!(m.at_end());
     assert_eq!(
         verdicts(&m),
-        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+        [
+            Verdict::Go,
+            Verdict::Rollback,
+            Verdict::NotRun,
+            Verdict::NotRun
+        ]
     );
     insta::assert_snapshot!("rollback_100x30", draw(&m, 100, 30));
 
@@ -279,14 +284,21 @@ fn tuning_marks_changes_and_matches_a_fresh_replay_of_the_saved_policy() {
     assert_eq!(diffs[0], "ramp-5: rollback -> hold", "{diffs:?}");
     let c = m.change.clone().expect("a change");
     assert!(c.elapsed < Duration::from_millis(1000), "{:?}", c.elapsed);
+    // The rollback is gone: ramp-5 runs its 30 minutes and holds.
+    assert_eq!(m.session.timeline.end, at("2026-03-02T12:30:00Z"));
     seek(&mut m, at("2026-03-02T12:30:00Z"));
+    let save_to = std::mem::replace(&mut m.save_path, PathBuf::from("tuned.toml"));
     insta::assert_snapshot!("tuning_diff_100x30", draw(&m, 100, 30));
     insta::assert_snapshot!("tuning_diff_80x24", draw(&m, 80, 24));
+    m.save_path = save_to;
 
     // Save, then replay the same data with the saved file: identical events.
     key(&mut m, KeyCode::Char('s'));
     let saved = std::fs::read_to_string(&m.save_path).expect("the tuned policy was saved");
-    assert!(saved.contains("--set triggers.error_rate_5xx=0.031"), "{saved}");
+    assert!(
+        saved.contains("--set triggers.error_rate_5xx=0.021"),
+        "{saved}"
+    );
     assert!(
         m.status
             .as_ref()
@@ -298,14 +310,19 @@ fn tuning_marks_changes_and_matches_a_fresh_replay_of_the_saved_policy() {
         .file(&m.save_path)
         .and_then(PolicyBuilder::build)
         .expect("the saved policy reads back");
-    assert_eq!(policy.trig_5xx.as_f64(), 0.031);
+    assert_eq!(policy.trig_5xx.as_f64(), 0.021);
     let scenario = Scenario::load(Path::new(SCENARIO)).expect("loads");
     let ds = scenario.dataset().expect("generates");
-    let fresh = replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192)
-        .expect("replays");
+    let fresh =
+        replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192).expect("replays");
     assert_eq!(fresh.run.events, m.session.timeline.events);
     assert_eq!(
-        fresh.run.stages.iter().map(|s| s.verdict).collect::<Vec<_>>(),
+        fresh
+            .run
+            .stages
+            .iter()
+            .map(|s| s.verdict)
+            .collect::<Vec<_>>(),
         verdicts(&m)
     );
 
@@ -313,7 +330,12 @@ fn tuning_marks_changes_and_matches_a_fresh_replay_of_the_saved_policy() {
     send(&mut m, Msg::ResetKnob);
     assert_eq!(
         verdicts(&m),
-        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+        [
+            Verdict::Go,
+            Verdict::Rollback,
+            Verdict::NotRun,
+            Verdict::NotRun
+        ]
     );
     select_knob(&mut m, "rollout.sustain");
     send(&mut m, Msg::Tune { up: false });
@@ -332,8 +354,10 @@ fn tuning_refuses_what_the_aggregates_cannot_judge() {
     m.tuning = true;
     m.focus = Focus::Tune;
     let before = m.session.timeline.events.clone();
-    // The tuning grid stops at 2 s: 600 ms + 281 steps of 5 ms is past it.
-    for _ in 0..281 {
+    // The tuning grid stops at 2 s: from 1990 ms, two steps reach it, the third is past.
+    let i = m.knob_sel;
+    m.session.tuner.as_mut().expect("a tuner").commit(i, 1990.0);
+    for _ in 0..3 {
         send(&mut m, Msg::Tune { up: true });
     }
     let status = m.status.clone().expect("a status");
@@ -403,7 +427,10 @@ fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
     select_knob(&mut m, "triggers.error_rate_5xx");
     m.tuning = true;
     m.focus = Focus::Tune;
-    let diffs = tune_until_change(&mut m, true, 400);
+    // The fault runs at 20 % 5xx: start just below the rates it sustains.
+    let i = m.knob_sel;
+    m.session.tuner.as_mut().expect("a tuner").commit(i, 0.15);
+    let diffs = tune_until_change(&mut m, true, 60);
     assert!(diffs[0].starts_with("ramp-25: rollback -> "), "{diffs:?}");
     send(&mut m, Msg::Save);
     let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
@@ -413,8 +440,7 @@ fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
         .stdin(Stdio::null())
         .output()
         .expect("the binary runs");
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     let run_verdicts: Vec<String> = report["stages"]
         .as_array()
         .expect("stages")
@@ -426,7 +452,10 @@ fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
         .map(|v| v.as_str().to_string())
         .collect();
     assert_eq!(run_verdicts, tui_verdicts);
-    assert_eq!(report["outcome"], m.session.timeline.outcome.map_or("?", |o| o.1.as_str()));
+    assert_eq!(
+        report["outcome"],
+        m.session.timeline.outcome.map_or("?", |o| o.1.as_str())
+    );
     // And the same events as a fresh in-process replay of the directory.
     let policy = PolicyBuilder::new()
         .file(&m.save_path)
@@ -473,7 +502,12 @@ fn a_recording_replays_without_tuning() {
     send(&mut m, Msg::NextVerdict);
     assert_eq!(
         verdicts(&m),
-        [Verdict::Go, Verdict::Rollback, Verdict::NotRun, Verdict::NotRun]
+        [
+            Verdict::Go,
+            Verdict::Rollback,
+            Verdict::NotRun,
+            Verdict::NotRun
+        ]
     );
     key(&mut m, KeyCode::Char('t'));
     let screen = draw(&m, 80, 24);
@@ -506,10 +540,7 @@ fn recording_rejects_policy_flags_and_bad_speed() {
     assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--speed", "fast"]).is_err());
     assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--scenario", "s.toml"]).is_err());
     assert!(Cli::try_parse_from(["rehearse", "tui"]).is_err());
-    assert_eq!(
-        tui_args(&["d", "--speed", "max"]).speed,
-        Speed::Max
-    );
+    assert_eq!(tui_args(&["d", "--speed", "max"]).speed, Speed::Max);
     assert_eq!(tui_args(&["d", "--speed", "60x"]).speed, Speed::X(60));
 }
 
@@ -554,7 +585,10 @@ fn explain_a_breach_and_a_gate() {
     }
     send(&mut m, Msg::Explain);
     let screen = draw(&m, 100, 30);
-    assert!(screen.contains("BREACH error_rate_5xx in ramp-5"), "{screen}");
+    assert!(
+        screen.contains("BREACH error_rate_5xx in ramp-5"),
+        "{screen}"
+    );
     assert!(screen.contains("✗ breach"), "{screen}");
     insta::assert_snapshot!("explain_breach_100x30", screen);
     send(&mut m, Msg::Close);
@@ -563,7 +597,10 @@ fn explain_a_breach_and_a_gate() {
     assert_eq!(m.focus, Focus::Gates);
     send(&mut m, Msg::Explain);
     let screen = draw(&m, 100, 30);
-    assert!(screen.contains("error_rate_5xx in ramp-5 up to 12:08"), "{screen}");
+    assert!(
+        screen.contains("error_rate_5xx in ramp-5 up to 12:08"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -579,4 +616,55 @@ fn small_and_resized_terminals_draw() {
     let wide = draw(&m, 160, 50);
     assert!(wide.contains("budget burn %"), "{wide}");
     assert!(wide.contains("trigger"), "{wide}");
+}
+
+/// Saves the tuned policy, replays the scenario's data with the saved file and checks
+/// the events are exactly those on screen.
+fn assert_matches_fresh_replay(m: &mut Model, scenario: &str, dir: &Path) {
+    m.save_path = dir.join("tuned.toml");
+    send(m, Msg::Save);
+    let policy = PolicyBuilder::new()
+        .file(&m.save_path)
+        .and_then(PolicyBuilder::build)
+        .expect("the saved policy reads back");
+    let scenario = Scenario::load(Path::new(scenario)).expect("loads");
+    let ds = scenario.dataset().expect("generates");
+    let fresh =
+        replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192).expect("replays");
+    assert_eq!(fresh.run.events, m.session.timeline.events);
+}
+
+#[test]
+fn latency_tuning_matches_a_fresh_replay() {
+    const LATENCY: &str = "scenarios/04-latency-p95.toml";
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut m = model_of(scenario_session(Path::new(LATENCY)).expect("scenario 04 loads"));
+    assert_eq!(
+        verdicts(&m),
+        [Verdict::Go, Verdict::Go, Verdict::Rollback, Verdict::NotRun]
+    );
+    m.tuning = true;
+    m.focus = Focus::Tune;
+    // A lower p95 trigger fires no later, with latency evidence on the trigger.
+    select_knob(&mut m, "triggers.latency_p95_ms");
+    send(&mut m, Msg::Tune { up: false });
+    let end = m.session.timeline.end;
+    assert!(end <= at("2026-03-02T12:48:00Z"), "{end}");
+    let trigger = m.session.timeline.events.iter().find_map(|e| match e {
+        VerdictEvent::Trigger { evidence, .. } => Some(evidence.clone()),
+        _ => None,
+    });
+    let trigger = trigger.expect("a trigger");
+    assert_eq!(trigger.gate, Gate::LatencyP95);
+    assert!(trigger.value.is_some_and(|v| v > 245.0), "{trigger:?}");
+    assert_matches_fresh_replay(&mut m, LATENCY, dir.path());
+    // Above the tail, the trigger no longer fires: ramp-25 holds on its Go limit.
+    let i = m.knob_sel;
+    m.session.tuner.as_mut().expect("a tuner").commit(i, 440.0);
+    let diffs = tune_until_change(&mut m, true, 40);
+    assert!(
+        diffs[0].starts_with("ramp-25: rollback -> hold"),
+        "{diffs:?}"
+    );
+    assert_matches_fresh_replay(&mut m, LATENCY, dir.path());
 }

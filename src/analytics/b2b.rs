@@ -94,11 +94,7 @@ pub fn provider_flow(data: &AnalyticsData, nf: usize, nl: usize) -> ProviderFlow
     for times in events.values() {
         let mut at = UNREACHED;
         for (k, ts) in times.iter().enumerate() {
-            let next = ts
-                .iter()
-                .copied()
-                .filter(|&t| k == 0 || t >= at)
-                .min();
+            let next = ts.iter().copied().filter(|&t| k == 0 || t >= at).min();
             match next {
                 Some(t) => {
                     if k > 0 {

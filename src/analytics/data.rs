@@ -360,8 +360,12 @@ impl AnalyticsData {
     pub fn load(dir: &Path, on_error: OnError) -> Result<Option<Self>, InputError> {
         let ds = DatasetDir::open(dir)?;
         Self::load_streams(
-            ds.streams.get(&Stream::Funnel).map(|(p, e)| (p.as_path(), *e)),
-            ds.streams.get(&Stream::Ledger).map(|(p, e)| (p.as_path(), *e)),
+            ds.streams
+                .get(&Stream::Funnel)
+                .map(|(p, e)| (p.as_path(), *e)),
+            ds.streams
+                .get(&Stream::Ledger)
+                .map(|(p, e)| (p.as_path(), *e)),
             on_error,
         )
     }
@@ -411,9 +415,8 @@ impl AnalyticsData {
             let stats = {
                 let b = &mut b;
                 table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
-                    let e = decode_funnel(c, symbols).map_err(|(i, p)| {
-                        RowProblem::new(FUNNEL_COLUMNS[i].name, p)
-                    })?;
+                    let e = decode_funnel(c, symbols)
+                        .map_err(|(i, p)| RowProblem::new(FUNNEL_COLUMNS[i].name, p))?;
                     b.add(&e);
                     Ok(())
                 })?
@@ -759,10 +762,11 @@ pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerL
         ));
     }
     let currency = text(6)?;
-    let kind = match cell::one_of(&c[7], LedgerKind::parse, "booking, payout").map_err(|p| (7, p))? {
-        LedgerKind::Booking => KIND_BOOKING,
-        LedgerKind::Payout => KIND_PAYOUT,
-    };
+    let kind =
+        match cell::one_of(&c[7], LedgerKind::parse, "booking, payout").map_err(|p| (7, p))? {
+            LedgerKind::Booking => KIND_BOOKING,
+            LedgerKind::Payout => KIND_PAYOUT,
+        };
     Ok(LedgerLine {
         ts,
         txn,
@@ -832,7 +836,12 @@ mod tests {
             event: "visit".into(),
             ..Default::default()
         };
-        assert_eq!(decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap_err().0, 2);
+        assert_eq!(
+            decode_funnel(&funnel_row_cells(&row), &mut syms)
+                .unwrap_err()
+                .0,
+            2
+        );
         let row = FunnelRow {
             anonymous_id: Some("a".into()),
             revenue: Some(19.995),

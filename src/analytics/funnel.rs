@@ -164,7 +164,8 @@ pub fn person_table(
         t.cohort.push(ev.cohort[first]);
         t.first_ts.push(ev.ts[first]);
         t.events.push(list.len() as u32);
-        t.synthetic.push(list.iter().any(|&i| synthetic[i as usize]));
+        t.synthetic
+            .push(list.iter().any(|&i| synthetic[i as usize]));
         t.canary_only
             .push(list.iter().all(|&i| ev.cohort[i as usize] == COHORT_CANARY));
 
@@ -198,7 +199,10 @@ pub fn person_table(
                 .map(|&i| (ev.ts[i as usize], ev.event[i as usize] as u8)),
         );
         // Already in (ts, file) order: put equal timestamps in step order, stably.
-        if steps.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 > w[1].1) {
+        if steps
+            .windows(2)
+            .any(|w| w[0].0 == w[1].0 && w[0].1 > w[1].1)
+        {
             steps.sort_by_key(|&(ts, s)| (ts, s));
         }
         let (furthest, times) = best_chain(&steps, window, &mut next);

@@ -17,7 +17,12 @@ pub const FEE_CAPTURE: &str = "fee_capture";
 pub const LEDGER_INTEGRITY: &str = "ledger_integrity";
 
 /// The analytics gates, in report order.
-pub const GATES: [&str; 4] = [ANALYTICS_EXCLUSION, TRACKING_GAP, FEE_CAPTURE, LEDGER_INTEGRITY];
+pub const GATES: [&str; 4] = [
+    ANALYTICS_EXCLUSION,
+    TRACKING_GAP,
+    FEE_CAPTURE,
+    LEDGER_INTEGRITY,
+];
 
 /// Whether each gate of [`GATES`] can be evaluated on this data: `analytics_exclusion`
 /// needs the funnel stream with its `source` column, `tracking_gap` the funnel stream,

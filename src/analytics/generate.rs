@@ -220,30 +220,40 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, Fun
             let known: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
             return Err(bad(
                 field("stage"),
-                format!("`{}` names no stage; use one of {}", f.stage, known.join(", ")),
+                format!(
+                    "`{}` names no stage; use one of {}",
+                    f.stage,
+                    known.join(", ")
+                ),
             ));
         };
-        let offset = parse_duration(&f.at)
-            .ok_or_else(|| bad(field("at"), format!("`{}` is not a duration such as 10m", f.at)))?;
+        let offset = parse_duration(&f.at).ok_or_else(|| {
+            bad(
+                field("at"),
+                format!("`{}` is not a duration such as 10m", f.at),
+            )
+        })?;
         let from = stages[si].0 + offset;
         let to = match &f.duration {
             None => Millis::MAX,
             Some(d) => {
                 from + parse_duration(d).ok_or_else(|| {
-                    bad(field("duration"), format!("`{d}` is not a duration such as 30m"))
+                    bad(
+                        field("duration"),
+                        format!("`{d}` is not a duration such as 30m"),
+                    )
                 })?
             }
         };
         let step = match (f.kind, &f.step) {
-            (FunnelFaultKind::DropStep, Some(s)) => STEP_NAMES
-                .iter()
-                .position(|n| n == s)
-                .ok_or_else(|| {
+            (FunnelFaultKind::DropStep, Some(s)) => {
+                STEP_NAMES.iter().position(|n| n == s).ok_or_else(|| {
                     bad(
                         field("step"),
                         format!("`{s}` is not one of {}", STEP_NAMES.join(", ")),
                     )
-                })? as u8,
+                })? as u8
+            }
             (FunnelFaultKind::DropStep, None) => {
                 return Err(bad(field("step"), "drop_step needs the step it drops"));
             }
@@ -265,7 +275,10 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, Fun
     })
 }
 
-const SOURCES: [(Option<(&str, &str, &str)>, f64); 5] = [
+/// A UTM source, medium and campaign; `None` for direct traffic.
+type Utm = Option<(&'static str, &'static str, &'static str)>;
+
+const SOURCES: [(Utm, f64); 5] = [
     (Some(("google", "cpc", "spring_credits")), 0.35),
     (Some(("facebook", "paid_social", "retarget")), 0.15),
     (Some(("newsletter", "email", "weekly")), 0.10),
@@ -331,7 +344,14 @@ impl Gen<'_> {
             anonymous_id: anon.map(str::to_string),
             cohort,
             platform: Some(platform.into()),
-            user_agent: Some(if platform == "mobile" { UA_MOBILE } else { UA_DESKTOP }.into()),
+            user_agent: Some(
+                if platform == "mobile" {
+                    UA_MOBILE
+                } else {
+                    UA_DESKTOP
+                }
+                .into(),
+            ),
             message_id: Some(self.message()),
             source: Some(source),
             ..Default::default()
@@ -389,7 +409,9 @@ impl Gen<'_> {
                     if !rng.chance(p) {
                         if step >= 3 && rng.chance(0.5) {
                             at += rng.exp_ms(120_000.0);
-                            self.emit_other(rng, at, "abandon", &user, &anon_now, signed_in, sticky, platform);
+                            self.emit_other(
+                                rng, at, "abandon", &user, &anon_now, signed_in, sticky, platform,
+                            );
                         }
                         break;
                     }
@@ -403,7 +425,16 @@ impl Gen<'_> {
                     signed_in = true;
                 }
                 if step == 4 && rng.chance(0.15) {
-                    self.emit_other(rng, at - 20_000, "retry", &user, &anon_now, signed_in, sticky, platform);
+                    self.emit_other(
+                        rng,
+                        at - 20_000,
+                        "retry",
+                        &user,
+                        &anon_now,
+                        signed_in,
+                        sticky,
+                        platform,
+                    );
                 }
                 let cohort = self.cohort(rng, sticky, at);
                 if let Some(f) = self.plan.active(FunnelFaultKind::DropStep, at) {
@@ -436,7 +467,10 @@ impl Gen<'_> {
                     ]);
                     row.revenue = Some(prices[rng.below(prices.len() as u64) as usize]);
                     row.order_id = Some(format!("ord-{}", rng.hex(10)));
-                    let missing = self.plan.active(FunnelFaultKind::MissingCurrency, at).is_some()
+                    let missing = self
+                        .plan
+                        .active(FunnelFaultKind::MissingCurrency, at)
+                        .is_some()
                         && cohort == Cohort::Canary;
                     row.currency = (!missing).then(|| currency.to_string());
                 }
@@ -495,7 +529,11 @@ impl Gen<'_> {
                 Source::Synthetic,
             );
             row.page_url = Some(format!("{SITE}{}", PATHS[step as usize]));
-            if self.plan.active(FunnelFaultKind::UnmarkedSynthetic, at).is_none() {
+            if self
+                .plan
+                .active(FunnelFaultKind::UnmarkedSynthetic, at)
+                .is_none()
+            {
                 match marker {
                     0 => row.test_mode = Some(true),
                     1 => {
@@ -546,9 +584,7 @@ fn ledger_line(
     ts: Millis,
     txn: &str,
     entry: u32,
-    account: &str,
-    debit: Option<i64>,
-    credit: Option<i64>,
+    (account, debit, credit): (&str, Option<i64>, Option<i64>),
     currency: &str,
     kind: LedgerKind,
 ) -> LedgerRow {
@@ -579,12 +615,30 @@ fn b2b(g: &mut Gen, seed: u64) -> Vec<LedgerRow> {
         let id = format!("prv-{}", rng.hex(8));
         let user = format!("usr-{}", rng.hex(10));
         let currency = if rng.chance(0.7) { "USD" } else { "EUR" };
-        let mut row = g.row(signup, "provider_signup", Some(&user), None, None, "desktop", Source::Real);
+        let mut row = g.row(
+            signup,
+            "provider_signup",
+            Some(&user),
+            None,
+            None,
+            "desktop",
+            Source::Real,
+        );
         row.provider_id = Some(id.clone());
         g.rows.push(row);
-        let onboarded = rng.chance(0.85).then(|| signup + HOUR + rng.exp_ms(12.0 * HOUR as f64));
+        let onboarded = rng
+            .chance(0.85)
+            .then(|| signup + HOUR + rng.exp_ms(12.0 * HOUR as f64));
         if let Some(t) = onboarded {
-            let mut row = g.row(t, "provider_onboarded", Some(&user), None, None, "desktop", Source::Real);
+            let mut row = g.row(
+                t,
+                "provider_onboarded",
+                Some(&user),
+                None,
+                None,
+                "desktop",
+                Source::Real,
+            );
             row.provider_id = Some(id.clone());
             g.rows.push(row);
         }
@@ -601,47 +655,53 @@ fn b2b(g: &mut Gen, seed: u64) -> Vec<LedgerRow> {
     let mut booking_no = 0u64;
     let mut payout_no = 0u64;
     let mut doubled = false;
-    let mut payout = |ledger: &mut Vec<LedgerRow>, providers: &mut [Provider], at: Millis| {
-        for p in providers.iter_mut().filter(|p| p.balance >= 1_000) {
-            payout_no += 1;
-            let txn = format!("po-{payout_no:06}");
-            let pid = format!("pay-{payout_no:06}");
-            let amount = p.balance;
-            p.balance = 0;
-            let times = if !doubled
-                && plan
-                    .faults
-                    .iter()
-                    .any(|f| f.kind == FunnelFaultKind::DoublePayout && at >= f.from && at < f.to)
-            {
-                doubled = true;
-                2
-            } else {
-                1
-            };
-            for copy in 0..times {
-                let txn = if copy == 0 {
-                    txn.clone()
+    let mut payout =
+        |ledger: &mut Vec<LedgerRow>, providers: &mut [Provider], at: Millis| {
+            for p in providers.iter_mut().filter(|p| p.balance >= 1_000) {
+                payout_no += 1;
+                let txn = format!("po-{payout_no:06}");
+                let pid = format!("pay-{payout_no:06}");
+                let amount = p.balance;
+                p.balance = 0;
+                let times = if !doubled
+                    && plan.faults.iter().any(|f| {
+                        f.kind == FunnelFaultKind::DoublePayout && at >= f.from && at < f.to
+                    }) {
+                    doubled = true;
+                    2
                 } else {
-                    format!("{txn}-retry")
+                    1
                 };
-                let ts = at + copy * 90_000;
-                let account = format!("provider:{}", p.id);
-                for (entry, (acct, d, c)) in [
-                    (account.as_str(), Some(amount), None),
-                    ("cash", None, Some(amount)),
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    let mut l = ledger_line(ts, &txn, entry as u32 + 1, acct, d, c, p.currency, LedgerKind::Payout);
-                    l.provider_id = Some(p.id.clone());
-                    l.payout_id = Some(pid.clone());
-                    ledger.push(l);
+                for copy in 0..times {
+                    let txn = if copy == 0 {
+                        txn.clone()
+                    } else {
+                        format!("{txn}-retry")
+                    };
+                    let ts = at + copy * 90_000;
+                    let account = format!("provider:{}", p.id);
+                    for (entry, (acct, d, c)) in [
+                        (account.as_str(), Some(amount), None),
+                        ("cash", None, Some(amount)),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        let mut l = ledger_line(
+                            ts,
+                            &txn,
+                            entry as u32 + 1,
+                            (acct, d, c),
+                            p.currency,
+                            LedgerKind::Payout,
+                        );
+                        l.provider_id = Some(p.id.clone());
+                        l.payout_id = Some(pid.clone());
+                        ledger.push(l);
+                    }
                 }
             }
-        }
-    };
+        };
     for t in bookings {
         while next_payout <= t {
             payout(&mut ledger, &mut providers, next_payout);
@@ -676,7 +736,14 @@ fn b2b(g: &mut Gen, seed: u64) -> Vec<LedgerRow> {
         .into_iter()
         .enumerate()
         {
-            let mut l = ledger_line(t, &txn, entry as u32 + 1, acct, d, c, p.currency, LedgerKind::Booking);
+            let mut l = ledger_line(
+                t,
+                &txn,
+                entry as u32 + 1,
+                (acct, d, c),
+                p.currency,
+                LedgerKind::Booking,
+            );
             l.order_id = Some(order.clone());
             l.provider_id = Some(p.id.clone());
             ledger.push(l);
@@ -730,14 +797,19 @@ mod tests {
 
     fn plan() -> GenPlan {
         GenPlan {
-            stages: [("synthetic", 120, 0.0), ("ramp-5", 30, 0.05), ("ramp-25", 60, 0.25), ("full", 120, 1.0)]
-                .into_iter()
-                .map(|(n, m, w)| StagePlan {
-                    name: n.into(),
-                    duration_ms: m * 60_000,
-                    weight: w,
-                })
-                .collect(),
+            stages: [
+                ("synthetic", 120, 0.0),
+                ("ramp-5", 30, 0.05),
+                ("ramp-25", 60, 0.25),
+                ("full", 120, 1.0),
+            ]
+            .into_iter()
+            .map(|(n, m, w)| StagePlan {
+                name: n.into(),
+                duration_ms: m * 60_000,
+                weight: w,
+            })
+            .collect(),
             probe_targets: vec![],
             probe_interval_ms: 60_000,
         }
@@ -795,13 +867,16 @@ mod tests {
         let (rows, _) = generate_funnel(&spec, &plan(), T0, 3).unwrap();
         let from = T0 + 150 * 60_000;
         let real = |r: &&FunnelRow| r.source == Some(Source::Real) && r.ts >= from;
-        assert!(!rows
-            .iter()
-            .filter(real)
-            .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Canary)));
-        assert!(rows
-            .iter()
-            .filter(real)
-            .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Baseline)));
+        assert!(
+            !rows
+                .iter()
+                .filter(real)
+                .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Canary))
+        );
+        assert!(
+            rows.iter()
+                .filter(real)
+                .any(|r| r.event == "shortlist" && r.cohort == Some(Cohort::Baseline))
+        );
     }
 }

@@ -67,9 +67,8 @@ pub struct LedgerCheck {
 
 /// The lines as a polars frame.
 pub fn lines_frame(l: &LedgerLines, n: usize, syms: &Symbols) -> PolarsResult<DataFrame> {
-    let name = |v: &[u32]| -> Vec<Option<&str>> {
-        v[..n].iter().map(|&s| syms.opt_name(s)).collect()
-    };
+    let name =
+        |v: &[u32]| -> Vec<Option<&str>> { v[..n].iter().map(|&s| syms.opt_name(s)).collect() };
     let cash = syms.get(CASH).unwrap_or(NONE);
     let fees = syms.get(PLATFORM_FEES).unwrap_or(NONE);
     // Per account symbol: whether it is a provider account (classified once).
@@ -79,7 +78,11 @@ pub fn lines_frame(l: &LedgerLines, n: usize, syms: &Symbols) -> PolarsResult<Da
         .map(|&a| {
             let c = &mut provider[a as usize];
             if *c == 0 {
-                *c = if syms.name(a).starts_with(PROVIDER_PREFIX) { 1 } else { 2 };
+                *c = if syms.name(a).starts_with(PROVIDER_PREFIX) {
+                    1
+                } else {
+                    2
+                };
             }
             *c == 1
         })
@@ -94,11 +97,17 @@ pub fn lines_frame(l: &LedgerLines, n: usize, syms: &Symbols) -> PolarsResult<Da
             Column::new("account".into(), name(&l.account)),
             Column::new(
                 "is_cash".into(),
-                l.account[..n].iter().map(|&a| a == cash).collect::<Vec<bool>>(),
+                l.account[..n]
+                    .iter()
+                    .map(|&a| a == cash)
+                    .collect::<Vec<bool>>(),
             ),
             Column::new(
                 "is_fee".into(),
-                l.account[..n].iter().map(|&a| a == fees).collect::<Vec<bool>>(),
+                l.account[..n]
+                    .iter()
+                    .map(|&a| a == fees)
+                    .collect::<Vec<bool>>(),
             ),
             Column::new("is_provider".into(), is_provider),
             Column::new("debit_minor".into(), l.debit[..n].to_vec()),
@@ -108,7 +117,13 @@ pub fn lines_frame(l: &LedgerLines, n: usize, syms: &Symbols) -> PolarsResult<Da
                 "line_kind".into(),
                 l.kind[..n]
                     .iter()
-                    .map(|&k| if k == KIND_BOOKING { "booking" } else { "payout" })
+                    .map(|&k| {
+                        if k == KIND_BOOKING {
+                            "booking"
+                        } else {
+                            "payout"
+                        }
+                    })
                     .collect::<Vec<&str>>(),
             ),
             Column::new("payout_id".into(), name(&l.payout)),
@@ -150,14 +165,11 @@ pub fn check(
 ) -> PolarsResult<LedgerCheck> {
     let lines = lines_frame(l, n, syms)?.lazy();
     // Transactions: kind of the earliest line (lines are in time order, file order on ties).
-    let txns = lines
-        .clone()
-        .group_by_stable([col("txn_id")])
-        .agg([
-            col("ts_ms").min().alias("first_ts_ms"),
-            col("line_kind").first().alias("kind"),
-            len().cast(DataType::UInt64).alias("lines"),
-        ]);
+    let txns = lines.clone().group_by_stable([col("txn_id")]).agg([
+        col("ts_ms").min().alias("first_ts_ms"),
+        col("line_kind").first().alias("kind"),
+        len().cast(DataType::UInt64).alias("lines"),
+    ]);
     let with_kind = lines.clone().inner_join(
         txns.clone().select([col("txn_id"), col("kind")]),
         col("txn_id"),
@@ -179,7 +191,11 @@ pub fn check(
 
     let duplicate = with_kind
         .clone()
-        .filter(col("kind").eq(lit("payout")).and(col("payout_id").is_not_null()))
+        .filter(
+            col("kind")
+                .eq(lit("payout"))
+                .and(col("payout_id").is_not_null()),
+        )
         .group_by_stable([col("payout_id"), col("txn_id")])
         .agg([len()])
         .group_by_stable([col("payout_id")])
@@ -191,7 +207,9 @@ pub fn check(
         .clone()
         .filter(col("is_provider"))
         .group_by_stable([col("txn_id"), col("account"), col("currency")])
-        .agg([(col("credit_minor") - col("debit_minor")).sum().alias("delta")])
+        .agg([(col("credit_minor") - col("debit_minor"))
+            .sum()
+            .alias("delta")])
         .inner_join(
             txns.clone().select([col("txn_id"), col("first_ts_ms")]),
             col("txn_id"),
@@ -221,8 +239,14 @@ pub fn check(
                 .filter(col("is_cash"))
                 .sum()
                 .alias("gross_minor"),
-            col("is_cash").cast(DataType::UInt32).sum().alias("cash_lines"),
-            col("is_fee").cast(DataType::UInt32).sum().alias("fee_lines"),
+            col("is_cash")
+                .cast(DataType::UInt32)
+                .sum()
+                .alias("cash_lines"),
+            col("is_fee")
+                .cast(DataType::UInt32)
+                .sum()
+                .alias("fee_lines"),
             col("credit_minor")
                 .filter(col("is_fee"))
                 .sum()
@@ -267,7 +291,14 @@ pub fn check(
         .collect()?;
 
     let transactions = txns
-        .left_join(unbalanced.clone().lazy().select([col("txn_id"), col("balanced")]), col("txn_id"), col("txn_id"))
+        .left_join(
+            unbalanced
+                .clone()
+                .lazy()
+                .select([col("txn_id"), col("balanced")]),
+            col("txn_id"),
+            col("txn_id"),
+        )
         .with_column(col("balanced").fill_null(lit(true)))
         .left_join(
             bookings.clone().lazy().select([
@@ -287,15 +318,16 @@ pub fn check(
         )
         .collect()?;
 
-    let by_currency = |kind: &str, account: &str, amount: &str| -> PolarsResult<BTreeMap<String, i64>> {
-        let df = with_kind
-            .clone()
-            .filter(col("kind").eq(lit(kind)).and(col(account)))
-            .group_by_stable([col("currency")])
-            .agg([col(amount).sum().alias("amount")])
-            .collect()?;
-        sums(&df)
-    };
+    let by_currency =
+        |kind: &str, account: &str, amount: &str| -> PolarsResult<BTreeMap<String, i64>> {
+            let df = with_kind
+                .clone()
+                .filter(col("kind").eq(lit(kind)).and(col(account)))
+                .group_by_stable([col("currency")])
+                .agg([col(amount).sum().alias("amount")])
+                .collect()?;
+            sums(&df)
+        };
 
     let kinds = transactions.column("kind")?.cast(&DataType::String)?;
     let kinds = kinds.str()?;

@@ -18,8 +18,8 @@ pub fn iso4217_exponent(code: &str) -> u32 {
         *d = s.to_ascii_uppercase();
     }
     match &up {
-        b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
-        | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+        b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG" | b"RWF"
+        | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
         b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
         b"CLF" | b"UYW" => 4,
         _ => 2,
@@ -58,8 +58,7 @@ impl Decimal {
         if int.is_empty() && frac.is_empty() {
             return None;
         }
-        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let all = format!("{int}{frac}");
@@ -292,8 +291,8 @@ mod tests {
             ((6, 3), [2, 2, 2, 2, 2, 2]),
         ];
         for ((n, d), want) in cases {
-            let got = [HalfUp, HalfDown, HalfAwayFromZero, HalfEven, Floor, Ceil]
-                .map(|r| r.divide(n, d));
+            let got =
+                [HalfUp, HalfDown, HalfAwayFromZero, HalfEven, Floor, Ceil].map(|r| r.divide(n, d));
             assert_eq!(got, want.map(i128::from), "{n}/{d}");
         }
     }

@@ -306,9 +306,15 @@ mod tests {
         assert_eq!(e.key, "fee_rouding");
 
         let t: toml::Table = toml::from_str("fee_rounding = \"banker\"").unwrap();
-        assert_eq!(AnalyticsPolicy::from_table(&t).unwrap_err().key, "fee_rounding");
+        assert_eq!(
+            AnalyticsPolicy::from_table(&t).unwrap_err().key,
+            "fee_rounding"
+        );
         let t: toml::Table = toml::from_str("gap_min_n = \"many\"").unwrap();
-        assert_eq!(AnalyticsPolicy::from_table(&t).unwrap_err().key, "gap_min_n");
+        assert_eq!(
+            AnalyticsPolicy::from_table(&t).unwrap_err().key,
+            "gap_min_n"
+        );
 
         let t: toml::Table = toml::from_str("conversion_window = \"soon\"").unwrap();
         let e = AnalyticsPolicy::from_table(&t).unwrap_err();

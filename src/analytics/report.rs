@@ -261,9 +261,18 @@ fn funnel_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
         ("excluded", &r.funnel_excluded),
     ];
     for (s, f) in scopes {
-        let mut groups: Vec<(&str, Option<String>, &Vec<StepRow>)> = vec![("overall", None, &f.steps)];
-        groups.extend(f.by_platform.iter().map(|g| ("platform", g.value.clone(), &g.steps)));
-        groups.extend(f.by_cohort.iter().map(|g| ("cohort", g.value.clone(), &g.steps)));
+        let mut groups: Vec<(&str, Option<String>, &Vec<StepRow>)> =
+            vec![("overall", None, &f.steps)];
+        groups.extend(
+            f.by_platform
+                .iter()
+                .map(|g| ("platform", g.value.clone(), &g.steps)),
+        );
+        groups.extend(
+            f.by_cohort
+                .iter()
+                .map(|g| ("cohort", g.value.clone(), &g.steps)),
+        );
         for (dim, val, steps) in groups {
             for (k, row) in steps.iter().enumerate() {
                 scope.push(s);
@@ -295,7 +304,11 @@ fn funnel_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
 }
 
 fn kpi_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
-    let mut cols: (Vec<&str>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<Option<f64>>) = Default::default();
+    let mut scope: Vec<&str> = Vec::new();
+    let mut persons: Vec<u64> = Vec::new();
+    let mut visitors: Vec<u64> = Vec::new();
+    let mut paying: Vec<u64> = Vec::new();
+    let mut free_to_paid: Vec<Option<f64>> = Vec::new();
     let mut currency: Vec<Option<String>> = Vec::new();
     let mut revenue: Vec<Option<i64>> = Vec::new();
     let mut arpu: Vec<Option<f64>> = Vec::new();
@@ -310,11 +323,11 @@ fn kpi_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
             currencies.push(None);
         }
         for c in currencies {
-            cols.0.push(s);
-            cols.1.push(k.persons);
-            cols.2.push(k.visitors);
-            cols.3.push(k.paying_persons);
-            cols.4.push(k.free_to_paid);
+            scope.push(s);
+            persons.push(k.persons);
+            visitors.push(k.visitors);
+            paying.push(k.paying_persons);
+            free_to_paid.push(k.free_to_paid);
             currency.push(c.cloned());
             revenue.push(c.and_then(|c| k.revenue_minor.get(c).copied()));
             arpu.push(c.and_then(|c| k.arpu_minor.get(c).copied()));
@@ -322,13 +335,13 @@ fn kpi_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
         }
     }
     DataFrame::new(
-        cols.0.len(),
+        scope.len(),
         vec![
-            Column::new("scope".into(), cols.0),
-            Column::new("persons".into(), cols.1),
-            Column::new("visitors".into(), cols.2),
-            Column::new("paying_persons".into(), cols.3),
-            Column::new("free_to_paid".into(), cols.4),
+            Column::new("scope".into(), scope),
+            Column::new("persons".into(), persons),
+            Column::new("visitors".into(), visitors),
+            Column::new("paying_persons".into(), paying),
+            Column::new("free_to_paid".into(), free_to_paid),
             Column::new("currency".into(), currency),
             Column::new("revenue_minor".into(), revenue),
             Column::new("arpu_minor".into(), arpu),
@@ -349,7 +362,10 @@ fn attribution_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
         ("included", &r.attribution),
         ("all", &r.attribution_without_exclusion),
     ] {
-        for (m, rows) in [("first_touch", &a.first_touch), ("last_touch", &a.last_touch)] {
+        for (m, rows) in [
+            ("first_touch", &a.first_touch),
+            ("last_touch", &a.last_touch),
+        ] {
             for row in rows {
                 let mut cur: Vec<(Option<String>, Option<i64>)> = row
                     .revenue_minor
@@ -391,8 +407,14 @@ fn tracking_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
         t.len(),
         vec![
             Column::new("step".into(), t.iter().map(|t| t.step).collect::<Vec<_>>()),
-            Column::new("canary_n".into(), t.iter().map(|t| t.canary_n).collect::<Vec<_>>()),
-            Column::new("canary_x".into(), t.iter().map(|t| t.canary_x).collect::<Vec<_>>()),
+            Column::new(
+                "canary_n".into(),
+                t.iter().map(|t| t.canary_n).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "canary_x".into(),
+                t.iter().map(|t| t.canary_x).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "baseline_n".into(),
                 t.iter().map(|t| t.baseline_n).collect::<Vec<_>>(),
@@ -420,12 +442,18 @@ fn other_events_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
                 "platform".into(),
                 o.iter().map(|o| o.platform.as_deref()).collect::<Vec<_>>(),
             ),
-            Column::new("events".into(), o.iter().map(|o| o.events).collect::<Vec<_>>()),
+            Column::new(
+                "events".into(),
+                o.iter().map(|o| o.events).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "events_included".into(),
                 o.iter().map(|o| o.events_included).collect::<Vec<_>>(),
             ),
-            Column::new("persons".into(), o.iter().map(|o| o.persons).collect::<Vec<_>>()),
+            Column::new(
+                "persons".into(),
+                o.iter().map(|o| o.persons).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
@@ -436,14 +464,21 @@ fn provider_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
         s.len(),
         vec![
             Column::new("step".into(), s.iter().map(|s| s.name).collect::<Vec<_>>()),
-            Column::new("providers".into(), s.iter().map(|s| s.providers).collect::<Vec<_>>()),
+            Column::new(
+                "providers".into(),
+                s.iter().map(|s| s.providers).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "conversion_from_previous".into(),
-                s.iter().map(|s| s.conversion_from_previous).collect::<Vec<_>>(),
+                s.iter()
+                    .map(|s| s.conversion_from_previous)
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "median_s_from_previous".into(),
-                s.iter().map(|s| s.median_s_from_previous).collect::<Vec<_>>(),
+                s.iter()
+                    .map(|s| s.median_s_from_previous)
+                    .collect::<Vec<_>>(),
             ),
         ],
     )
@@ -474,12 +509,12 @@ impl Analytics {
             written.push(path);
         }
         let path = dir.join("report.json");
-        crate::output::write_atomic(&path, to_json(&self.report).as_bytes()).map_err(
-            |source| ReportError::Write {
+        crate::output::write_atomic(&path, to_json(&self.report).as_bytes()).map_err(|source| {
+            ReportError::Write {
                 path: path.clone(),
                 source,
-            },
-        )?;
+            }
+        })?;
         written.push(path);
         Ok(written)
     }
@@ -487,7 +522,8 @@ impl Analytics {
 
 /// The report as pretty JSON with a final newline.
 pub fn to_json(r: &AnalyticsReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -565,7 +601,11 @@ pub fn human(r: &AnalyticsReport) -> String {
             p.synthetic,
             p.canary_only,
             p.included,
-            if excl.is_empty() { "none".to_string() } else { excl.join(", ") },
+            if excl.is_empty() {
+                "none".to_string()
+            } else {
+                excl.join(", ")
+            },
             r.identity.stitched_anonymous_ids
         );
         let _ = writeln!(
@@ -576,23 +616,43 @@ pub fn human(r: &AnalyticsReport) -> String {
         let _ = writeln!(
             s,
             "  {:<24} {:>8} {:>7} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7} {:>8}",
-            "step", "persons", "conv", "median", "persons", "conv", "median", "persons", "conv", "median"
+            "step",
+            "persons",
+            "conv",
+            "median",
+            "persons",
+            "conv",
+            "median",
+            "persons",
+            "conv",
+            "median"
         );
-        for k in 0..STEP_NAMES.len() {
+        for (k, name) in STEP_NAMES.iter().enumerate() {
             let _ = writeln!(
                 s,
                 "  {:<24} {} {} {}",
-                STEP_NAMES[k],
+                name,
                 step_cells(&r.funnel.steps[k]),
                 step_cells(&r.funnel_without_exclusion.steps[k]),
                 step_cells(&r.funnel_excluded.steps[k])
             );
         }
         for (title, inc, all) in [
-            ("platform", &r.funnel.by_platform, &r.funnel_without_exclusion.by_platform),
-            ("cohort", &r.funnel.by_cohort, &r.funnel_without_exclusion.by_cohort),
+            (
+                "platform",
+                &r.funnel.by_platform,
+                &r.funnel_without_exclusion.by_platform,
+            ),
+            (
+                "cohort",
+                &r.funnel.by_cohort,
+                &r.funnel_without_exclusion.by_cohort,
+            ),
         ] {
-            let _ = writeln!(s, "\nper {title} (persons included / without exclusion, conversion from visit)");
+            let _ = writeln!(
+                s,
+                "\nper {title} (persons included / without exclusion, conversion from visit)"
+            );
             for g in all {
                 let label = g.value.as_deref().unwrap_or("(none)");
                 let included = inc.iter().find(|x| x.value == g.value);
@@ -610,35 +670,90 @@ pub fn human(r: &AnalyticsReport) -> String {
             }
         }
         let (i, a) = (&r.kpis.included, &r.kpis.without_exclusion);
-        let _ = writeln!(s, "\nKPIs                       {:>20} {:>20}", "included", "without exclusion");
-        let _ = writeln!(s, "  persons                  {:>20} {:>20}", i.persons, a.persons);
-        let _ = writeln!(s, "  visitors                 {:>20} {:>20}", i.visitors, a.visitors);
-        let _ = writeln!(s, "  paying persons           {:>20} {:>20}", i.paying_persons, a.paying_persons);
-        let _ = writeln!(s, "  free -> paid             {:>20} {:>20}", pct(i.free_to_paid), pct(a.free_to_paid));
-        let currencies: std::collections::BTreeSet<&String> =
-            i.revenue_minor.keys().chain(a.revenue_minor.keys()).collect();
+        let _ = writeln!(
+            s,
+            "\nKPIs                       {:>20} {:>20}",
+            "included", "without exclusion"
+        );
+        let _ = writeln!(
+            s,
+            "  persons                  {:>20} {:>20}",
+            i.persons, a.persons
+        );
+        let _ = writeln!(
+            s,
+            "  visitors                 {:>20} {:>20}",
+            i.visitors, a.visitors
+        );
+        let _ = writeln!(
+            s,
+            "  paying persons           {:>20} {:>20}",
+            i.paying_persons, a.paying_persons
+        );
+        let _ = writeln!(
+            s,
+            "  free -> paid             {:>20} {:>20}",
+            pct(i.free_to_paid),
+            pct(a.free_to_paid)
+        );
+        let currencies: std::collections::BTreeSet<&String> = i
+            .revenue_minor
+            .keys()
+            .chain(a.revenue_minor.keys())
+            .collect();
         for c in currencies {
             let money = |m: &BTreeMap<String, i64>| m.get(c).map_or("-".into(), |v| major(*v, c));
             let per = |m: &BTreeMap<String, f64>| {
                 m.get(c).map_or("-".into(), |v| major(v.round() as i64, c))
             };
-            let _ = writeln!(s, "  revenue {c:<16} {:>20} {:>20}", money(&i.revenue_minor), money(&a.revenue_minor));
-            let _ = writeln!(s, "  ARPU {c:<19} {:>20} {:>20}", per(&i.arpu_minor), per(&a.arpu_minor));
-            let _ = writeln!(s, "  ARPPU {c:<18} {:>20} {:>20}", per(&i.arppu_minor), per(&a.arppu_minor));
+            let _ = writeln!(
+                s,
+                "  revenue {c:<16} {:>20} {:>20}",
+                money(&i.revenue_minor),
+                money(&a.revenue_minor)
+            );
+            let _ = writeln!(
+                s,
+                "  ARPU {c:<19} {:>20} {:>20}",
+                per(&i.arpu_minor),
+                per(&a.arpu_minor)
+            );
+            let _ = writeln!(
+                s,
+                "  ARPPU {c:<18} {:>20} {:>20}",
+                per(&i.arppu_minor),
+                per(&a.arppu_minor)
+            );
         }
-        let _ = writeln!(s, "\nattribution (included)     first touch: persons conv  |  last touch: conv  revenue");
+        let _ = writeln!(
+            s,
+            "\nattribution (included)     first touch: persons conv  |  last touch: conv  revenue"
+        );
         let mut sources: Vec<&str> = r
             .attribution
             .first_touch
             .iter()
             .map(|t| t.utm_source.as_str())
-            .chain(r.attribution.last_touch.iter().map(|t| t.utm_source.as_str()))
+            .chain(
+                r.attribution
+                    .last_touch
+                    .iter()
+                    .map(|t| t.utm_source.as_str()),
+            )
             .collect();
         sources.sort_unstable();
         sources.dedup();
         for src in sources {
-            let f = r.attribution.first_touch.iter().find(|t| t.utm_source == src);
-            let l = r.attribution.last_touch.iter().find(|t| t.utm_source == src);
+            let f = r
+                .attribution
+                .first_touch
+                .iter()
+                .find(|t| t.utm_source == src);
+            let l = r
+                .attribution
+                .last_touch
+                .iter()
+                .find(|t| t.utm_source == src);
             let rev = l.map_or(String::new(), |l| {
                 l.revenue_minor
                     .iter()
@@ -655,7 +770,10 @@ pub fn human(r: &AnalyticsReport) -> String {
             );
         }
         if !r.other_events.is_empty() {
-            let _ = writeln!(s, "\nother events per platform (events, of included persons)");
+            let _ = writeln!(
+                s,
+                "\nother events per platform (events, of included persons)"
+            );
             for o in &r.other_events {
                 let _ = writeln!(
                     s,
@@ -670,10 +788,16 @@ pub fn human(r: &AnalyticsReport) -> String {
         let _ = writeln!(s);
         match r.leaked_events {
             Some(n) => {
-                let _ = writeln!(s, "exclusion: {n} leaked synthetic events (ground-truth `source` column)");
+                let _ = writeln!(
+                    s,
+                    "exclusion: {n} leaked synthetic events (ground-truth `source` column)"
+                );
             }
             None => {
-                let _ = writeln!(s, "exclusion: leak check not evaluated (no `source` column)");
+                let _ = writeln!(
+                    s,
+                    "exclusion: leak check not evaluated (no `source` column)"
+                );
             }
         }
         if r.tracking_gaps.is_empty() {
@@ -745,7 +869,11 @@ pub fn human(r: &AnalyticsReport) -> String {
             None => format!("{} {}", st.name, st.providers),
         })
         .collect();
-    if r.provider_flow.steps.first().is_some_and(|s| s.providers > 0) {
+    if r.provider_flow
+        .steps
+        .first()
+        .is_some_and(|s| s.providers > 0)
+    {
         let _ = writeln!(s, "provider flow: {}", steps.join(" -> "));
     }
     s

@@ -86,7 +86,10 @@ pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFra
         Column::new("excluded".into(), a.excluded.clone()),
         Column::new(
             "furthest".into(),
-            p.furthest.iter().map(|&f| i32::from(f)).collect::<Vec<i32>>(),
+            p.furthest
+                .iter()
+                .map(|&f| i32::from(f))
+                .collect::<Vec<i32>>(),
         ),
         Column::new(
             "furthest_step".into(),
@@ -102,11 +105,8 @@ pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFra
         Column::new("first_event_ms".into(), p.first_ts.clone()),
         Column::new("events".into(), p.events.clone()),
     ];
-    for k in 0..STEPS {
-        cols.push(Column::new(
-            format!("{}_ms", STEP_NAMES[k]).into(),
-            opt_ts(&p.step_ts[k]),
-        ));
+    for (name, ts) in STEP_NAMES.iter().zip(&p.step_ts) {
+        cols.push(Column::new(format!("{name}_ms").into(), opt_ts(ts)));
     }
     for k in 1..STEPS {
         let dt: Vec<Option<i64>> = (0..n)
@@ -244,10 +244,7 @@ fn grouped(persons: &DataFrame, scope: Scope, by: &str) -> PolarsResult<Vec<Grou
         .filter(scope.filter())
         .group_by([col(by)])
         .agg(funnel_aggs())
-        .sort(
-            [by],
-            SortMultipleOptions::default().with_nulls_last(true),
-        )
+        .sort([by], SortMultipleOptions::default().with_nulls_last(true))
         .collect()?;
     (0..df.height())
         .map(|i| {
@@ -305,7 +302,12 @@ fn currency_map(df: &DataFrame, key: &str, value: &str) -> PolarsResult<BTreeMap
     let mut m = BTreeMap::new();
     for i in 0..df.height() {
         if let Some(c) = str_at(df, key, i)? {
-            let v = df.column(value)?.cast(&DataType::Int64)?.i64()?.get(i).unwrap_or(0);
+            let v = df
+                .column(value)?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .get(i)
+                .unwrap_or(0);
             m.insert(c, v);
         }
     }
@@ -386,7 +388,10 @@ fn touch(
         .group_by([col(key)])
         .agg([
             len().cast(DataType::UInt64).alias("persons"),
-            col("paying").cast(DataType::UInt64).sum().alias("conversions"),
+            col("paying")
+                .cast(DataType::UInt64)
+                .sum()
+                .alias("conversions"),
         ])
         .sort([key], SortMultipleOptions::default())
         .collect()?;
@@ -397,7 +402,9 @@ fn touch(
         .collect()?;
     let mut rev: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for i in 0..revenue.height() {
-        if let (Some(src), Some(cur)) = (str_at(&revenue, key, i)?, str_at(&revenue, "currency", i)?) {
+        if let (Some(src), Some(cur)) =
+            (str_at(&revenue, key, i)?, str_at(&revenue, "currency", i)?)
+        {
             let v = revenue
                 .column("revenue_minor")?
                 .cast(&DataType::Int64)?

@@ -52,8 +52,7 @@ pub struct SegmentStats {
 /// Whether an NDJSON file is a Segment export: its first non-blank line is a JSON
 /// object with a `type` field.
 pub fn is_segment(path: &Path) -> Result<bool, InputError> {
-    let file =
-        File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
     let mut reader = BufReader::new(file);
     let mut line = String::new();
     loop {
@@ -105,8 +104,7 @@ pub(crate) fn read(
     symbols: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
-    let file =
-        File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut stats = ReadStats {
         present: vec![false; FUNNEL_COLUMNS.len()],
@@ -169,7 +167,8 @@ fn row(
     };
     match kind {
         "track" | "page" | "screen" => {
-            let mut cells: [Cell; 18] = std::array::from_fn(|i| to_cell(at(obj, SEGMENT_FIELDS[i])));
+            let mut cells: [Cell; 18] =
+                std::array::from_fn(|i| to_cell(at(obj, SEGMENT_FIELDS[i])));
             if kind != "track" {
                 cells[1] = Cell::Str(Cow::Borrowed("visit"));
             }
@@ -217,9 +216,7 @@ fn row(
         }
         other => Err(RowProblem::new(
             "type",
-            format!(
-                "`{other}` is not one of track, page, screen, identify, group, alias"
-            ),
+            format!("`{other}` is not one of track, page, screen, identify, group, alias"),
         )),
     }
 }

@@ -480,7 +480,7 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
                     let base = slot::BANDS + nb + pi * (1 + nb);
                     let np = w[base];
                     let pb = &w[base + 1..base + 1 + nb];
-                    let data = np >= p.endpoint_min_requests;
+                    let data = has_req && np >= p.endpoint_min_requests;
                     let over =
                         data && quantile_above(p.q95, np, above(&f.bands, pb, p.endpoint_p95_us));
                     let over_ticket =

@@ -77,6 +77,10 @@ const MISSING: &str = "missing required value";
 pub fn ts(c: &Cell) -> Result<Millis, String> {
     match c {
         Cell::Ts(v) | Cell::Int(v) => Ok(*v),
+        Cell::Num(s) if s.parse::<f64>().is_ok_and(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15) => {
+            // A JSON number such as 1772445600000.0 from tools that write floats.
+            Ok(s.parse::<f64>().map_or(0, |f| f as i64))
+        }
         Cell::Str(_) | Cell::Num(_) if c.textual().is_some_and(|s| !s.is_empty()) => parse_ts_text(
             c.textual().unwrap_or_default(),
         )
@@ -350,6 +354,8 @@ mod tests {
     fn timestamps() {
         assert_eq!(ts(&s("1970-01-01T00:00:01.5Z")), Ok(1500));
         assert_eq!(ts(&Cell::Num("1500")), Ok(1500));
+        assert_eq!(ts(&Cell::Num("1772445600000.0")), Ok(1_772_445_600_000));
+        assert!(ts(&Cell::Num("1500.5")).is_err());
         assert!(ts(&s("noon")).is_err());
         assert!(ts(&Cell::Null).is_err());
     }

@@ -446,11 +446,7 @@ fn explain_gate(m: &Model, g: Gate) -> Doc {
             if e.gate == g {
                 d.push(
                     Kind::Hot,
-                    format!(
-                        "{} {}",
-                        format_clock(at),
-                        describe(e, trig)
-                    ),
+                    format!("{} {}", format_clock(at), describe(e, trig)),
                 );
             }
         }

@@ -346,8 +346,8 @@ impl Model {
             Focus::Tune => {
                 let n = self.session.tuner.as_ref().map_or(0, |t| t.knobs.len());
                 if n > 0 {
-                    self.knob_sel = (self.knob_sel as isize + delta).clamp(0, n as isize - 1)
-                        as usize;
+                    self.knob_sel =
+                        (self.knob_sel as isize + delta).clamp(0, n as isize - 1) as usize;
                 }
             }
         }
@@ -365,7 +365,11 @@ impl Model {
         let order = self.focus_order();
         let i = order.iter().position(|f| *f == self.focus).unwrap_or(0);
         let n = order.len();
-        self.focus = order[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+        self.focus = order[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }];
         if self.focus == Focus::Events && self.event_sel.is_none() {
             self.move_event_sel(0);
         }
@@ -417,7 +421,11 @@ impl Model {
             Err(e) => {
                 self.status = Some((
                     Tone::Warn,
-                    format!("{} = {}: refused: {e}", knob.key, knob.show(v, t.base.tick_ms)),
+                    format!(
+                        "{} = {}: refused: {e}",
+                        knob.key,
+                        knob.show(v, t.base.tick_ms)
+                    ),
                 ));
             }
             Ok(re) => {
@@ -511,7 +519,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Cmd> {
         }
         Msg::PrevVerdict => {
             m.playing = false;
-            let to = m.session.timeline.prev_verdict(m.clock).unwrap_or(m.session.t0);
+            let to = m
+                .session
+                .timeline
+                .prev_verdict(m.clock)
+                .unwrap_or(m.session.t0);
             m.seek(to);
         }
         Msg::Restart => {
@@ -650,7 +662,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Cmd> {
         }
         Msg::Saved(r) => {
             m.status = Some(match r {
-                Ok(p) => (Tone::Info, format!("saved the tuned policy to {}", p.display())),
+                Ok(p) => (
+                    Tone::Info,
+                    format!("saved the tuned policy to {}", p.display()),
+                ),
                 Err(e) => (Tone::Warn, e),
             });
         }

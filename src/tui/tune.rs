@@ -6,9 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::engine::{Folded, Run, evaluate};
-use crate::events::{Gate, Verdict};
+use crate::engine::fold::slot;
+use crate::engine::{Folded, Run, evaluate_with};
+use crate::events::{Gate, Verdict, VerdictEvent};
+use crate::model::Millis;
 use crate::policy::{Policy, PolicyBuilder};
+use crate::sketch::Sketch;
 use crate::time::format_duration;
 
 /// How a knob's value moves and reads.
@@ -130,7 +133,13 @@ pub fn knobs_of(p: &Policy) -> Vec<Knob> {
     };
     use Gate as G;
     use KnobKind as K;
-    add("go.error_rate_5xx", "5xx go", &[G::ErrorRate5xx], K::Rate, f.go.error_rate_5xx);
+    add(
+        "go.error_rate_5xx",
+        "5xx go",
+        &[G::ErrorRate5xx],
+        K::Rate,
+        f.go.error_rate_5xx,
+    );
     add(
         "triggers.error_rate_5xx",
         "5xx trigger",
@@ -228,7 +237,13 @@ pub fn knobs_of(p: &Policy) -> Vec<Knob> {
         K::Count,
         f64::from(f.probes.consecutive_failures),
     );
-    add("infra.cpu_p95", "cpu p95", &[G::CpuHeadroom], K::Step(0.01), f.infra.cpu_p95);
+    add(
+        "infra.cpu_p95",
+        "cpu p95",
+        &[G::CpuHeadroom],
+        K::Step(0.01),
+        f.infra.cpu_p95,
+    );
     add(
         "infra.mem_free_p5",
         "mem free p5",
@@ -236,7 +251,13 @@ pub fn knobs_of(p: &Policy) -> Vec<Knob> {
         K::Step(0.01),
         f.infra.mem_free_p5,
     );
-    add("infra.db_p95_ms", "db p95", &[G::DbLatency], K::Step(5.0), f.infra.db_p95_ms);
+    add(
+        "infra.db_p95_ms",
+        "db p95",
+        &[G::DbLatency],
+        K::Step(5.0),
+        f.infra.db_p95_ms,
+    );
     add(
         "infra.queue_depth",
         "queue depth",
@@ -274,6 +295,95 @@ pub fn portable_toml(p: &Policy) -> String {
     toml::to_string(&file).unwrap_or_default()
 }
 
+/// The displayed (approximate, sketch-based) p95 and p99 of every tick's window, in
+/// ms. They depend on the data, the stage plan, the window and `min_requests`, none of
+/// which a knob moves, so they are computed once and every re-evaluation runs without
+/// them ([`evaluate_with`] with `display` off, several times faster) and gets them
+/// patched back in: the events are then exactly those of a full evaluation.
+struct LatencyDisplay {
+    t0: Millis,
+    tick_ms: Millis,
+    /// Indexed by tick number k (index 0 unused).
+    p95: Vec<Option<f64>>,
+    p99: Vec<Option<f64>>,
+}
+
+impl LatencyDisplay {
+    fn new(p: &Policy, f: &Folded) -> Self {
+        let mut p95 = vec![None; f.ticks + 1];
+        let mut p99 = vec![None; f.ticks + 1];
+        let ms = |us: u64| us as f64 / 1000.0;
+        let mut window = Sketch::default();
+        for stage in &p.stages {
+            let m = (stage.start_ms / f.tick_ms) as usize;
+            let k_end = ((stage.end_ms() / f.tick_ms) as usize).min(f.ticks);
+            for k in m + 1..=k_end {
+                let lo = k.saturating_sub(p.window_ticks).max(m);
+                let n: u64 = (lo..k).map(|j| f.interval_counters(j)[slot::N]).sum();
+                if n < p.min_requests {
+                    continue;
+                }
+                window.clear();
+                for s in f.sketches[lo..k].iter().flatten() {
+                    window.merge(s);
+                }
+                p95[k] = window.value_at_rank(p.q95.ceil_mul(n)).map(ms);
+                p99[k] = window.value_at_rank(p.q99.ceil_mul(n)).map(ms);
+            }
+        }
+        LatencyDisplay {
+            t0: f.t0,
+            tick_ms: f.tick_ms,
+            p95,
+            p99,
+        }
+    }
+
+    fn at(&self, g: Gate, at: Millis) -> Option<f64> {
+        let d = at - self.t0;
+        if d <= 0 || d % self.tick_ms != 0 {
+            return None;
+        }
+        let k = (d / self.tick_ms) as usize;
+        match g {
+            Gate::LatencyP95 => self.p95.get(k).copied().flatten(),
+            Gate::LatencyP99 => self.p99.get(k).copied().flatten(),
+            _ => None,
+        }
+    }
+
+    /// Fills the displayed latencies into a run evaluated without them.
+    fn patch(&self, run: &mut Run) {
+        let latency = |g: Gate| matches!(g, Gate::LatencyP95 | Gate::LatencyP99);
+        for e in &mut run.events {
+            match e {
+                VerdictEvent::Tick(t) => {
+                    for gt in t.gates.iter_mut().filter(|gt| latency(gt.gate)) {
+                        gt.value = self.at(gt.gate, t.at);
+                    }
+                }
+                VerdictEvent::Breach { at, evidence, .. }
+                | VerdictEvent::Trigger { at, evidence, .. }
+                    if latency(evidence.gate) && evidence.since.is_some() =>
+                {
+                    evidence.value = self.at(evidence.gate, *at);
+                }
+                _ => {}
+            }
+        }
+        for s in &mut run.stages {
+            let rollback = s.verdict == Verdict::Rollback;
+            for e in s.evidence.iter_mut().filter(|e| latency(e.gate)) {
+                // A trigger's value is the one at its firing; a Go breach's at its first tick.
+                let at = if rollback { s.judged_at } else { e.since };
+                if let (Some(at), Some(_)) = (at, e.since) {
+                    e.value = self.at(e.gate, at);
+                }
+            }
+        }
+    }
+}
+
 /// A re-evaluation: the tuned policy and its run.
 pub struct Retuned {
     pub policy: Policy,
@@ -285,6 +395,7 @@ pub struct Retuned {
 /// Re-evaluates tuned policies over one fold.
 pub struct Tuner {
     folded: Folded,
+    display: LatencyDisplay,
     base_toml: String,
     pub base: Policy,
     pub knobs: Vec<Knob>,
@@ -295,6 +406,7 @@ pub struct Tuner {
 impl Tuner {
     pub fn new(base: &Policy, folded: Folded, run: &Run) -> Self {
         Tuner {
+            display: LatencyDisplay::new(base, &folded),
             folded,
             base_toml: portable_toml(base),
             base: base.clone(),
@@ -329,6 +441,11 @@ impl Tuner {
             b = b.set(s).map_err(|e| e.to_string())?;
         }
         let policy = b.build().map_err(|e| e.to_string())?;
+        if policy.window_ticks != self.base.window_ticks
+            || policy.min_requests != self.base.min_requests
+        {
+            return Err("the window and min_requests cannot be tuned here".into());
+        }
         if !self.folded.supports(&policy) {
             return Err(
                 "outside what the per-tick aggregates can judge exactly (latency limits in 5 ms steps up to 2 s)"
@@ -336,7 +453,8 @@ impl Tuner {
             );
         }
         let started = Instant::now();
-        let run = evaluate(&policy, &self.folded);
+        let mut run = evaluate_with(&policy, &self.folded, false);
+        self.display.patch(&mut run);
         Ok(Retuned {
             policy,
             run,

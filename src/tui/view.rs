@@ -89,7 +89,7 @@ pub fn view(m: &Model, f: &mut Frame) {
     let gate_w = if wide {
         (top.width * 52 / 100).max(60)
     } else {
-        49.min(top.width * 62 / 100)
+        50.min(top.width * 62 / 100)
     };
     let [gates, right] =
         Layout::horizontal([Constraint::Length(gate_w), Constraint::Min(0)]).areas(top);
@@ -116,57 +116,90 @@ pub fn view(m: &Model, f: &mut Frame) {
 
 fn draw_header(m: &Model, f: &mut Frame, area: Rect) {
     let s = &m.session;
-    let sep = Span::styled(" │ ", Style::default().fg(Color::DarkGray));
-    let play = if m.playing {
-        Span::styled("▶ playing", Style::default().fg(Color::Green))
+    let dim = Style::default().fg(Color::DarkGray);
+    let (play, play_color) = if m.playing {
+        ("▶ playing", Color::Green)
     } else if m.at_end() {
-        Span::styled("■ finished", Style::default().fg(Color::Cyan))
+        ("■ finished", Color::Cyan)
     } else {
-        Span::styled("‖ paused", Style::default().fg(Color::Yellow))
+        ("‖ paused", Color::Yellow)
     };
-    let mut spans = vec![
-        Span::styled(
-            " rehearse ",
-            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
-        ),
-        Span::raw(" "),
-        Span::raw(s.label.clone()),
-        sep.clone(),
-        Span::styled(hms(m.clock), Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(
-            " T0+{}",
-            format_duration((m.clock - s.t0).max(0) / 1000 * 1000)
-        )),
-        sep.clone(),
+    let brand = " rehearse  ";
+    let offset = format!(
+        " T0+{}",
+        format_duration((m.clock - s.t0).max(0) / 1000 * 1000)
+    );
+    let mut tail: Vec<Span> = vec![
+        Span::styled(" │ ", dim),
         Span::raw(m.speed.label()),
-        sep.clone(),
-        play,
+        Span::styled(" │ ", dim),
+        Span::styled(play, Style::default().fg(play_color)),
     ];
-    if let Some(t) = &s.tuner
-        && t.moved() > 0
-    {
-        spans.push(sep.clone());
-        spans.push(Span::styled(
-            format!("Δ tuned ({} moved)", t.moved()),
-            Style::default().fg(Color::Magenta),
-        ));
-    }
     if let Some((at, o)) = s.timeline.outcome
         && at <= m.clock
     {
-        spans.push(sep);
         let st = match o {
             crate::events::Outcome::Complete => StageStatus::Go,
             crate::events::Outcome::Hold => StageStatus::Hold,
             crate::events::Outcome::Rollback => StageStatus::Rollback,
         };
-        spans.push(Span::styled(
-            format!("{} {} {}", st.symbol(), o.as_str().to_uppercase(), format_clock(at)),
+        tail.push(Span::styled(" │ ", dim));
+        tail.push(Span::styled(
+            format!(
+                "{} {} {}",
+                st.symbol(),
+                o.as_str().to_uppercase(),
+                format_clock(at)
+            ),
             Style::default()
                 .fg(status_color(st))
                 .add_modifier(Modifier::BOLD),
         ));
     }
+    if let Some(t) = &s.tuner
+        && t.moved() > 0
+    {
+        tail.push(Span::styled(" │ ", dim));
+        tail.push(Span::styled(
+            format!("Δ tuned ({})", t.moved()),
+            Style::default().fg(Color::Magenta),
+        ));
+    }
+    // Drop the least needed parts when narrow: the T0 offset, then the brand; the
+    // label is cut last.
+    let width = area.width as usize;
+    let tail_w: usize = tail.iter().map(|x| x.width()).sum();
+    let clock = hms(m.clock);
+    let fixed = 3 + clock.chars().count() + tail_w;
+    let label_w = s.label.chars().count();
+    let show_offset = brand.len() + label_w + offset.chars().count() + fixed <= width;
+    let show_brand = brand.len() + label_w + fixed <= width;
+    let room = width
+        .saturating_sub(fixed)
+        .saturating_sub(if show_brand { brand.len() } else { 1 })
+        .saturating_sub(if show_offset {
+            offset.chars().count()
+        } else {
+            0
+        });
+    let mut spans = Vec::new();
+    if show_brand {
+        spans.push(Span::styled(
+            " rehearse ",
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::raw(" "));
+    spans.push(Span::raw(fit(&s.label, room)));
+    spans.push(Span::styled(" │ ", dim));
+    spans.push(Span::styled(
+        clock,
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    if show_offset {
+        spans.push(Span::raw(offset));
+    }
+    spans.extend(tail);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -205,12 +238,18 @@ fn draw_timeline(m: &Model, f: &mut Frame, area: Rect) {
         let w = *w as usize;
         let status = s.timeline.status(i, m.clock);
         let color = status_color(status);
-        let label = format!(
+        // The longest label that fits: name, weight, duration; then name and weight.
+        let full = format!(
             "{} {}% {}",
             st.name,
             st.weight * 100.0,
             format_duration(st.end - st.start)
         );
+        let short = format!("{} {}%", st.name, st.weight * 100.0);
+        let label = [full, short]
+            .into_iter()
+            .find(|l| l.chars().count() < w)
+            .unwrap_or_else(|| st.name.clone());
         labels.push(Span::styled(
             format!("{:<w$}", fit(&label, w.saturating_sub(1))),
             Style::default().add_modifier(Modifier::BOLD),
@@ -281,7 +320,12 @@ fn gate_cells(m: &Model, g: Gate, tick: Option<&TickRecord>, stage: usize) -> Ga
     let fired = s.timeline.events[..s.timeline.visible(m.clock)]
         .iter()
         .any(|e| matches!(e, VerdictEvent::Trigger { stage: st, evidence, .. } if *st == stage && evidence.gate == g));
-    let judged = s.timeline.judged.get(stage).and_then(|j| j.as_ref()).is_some_and(|j| j.at <= m.clock);
+    let judged = s
+        .timeline
+        .judged
+        .get(stage)
+        .and_then(|j| j.as_ref())
+        .is_some_and(|j| j.at <= m.clock);
     let trig_limit = |thr: Option<f64>| {
         if g.is_trigger() && g != Gate::ProbeFailures {
             fmt::threshold(g, fmt::trigger_threshold(s.policy.as_ref(), g, thr))
@@ -365,7 +409,7 @@ fn gate_cells(m: &Model, g: Gate, tick: Option<&TickRecord>, stage: usize) -> Ga
         limit: if g == Gate::ProbeFailures {
             s.policy
                 .as_ref()
-                .map_or("-".into(), |p| format!("{} in row", p.probe_consecutive))
+                .map_or("-".into(), |p| format!(">= {}", p.probe_consecutive))
         } else {
             breach.map_or("-".into(), |e| fmt::threshold(g, e.threshold))
         },
@@ -392,11 +436,7 @@ fn draw_gates(m: &Model, f: &mut Frame, area: Rect, wide: bool) {
         .map(|(i, &g)| {
             let c = gate_cells(m, g, tick, stage);
             let sel = if i == m.gate_sel { "›" } else { " " };
-            let mut cells = vec![
-                format!("{sel}{}", fmt::gate_label(g)),
-                c.value,
-                c.limit,
-            ];
+            let mut cells = vec![format!("{sel}{}", fmt::gate_label(g)), c.value, c.limit];
             if wide {
                 cells.push(c.trigger);
             }
@@ -449,13 +489,34 @@ fn limit_series(name: String, marker: Marker, y: Option<f64>, x_max: f64) -> Opt
     })
 }
 
-fn draw_chart(f: &mut Frame, area: Rect, title: String, series: &[Series], x: (f64, String, String), unit: &str) {
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max)
-        .max(1e-9)
-        * 1.15;
+/// A round number at or above `v` (at least 0.1), for a chart's top.
+fn nice_ceil(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.1) {
+        return 0.1;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0]
+        .into_iter()
+        .map(|k| k * p)
+        .find(|x| *x >= v - 1e-9)
+        .unwrap_or(10.0 * p)
+}
+
+fn draw_chart(
+    f: &mut Frame,
+    area: Rect,
+    title: String,
+    series: &[Series],
+    x: (f64, String, String),
+    unit: &str,
+) {
+    let y_max = nice_ceil(
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max)
+            * 1.05,
+    );
     let datasets: Vec<Dataset> = series
         .iter()
         .map(|s| {
@@ -516,8 +577,10 @@ fn draw_charts(m: &Model, f: &mut Frame, area: Rect) {
     };
     let p = s.policy.as_ref();
     let latency = {
-        let go = last_thr(Gate::LatencyP95)
-            .or_else(|| p.and_then(|p| p.stages.get(stage)).map(|x| x.go_p95_us as f64 / 1000.0));
+        let go = last_thr(Gate::LatencyP95).or_else(|| {
+            p.and_then(|p| p.stages.get(stage))
+                .map(|x| x.go_p95_us as f64 / 1000.0)
+        });
         let trig = fmt::trigger_threshold(p, Gate::LatencyP95, None);
         let p99 = fmt::trigger_threshold(p, Gate::LatencyP99, last_thr(Gate::LatencyP99));
         let mut v = vec![
@@ -535,8 +598,18 @@ fn draw_charts(m: &Model, f: &mut Frame, area: Rect) {
             },
         ];
         v.extend(limit_series("go".into(), Marker::Custom('-'), go, x_max));
-        v.extend(limit_series("trig".into(), Marker::Custom('='), trig, x_max));
-        v.extend(limit_series("p99 trig".into(), Marker::Custom('~'), p99, x_max));
+        v.extend(limit_series(
+            "trig".into(),
+            Marker::Custom('='),
+            trig,
+            x_max,
+        ));
+        v.extend(limit_series(
+            "p99 trig".into(),
+            Marker::Custom('~'),
+            p99,
+            x_max,
+        ));
         v
     };
     let errors = {
@@ -556,8 +629,18 @@ fn draw_charts(m: &Model, f: &mut Frame, area: Rect) {
         ];
         let go5 = last_thr(Gate::ErrorRate5xx).or_else(|| p.map(|p| p.go_5xx.as_f64()));
         let go4 = last_thr(Gate::ErrorRate4xxNonauth).or_else(|| p.map(|p| p.go_4xx.as_f64()));
-        v.extend(limit_series("5xx go".into(), Marker::Custom('-'), go5.map(|x| x * 100.0), x_max));
-        v.extend(limit_series("4xx go".into(), Marker::Custom('='), go4.map(|x| x * 100.0), x_max));
+        v.extend(limit_series(
+            "5xx go".into(),
+            Marker::Custom('-'),
+            go5.map(|x| x * 100.0),
+            x_max,
+        ));
+        v.extend(limit_series(
+            "4xx go".into(),
+            Marker::Custom('='),
+            go4.map(|x| x * 100.0),
+            x_max,
+        ));
         v
     };
     let budget = {
@@ -568,7 +651,12 @@ fn draw_charts(m: &Model, f: &mut Frame, area: Rect) {
             points: pts(Gate::BudgetBurn, 100.0),
         }];
         let max = last_thr(Gate::BudgetBurn).or_else(|| p.map(|p| p.budget_max_burn.as_f64()));
-        v.extend(limit_series("max".into(), Marker::Custom('-'), max.map(|x| x * 100.0), x_max));
+        v.extend(limit_series(
+            "max".into(),
+            Marker::Custom('-'),
+            max.map(|x| x * 100.0),
+            x_max,
+        ));
         v
     };
     let titles = [
@@ -708,9 +796,7 @@ fn draw_events(m: &Model, f: &mut Frame, area: Rect) {
         } else {
             Style::default().add_modifier(Modifier::BOLD)
         });
-    let sel = m
-        .event_sel
-        .and_then(|i| list.iter().position(|x| *x == i));
+    let sel = m.event_sel.and_then(|i| list.iter().position(|x| *x == i));
     let mut state = ListState::default().with_selected(sel);
     if empty {
         f.render_widget(
@@ -725,7 +811,10 @@ fn draw_events(m: &Model, f: &mut Frame, area: Rect) {
 /// The funnel panel: a marked place for funnel data, which datasets cannot hold yet.
 fn draw_funnel(f: &mut Frame, area: Rect) {
     let text = vec![
-        Line::styled("no funnel data", Style::default().add_modifier(Modifier::BOLD)),
+        Line::styled(
+            "no funnel data",
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
         Line::styled(
             "(no funnel stream in the dataset format yet)",
             Style::default().fg(Color::DarkGray),
@@ -777,7 +866,9 @@ fn draw_tuning(m: &Model, f: &mut Frame, area: Rect) {
         for d in &c.diffs {
             info.push(Line::styled(
                 fit(&format!("  Δ {d}"), w),
-                Style::default().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+                Style::default()
+                    .fg(Color::Magenta)
+                    .add_modifier(Modifier::BOLD),
             ));
         }
     }
@@ -785,7 +876,10 @@ fn draw_tuning(m: &Model, f: &mut Frame, area: Rect) {
         fit(&format!("s saves to {}", m.save_path.display()), w),
         Style::default().fg(Color::DarkGray),
     ));
-    let list_h = inner.height.saturating_sub(info.len() as u16).max(3.min(inner.height));
+    let list_h = inner
+        .height
+        .saturating_sub(info.len() as u16)
+        .max(3.min(inner.height));
     let [list_area, info_area] =
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(inner);
     let items: Vec<ListItem> = t
@@ -831,8 +925,12 @@ fn draw_footer(m: &Model, f: &mut Frame, area: Rect) {
         ),
         None => Line::styled(
             match m.focus {
-                Focus::Tune => " ↑/↓ knob  ←/→ move  0 reset  s save  tab focus  esc close  ? help  q quit",
-                _ => " space play  ←/→ tick  n/p verdict  tab focus  enter explain  t tune  ? help  q quit",
+                Focus::Tune => {
+                    " ↑/↓ knob  ←/→ move  0 reset  s save  tab focus  esc close  ? help  q quit"
+                }
+                _ => {
+                    " space play  ←/→ tick  n/p verdict  tab focus  enter explain  t tune  ? help  q quit"
+                }
             },
             Style::default().fg(Color::DarkGray),
         ),
@@ -852,7 +950,11 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn draw_help(f: &mut Frame, area: Rect) {
-    let key_w = HELP.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let key_w = HELP
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut lines: Vec<Line> = HELP
         .iter()
         .map(|(k, what)| {
@@ -886,7 +988,18 @@ fn draw_help(f: &mut Frame, area: Rect) {
 
 fn draw_explain(m: &Model, f: &mut Frame, area: Rect, subject: super::model::Subject, scroll: u16) {
     let doc = explain(m, subject);
-    let r = centered(area, area.width.saturating_sub(4).max(40), area.height.saturating_sub(2));
+    let longest = doc
+        .lines
+        .iter()
+        .map(|(_, s)| s.chars().count())
+        .chain([doc.title.chars().count() + 4])
+        .max()
+        .unwrap_or(0) as u16;
+    let r = centered(
+        area,
+        (longest + 4).clamp(40, area.width.saturating_sub(2).max(40)),
+        (doc.lines.len() as u16 + 2).clamp(5, area.height.saturating_sub(2).max(5)),
+    );
     let lines: Vec<Line> = doc
         .lines
         .iter()
@@ -927,6 +1040,15 @@ mod tests {
         assert_eq!(w.iter().sum::<u16>(), 80);
         assert!(w[1] >= 8, "{w:?}");
         assert!(w[0] > w[2] && w[2] > w[1], "{w:?}");
+    }
+
+    #[test]
+    fn chart_tops_are_round() {
+        assert_eq!(nice_ceil(660.0), 700.0);
+        assert_eq!(nice_ceil(440.0), 500.0);
+        assert_eq!(nice_ceil(3.3), 4.0);
+        assert_eq!(nice_ceil(0.55), 0.6);
+        assert_eq!(nice_ceil(0.0), 0.1);
     }
 
     #[test]

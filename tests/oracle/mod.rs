@@ -39,9 +39,14 @@
 //! - Security baseline: "the stream's earliest event" is the earliest event of any kind.
 //!   With the first-stage baseline, the first stage's events are counted over the whole
 //!   stage (also at ticks before its end).
+//! - Infra values are compared as read (`f64`) with the policy's `f64` thresholds:
+//!   `cpu` p95 `>= infra.cpu_p95`, `mem_free` p5 `<= infra.mem_free_p5`, `db_p95_ms` p95
+//!   `>= infra.db_p95_ms`, max `queue_depth > infra.queue_depth`.
 //! - `budget_burn` reads `0.001` as `1 - budget.slo` and `30 d` as `budget.period`.
 //! - When several triggers fire at one instant they are all reported, the probe trigger
-//!   included, in the order of `Gate::TRIGGERS`.
+//!   included. Reasons follow the order of the contract's tables ([`GO_ORDER`],
+//!   [`TRIGGER_ORDER`]: section 4 then 8 for Go gates, section 5 then 8 for triggers;
+//!   `schema_failures`, listed in both 4 and 8, takes its first place).
 
 use std::collections::BTreeMap;
 
@@ -50,6 +55,11 @@ use rehearse::model::{Cohort, Dataset, Millis, PageKind, PageRow, ProbeRow, Secu
 use rehearse::pii::PiiDetector;
 use rehearse::policy::Policy;
 use rehearse::ratio::Ratio;
+
+/// The reading of `endpoint_latency_p95` taken here (see the module notes): a window below
+/// `rollout.min_requests` canary real requests has no data for it, whatever the prefixes
+/// hold. `false` gives the other reading (only `endpoints.min_requests` per prefix counts).
+pub const ENDPOINT_GATE_NEEDS_WINDOW_MINIMUM: bool = true;
 
 /// The gates the oracle evaluates at every tick, in the order they are compared.
 pub const TICK_GATES: [Gate; 14] = [
@@ -66,6 +76,42 @@ pub const TICK_GATES: [Gate; 14] = [
     Gate::QueueBacklog,
     Gate::SecurityWafSpike,
     Gate::SecurityAuthFailures,
+    Gate::PiiInLogs,
+];
+
+/// Go gates in the order of the tables of sections 4 and 8 (reasons of a hold).
+pub const GO_ORDER: [Gate; 18] = [
+    Gate::ErrorRate5xx,
+    Gate::ErrorRate4xxNonauth,
+    Gate::LatencyP95,
+    Gate::SchemaFailures,
+    Gate::Availability,
+    Gate::InsufficientData,
+    Gate::BudgetBurn,
+    Gate::EndpointLatencyP95,
+    Gate::CpuHeadroom,
+    Gate::MemoryHeadroom,
+    Gate::DbLatency,
+    Gate::QueueBacklog,
+    Gate::SecurityWafSpike,
+    Gate::SecurityAuthFailures,
+    Gate::PiiInLogs,
+    Gate::ProbeCoverage,
+    Gate::CacheHeaderScope,
+    Gate::SeoIndexability,
+];
+
+/// Rollback triggers in the order of the tables of sections 5 and 8 (reasons of a rollback).
+pub const TRIGGER_ORDER: [Gate; 10] = [
+    Gate::ErrorRate5xx,
+    Gate::ErrorRate4xxNonauth,
+    Gate::LatencyP95,
+    Gate::LatencyP99,
+    Gate::ProbeFailures,
+    Gate::BudgetBurn,
+    Gate::SecurityWafSpike,
+    Gate::SecurityAuthFailures,
+    Gate::SchemaFailures,
     Gate::PiiInLogs,
 ];
 
@@ -315,7 +361,7 @@ fn raw_tick(
         }
     }
     // Section 8: endpoint outliers.
-    if has_data || std::env::var("ORACLE_TMP_ENDPOINT").is_ok() {
+    if has_data || !ENDPOINT_GATE_NEEDS_WINDOW_MINIMUM {
         let mut any_data = false;
         let mut breach = false;
         for prefix in &policy.outlier_prefixes {
@@ -614,7 +660,7 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
             if probe_fires.contains(&at) {
                 gates.push(Gate::ProbeFailures);
             }
-            gates.sort_by_key(|g| Gate::TRIGGERS.iter().position(|x| x == g).unwrap());
+            gates.sort_by_key(|g| TRIGGER_ORDER.iter().position(|x| x == g));
             gates.dedup();
             stages[i] = OracleStage {
                 verdict: Verdict::Rollback,
@@ -633,7 +679,7 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
         let stage_ticks: Vec<&OracleTick> = ticks.iter().filter(|t| t.stage == i).collect();
         for t in &stage_ticks {
             for (gate, (state, _)) in &t.gates {
-                if *state == GateState::Breach && gate.is_go() {
+                if *state == GateState::Breach && GO_ORDER.contains(gate) {
                     breached.push(*gate);
                 }
             }
@@ -702,7 +748,7 @@ pub fn evaluate(policy: &Policy, ds: &Dataset, t0: Millis) -> OracleRun {
                 breached.push(Gate::SeoIndexability);
             }
         }
-        breached.sort_by_key(|g| Gate::GO.iter().position(|x| x == g).unwrap());
+        breached.sort_by_key(|g| GO_ORDER.iter().position(|x| x == g));
         breached.dedup();
         if !breached.is_empty() {
             stages[i] = OracleStage {
