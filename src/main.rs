@@ -184,6 +184,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             emit(&text, if failed == 0 { 0 } else { 1 })
         }
         Command::Tui(args) => {
+            if !std::io::IsTerminal::is_terminal(&io::stdout()) {
+                return Err(usage(anyhow::anyhow!(
+                    "rehearse tui draws on a terminal, and stdout is not one"
+                )));
+            }
             let session = rehearse::tui::load(&args).map_err(usage)?;
             rehearse::tui::run_tui(session, &args)
                 .context("the terminal UI failed")

@@ -640,7 +640,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Cmd> {
                     .session
                     .tuner
                     .as_ref()
-                    .map(|t| t.sets_with(usize::MAX, 0.0))
+                    .map(|t| t.sets())
                     .unwrap_or_default();
                 let mut text = String::from(
                     "# Tuned in `rehearse tui`; read it back with `rehearse run DATASET --policy FILE`.\n",

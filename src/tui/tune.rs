@@ -415,6 +415,15 @@ impl Tuner {
         }
     }
 
+    /// The `KEY=VALUE` overrides of the moved knobs.
+    pub fn sets(&self) -> Vec<String> {
+        self.knobs
+            .iter()
+            .filter(|k| k.changed())
+            .map(|k| k.set_arg(self.base.tick_ms))
+            .collect()
+    }
+
     /// The `KEY=VALUE` overrides of the moved knobs (with knob `idx` at `value`).
     pub fn sets_with(&self, idx: usize, value: f64) -> Vec<String> {
         self.knobs

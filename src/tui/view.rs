@@ -497,7 +497,7 @@ fn nice_ceil(v: f64) -> f64 {
     let p = 10f64.powf(v.log10().floor());
     [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0]
         .into_iter()
-        .map(|k| k * p)
+        .map(|k| (k * p * 1e9).round() / 1e9)
         .find(|x| *x >= v - 1e-9)
         .unwrap_or(10.0 * p)
 }
