@@ -27,10 +27,21 @@ fn batch(n: usize) -> RequestBatch {
         x ^= x >> 7;
         x ^= x << 17;
         let ts = T0 + 1 + (i as i64 * total) / n as i64;
-        let cohort = if x % 4 == 0 { Cohort::Canary } else { Cohort::Baseline };
+        let cohort = if x % 4 == 0 {
+            Cohort::Canary
+        } else {
+            Cohort::Baseline
+        };
         let status = if x % 997 == 0 { 503 } else { 200 };
         let latency = 20_000 + (x >> 40) % 300_000;
-        b.push(ts, cohort, Source::Real, status, latency, if x % 13 == 0 { 0 } else { u8::MAX });
+        b.push(
+            ts,
+            cohort,
+            Source::Real,
+            status,
+            latency,
+            if x % 13 == 0 { 0 } else { u8::MAX },
+        );
     }
     b
 }
@@ -58,7 +69,9 @@ fn reevaluate(c: &mut Criterion) {
     let p = setup.policy.clone();
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("whole_rollout", |bench| bench.iter(|| evaluate(black_box(&p), &f)));
+    g.bench_function("whole_rollout", |bench| {
+        bench.iter(|| evaluate(black_box(&p), &f))
+    });
     g.bench_function("whole_rollout_verdicts_only", |bench| {
         bench.iter(|| rehearse::engine::evaluate_with(black_box(&p), &f, false))
     });
@@ -79,7 +92,12 @@ fn readers(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(&ds, dir.path(), format).unwrap();
         g.bench_function(format.to_string(), |bench| {
-            bench.iter(|| replay_dir(&setup, dir.path(), ReadOptions::default()).unwrap().run.outcome)
+            bench.iter(|| {
+                replay_dir(&setup, dir.path(), ReadOptions::default())
+                    .unwrap()
+                    .run
+                    .outcome
+            })
         });
     }
     g.finish();

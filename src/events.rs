@@ -36,11 +36,15 @@ pub enum Gate {
     ProbeCoverage,
     CacheHeaderScope,
     SeoIndexability,
+    AnalyticsExclusion,
+    TrackingGap,
+    FeeCapture,
+    LedgerIntegrity,
 }
 
 impl Gate {
     /// Go gates in reason order.
-    pub const GO: [Gate; 18] = [
+    pub const GO: [Gate; 22] = [
         Gate::ErrorRate5xx,
         Gate::ErrorRate4xxNonauth,
         Gate::LatencyP95,
@@ -59,6 +63,10 @@ impl Gate {
         Gate::ProbeCoverage,
         Gate::CacheHeaderScope,
         Gate::SeoIndexability,
+        Gate::AnalyticsExclusion,
+        Gate::TrackingGap,
+        Gate::FeeCapture,
+        Gate::LedgerIntegrity,
     ];
 
     /// Rollback triggers in reason order.
@@ -75,8 +83,8 @@ impl Gate {
         Gate::PiiInLogs,
     ];
 
-    /// Every gate once, Go gates first, then trigger-only gates.
-    pub const ALL: [Gate; 20] = [
+    /// Every gate once, Go gates first, then trigger-only gates, then analytics gates.
+    pub const ALL: [Gate; 24] = [
         Gate::ErrorRate5xx,
         Gate::ErrorRate4xxNonauth,
         Gate::LatencyP95,
@@ -97,6 +105,10 @@ impl Gate {
         Gate::SeoIndexability,
         Gate::LatencyP99,
         Gate::ProbeFailures,
+        Gate::AnalyticsExclusion,
+        Gate::TrackingGap,
+        Gate::FeeCapture,
+        Gate::LedgerIntegrity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +133,10 @@ impl Gate {
             Gate::ProbeCoverage => "probe_coverage",
             Gate::CacheHeaderScope => "cache_header_scope",
             Gate::SeoIndexability => "seo_indexability",
+            Gate::AnalyticsExclusion => "analytics_exclusion",
+            Gate::TrackingGap => "tracking_gap",
+            Gate::FeeCapture => "fee_capture",
+            Gate::LedgerIntegrity => "ledger_integrity",
         }
     }
 
@@ -171,6 +187,8 @@ impl Gate {
             Gate::SecurityWafSpike | Gate::SecurityAuthFailures => Stream::Security,
             Gate::PiiInLogs => Stream::Logs,
             Gate::CacheHeaderScope | Gate::SeoIndexability => Stream::Pages,
+            Gate::AnalyticsExclusion | Gate::TrackingGap => Stream::Funnel,
+            Gate::FeeCapture | Gate::LedgerIntegrity => Stream::Ledger,
         }
     }
 }

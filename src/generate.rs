@@ -1326,7 +1326,9 @@ fn request_row(
 }
 
 fn requests(sc: &Scenario) -> Vec<RequestRow> {
-    RequestChunks::new(sc.clone(), usize::MAX).flatten().collect()
+    RequestChunks::new(sc.clone(), usize::MAX)
+        .flatten()
+        .collect()
 }
 
 /// The requests of a scenario in timestamp order, in chunks of at most `chunk` rows,
@@ -1363,7 +1365,9 @@ impl RequestChunks {
             .product::<f64>()
             .max(1.0);
         let mut arrivals_rng = sc.rng(rng_stream::ARRIVALS);
-        let arrivals = poisson(&mut arrivals_rng, sc.from, sc.to, &[], |_| sc.rps * bound / 1000.0);
+        let arrivals = poisson(&mut arrivals_rng, sc.from, sc.to, &[], |_| {
+            sc.rps * bound / 1000.0
+        });
         let rng = sc.rng(rng_stream::REQUESTS);
         let mut synthetic = synthetic_requests(&sc);
         synthetic.sort_by_key(|r| r.ts);
@@ -1394,7 +1398,11 @@ impl RequestChunks {
                     _ => acc,
                 })
                 .unwrap_or_else(|| sc.weight_at(ts));
-            let cohort = if u_cohort < share { Cohort::Canary } else { Cohort::Baseline };
+            let cohort = if u_cohort < share {
+                Cohort::Canary
+            } else {
+                Cohort::Baseline
+            };
             let keep: f64 = self
                 .drops
                 .iter()
@@ -1441,10 +1449,19 @@ impl Iterator for RequestChunks {
 fn synthetic_requests(sc: &Scenario) -> Vec<RequestRow> {
     let mut rows = Vec::new();
     let mut synth_rng = sc.rng(rng_stream::SYNTHETIC);
-    let synth = poisson(&mut synth_rng, sc.t0.max(sc.from), sc.to, &[], |_| sc.synthetic_rps / 1000.0);
+    let synth = poisson(&mut synth_rng, sc.t0.max(sc.from), sc.to, &[], |_| {
+        sc.synthetic_rps / 1000.0
+    });
     for ts in synth {
         let draws = RequestDraws::take(&mut synth_rng);
-        rows.push(request_row(sc, &draws, ts, Cohort::Canary, Source::Synthetic, None));
+        rows.push(request_row(
+            sc,
+            &draws,
+            ts,
+            Cohort::Canary,
+            Source::Synthetic,
+            None,
+        ));
     }
     for (i, f) in sc.faults.iter().enumerate() {
         if let Effect::SyntheticBurst { rps } = f.effect {
@@ -1456,7 +1473,14 @@ fn synthetic_requests(sc: &Scenario) -> Vec<RequestRow> {
             }
             for ts in poisson(&mut r, from, to, &[], |_| rps / 1000.0) {
                 let draws = RequestDraws::take(&mut r);
-                rows.push(request_row(sc, &draws, ts, Cohort::Canary, Source::Synthetic, Some(0.5)));
+                rows.push(request_row(
+                    sc,
+                    &draws,
+                    ts,
+                    Cohort::Canary,
+                    Source::Synthetic,
+                    Some(0.5),
+                ));
             }
         }
     }

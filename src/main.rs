@@ -117,7 +117,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 FormatArg::Arrow => Format::Arrow,
             };
             let requests = scenario.write(&args.out, format).map_err(internal)?;
-            eprintln!("wrote {} ({requests} requests) to {}", scenario.name, args.out.display());
+            eprintln!(
+                "wrote {} ({requests} requests) to {}",
+                scenario.name,
+                args.out.display()
+            );
             Ok(0)
         }
         Command::Funnel(args) => {

@@ -236,9 +236,14 @@ pub fn format_value(g: Gate, v: f64) -> String {
         Gate::SecurityWafSpike | Gate::SecurityAuthFailures => format!("{v:.1}/min"),
         Gate::ProbeFailures => format!("{v:.0} in a row"),
         Gate::ProbeCoverage => format!("{v:.0}s gap"),
-        Gate::SchemaFailures | Gate::PiiInLogs | Gate::CacheHeaderScope | Gate::SeoIndexability => {
-            format!("{v:.0}")
-        }
+        Gate::SchemaFailures
+        | Gate::PiiInLogs
+        | Gate::CacheHeaderScope
+        | Gate::SeoIndexability
+        | Gate::AnalyticsExclusion
+        | Gate::TrackingGap
+        | Gate::FeeCapture
+        | Gate::LedgerIntegrity => format!("{v:.0}"),
     }
 }
 

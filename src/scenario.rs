@@ -140,13 +140,18 @@ impl Scenario {
     /// chunks so memory stays bounded whatever the traffic. Returns the number of
     /// requests written.
     pub fn write(&self, out: &Path, format: crate::write::Format) -> Result<u64, ScenarioError> {
-        let err = |m: String| ScenarioError::Invalid { path: self.path.clone(), message: m };
-        let (mut ds, chunks) = crate::generate::generate_streaming(&self.spec, &gen_plan(&self.setup.policy), 65_536)
-            .map_err(|e| err(e.to_string()))?;
+        let err = |m: String| ScenarioError::Invalid {
+            path: self.path.clone(),
+            message: m,
+        };
+        let (mut ds, chunks) =
+            crate::generate::generate_streaming(&self.spec, &gen_plan(&self.setup.policy), 65_536)
+                .map_err(|e| err(e.to_string()))?;
         self.add_funnel(&mut ds)?;
         let mut count = 0u64;
         let counted = chunks.inspect(|c| count += c.len() as u64);
-        crate::write::write_dataset_streaming(&ds, counted, out, format).map_err(|e| err(e.to_string()))?;
+        crate::write::write_dataset_streaming(&ds, counted, out, format)
+            .map_err(|e| err(e.to_string()))?;
         Ok(count)
     }
 

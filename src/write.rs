@@ -228,7 +228,12 @@ fn write_chunks<R: Rows, C: AsRef<[R]>>(
     let checked = |base: usize, rows: &[R]| -> Result<(), WriteError> {
         for (i, row) in rows.iter().enumerate() {
             if let Err((column, value)) = row.check() {
-                return Err(WriteError::NonFinite { path: path.clone(), row: base + i + 1, column, value });
+                return Err(WriteError::NonFinite {
+                    path: path.clone(),
+                    row: base + i + 1,
+                    column,
+                    value,
+                });
             }
         }
         Ok(())
@@ -256,8 +261,14 @@ pub fn write_dataset_streaming(
     dir: &Path,
     format: Format,
 ) -> Result<(), WriteError> {
-    fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir { path: dir.to_path_buf(), source })?;
-    let rest = Dataset { requests: Vec::new(), ..ds.clone() };
+    fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let rest = Dataset {
+        requests: Vec::new(),
+        ..ds.clone()
+    };
     write_dataset(&rest, dir, format)?;
     write_chunks(dir, requests, format)
 }
@@ -784,7 +795,8 @@ fn write_csv<R: Rows, C: AsRef<[R]>>(
         for row in chunk.as_ref() {
             cells.clear();
             row.cells(&mut cells);
-            out.write_record(cells.iter().map(Cell::text)).map_err(csv_err)?;
+            out.write_record(cells.iter().map(Cell::text))
+                .map_err(csv_err)?;
         }
     }
     out.flush().map_err(|source| WriteError::Io {
@@ -818,33 +830,33 @@ fn write_ndjson<R: Rows, C: AsRef<[R]>>(
     let names: Vec<String> = R::fields().iter().map(|f| f.name().clone()).collect();
     let mut line = String::new();
     for chunk in chunks {
-      let chunk = chunk?;
-      let mut cells = Vec::with_capacity(names.len());
-      for row in chunk.as_ref() {
-        cells.clear();
-        row.cells(&mut cells);
-        line.clear();
-        line.push('{');
-        for (i, (name, cell)) in names.iter().zip(&cells).enumerate() {
-            if i > 0 {
-                line.push(',');
+        let chunk = chunk?;
+        let mut cells = Vec::with_capacity(names.len());
+        for row in chunk.as_ref() {
+            cells.clear();
+            row.cells(&mut cells);
+            line.clear();
+            line.push('{');
+            for (i, (name, cell)) in names.iter().zip(&cells).enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                push_json_str(&mut line, name);
+                line.push(':');
+                match cell {
+                    Cell::Null => line.push_str("null"),
+                    Cell::Str(s) => push_json_str(&mut line, s),
+                    Cell::Owned(s) => push_json_str(&mut line, s),
+                    Cell::Raw(s) => line.push_str(s),
+                }
             }
-            push_json_str(&mut line, name);
-            line.push(':');
-            match cell {
-                Cell::Null => line.push_str("null"),
-                Cell::Str(s) => push_json_str(&mut line, s),
-                Cell::Owned(s) => push_json_str(&mut line, s),
-                Cell::Raw(s) => line.push_str(s),
-            }
+            line.push_str("}\n");
+            w.write_all(line.as_bytes())
+                .map_err(|source| WriteError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         }
-        line.push_str("}\n");
-        w.write_all(line.as_bytes())
-            .map_err(|source| WriteError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-      }
     }
     Ok(())
 }
@@ -900,7 +912,9 @@ fn write_arrow<R: Rows, C: AsRef<[R]>>(
     for chunk in chunks {
         let chunk = chunk?;
         for batch in batches(chunk.as_ref(), &schema) {
-            writer.write(&batch.map_err(arrow_err)?).map_err(arrow_err)?;
+            writer
+                .write(&batch.map_err(arrow_err)?)
+                .map_err(arrow_err)?;
         }
     }
     writer.finish().map_err(arrow_err)
@@ -1163,11 +1177,11 @@ mod tests {
         let ds = sample();
         write_dataset(&ds, dir, Format::Parquet).unwrap();
         fs::write(dir.join("requests.jsonl"), "{}\n").unwrap();
+        // The dataset has no funnel stream: a stale funnel file goes too.
         fs::write(dir.join("funnel.csv"), "ts,event,user_id\n").unwrap();
         write_dataset(&ds, dir, Format::Csv).unwrap();
         let mut expected: Vec<String> = [
             "dataset.toml",
-            "funnel.csv",
             "infra.csv",
             "logs.csv",
             "pages.csv",
@@ -1185,7 +1199,6 @@ mod tests {
         write_dataset(&less, dir, Format::Ndjson).unwrap();
         expected = [
             "dataset.toml",
-            "funnel.csv",
             "pages.ndjson",
             "probes.ndjson",
             "requests.ndjson",

@@ -18,7 +18,14 @@ fn spec() -> GenSpec {
 }
 
 fn setup() -> Setup {
-    Setup::new(PolicyBuilder::new().set("rollout.min_requests=20").unwrap().build().unwrap()).unwrap()
+    Setup::new(
+        PolicyBuilder::new()
+            .set("rollout.min_requests=20")
+            .unwrap()
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -29,7 +36,10 @@ fn thread_count_does_not_change_the_run() {
     write_dataset(&ds, dir.path(), Format::Parquet).unwrap();
     let setup = setup();
     let run_with = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| replay_dir(&setup, dir.path(), ReadOptions::default()).unwrap())
     };
     let one = run_with(1);
@@ -71,9 +81,19 @@ fn parallel_read_reports_the_first_bad_row_of_the_file() {
     write_dataset(&ds, dir.path(), Format::Parquet).unwrap();
     let setup = setup();
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let err = pool.install(|| replay_dir(&setup, dir.path(), ReadOptions::default()).err().unwrap());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let err = pool.install(|| {
+            replay_dir(&setup, dir.path(), ReadOptions::default())
+                .err()
+                .unwrap()
+        });
         let msg = err.to_string();
-        assert!(msg.contains("row 70001") && msg.contains("`endpoint`"), "{threads}: {msg}");
+        assert!(
+            msg.contains("row 70001") && msg.contains("`endpoint`"),
+            "{threads}: {msg}"
+        );
     }
 }

@@ -98,7 +98,7 @@ pub fn provider_flow(data: &AnalyticsData, nf: usize, nl: usize) -> ProviderFlow
             match next {
                 Some(t) => {
                     if k > 0 {
-                        deltas[k].push(t - at);
+                        deltas[k].push(t.saturating_sub(at));
                     }
                     reached[k] += 1;
                     at = t;

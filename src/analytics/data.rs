@@ -631,12 +631,16 @@ pub fn decimal(c: &Cell) -> Result<Option<Decimal>, String> {
         Cell::Float(f) if !f.is_finite() => Err(format!("{f} is not a finite amount")),
         Cell::Float(f) => Decimal::from_f64(*f)
             .map(Some)
-            .ok_or_else(|| bad(&f.to_string())),
+            .ok_or_else(|| format!("{f:e} is out of range for an amount of money")),
         Cell::Str(_) | Cell::Num(_) => {
             let t = c.textual().unwrap_or_default();
-            Decimal::parse(t)
-                .map(Some)
-                .ok_or_else(|| bad(&format!("`{t}`")))
+            Decimal::parse(t).map(Some).ok_or_else(|| {
+                if t.trim().parse::<f64>().is_ok_and(f64::is_finite) {
+                    format!("`{t}` is out of range for an amount of money")
+                } else {
+                    bad(&format!("`{t}`"))
+                }
+            })
         }
         Cell::Bool(b) => Err(bad(&format!("the boolean {b}"))),
         Cell::Ts(_) => Err(bad("a timestamp")),

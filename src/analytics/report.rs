@@ -103,6 +103,8 @@ pub struct AnalyticsReport {
     pub fee_violations: u64,
     pub ledger: LedgerReport,
     pub provider_flow: ProviderFlow,
+    /// Rows dropped as delivery duplicates (a repeated `messageId`), all files.
+    pub duplicates_dropped: u64,
 }
 
 /// A built report and the frames behind its tables.
@@ -189,6 +191,7 @@ pub fn analyze(
         tracking_tests: Vec::new(),
         fee_violations: 0,
         ledger: LedgerReport::default(),
+        duplicates_dropped: data.inputs.iter().map(|i| i.duplicates).sum(),
         provider_flow: provider_flow(
             data,
             data.funnel.as_ref().map_or(0, |f| f.len()),
@@ -546,7 +549,10 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn secs(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |s| format_duration(s.round() as i64 * 1000))
+    v.map_or_else(
+        || "-".into(),
+        |s| format_duration((s.round() as i64).saturating_mul(1000)),
+    )
 }
 
 fn step_cells(row: &StepRow) -> String {

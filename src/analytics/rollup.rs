@@ -112,7 +112,7 @@ pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFra
         let dt: Vec<Option<i64>> = (0..n)
             .map(|i| {
                 let (a, b) = (p.step_ts[k - 1][i], p.step_ts[k][i]);
-                (a != UNREACHED && b != UNREACHED).then(|| b - a)
+                (a != UNREACHED && b != UNREACHED).then(|| b.saturating_sub(a))
             })
             .collect();
         cols.push(Column::new(format!("dt_{k}").into(), dt));

@@ -139,12 +139,22 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
     let evaluated: Vec<(Gate, bool)> = Gate::ALL
         .iter()
         .map(|&g| {
-            let ok = present(g.stream())
-                && match g {
-                    Gate::DbLatency => f.infra_has_db,
-                    Gate::QueueBacklog => f.infra_has_queue,
-                    _ => true,
-                };
+            let analytics = |name: &str| {
+                f.analytics.as_ref().is_some_and(|d| {
+                    crate::analytics::gates::evaluated(d)
+                        .iter()
+                        .any(|(n, e)| *n == name && *e)
+                })
+            };
+            let ok = match g {
+                Gate::AnalyticsExclusion
+                | Gate::TrackingGap
+                | Gate::FeeCapture
+                | Gate::LedgerIntegrity => analytics(g.as_str()),
+                Gate::DbLatency => present(g.stream()) && f.infra_has_db,
+                Gate::QueueBacklog => present(g.stream()) && f.infra_has_queue,
+                _ => present(g.stream()),
+            };
             (g, ok)
         })
         .collect();
@@ -1006,6 +1016,16 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
                     ">",
                     ex.join("; "),
                 );
+            }
+        }
+        // Analytics gates, over the funnel and ledger events up to the stage's end.
+        if let Some(data) = &f.analytics {
+            for (name, detail) in
+                crate::analytics::gates::stage_gates(data, &p.file.analytics, e_abs)
+            {
+                if let Some(g) = Gate::parse(name) {
+                    add(g, None, None, ">", detail);
+                }
             }
         }
         breaches.sort_by_key(|e| e.gate.go_rank());

@@ -174,6 +174,8 @@ pub struct Folded {
     pub pii_examples: Vec<(Millis, String, String)>,
     pub pages: Vec<PageStage>,
     pub page_cols: PageColumns,
+    /// Funnel and ledger events for the analytics gates, when either stream exists.
+    pub analytics: Option<std::sync::Arc<crate::analytics::data::AnalyticsData>>,
     pii_detector: Option<PiiDetector>,
     schemas: SchemaSet,
     prefixes: Vec<String>,
@@ -209,7 +211,12 @@ impl Folded {
     pub fn with_extra_bands(setup: &Setup, t0: Millis, extra: &[u64]) -> Self {
         let p = &setup.policy;
         let mut bands: Vec<u64> = p.stages.iter().map(|s| s.go_p95_us).collect();
-        bands.extend([p.trig_p95_us, p.trig_p99_us, p.endpoint_p95_us, p.ticket_p95_us]);
+        bands.extend([
+            p.trig_p95_us,
+            p.trig_p99_us,
+            p.endpoint_p95_us,
+            p.ticket_p95_us,
+        ]);
         bands.extend_from_slice(extra);
         bands.sort_unstable();
         bands.dedup();
@@ -243,6 +250,7 @@ impl Folded {
             pii_examples: Vec::new(),
             pages: vec![PageStage::default(); p.stages.len()],
             page_cols: PageColumns::default(),
+            analytics: None,
             pii_detector: None,
             schemas: setup.schemas.clone(),
             prefixes: p.outlier_prefixes.clone(),
@@ -282,12 +290,23 @@ impl Folded {
     pub fn supports(&self, policy: &crate::policy::Policy) -> bool {
         let has = |t: u64| self.bands.binary_search(&t).is_ok();
         policy.stages.iter().all(|s| has(s.go_p95_us))
-            && [policy.trig_p95_us, policy.trig_p99_us, policy.endpoint_p95_us, policy.ticket_p95_us].into_iter().all(has)
+            && [
+                policy.trig_p95_us,
+                policy.trig_p99_us,
+                policy.endpoint_p95_us,
+                policy.ticket_p95_us,
+            ]
+            .into_iter()
+            .all(has)
             && policy.total_ticks() == self.ticks
             && policy.tick_ms == self.tick_ms
             && policy.outlier_prefixes == self.prefixes
             && policy.security_baseline_ms == self.security_baseline_ms
-            && policy.stages.iter().map(|s| self.t0 + s.end_ms()).eq(self.stage_ends.iter().copied())
+            && policy
+                .stages
+                .iter()
+                .map(|s| self.t0 + s.end_ms())
+                .eq(self.stage_ends.iter().copied())
     }
 
     pub fn prefixes(&self) -> &[String] {
@@ -327,6 +346,7 @@ impl Folded {
             pii_examples: Vec::new(),
             pages: Vec::new(),
             page_cols: PageColumns::default(),
+            analytics: None,
             pii_detector: None,
             schemas: self.schemas.clone(),
             prefixes: self.prefixes.clone(),

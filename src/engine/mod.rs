@@ -120,7 +120,11 @@ pub fn replay_dir_with_bands(
             .ok_or_else(|| ReplayError::NoStart(dir.display().to_string()))?,
     };
     let mut folded = new_folded(setup, t0, extra);
-    let inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
+    let mut inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
+    if let Some(data) = crate::analytics::data::AnalyticsData::load(dir, opts.on_error)? {
+        inputs.extend(analytics_inputs(&data));
+        folded.analytics = Some(std::sync::Arc::new(data));
+    }
     folded.finish();
     let run = evaluate(&setup.policy, &folded);
     Ok(Replay {
@@ -128,6 +132,29 @@ pub fn replay_dir_with_bands(
         inputs,
         folded,
     })
+}
+
+/// What was read of the funnel and ledger streams, as report inputs (their events are
+/// not bound to ticks: none is counted as outside the rollout).
+fn analytics_inputs(data: &crate::analytics::data::AnalyticsData) -> Vec<StreamInput> {
+    data.inputs
+        .iter()
+        .map(|i| StreamInput {
+            stream: if i.stream == "ledger" {
+                Stream::Ledger
+            } else {
+                Stream::Funnel
+            },
+            file: i.file.clone(),
+            stats: crate::source::ReadStats {
+                rows: i.rows,
+                skipped: i.skipped,
+                first_skip: i.first_skip.clone(),
+                present: Vec::new(),
+            },
+            outside: 0,
+        })
+        .collect()
 }
 
 /// Folds an in-memory dataset (generated scenarios) and runs the rollout over it.
@@ -163,7 +190,11 @@ pub fn replay_dataset_with_bands(
         }
     };
     let mut folded = new_folded(setup, t0, extra);
-    let inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
+    let mut inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
+    if let Some(data) = crate::analytics::data::AnalyticsData::from_dataset(ds) {
+        inputs.extend(analytics_inputs(&data));
+        folded.analytics = Some(std::sync::Arc::new(data));
+    }
     folded.finish();
     let run = evaluate(&setup.policy, &folded);
     Ok(Replay {

@@ -52,6 +52,9 @@ pub struct PolicyFile {
     pub infra: InfraSection,
     pub security: SecuritySection,
     pub followups: FollowupSection,
+    /// The analytics section, checked by [`crate::analytics::policy::AnalyticsPolicy::from_table`].
+    #[serde(default)]
+    pub analytics: crate::analytics::policy::AnalyticsPolicy,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -354,14 +357,28 @@ impl PolicyBuilder {
     }
 
     /// Checks every value and compiles the policy.
-    pub fn build(self) -> Result<Policy, PolicyError> {
-        let file: PolicyFile =
+    pub fn build(mut self) -> Result<Policy, PolicyError> {
+        // The analytics section is checked key by key, so errors name the key.
+        let analytics = match self.table.remove("analytics") {
+            None => crate::analytics::policy::AnalyticsPolicy::default(),
+            Some(toml::Value::Table(t)) => {
+                crate::analytics::policy::AnalyticsPolicy::from_table(&t).map_err(|e| {
+                    PolicyError::Invalid {
+                        key: format!("analytics.{}", e.key),
+                        message: e.problem,
+                    }
+                })?
+            }
+            Some(_) => return Err(invalid("analytics", "must be a table")),
+        };
+        let mut file: PolicyFile =
             toml::Value::Table(self.table)
                 .try_into()
                 .map_err(|e: toml::de::Error| PolicyError::Parse {
                     origin: "after merging".into(),
                     message: e.to_string(),
                 })?;
+        file.analytics = analytics;
         compile(file, &self.base_dir)
     }
 }

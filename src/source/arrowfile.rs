@@ -47,10 +47,20 @@ pub struct Part {
 
 impl ArrowTable {
     pub fn open_parquet(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self { path: path.to_path_buf(), kind: Kind::Parquet, batch_rows: batch_rows.max(1), part: None })
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind: Kind::Parquet,
+            batch_rows: batch_rows.max(1),
+            part: None,
+        })
     }
     pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
-        Ok(Self { path: path.to_path_buf(), kind: Kind::Ipc, batch_rows: batch_rows.max(1), part: None })
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind: Kind::Ipc,
+            batch_rows: batch_rows.max(1),
+            part: None,
+        })
     }
 
     /// A reader of one share of a Parquet file's row groups.
@@ -66,21 +76,33 @@ impl ArrowTable {
     /// Splits a Parquet file's row groups into at most `n` contiguous shares of
     /// similar row counts.
     pub fn parquet_parts(path: &Path, n: usize) -> Result<Vec<Part>, InputError> {
-        let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let file =
+            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         let b = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
-        let groups: Vec<u64> = b.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as u64).collect();
+        let groups: Vec<u64> = b
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows().max(0) as u64)
+            .collect();
         let total: u64 = groups.iter().sum();
         let n = n.max(1).min(groups.len().max(1));
         let mut parts: Vec<Part> = Vec::with_capacity(n);
-        let mut cur = Part { row_groups: Vec::new(), first_row: 0 };
+        let mut cur = Part {
+            row_groups: Vec::new(),
+            first_row: 0,
+        };
         let mut acc = 0u64;
         for (i, rows) in groups.iter().enumerate() {
             cur.row_groups.push(i);
             acc += rows;
             let target = total * (parts.len() as u64 + 1) / n as u64;
             if acc >= target && parts.len() + 1 < n {
-                let next = Part { row_groups: Vec::new(), first_row: acc };
+                let next = Part {
+                    row_groups: Vec::new(),
+                    first_row: acc,
+                };
                 parts.push(std::mem::replace(&mut cur, next));
             }
         }
@@ -111,11 +133,9 @@ impl ArrowTable {
                 if let Some((groups, _)) = &self.part {
                     b = b.with_row_groups(groups.clone());
                 }
-                let reader = b
-                    .build()
-                    .map_err(|e| {
-                        InputError::file(path, format!("not a readable Parquet file: {e}"))
-                    })?;
+                let reader = b.build().map_err(|e| {
+                    InputError::file(path, format!("not a readable Parquet file: {e}"))
+                })?;
                 Ok((Box::new(reader), schema))
             }
             Kind::Ipc => {

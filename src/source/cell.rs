@@ -77,7 +77,10 @@ const MISSING: &str = "missing required value";
 pub fn ts(c: &Cell) -> Result<Millis, String> {
     match c {
         Cell::Ts(v) | Cell::Int(v) => Ok(*v),
-        Cell::Num(s) if s.parse::<f64>().is_ok_and(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15) => {
+        Cell::Num(s)
+            if s.parse::<f64>()
+                .is_ok_and(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15) =>
+        {
             // A JSON number such as 1772445600000.0 from tools that write floats.
             Ok(s.parse::<f64>().map_or(0, |f| f as i64))
         }

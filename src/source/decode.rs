@@ -249,7 +249,11 @@ pub fn read_all(
 }
 
 /// Decodes request rows into columnar batches folded as they fill.
-fn read_requests(table: &mut dyn super::Table, f: &mut Folded, opts: ReadOptions) -> Result<super::ReadStats, InputError> {
+fn read_requests(
+    table: &mut dyn super::Table,
+    f: &mut Folded,
+    opts: ReadOptions,
+) -> Result<super::ReadStats, InputError> {
     let cols = &REQUEST_COLUMNS;
     let prefixes = f.prefixes().to_vec();
     let mut batch = RequestBatch::with_capacity(opts.batch_rows);
@@ -260,7 +264,14 @@ fn read_requests(table: &mut dyn super::Table, f: &mut Folded, opts: ReadOptions
         let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
         let status = at(cols, 4, cell::status(&c[4]))?;
         let lat = at(cols, 5, cell::latency_us(&c[5]))?;
-        batch.push(ts, cohort, source, status, lat, prefix_index(&prefixes, endpoint));
+        batch.push(
+            ts,
+            cohort,
+            source,
+            status,
+            lat,
+            prefix_index(&prefixes, endpoint),
+        );
         if batch.len() >= opts.batch_rows {
             f.add_requests(&batch);
             batch.clear();
@@ -287,7 +298,8 @@ fn read_requests_parallel(
     let results: Vec<Result<(Folded, super::ReadStats), InputError>> = parts
         .into_par_iter()
         .map(|part| {
-            let mut table = super::arrowfile::ArrowTable::open_parquet_part(path, opts.batch_rows, part);
+            let mut table =
+                super::arrowfile::ArrowTable::open_parquet_part(path, opts.batch_rows, part);
             let mut local = base.request_part();
             let stats = read_requests(&mut table, &mut local, opts)?;
             Ok((local, stats))

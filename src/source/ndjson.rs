@@ -120,7 +120,11 @@ impl Table for NdjsonTable {
                 break;
             }
             line_no += 1;
-            let text = if line_no == 1 { line.trim_start_matches('\u{feff}') } else { &line };
+            let text = if line_no == 1 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                &line
+            };
             let text = text.trim();
             if text.is_empty() {
                 continue;

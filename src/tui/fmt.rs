@@ -28,6 +28,10 @@ pub fn gate_label(g: Gate) -> &'static str {
         Gate::PiiInLogs => "pii in logs",
         Gate::CacheHeaderScope => "cache scope",
         Gate::SeoIndexability => "seo index",
+        Gate::AnalyticsExclusion => "kpi exclusion",
+        Gate::TrackingGap => "tracking gap",
+        Gate::FeeCapture => "fee capture",
+        Gate::LedgerIntegrity => "ledger",
     }
 }
 
@@ -48,7 +52,11 @@ pub fn short(g: Gate, v: f64) -> String {
         | Gate::SchemaFailures
         | Gate::PiiInLogs
         | Gate::CacheHeaderScope
-        | Gate::SeoIndexability => format!("{v:.0}"),
+        | Gate::SeoIndexability
+        | Gate::AnalyticsExclusion
+        | Gate::TrackingGap
+        | Gate::FeeCapture
+        | Gate::LedgerIntegrity => format!("{v:.0}"),
     }
 }
 
