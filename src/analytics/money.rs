@@ -177,7 +177,7 @@ impl Rounding {
                 }
             }
             Rounding::HalfDown => {
-                if twice > den || (twice == den && q < 0) {
+                if twice > den {
                     q + 1
                 } else {
                     q
