@@ -1,4 +1,4 @@
-//! Property test: the engine against the naive reference evaluator of `tests/oracle`
+//! Property test: the engine against the naive reference evaluator of `tests/it/oracle`
 //! (written from the rollout contract alone) on small random datasets under a shrunk
 //! policy (stages of 20, 10-12, 15 and 15 minutes, so holds and sustained triggers
 //! actually happen). Timestamps pile up on tick and stage boundaries, latencies on the
@@ -10,7 +10,7 @@
 //! `PROPTEST_CASES` sets the number of cases (default 128); `ORACLE_STATS=1` prints how
 //! far each case's rollout got; `ORACLE_DUMP=FILE` writes the minimal failing dataset.
 
-mod oracle;
+use crate::oracle;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

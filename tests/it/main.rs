@@ -1,0 +1,15 @@
+//! The integration tests, linked into one test binary (one link of the dependency tree
+//! instead of one per file keeps a clean debug build small and quick). Each module is a
+//! test suite of its own; `oracle` is the naive reference evaluator the property tests
+//! compare the engine with.
+
+mod analytics;
+mod analytics_io;
+mod analytics_scenarios;
+mod cli;
+mod equivalence;
+mod oracle;
+mod pii_corpus;
+mod property_oracle;
+mod tui;
+mod tui_pty;
