@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use crate::analytics::AnalyticsData;
+use crate::analytics::report::PersonCounts;
 use crate::engine::{Replay, Run};
 use crate::events::{Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent};
 use crate::model::Millis;
@@ -331,12 +333,89 @@ pub struct Session {
     pub timeline: Timeline,
     /// The live tuner; `None` for a recording.
     pub tuner: Option<Tuner>,
+    /// What the funnel panel shows.
+    pub funnel: FunnelPanel,
+}
+
+/// The funnel panel's content: the analytics report over the whole dataset, computed
+/// once when the session loads (tuning changes request thresholds, not the analytics).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FunnelPanel {
+    /// The dataset has neither a `funnel` nor a `ledger` stream.
+    NoData,
+    /// A recorded event log: it carries verdicts, not funnel events.
+    Recording,
+    Summary(FunnelSummary),
+    /// The report could not be computed (the message says why).
+    Failed(String),
+}
+
+/// The figures the funnel panel shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunnelSummary {
+    pub has_funnel: bool,
+    pub has_ledger: bool,
+    /// Per funnel step: its name, persons reaching it in KPI rollups (exclusion
+    /// applied) and excluded persons reaching it.
+    pub steps: Vec<(&'static str, u64, u64)>,
+    pub persons: PersonCounts,
+    /// Tracking gaps: the step (or `missing_revenue`) and its z statistic or event count.
+    pub gaps: Vec<String>,
+    pub fee_violations: u64,
+    /// Unbalanced transactions, duplicate payouts and overdrawn providers.
+    pub ledger_findings: u64,
+}
+
+impl FunnelPanel {
+    /// The panel for the analytics data a replay read, judged with `policy`.
+    pub fn of(data: Option<&AnalyticsData>, policy: &Policy, label: &str) -> Self {
+        let Some(data) = data else {
+            return FunnelPanel::NoData;
+        };
+        match crate::analytics::analyze(data, &policy.file.analytics, label) {
+            Err(e) => FunnelPanel::Failed(e.to_string()),
+            Ok(a) => {
+                let r = &a.report;
+                let excluded: Vec<u64> =
+                    r.funnel_excluded.steps.iter().map(|s| s.persons).collect();
+                let steps = r
+                    .funnel
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.name, s.persons, excluded.get(i).copied().unwrap_or(0)))
+                    .collect();
+                let gaps = r
+                    .tracking_gaps
+                    .iter()
+                    .map(|g| match (g.z, g.events) {
+                        (_, Some(n)) => format!("{} ({n})", g.step),
+                        (Some(z), None) => format!("{} z={z:.1}", g.step),
+                        (None, None) => g.step.to_string(),
+                    })
+                    .collect();
+                let l = &r.ledger;
+                FunnelPanel::Summary(FunnelSummary {
+                    has_funnel: r.streams.funnel,
+                    has_ledger: r.streams.ledger,
+                    steps,
+                    persons: r.persons.clone(),
+                    gaps,
+                    fee_violations: r.fee_violations,
+                    ledger_findings: l.unbalanced_txns
+                        + l.duplicate_payouts
+                        + l.overdrawn_providers,
+                })
+            }
+        }
+    }
 }
 
 impl Session {
     /// A session over a replay of raw data (whose fold should carry the tuning grid).
     pub fn from_replay(label: String, origin: Origin, policy: Policy, replay: Replay) -> Self {
         let Replay { run, folded, .. } = replay;
+        let funnel = FunnelPanel::of(folded.analytics.as_deref(), &policy, &label);
         let stages = stages_of(&run);
         let timeline = Timeline::new(run.events.clone(), stages.len(), run.t0);
         let tuner = Tuner::new(&policy, folded, &run);
@@ -350,6 +429,7 @@ impl Session {
             policy: Some(policy),
             timeline,
             tuner: Some(tuner),
+            funnel,
         }
     }
 
@@ -380,6 +460,7 @@ impl Session {
             evaluated: None,
             timeline,
             tuner: None,
+            funnel: FunnelPanel::Recording,
         }
     }
 

@@ -179,6 +179,12 @@ fn event_loop(
     let mut last_frame = Instant::now();
     loop {
         terminal.draw(|f| view::view(model, f))?;
+        // Debug builds only: a deliberate panic after the first frame, so a test can
+        // check that the panic hook restores the terminal (`tests/it/tui_pty.rs`).
+        #[cfg(debug_assertions)]
+        if std::env::var_os("REHEARSE_TUI_TEST_PANIC").is_some() {
+            panic!("REHEARSE_TUI_TEST_PANIC is set: a deliberate panic after the first frame");
+        }
         if model.quit {
             return Ok(());
         }

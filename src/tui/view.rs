@@ -1,5 +1,5 @@
 //! Drawing: `view(&Model, &mut Frame)` lays out one screen (header, rollout timeline,
-//! gate table, charts or tuning panel, event log, funnel placeholder, footer) and the
+//! gate table, charts or tuning panel, event log, funnel panel, footer) and the
 //! overlays (help, explain). It reads the model and never changes it. Every colour has
 //! a symbol or word beside it, so the screen reads on a monochrome terminal; the layout
 //! fits 80x24 and grows with the terminal.
@@ -19,14 +19,14 @@ use crate::model::Millis;
 use crate::report::describe;
 use crate::time::{format_clock, format_duration};
 
-use super::data::{StageStatus, gate_tick};
+use super::data::{FunnelPanel, FunnelSummary, StageStatus, gate_tick};
 use super::explain::{Kind, explain};
 use super::fmt::{self, fit};
 use super::keys::HELP;
 use super::model::{ChartKind, Focus, GATE_ORDER, Model, Overlay, Tone};
 use super::tune::{KnobKind, words};
 
-const FUNNEL_WIDTH: u16 = 24;
+const FUNNEL_WIDTH: u16 = 26;
 
 fn status_color(s: StageStatus) -> Color {
     match s {
@@ -104,7 +104,7 @@ pub fn view(m: &Model, f: &mut Frame) {
         Layout::horizontal([Constraint::Min(0), Constraint::Length(funnel_w)]).areas(bottom);
     draw_events(m, f, events);
     if funnel_w > 0 {
-        draw_funnel(f, funnel);
+        draw_funnel(m, f, funnel);
     }
     draw_footer(m, f, footer);
     match m.overlay {
@@ -808,24 +808,105 @@ fn draw_events(m: &Model, f: &mut Frame, area: Rect) {
     }
 }
 
-/// The funnel panel: a marked place for funnel data, which datasets cannot hold yet.
-fn draw_funnel(f: &mut Frame, area: Rect) {
-    let text = vec![
-        Line::styled(
-            "no funnel data",
-            Style::default().add_modifier(Modifier::BOLD),
-        ),
-        Line::styled(
-            "(no funnel stream in the dataset format yet)",
-            Style::default().fg(Color::DarkGray),
-        ),
-    ];
+/// The funnel panel: the analytics report over the whole dataset (step counts with
+/// and without exclusion, excluded persons, tracking gaps, fee and ledger findings), or
+/// why there is none. Problems are marked with symbols as well as colours.
+fn draw_funnel(m: &Model, f: &mut Frame, area: Rect) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let dim = Style::default().fg(Color::DarkGray);
+    let bad = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let good = Style::default().fg(Color::Green);
+    let text: Vec<Line> = match &m.session.funnel {
+        FunnelPanel::NoData => vec![
+            Line::styled("no funnel data", bold),
+            Line::styled("(no funnel or ledger stream in the dataset)", dim),
+        ],
+        FunnelPanel::Recording => vec![
+            Line::styled("no funnel data", bold),
+            Line::styled("(a recording holds verdicts, not funnel events)", dim),
+        ],
+        FunnelPanel::Failed(e) => vec![
+            Line::styled("✗ funnel report failed", bad),
+            Line::styled(e.clone(), dim),
+        ],
+        FunnelPanel::Summary(s) => funnel_lines(s, bold, dim, bad, good),
+    };
     f.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: true })
-            .block(panel(" funnel ", false)),
+            .block(panel(" funnel (all data) ", false)),
         area,
     );
+}
+
+/// The funnel panel's lines for a report: findings first, then the step table, then the
+/// excluded persons, so the findings and steps stay visible when the panel is short.
+fn funnel_lines(
+    s: &FunnelSummary,
+    bold: Style,
+    dim: Style,
+    bad: Style,
+    good: Style,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if s.has_funnel {
+        if s.gaps.is_empty() {
+            lines.push(Line::styled("✓ no tracking gap", good));
+        } else {
+            for g in &s.gaps {
+                lines.push(Line::styled(format!("✗ gap {g}"), bad));
+            }
+        }
+    }
+    if s.has_ledger {
+        let fees = if s.fee_violations == 0 {
+            Span::styled("✓ fees", good)
+        } else {
+            Span::styled(format!("✗ fees {}", s.fee_violations), bad)
+        };
+        let ledger = if s.ledger_findings == 0 {
+            Span::styled("✓ ledger", good)
+        } else {
+            Span::styled(format!("✗ ledger {}", s.ledger_findings), bad)
+        };
+        lines.push(Line::from(vec![fees, Span::raw("  "), ledger]));
+    }
+    if !s.has_funnel {
+        lines.push(Line::styled("no funnel stream", dim));
+        return lines;
+    }
+    lines.push(Line::styled(
+        format!("{:<10}{:>7}{:>6}", "step", "kept", "excl"),
+        bold,
+    ));
+    for (name, kept, excluded) in &s.steps {
+        lines.push(Line::raw(format!(
+            "{:<10}{:>7}{:>6}",
+            short_step(name),
+            kept,
+            excluded
+        )));
+    }
+    let p = &s.persons;
+    lines.push(Line::raw(format!(
+        "excluded {} of {}",
+        p.total.saturating_sub(p.included),
+        p.total
+    )));
+    lines.push(Line::styled(
+        format!(" synthetic {} canary {}", p.synthetic, p.canary_only),
+        dim,
+    ));
+    lines
+}
+
+/// A funnel step's name, short enough for the panel.
+fn short_step(name: &str) -> &str {
+    match name {
+        "application_start" => "app start",
+        "credit_purchase" => "purchase",
+        other => other,
+    }
 }
 
 fn draw_tuning(m: &Model, f: &mut Frame, area: Rect) {

@@ -11,6 +11,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use rehearse::analytics::{AnalyticsData, analyze};
 use rehearse::cli::{Cli, Command as Sub};
 use rehearse::engine::{Setup, replay_dataset, replay_dir};
 use rehearse::events::{Gate, Verdict, VerdictEvent};
@@ -18,6 +19,7 @@ use rehearse::generate::{Fault, FaultKind, GenSpec};
 use rehearse::policy::{Policy, PolicyBuilder};
 use rehearse::scenario::{Scenario, gen_plan};
 use rehearse::time::parse_rfc3339;
+use rehearse::tui::data::FunnelPanel;
 use rehearse::tui::keys::key_to_msg;
 use rehearse::tui::model::{Cmd, Focus, Overlay, Subject, perform};
 use rehearse::tui::{Model, Msg, Session, Speed, load, scenario_session, update};
@@ -529,6 +531,85 @@ fn a_recording_replays_without_tuning() {
     let screen = draw(&m, 100, 30);
     assert!(screen.contains("error_rate_5xx in ramp-5"), "{screen}");
     assert!(screen.contains("✗ held"), "{screen}");
+    // A recording carries no funnel events; the panel says so.
+    assert_eq!(m.session.funnel, FunnelPanel::Recording);
+    key(&mut m, KeyCode::Esc);
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("a recording holds"), "{screen}");
+}
+
+#[test]
+fn funnel_panel_shows_the_analytics_report() {
+    // Scenario 61: the canary build stops sending `shortlist` from ramp-25 on.
+    let path = Path::new("scenarios/61-analytics-tracking-gap.toml");
+    let scenario = Scenario::load(path).expect("scenario 61 loads");
+    let m = model_of(scenario_session(path).expect("scenario 61 replays"));
+    // The panel holds the figures of the analytics report over the same events.
+    let ds = scenario.dataset().expect("generates");
+    let data = AnalyticsData::from_dataset(&ds).expect("the scenario has funnel events");
+    let report = analyze(&data, &scenario.setup.policy.file.analytics, "x")
+        .expect("the report builds")
+        .report;
+    let FunnelPanel::Summary(s) = &m.session.funnel else {
+        panic!("no funnel summary: {:?}", m.session.funnel);
+    };
+    assert!(s.has_funnel && s.has_ledger);
+    let steps: Vec<_> = report
+        .funnel
+        .steps
+        .iter()
+        .zip(&report.funnel_excluded.steps)
+        .map(|(a, b)| (a.name, a.persons, b.persons))
+        .collect();
+    assert_eq!(s.steps, steps);
+    assert_eq!(s.persons, report.persons);
+    assert!(
+        s.persons.synthetic > 0 && s.persons.canary_only > 0,
+        "{:?}",
+        s.persons
+    );
+    assert!(s.steps[0].1 > s.steps[4].1, "{:?}", s.steps);
+    assert_eq!(s.gaps.len(), report.tracking_gaps.len());
+    assert!(
+        s.gaps.iter().any(|g| g.starts_with("shortlist z=-")),
+        "{:?}",
+        s.gaps
+    );
+    assert_eq!((s.fee_violations, s.ledger_findings), (0, 0));
+
+    let screen = draw(&m, 100, 30);
+    assert!(screen.contains("✗ gap shortlist z=-"), "{screen}");
+    assert!(screen.contains("✓ fees  ✓ ledger"), "{screen}");
+    let visit = format!("visit{:>12}{:>6}", s.steps[0].1, s.steps[0].2);
+    assert!(screen.contains(&visit), "{visit:?} not on\n{screen}");
+    // A taller terminal shows the excluded persons under the steps.
+    let tall = draw(&m, 100, 40);
+    let p = &s.persons;
+    let excluded = format!("excluded {} of {}", p.total - p.included, p.total);
+    assert!(tall.contains(&excluded), "{excluded:?} not on\n{tall}");
+    assert!(tall.contains("purchase"), "{tall}");
+    insta::assert_snapshot!("funnel_gap_100x40", tall);
+
+    // Without funnel or ledger streams the panel says there is nothing to show.
+    let plain = scenario_model();
+    assert_eq!(plain.session.funnel, FunnelPanel::NoData);
+    assert!(draw(&plain, 100, 30).contains("no funnel data"));
+}
+
+#[test]
+fn ledger_findings_show_in_the_funnel_panel() {
+    // Scenario 64: a payout paid twice.
+    let path = Path::new("scenarios/64-analytics-double-payout.toml");
+    let m = model_of(scenario_session(path).expect("scenario 64 replays"));
+    let FunnelPanel::Summary(s) = &m.session.funnel else {
+        panic!("no funnel summary: {:?}", m.session.funnel);
+    };
+    assert!(s.ledger_findings > 0, "{s:?}");
+    let screen = draw(&m, 100, 30);
+    assert!(
+        screen.contains(&format!("✗ ledger {}", s.ledger_findings)),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The real `rehearse tui` binary in a pseudo-terminal: start it on scenario 02 at
 //! maximum speed, read the screen back through a vt100 parser, send keys (help, speed,
 //! play/pause, step, quit) and resize it, check the screen after each, then that it
-//! exits 0 and leaves the alternate screen. Every wait polls the screen against a deadline.
+//! exits 0 and leaves the alternate screen. A second test makes a debug build panic
+//! after its first frame and checks the terminal is restored: normal screen, cursor
+//! shown, raw mode off, the panic message readable. Every wait polls the screen against
+//! a deadline.
 
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
@@ -50,6 +53,87 @@ impl Screen {
     }
 }
 
+/// Reads everything the program writes to the pty into a channel.
+fn spawn_reader(master: &dyn portable_pty::MasterPty) -> Receiver<Vec<u8>> {
+    let mut reader = master.try_clone_reader().expect("a reader");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("a pseudo-terminal");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rehearse"));
+    cmd.args(["tui", "--scenario", "scenarios/02-5xx-sustained.toml"]);
+    cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("REHEARSE_TUI_TEST_PANIC", "1");
+    cmd.env("RUST_BACKTRACE", "0");
+    let mut child = pty.slave.spawn_command(cmd).expect("the binary starts");
+    drop(pty.slave);
+    let mut screen = Screen {
+        parser: vt100::Parser::new(
+            NonZeroU16::new(ROWS).expect("rows"),
+            NonZeroU16::new(COLS).expect("columns"),
+            0,
+        ),
+        bytes: spawn_reader(&*pty.master),
+        raw: Vec::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("the child can be polled") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the program did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "a panic must fail: {status:?}");
+    // The panic message is on the normal screen, after the alternate screen was left
+    // and the cursor shown again.
+    let text = screen.wait_for("deliberate panic", 10);
+    assert!(!screen.parser.screen().alternate_screen(), "{text}");
+    assert!(!screen.parser.screen().hide_cursor(), "{text}");
+    let raw = String::from_utf8_lossy(&screen.raw).into_owned();
+    let entered = raw
+        .find("\u{1b}[?1049h")
+        .expect("the alternate screen was entered");
+    let left = raw
+        .find("\u{1b}[?1049l")
+        .expect("the alternate screen was left");
+    let message = raw.rfind("deliberate panic").expect("the message");
+    assert!(entered < left && left < message, "{raw:?}");
+    // Raw mode is off again: the line discipline echoes and reads lines.
+    let tty = pty.master.tty_name().expect("the pty has a name");
+    let out = std::process::Command::new("stty")
+        .arg("-a")
+        .arg("-F")
+        .arg(&tty)
+        .output()
+        .expect("stty runs");
+    let modes = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stty: {modes}");
+    let flags: Vec<&str> = modes.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig"] {
+        assert!(flags.contains(&flag), "{flag} is not set again:\n{modes}");
+    }
+}
+
 #[test]
 fn the_binary_draws_replays_and_quits_in_a_terminal() {
     let pty = native_pty_system()
@@ -72,17 +156,8 @@ fn the_binary_draws_replays_and_quits_in_a_terminal() {
     cmd.env("TERM", "xterm-256color");
     let mut child = pty.slave.spawn_command(cmd).expect("the binary starts");
     drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().expect("a reader");
+    let rx = spawn_reader(&*pty.master);
     let mut writer = pty.master.take_writer().expect("a writer");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
     let mut screen = Screen {
         parser: vt100::Parser::new(
             NonZeroU16::new(ROWS).expect("rows"),
