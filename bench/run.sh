@@ -11,8 +11,13 @@ BENCH_DIR=${BENCH_DIR:-target/bench}
 RATES=("$@")
 [ ${#RATES[@]} -eq 0 ] && RATES=(50 500 1000)
 mkdir -p "$BENCH_DIR"
-cargo build --release --quiet
-BIN=target/release/rehearse
+# REHEARSE_BIN runs an already built binary (e.g. a copy of a release build) instead.
+if [ -n "${REHEARSE_BIN:-}" ]; then
+  BIN=$REHEARSE_BIN
+else
+  cargo build --release --quiet
+  BIN=target/release/rehearse
+fi
 if [ ! -x "$BENCH_DIR/venv/bin/python" ]; then
   python3 -m venv "$BENCH_DIR/venv"
   "$BENCH_DIR/venv/bin/pip" install --quiet polars==1.44.2

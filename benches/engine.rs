@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the replay engine: the in-memory fold of request batches
 //! (events per second on one core), the tick-by-tick evaluation of a whole rollout from
-//! per-tick aggregates (policy variants per second), and the CSV and Parquet readers.
+//! per-tick aggregates and the sweep evaluator's (policy variants per second), and the
+//! CSV and Parquet readers.
 //! Datasets are generated here; nothing large is committed.
 
 use std::hint::black_box;
@@ -8,10 +9,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use rehearse::engine::fold::{Folded, RequestBatch};
+use rehearse::engine::sweep::{Sweep, Variant};
 use rehearse::engine::{ReadOptions, Setup, evaluate, replay_dir};
 use rehearse::generate::{GenSpec, generate};
 use rehearse::model::{Cohort, Source};
 use rehearse::policy::{Policy, PolicyBuilder};
+use rehearse::ratio::Ratio;
 use rehearse::scenario::gen_plan;
 use rehearse::write::{Format, write_dataset};
 
@@ -74,6 +77,33 @@ fn reevaluate(c: &mut Criterion) {
     });
     g.bench_function("whole_rollout_verdicts_only", |bench| {
         bench.iter(|| rehearse::engine::evaluate_with(black_box(&p), &f, false))
+    });
+    g.finish();
+
+    // Sweeps: 1,000 variants (5xx and 4xx rates, sustain span) over the same tables.
+    let sweep = Sweep::new(&p, &f);
+    let base = Variant::of(&p);
+    let variants: Vec<Variant> = (0..1000u64)
+        .map(|i| Variant {
+            trig_5xx: Ratio::new(1 + i % 20, 1000),
+            go_5xx: Ratio::new(1 + i % 10, 1000),
+            trig_4xx: Ratio::new(1 + (i / 20) % 20, 1000),
+            sustain_ticks: 1 + (i % 15) as usize,
+            ..base.clone()
+        })
+        .collect();
+    let mut g = c.benchmark_group("sweep");
+    g.bench_function("tables", |bench| {
+        bench.iter(|| Sweep::new(black_box(&p), &f))
+    });
+    g.throughput(Throughput::Elements(variants.len() as u64));
+    g.bench_function("variants_1000", |bench| {
+        bench.iter(|| {
+            variants
+                .iter()
+                .map(|v| sweep.eval(black_box(v)).at)
+                .fold(0i64, i64::wrapping_add)
+        })
     });
     g.finish();
 }

@@ -37,6 +37,30 @@ pub enum Command {
     Funnel(FunnelArgs),
     /// Replay a rollout in the terminal: watch verdicts form, explain breaches, tune thresholds.
     Tui(TuiArgs),
+    /// Evaluate every combination of varied thresholds over one replay and group them by verdict.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The dataset directory (dataset.toml plus one file per stream).
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A threshold and its values: `KEY=LO:HI:STEP` or `KEY=V1,V2,...`, e.g.
+    /// `triggers.error_rate_5xx=0.002:0.01:0.001` or `rollout.sustain=5m:15m:1m`.
+    /// Repeat for more keys; every combination is evaluated.
+    #[arg(long = "vary", value_name = "KEY=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// Print the JSON report on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
+    /// The rollout start T0 (RFC 3339), overriding the manifest.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -16,6 +16,7 @@ pub mod report;
 pub mod scenario;
 pub mod sketch;
 pub mod source;
+pub mod sweep;
 pub mod time;
 pub mod tui;
 pub mod write;

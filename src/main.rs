@@ -187,6 +187,18 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             emit(&text, if failed == 0 { 0 } else { 1 })
         }
+        Command::Sweep(args) => {
+            let settings = rehearse::sweep::SweepSettings::new(&args).map_err(usage)?;
+            let r = rehearse::sweep::run_sweep(&settings).map_err(usage)?;
+            let text = if settings.json {
+                let mut t = serde_json::to_string_pretty(&r).map_err(internal)?;
+                t.push('\n');
+                t
+            } else {
+                rehearse::sweep::human(&r)
+            };
+            emit(&text, 0)
+        }
         Command::Tui(args) => {
             if !std::io::IsTerminal::is_terminal(&io::stdout()) {
                 return Err(usage(anyhow::anyhow!(

@@ -130,6 +130,18 @@ pub fn evaluate(policy: &Policy, f: &Folded) -> Run {
 /// to people are left out (verdicts, events and every exact value are the same), which
 /// makes re-evaluating many policy variants several times faster.
 pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
+    evaluate_inner(policy, f, display, false)
+}
+
+/// Every stage evaluated over its whole span, as if no trigger fired and no stage held:
+/// no rollback, no probe firing, and a held stage does not end the rollout. The tick
+/// records and stage verdicts are what the policy's gates say of each stage on its own;
+/// [`super::sweep`] builds its per-tick tables from them.
+pub(crate) fn evaluate_through(policy: &Policy, f: &Folded) -> Run {
+    evaluate_inner(policy, f, false, true)
+}
+
+fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> Run {
     let p = policy;
     let t0 = f.t0;
     let nb = f.bands.len() + 1;
@@ -261,7 +273,8 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
             let t = t0 + k as Millis * f.tick_ms;
             let prev_t = t - f.tick_ms;
             // A probe firing strictly between the previous tick and this one ends the stage first.
-            if let Some((fire_at, ref targets, ref ev)) = probe_fire
+            if !through
+                && let Some((fire_at, ref targets, ref ev)) = probe_fire
                 && fire_at > prev_t
                 && fire_at < t
             {
@@ -873,13 +886,14 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
             }));
 
             // Probe firing exactly at this tick joins the tick's triggers.
-            if let Some((fire_at, _, ref ev)) = probe_fire
+            if !through
+                && let Some((fire_at, _, ref ev)) = probe_fire
                 && fire_at == t
             {
                 fired.push(Gate::ProbeFailures);
                 fired_ev.push(ev.clone());
             }
-            if !fired.is_empty() {
+            if !through && !fired.is_empty() {
                 let mut pairs: Vec<(Gate, Evidence)> = fired.into_iter().zip(fired_ev).collect();
                 pairs.sort_by_key(|(g, _)| g.trigger_rank());
                 let gates_fired: Vec<Gate> = pairs.iter().map(|(g, _)| *g).collect();
@@ -1069,7 +1083,9 @@ pub fn evaluate_with(policy: &Policy, f: &Folded, display: bool) -> Run {
                 reasons: so.reasons.clone(),
             });
             outcome = Outcome::Hold;
-            break 'stages;
+            if !through {
+                break 'stages;
+            }
         }
     }
     // Split drift is also reported for a stage that rolled back, over what it ran.
@@ -1190,7 +1206,10 @@ fn split_drift(
 
 /// The earliest instant some target's probes failed `consecutive` times in a row,
 /// with the targets failing then and the evidence.
-fn first_probe_firing(p: &Policy, f: &Folded) -> Option<(Millis, Vec<String>, Evidence)> {
+pub(crate) fn first_probe_firing(
+    p: &Policy,
+    f: &Folded,
+) -> Option<(Millis, Vec<String>, Evidence)> {
     let nt = f.probe_targets.len();
     let mut run = vec![0u32; nt];
     let mut since = vec![0 as Millis; nt];

@@ -6,6 +6,7 @@
 pub mod eval;
 pub mod fold;
 pub mod schema;
+pub mod sweep;
 
 use crate::model::{Dataset, Millis, Stream};
 use crate::policy::Policy;

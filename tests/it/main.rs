@@ -11,5 +11,6 @@ mod equivalence;
 mod oracle;
 mod pii_corpus;
 mod property_oracle;
+mod sweep;
 mod tui;
 mod tui_pty;
