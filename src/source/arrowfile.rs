@@ -1,7 +1,10 @@
 //! Parquet and Arrow IPC adapter. Both yield Arrow record batches of bounded size; each
 //! requested column is normalised once per batch (strings to `Utf8`, integers to
 //! `Int64`, floats to `Float64`, timestamps to epoch milliseconds) and rows are then
-//! read by index, without allocation per row.
+//! read by index, without allocation per row. The requests stream has a columnar fast
+//! path ([`Table::for_each_request`]): string columns are read as dictionaries and
+//! parsed once per distinct value, numbers are taken straight from typed arrays, and
+//! only a row the fast path cannot decode goes through the row-exact cell decoder.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -15,12 +18,14 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 
 use super::{
-    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
-    Table, check_columns, handle_row,
+    Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RequestFn, RequestRow, RowFn,
+    RowLoc, RowProblem, Table, check_columns, handle_row,
 };
+use crate::engine::fold::prefix_index;
+use crate::model::{Cohort, Millis, Source};
 
 type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
 
@@ -35,6 +40,8 @@ pub struct ArrowTable {
     batch_rows: usize,
     /// Parquet only: read just these row groups, numbering rows from `first_row + 1`.
     part: Option<(Vec<usize>, u64)>,
+    /// Parquet only: read the requested `Utf8` columns as dictionaries.
+    dictionaries: bool,
 }
 
 /// A contiguous share of a Parquet file's row groups, for parallel reading.
@@ -52,6 +59,7 @@ impl ArrowTable {
             kind: Kind::Parquet,
             batch_rows: batch_rows.max(1),
             part: None,
+            dictionaries: false,
         })
     }
     pub fn open_ipc(path: &Path, batch_rows: usize) -> Result<Self, InputError> {
@@ -60,6 +68,7 @@ impl ArrowTable {
             kind: Kind::Ipc,
             batch_rows: batch_rows.max(1),
             part: None,
+            dictionaries: false,
         })
     }
 
@@ -70,6 +79,7 @@ impl ArrowTable {
             kind: Kind::Parquet,
             batch_rows: batch_rows.max(1),
             part: Some((part.row_groups, part.first_row)),
+            dictionaries: false,
         }
     }
 
@@ -121,6 +131,43 @@ impl ArrowTable {
                     InputError::file(path, format!("not a readable Parquet file: {e}"))
                 })?;
                 let schema = b.schema().as_ref().clone();
+                // Read the requested string columns as dictionaries: Parquet stores them
+                // dictionary-encoded, and a decoder can then parse each distinct value
+                // once (a column read as a dictionary gives the same values).
+                let b = if self.dictionaries {
+                    let hinted = Schema::new_with_metadata(
+                        schema
+                            .fields()
+                            .iter()
+                            .map(|f| {
+                                if *f.data_type() == DataType::Utf8
+                                    && columns.iter().any(|c| c.name == f.name())
+                                {
+                                    std::sync::Arc::new(f.as_ref().clone().with_data_type(
+                                        DataType::Dictionary(
+                                            Box::new(DataType::Int32),
+                                            Box::new(DataType::Utf8),
+                                        ),
+                                    ))
+                                } else {
+                                    f.clone()
+                                }
+                            })
+                            .collect::<Vec<_>>(),
+                        schema.metadata().clone(),
+                    );
+                    let file = File::open(path)
+                        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+                    ParquetRecordBatchReaderBuilder::try_new_with_options(
+                        file,
+                        ArrowReaderOptions::new().with_schema(std::sync::Arc::new(hinted)),
+                    )
+                    .map_err(|e| {
+                        InputError::file(path, format!("not a readable Parquet file: {e}"))
+                    })?
+                } else {
+                    b
+                };
                 let wanted: Vec<usize> = schema
                     .fields()
                     .iter()
@@ -240,6 +287,217 @@ fn normalise(a: &ArrayRef) -> Result<Col, String> {
     })
 }
 
+/// Which requested columns the file has; a missing required column or an unsupported
+/// type is a file error.
+fn present_columns(
+    path: &Path,
+    schema: &Schema,
+    columns: &[ColumnSpec],
+) -> Result<Vec<bool>, InputError> {
+    let mut present = Vec::with_capacity(columns.len());
+    for c in columns {
+        match schema.fields().iter().find(|f| f.name() == c.name) {
+            Some(field) if !type_supported(field.data_type()) => {
+                return Err(InputError::file(
+                    path,
+                    format!(
+                        "column `{}` has the unsupported type {}",
+                        c.name,
+                        field.data_type()
+                    ),
+                ));
+            }
+            Some(_) => present.push(true),
+            None if c.required => {
+                return Err(InputError::file(
+                    path,
+                    format!("required column `{}` is missing", c.name),
+                ));
+            }
+            None => present.push(false),
+        }
+    }
+    Ok(present)
+}
+
+/// A string column of one batch: plain text, or dictionary keys into text values.
+enum StrCol {
+    Plain(StringArray),
+    Dict {
+        array: ArrayRef,
+        keys: Vec<usize>,
+        values: StringArray,
+    },
+}
+
+impl StrCol {
+    /// The column as text, or `None` when it is not a string type (the batch then takes
+    /// the row-exact path).
+    fn of(a: &ArrayRef) -> Option<Self> {
+        if let DataType::Dictionary(_, v) = a.data_type() {
+            if !matches!(
+                **v,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return None;
+            }
+            let d = a.as_any_dictionary_opt()?;
+            let values = match normalise(d.values()).ok()? {
+                Col::Str(s) => s,
+                _ => return None,
+            };
+            return Some(StrCol::Dict {
+                array: a.clone(),
+                keys: d.normalized_keys(),
+                values,
+            });
+        }
+        match a.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match normalise(a).ok()? {
+                Col::Str(s) => Some(StrCol::Plain(s)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Row `i`'s text; `None` for a null.
+    fn value(&self, i: usize) -> Option<&str> {
+        match self {
+            StrCol::Plain(a) => (!a.is_null(i)).then(|| a.value(i)),
+            StrCol::Dict {
+                array,
+                keys,
+                values,
+            } => {
+                let k = keys[i];
+                (!array.is_null(i) && !values.is_null(k)).then(|| values.value(k))
+            }
+        }
+    }
+
+    /// Row `i` as a cell (a null or an empty string is absent, as in [`cell_at`]).
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.value(i) {
+            Some(s) if !s.is_empty() => Cell::Str(Cow::Borrowed(s)),
+            _ => Cell::Null,
+        }
+    }
+
+    /// Per dictionary value, its decoding (`None` when absent or invalid), when the
+    /// dictionary is not much larger than the batch (else rows are decoded one by one).
+    fn codes<T: Copy>(
+        &self,
+        rows: usize,
+        decode: impl Fn(&str) -> Option<T>,
+    ) -> Option<Vec<Option<T>>> {
+        match self {
+            StrCol::Dict { values, .. } if values.len() <= rows.max(256) * 2 => Some(
+                (0..values.len())
+                    .map(|k| {
+                        if values.is_null(k) || values.value(k).is_empty() {
+                            None
+                        } else {
+                            decode(values.value(k))
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Row `i` decoded, through the per-value `codes` when there are some.
+    fn decode<T: Copy>(
+        &self,
+        i: usize,
+        codes: &Option<Vec<Option<T>>>,
+        decode: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        match (self, codes) {
+            (StrCol::Dict { array, keys, .. }, Some(c)) => {
+                if array.is_null(i) {
+                    None
+                } else {
+                    c[keys[i]]
+                }
+            }
+            _ => self.value(i).filter(|s| !s.is_empty()).and_then(decode),
+        }
+    }
+}
+
+/// The typed columns of a requests batch the fast path reads.
+struct RequestCols {
+    ts: Col,
+    endpoint: StrCol,
+    cohort: StrCol,
+    source: StrCol,
+    status: Col,
+    latency: Col,
+}
+
+impl RequestCols {
+    /// The batch's columns, when every one has a type the fast path reads.
+    fn of(batch: &RecordBatch, columns: &[ColumnSpec]) -> Option<Self> {
+        let col = |k: usize| batch.column_by_name(columns[k].name);
+        let ts = normalise(col(0)?).ok()?;
+        let status = normalise(col(4)?).ok()?;
+        let latency = normalise(col(5)?).ok()?;
+        if !matches!(ts, Col::Ts(..) | Col::Int(_))
+            || !matches!(status, Col::Int(_))
+            || !matches!(latency, Col::Int(_) | Col::Float(_))
+        {
+            return None;
+        }
+        Some(RequestCols {
+            ts,
+            endpoint: StrCol::of(col(1)?)?,
+            cohort: StrCol::of(col(2)?)?,
+            source: StrCol::of(col(3)?)?,
+            status,
+            latency,
+        })
+    }
+
+    /// The cells of row `i` in [`decode::REQUEST_COLUMNS`] order.
+    fn cells(&self, i: usize) -> [Cell<'_>; 6] {
+        [
+            cell_at(&self.ts, i),
+            self.endpoint.cell(i),
+            self.cohort.cell(i),
+            self.source.cell(i),
+            cell_at(&self.status, i),
+            cell_at(&self.latency, i),
+        ]
+    }
+}
+
+/// A timestamp the fast path takes as is (`None`: leave it to the cell decoder).
+fn fast_ts(c: &Col, i: usize) -> Option<Millis> {
+    match cell_at(c, i) {
+        Cell::Ts(v) | Cell::Int(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn fast_status(c: &Col, i: usize) -> Option<u16> {
+    match c {
+        Col::Int(a) if !a.is_null(i) && (100..=599).contains(&a.value(i)) => {
+            Some(a.value(i) as u16)
+        }
+        _ => None,
+    }
+}
+
+fn fast_latency(c: &Col, i: usize) -> Option<u64> {
+    match c {
+        Col::Int(a) if !a.is_null(i) && a.value(i) >= 0 => (a.value(i) as u64).checked_mul(1000),
+        Col::Float(a) if !a.is_null(i) => super::cell::f64_ms_to_us(a.value(i)).ok(),
+        _ => None,
+    }
+}
+
 fn cell_at(col: &Col, i: usize) -> Cell<'_> {
     match col {
         Col::Missing => Cell::Null,
@@ -296,29 +554,7 @@ impl Table for ArrowTable {
         check_columns(columns);
         let path = self.path.clone();
         let (batches, schema) = self.batches(columns)?;
-        let mut present = Vec::with_capacity(columns.len());
-        for c in columns {
-            match schema.fields().iter().find(|f| f.name() == c.name) {
-                Some(field) if !type_supported(field.data_type()) => {
-                    return Err(InputError::file(
-                        &path,
-                        format!(
-                            "column `{}` has the unsupported type {}",
-                            c.name,
-                            field.data_type()
-                        ),
-                    ));
-                }
-                Some(_) => present.push(true),
-                None if c.required => {
-                    return Err(InputError::file(
-                        &path,
-                        format!("required column `{}` is missing", c.name),
-                    ));
-                }
-                None => present.push(false),
-            }
-        }
+        let present = present_columns(&path, &schema, columns)?;
         let mut stats = ReadStats {
             present,
             ..Default::default()
@@ -347,6 +583,83 @@ impl Table for ArrowTable {
                     cells[j] = cell_at(col, i);
                 }
                 let result: Result<(), RowProblem> = f(&cells[..columns.len()]);
+                handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
+            }
+        }
+        Ok(stats)
+    }
+
+    fn for_each_request(
+        &mut self,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        prefixes: &[String],
+        f: &mut RequestFn<'_>,
+    ) -> Result<ReadStats, InputError> {
+        check_columns(columns);
+        let path = self.path.clone();
+        self.dictionaries = true;
+        let opened = self.batches(columns);
+        self.dictionaries = false;
+        let (batches, schema) = opened?;
+        let present = present_columns(&path, &schema, columns)?;
+        let mut stats = ReadStats {
+            present,
+            ..Default::default()
+        };
+        let mut row_no = self.part.as_ref().map_or(0, |(_, first)| *first);
+        let parse_cohort = |s: &str| Cohort::parse(s);
+        let parse_source = |s: &str| Source::parse(s);
+        let parse_prefix = |s: &str| Some(prefix_index(prefixes, s));
+        for batch in batches {
+            let batch = batch.map_err(|e| {
+                InputError::file(
+                    &path,
+                    format!("cannot decode a batch after row {row_no}: {e}"),
+                )
+            })?;
+            let n = batch.num_rows();
+            let Some(cols) = RequestCols::of(&batch, columns) else {
+                // A type the fast path does not read: every row through the cells.
+                let mut generic = Vec::with_capacity(columns.len());
+                for c in columns {
+                    generic.push(match batch.schema().index_of(c.name) {
+                        Ok(idx) => normalise(batch.column(idx)).map_err(|e| {
+                            InputError::file(&path, format!("column `{}` {e}", c.name))
+                        })?,
+                        Err(_) => Col::Missing,
+                    });
+                }
+                for i in 0..n {
+                    row_no += 1;
+                    let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
+                    for (j, col) in generic.iter().enumerate() {
+                        cells[j] = cell_at(col, i);
+                    }
+                    let result = f(RequestRow::Cells(&cells[..columns.len()]));
+                    handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
+                }
+                continue;
+            };
+            let cohorts = cols.cohort.codes(n, parse_cohort);
+            let sources = cols.source.codes(n, parse_source);
+            let endpoints = cols.endpoint.codes(n, parse_prefix);
+            for i in 0..n {
+                row_no += 1;
+                let decoded = (|| {
+                    Some(RequestRow::Decoded {
+                        ts: fast_ts(&cols.ts, i)?,
+                        prefix: cols.endpoint.decode(i, &endpoints, parse_prefix)?,
+                        cohort: cols.cohort.decode(i, &cohorts, parse_cohort)?,
+                        source: cols.source.decode(i, &sources, parse_source)?,
+                        status: fast_status(&cols.status, i)?,
+                        latency_us: fast_latency(&cols.latency, i)?,
+                    })
+                })();
+                let result = match decoded {
+                    Some(row) => f(row),
+                    None => f(RequestRow::Cells(&cols.cells(i))),
+                };
                 handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
             }
         }

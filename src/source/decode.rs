@@ -8,7 +8,7 @@ use crate::model::{Cohort, Dataset, Millis, PageKind, SecurityKind, Source, Stre
 
 use super::cell::{self, Cell};
 use super::dataset::DatasetDir;
-use super::{ColumnSpec, InputError, RowProblem, open_table};
+use super::{ColumnSpec, InputError, RequestRow, RowProblem, open_table};
 
 const fn req(name: &'static str) -> ColumnSpec {
     ColumnSpec {
@@ -257,21 +257,33 @@ fn read_requests(
     let cols = &REQUEST_COLUMNS;
     let prefixes = f.prefixes().to_vec();
     let mut batch = RequestBatch::with_capacity(opts.batch_rows);
-    let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
-        let ts = at(cols, 0, cell::ts(&c[0]))?;
-        let endpoint = at(cols, 1, cell::text(&c[1]))?;
-        let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
-        let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
-        let status = at(cols, 4, cell::status(&c[4]))?;
-        let lat = at(cols, 5, cell::latency_us(&c[5]))?;
-        batch.push(
-            ts,
-            cohort,
-            source,
-            status,
-            lat,
-            prefix_index(&prefixes, endpoint),
-        );
+    let stats = table.for_each_request(cols, opts.on_error, &prefixes, &mut |row| {
+        match row {
+            RequestRow::Decoded {
+                ts,
+                cohort,
+                source,
+                status,
+                latency_us,
+                prefix,
+            } => batch.push(ts, cohort, source, status, latency_us, prefix),
+            RequestRow::Cells(c) => {
+                let ts = at(cols, 0, cell::ts(&c[0]))?;
+                let endpoint = at(cols, 1, cell::text(&c[1]))?;
+                let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
+                let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
+                let status = at(cols, 4, cell::status(&c[4]))?;
+                let lat = at(cols, 5, cell::latency_us(&c[5]))?;
+                batch.push(
+                    ts,
+                    cohort,
+                    source,
+                    status,
+                    lat,
+                    prefix_index(&prefixes, endpoint),
+                );
+            }
+        }
         if batch.len() >= opts.batch_rows {
             f.add_requests(&batch);
             batch.clear();

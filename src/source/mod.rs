@@ -112,6 +112,24 @@ pub struct ColumnSpec {
 /// The row callback: gets the cells of the requested columns in request order.
 pub type RowFn<'f> = dyn for<'c> FnMut(&[Cell<'c>]) -> Result<(), RowProblem> + 'f;
 
+/// A request row as a reader hands it over: already decoded by a columnar fast path, or
+/// as cells for the row-exact decoder (which names the column of any problem).
+pub enum RequestRow<'a, 'c> {
+    Decoded {
+        ts: crate::model::Millis,
+        cohort: crate::model::Cohort,
+        source: crate::model::Source,
+        status: u16,
+        latency_us: u64,
+        /// The endpoint's outlier prefix index (`u8::MAX` for none).
+        prefix: u8,
+    },
+    Cells(&'a [Cell<'c>]),
+}
+
+/// The request callback of [`Table::for_each_request`].
+pub type RequestFn<'f> = dyn for<'a, 'c> FnMut(RequestRow<'a, 'c>) -> Result<(), RowProblem> + 'f;
+
 /// One encoding's reader over one file.
 pub trait Table {
     /// Calls `f` for every row with the requested columns' cells. A file-level problem
@@ -123,6 +141,22 @@ pub trait Table {
         on_error: OnError,
         f: &mut RowFn<'_>,
     ) -> Result<ReadStats, InputError>;
+
+    /// Calls `f` for every row of the requests stream (`columns` is
+    /// `decode::REQUEST_COLUMNS`): a reader with a columnar fast path hands over the
+    /// rows it decoded itself, and the cells of every other row; the default hands over
+    /// cells only. Either way the rows, their order, the errors and the skips are those
+    /// of [`Table::for_each_row`].
+    fn for_each_request(
+        &mut self,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        prefixes: &[String],
+        f: &mut RequestFn<'_>,
+    ) -> Result<ReadStats, InputError> {
+        let _ = prefixes;
+        self.for_each_row(columns, on_error, &mut |c: &[Cell]| f(RequestRow::Cells(c)))
+    }
 }
 
 /// Checks a column request against [`MAX_COLUMNS`].

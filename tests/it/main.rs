@@ -11,6 +11,7 @@ mod equivalence;
 mod oracle;
 mod pii_corpus;
 mod property_oracle;
+mod request_reader;
 mod sweep;
 mod tui;
 mod tui_pty;

@@ -1,0 +1,261 @@
+//! The columnar request reader of Parquet and Arrow files against the row-exact path:
+//! the same requests, with bad rows scattered through them, written as CSV (read row by
+//! row), as Parquet (string columns read back as dictionaries) and as Arrow IPC with
+//! dictionary-typed columns (an IPC stream, one dictionary per batch), must give
+//! identical reports, including which rows were
+//! skipped and the first skip's row and column; under `--on-error fail` the error
+//! names the same row and column.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::Value;
+
+const ROWS: usize = 30_000;
+const T0: i64 = 1_772_445_600_000;
+
+/// One request row as written: `None` is a null (an empty CSV field).
+struct Row {
+    ts: i64,
+    endpoint: Option<&'static str>,
+    cohort: Option<&'static str>,
+    source: &'static str,
+    status: i64,
+    latency: Option<f64>,
+}
+
+/// Deterministic rows over the first three hours, with faults at known rows (1-based):
+/// 17 cohort `blue`, 1000 null latency, 5000 empty endpoint, 9000 status 700,
+/// 12000 negative latency, 15000 null cohort.
+fn rows() -> Vec<Row> {
+    let endpoints = [
+        "/api/search",
+        "/api/apply",
+        "/admin/users",
+        "/api/ttv",
+        "/",
+        "/api/pay",
+    ];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..ROWS)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut r = Row {
+                ts: T0 + 1 + (i as i64 * 3 * 3_600_000) / ROWS as i64,
+                endpoint: Some(endpoints[(x % 6) as usize]),
+                cohort: Some(if x % 3 == 0 { "canary" } else { "baseline" }),
+                source: if x % 50 == 0 { "synthetic" } else { "real" },
+                status: [200, 200, 200, 201, 404, 401, 503][(x >> 8) as usize % 7],
+                latency: Some(((x >> 20) % 400_000) as f64 / 1000.0),
+            };
+            match i + 1 {
+                17 => r.cohort = Some("blue"),
+                1000 => r.latency = None,
+                5000 => r.endpoint = Some(""),
+                9000 => r.status = 700,
+                12000 => r.latency = Some(-1.5),
+                15000 => r.cohort = None,
+                _ => {}
+            }
+            r
+        })
+        .collect()
+}
+
+fn manifest(dir: &Path) {
+    std::fs::write(
+        dir.join("dataset.toml"),
+        "start = \"2026-03-02T10:00:00Z\"\n",
+    )
+    .expect("writes");
+}
+
+fn write_csv(dir: &Path, rows: &[Row]) {
+    let mut s = String::from("ts,endpoint,cohort,source,status,latency_ms\n");
+    for r in rows {
+        s.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            r.ts,
+            r.endpoint.unwrap_or(""),
+            r.cohort.unwrap_or(""),
+            r.source,
+            r.status,
+            r.latency.map(|v| v.to_string()).unwrap_or_default()
+        ));
+    }
+    std::fs::write(dir.join("requests.csv"), s).expect("writes");
+    manifest(dir);
+}
+
+/// The rows as a record batch; `dictionary` types the string columns as dictionaries.
+fn batch(rows: &[Row], dictionary: bool) -> RecordBatch {
+    let mut ts = Int64Builder::new();
+    let mut status = Int64Builder::new();
+    let mut latency = Float64Builder::new();
+    for r in rows {
+        ts.append_value(r.ts);
+        status.append_value(r.status);
+        latency.append_option(r.latency);
+    }
+    let text = |f: &dyn Fn(&Row) -> Option<&'static str>| -> ArrayRef {
+        if dictionary {
+            let mut b = StringDictionaryBuilder::<Int32Type>::new();
+            for r in rows {
+                b.append_option(f(r));
+            }
+            Arc::new(b.finish())
+        } else {
+            let mut b = StringBuilder::new();
+            for r in rows {
+                b.append_option(f(r));
+            }
+            Arc::new(b.finish())
+        }
+    };
+    let text_type = if dictionary {
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    } else {
+        DataType::Utf8
+    };
+    let schema = Schema::new(vec![
+        Field::new("ts", DataType::Int64, false),
+        Field::new("endpoint", text_type.clone(), true),
+        Field::new("cohort", text_type.clone(), true),
+        Field::new("source", text_type, true),
+        Field::new("status", DataType::Int64, false),
+        Field::new("latency_ms", DataType::Float64, true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(ts.finish()),
+            text(&|r| r.endpoint),
+            text(&|r| r.cohort),
+            text(&|r| Some(r.source)),
+            Arc::new(status.finish()),
+            Arc::new(latency.finish()),
+        ],
+    )
+    .expect("a valid batch")
+}
+
+fn write_parquet(dir: &Path, rows: &[Row]) {
+    let b = batch(rows, false);
+    let file = std::fs::File::create(dir.join("requests.parquet")).expect("creates");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(7_000))
+        .build();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, b.schema(), Some(props)).expect("a writer");
+    w.write(&b).expect("writes");
+    w.close().expect("closes");
+    manifest(dir);
+}
+
+fn write_ipc(dir: &Path, rows: &[Row]) {
+    let file = std::fs::File::create(dir.join("requests.arrow")).expect("creates");
+    // The stream format: each batch may carry its own dictionaries.
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(file, &batch(rows, true).schema())
+        .expect("a writer");
+    for chunk in rows.chunks(5_000) {
+        w.write(&batch(chunk, true)).expect("writes");
+    }
+    w.finish().expect("finishes");
+    manifest(dir);
+}
+
+fn run(dir: &Path, on_error: &str, threads: &str) -> (Option<i32>, Value, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args([
+            "run",
+            dir.to_str().expect("utf-8"),
+            "--json",
+            "--on-error",
+            on_error,
+        ])
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .expect("runs");
+    let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (
+        o.status.code(),
+        json,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The report without the file names (`requests.csv` against `requests.parquet`).
+fn comparable(mut v: Value) -> Value {
+    for i in v["inputs"].as_array_mut().expect("inputs") {
+        i["file"] = Value::Null;
+        // The skip message names the file; keep its row and column part.
+        if let Some(s) = i["first_skip"].as_str() {
+            i["first_skip"] = Value::String(s.split_once(": ").map_or(s, |x| x.1).to_string());
+        }
+    }
+    v
+}
+
+#[test]
+fn columnar_reads_match_the_row_exact_reader_with_bad_rows() {
+    let rows = rows();
+    let root = tempfile::tempdir().expect("a temp dir");
+    let (csv, pq, ipc) = (
+        root.path().join("csv"),
+        root.path().join("pq"),
+        root.path().join("ipc"),
+    );
+    for d in [&csv, &pq, &ipc] {
+        std::fs::create_dir(d).expect("a dir");
+    }
+    write_csv(&csv, &rows);
+    write_parquet(&pq, &rows);
+    write_ipc(&ipc, &rows);
+
+    let (code, base, err) = run(&csv, "skip", "1");
+    assert!(code.is_some_and(|c| c != 2), "{err}");
+    let input = &base["inputs"][0];
+    assert_eq!(input["skipped"], 6, "{input}");
+    assert_eq!(input["rows"], (ROWS - 6) as u64, "{input}");
+    let first = input["first_skip"].as_str().expect("a first skip");
+    assert!(
+        first.contains("row 17") || first.contains("line 18"),
+        "{first}"
+    );
+    assert!(first.contains("cohort"), "{first}");
+    let want = comparable(base);
+    for (dir, threads) in [(&pq, "1"), (&pq, "2"), (&ipc, "1")] {
+        let (c, got, err) = run(dir, "skip", threads);
+        assert_eq!(c, code, "{err}");
+        let got = comparable(got);
+        assert_eq!(
+            got["inputs"][0]["rows"], want["inputs"][0]["rows"],
+            "{dir:?}"
+        );
+        assert_eq!(got["stages"], want["stages"], "{dir:?}");
+        assert_eq!(got["gates"], want["gates"], "{dir:?}");
+        assert_eq!(got["outcome"], want["outcome"], "{dir:?}");
+        let skip = got["inputs"][0]["first_skip"]
+            .as_str()
+            .expect("a first skip");
+        assert!(
+            skip.contains("row 17") && skip.contains("cohort"),
+            "{dir:?}: {skip}"
+        );
+    }
+
+    // Under --on-error fail the first bad row stops the run, named by row and column.
+    for dir in [&pq, &ipc] {
+        let (c, _, err) = run(dir, "fail", "2");
+        assert_eq!(c, Some(2), "{err}");
+        assert!(err.contains("row 17") && err.contains("`cohort`"), "{err}");
+        assert!(err.contains("`blue`"), "{err}");
+    }
+}
