@@ -1,9 +1,13 @@
 //! CSV adapter: a header row names the columns; fields are text, an empty field is an
 //! absent value. Rows are read into one reused record, so nothing is allocated per row.
+//! A large file can be read in byte ranges on several threads ([`csv_parts`]): the
+//! ranges start at line ends outside quoted fields, each reader gets the file's header
+//! and numbers its lines from the line its range starts on, so rows and errors are
+//! those of one reader over the whole file.
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{
@@ -13,7 +17,18 @@ use super::{
 
 pub struct CsvTable {
     path: PathBuf,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    /// A range's reader: the file's header, and the lines before the range.
+    range: Option<(csv::ByteRecord, u64)>,
+}
+
+/// A byte range of a CSV file holding whole records, for parallel reading.
+#[derive(Clone, Debug)]
+pub struct CsvPart {
+    pub start: u64,
+    pub end: u64,
+    /// Lines of the file before `start` (the header's included).
+    pub lines_before: u64,
 }
 
 impl CsvTable {
@@ -23,12 +38,108 @@ impl CsvTable {
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
+            .from_reader(Box::new(BufReader::with_capacity(1 << 20, file)) as Box<dyn Read + Send>);
         Ok(Self {
             path: path.to_path_buf(),
             reader,
+            range: None,
         })
     }
+
+    /// A reader of one part of a file (from [`csv_parts`]).
+    pub fn open_part(path: &Path, part: &CsvPart) -> Result<Self, InputError> {
+        let header = {
+            let mut whole = Self::open(path)?;
+            whole
+                .reader
+                .byte_headers()
+                .map_err(|e| InputError::file(path, format!("cannot read the CSV header: {e}")))?
+                .clone()
+        };
+        let mut file =
+            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        file.seek(SeekFrom::Start(part.start))
+            .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+        let body = BufReader::with_capacity(1 << 20, file).take(part.end - part.start);
+        let reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(Box::new(body) as Box<dyn Read + Send>);
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            range: Some((header, part.lines_before)),
+        })
+    }
+}
+
+/// Splits a CSV file into at most `n` byte ranges of similar size, each starting after a
+/// line end; the first starts after the header line. `None` when the file holds a
+/// double quote anywhere: a quoted field may span lines, and such a file is read by one
+/// reader from the start. One pass over the bytes (vectorisable counts, no parsing).
+pub fn csv_parts(path: &Path, n: usize) -> Result<Option<Vec<CsvPart>>, InputError> {
+    let io = |e: std::io::Error| InputError::file(path, format!("cannot read: {e}"));
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let mut r = File::open(path).map_err(io)?;
+    let n = n.max(1) as u64;
+    // (offset just after a line end, lines before that offset): after the header, then
+    // after the first line end past each target offset.
+    let mut cuts: Vec<(u64, u64)> = Vec::new();
+    let mut targets = (1..n).map(|i| len * i / n).peekable();
+    let (mut base, mut lines) = (0u64, 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let got = r.read(&mut buf).map_err(io)?;
+        if got == 0 {
+            break;
+        }
+        let chunk = &buf[..got];
+        if chunk.contains(&b'"') {
+            return Ok(None);
+        }
+        let mut from = 0usize;
+        loop {
+            // The next offset this chunk must cut at: after the header, or a target.
+            let want = if cuts.is_empty() {
+                Some(0)
+            } else {
+                targets.peek().copied()
+            };
+            let Some(want) = want else { break };
+            let lo = (want.saturating_sub(base) as usize).max(from);
+            if lo >= got {
+                break;
+            }
+            match chunk[lo..].iter().position(|&b| b == b'\n') {
+                None => break,
+                Some(k) => {
+                    let at = lo + k + 1;
+                    let before = lines + chunk[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+                    cuts.push((base + at as u64, before));
+                    while targets.peek().is_some_and(|t| *t < base + at as u64) {
+                        targets.next();
+                    }
+                    from = at;
+                }
+            }
+        }
+        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        base += got as u64;
+    }
+    if cuts.is_empty() {
+        // No line end after the header: nothing to split.
+        return Ok(None);
+    }
+    let parts = cuts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, lines_before))| CsvPart {
+            start,
+            end: cuts.get(i + 1).map_or(len, |c| c.0),
+            lines_before,
+        })
+        .collect();
+    Ok(Some(parts))
 }
 
 impl Table for CsvTable {
@@ -39,11 +150,18 @@ impl Table for CsvTable {
         f: &mut RowFn<'_>,
     ) -> Result<ReadStats, InputError> {
         let path = self.path.clone();
-        let headers = self
-            .reader
-            .byte_headers()
-            .map_err(|e| InputError::file(&path, format!("cannot read the CSV header: {e}")))?
-            .clone();
+        let (headers, lines_before) = match &self.range {
+            Some((h, before)) => (h.clone(), *before),
+            None => (
+                self.reader
+                    .byte_headers()
+                    .map_err(|e| {
+                        InputError::file(&path, format!("cannot read the CSV header: {e}"))
+                    })?
+                    .clone(),
+                0,
+            ),
+        };
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
@@ -77,7 +195,7 @@ impl Table for CsvTable {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
+                    let line = lines_before + e.position().map_or(0, |p| p.line());
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
                     handle_row(
                         Err(problem),
@@ -92,7 +210,7 @@ impl Table for CsvTable {
                     continue;
                 }
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let line = lines_before + record.position().map_or(0, |p| p.line());
             // Skip blank lines the way most CSV tools do.
             if record.len() == 1 && record[0].is_empty() {
                 continue;

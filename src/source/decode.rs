@@ -109,6 +109,11 @@ pub fn read_all(
                 let threads = rayon::current_num_threads();
                 if *enc == super::Encoding::Parquet && threads > 1 {
                     read_requests_parallel(path, f, opts, threads)?
+                } else if *enc == super::Encoding::Csv
+                    && threads > 1
+                    && let Some(parts) = csv_split(path, threads)?
+                {
+                    read_requests_csv_parallel(path, parts, f, opts)?
                 } else {
                     read_requests(table.as_mut(), f, opts)?
                 }
@@ -317,6 +322,57 @@ fn read_requests_parallel(
             Ok((local, stats))
         })
         .collect();
+    merge_parts(f, results)
+}
+
+/// CSV requests files smaller than this are read by one reader (splitting them gains
+/// nothing); `REHEARSE_CSV_SPLIT_BYTES` changes it (tests set it low).
+const CSV_SPLIT_BYTES: u64 = 32 << 20;
+
+/// The byte ranges of a large CSV requests file, one per thread; `None` to read it whole.
+fn csv_split(
+    path: &std::path::Path,
+    threads: usize,
+) -> Result<Option<Vec<super::csvfile::CsvPart>>, InputError> {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let min = std::env::var("REHEARSE_CSV_SPLIT_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(CSV_SPLIT_BYTES);
+    if len < min {
+        return Ok(None);
+    }
+    super::csvfile::csv_parts(path, threads)
+}
+
+/// Reads a CSV requests file in byte ranges on the rayon pool, each folded into its own
+/// part, then merged in file order. Line numbers in errors are those of the whole file
+/// and, as for Parquet shares, the earliest range's error wins.
+fn read_requests_csv_parallel(
+    path: &std::path::Path,
+    parts: Vec<super::csvfile::CsvPart>,
+    f: &mut Folded,
+    opts: ReadOptions,
+) -> Result<super::ReadStats, InputError> {
+    use rayon::prelude::*;
+    let base: &Folded = f;
+    let results: Vec<Result<(Folded, super::ReadStats), InputError>> = parts
+        .par_iter()
+        .map(|part| {
+            let mut table = super::csvfile::CsvTable::open_part(path, part)?;
+            let mut local = base.request_part();
+            let stats = read_requests(&mut table, &mut local, opts)?;
+            Ok((local, stats))
+        })
+        .collect();
+    merge_parts(f, results)
+}
+
+/// Merges request parts in order: sums, and the first error or skip of the earliest.
+fn merge_parts(
+    f: &mut Folded,
+    results: Vec<Result<(Folded, super::ReadStats), InputError>>,
+) -> Result<super::ReadStats, InputError> {
     let mut total = super::ReadStats::default();
     for r in results {
         let (local, stats) = r?;

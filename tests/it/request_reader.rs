@@ -4,7 +4,8 @@
 //! dictionary-typed columns (an IPC stream, one dictionary per batch), must give
 //! identical reports, including which rows were
 //! skipped and the first skip's row and column; under `--on-error fail` the error
-//! names the same row and column.
+//! names the same row and column. A CSV file read in byte ranges on two threads gives the
+//! report of one reader.
 
 use std::path::Path;
 use std::process::Command;
@@ -181,6 +182,8 @@ fn run(dir: &Path, on_error: &str, threads: &str) -> (Option<i32>, Value, String
             on_error,
         ])
         .env("RAYON_NUM_THREADS", threads)
+        // Split even this small CSV file into ranges when there are threads to read them.
+        .env("REHEARSE_CSV_SPLIT_BYTES", "1")
         .output()
         .expect("runs");
     let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
@@ -220,6 +223,15 @@ fn columnar_reads_match_the_row_exact_reader_with_bad_rows() {
     write_ipc(&ipc, &rows);
 
     let (code, base, err) = run(&csv, "skip", "1");
+    // The CSV file read in byte ranges on two threads gives the very same report.
+    let (c2, split, err2) = run(&csv, "skip", "2");
+    assert_eq!((c2, &split), (code, &base), "{err2}");
+    let (c3, _, err3) = run(&csv, "fail", "2");
+    assert_eq!(c3, Some(2), "{err3}");
+    assert!(
+        err3.contains("line 18") && err3.contains("`cohort`"),
+        "{err3}"
+    );
     assert!(code.is_some_and(|c| c != 2), "{err}");
     let input = &base["inputs"][0];
     assert_eq!(input["skipped"], 6, "{input}");
@@ -250,6 +262,29 @@ fn columnar_reads_match_the_row_exact_reader_with_bad_rows() {
             "{dir:?}: {skip}"
         );
     }
+
+    // A bad row far into the file, read in ranges: its line number is the whole file's.
+    let mut late = rows;
+    for r in late.iter_mut() {
+        if r.cohort.is_none_or(|c| c == "blue") {
+            r.cohort = Some("canary");
+        }
+        r.endpoint = r.endpoint.filter(|e| !e.is_empty()).or(Some("/api/x"));
+        r.status = r.status.min(599);
+        r.latency = Some(r.latency.unwrap_or(1.0).abs());
+    }
+    late[24_999].cohort = Some("blue");
+    let csv_late = root.path().join("csv_late");
+    std::fs::create_dir(&csv_late).expect("a dir");
+    write_csv(&csv_late, &late);
+    let (c1, _, one) = run(&csv_late, "fail", "1");
+    let (c2, _, two) = run(&csv_late, "fail", "2");
+    assert_eq!((c1, c2), (Some(2), Some(2)), "{one}{two}");
+    assert!(
+        one.contains("line 25001") && one.contains("`cohort`"),
+        "{one}"
+    );
+    assert_eq!(one, two);
 
     // Under --on-error fail the first bad row stops the run, named by row and column.
     for dir in [&pq, &ipc] {
