@@ -324,7 +324,8 @@ fn present_columns(
 enum StrCol {
     Plain(StringArray),
     Dict {
-        array: ArrayRef,
+        /// The dictionary's own nulls (of its keys).
+        nulls: Option<arrow_buffer::NullBuffer>,
         keys: Vec<usize>,
         values: StringArray,
     },
@@ -347,7 +348,7 @@ impl StrCol {
                 _ => return None,
             };
             return Some(StrCol::Dict {
-                array: a.clone(),
+                nulls: a.nulls().cloned(),
                 keys: d.normalized_keys(),
                 values,
             });
@@ -366,12 +367,13 @@ impl StrCol {
         match self {
             StrCol::Plain(a) => (!a.is_null(i)).then(|| a.value(i)),
             StrCol::Dict {
-                array,
+                nulls,
                 keys,
                 values,
             } => {
                 let k = keys[i];
-                (!array.is_null(i) && !values.is_null(k)).then(|| values.value(k))
+                (!nulls.as_ref().is_some_and(|n| n.is_null(i)) && !values.is_null(k))
+                    .then(|| values.value(k))
             }
         }
     }
@@ -415,8 +417,8 @@ impl StrCol {
         decode: impl Fn(&str) -> Option<T>,
     ) -> Option<T> {
         match (self, codes) {
-            (StrCol::Dict { array, keys, .. }, Some(c)) => {
-                if array.is_null(i) {
+            (StrCol::Dict { nulls, keys, .. }, Some(c)) => {
+                if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                     None
                 } else {
                     c[keys[i]]

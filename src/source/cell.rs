@@ -177,9 +177,11 @@ pub fn f64_ms_to_us(v: f64) -> Result<u64, String> {
         return Err(format!("latency {v} ms is out of range"));
     }
     let scaled = v * 1000.0;
-    let frac = scaled - scaled.floor();
+    // 0 <= scaled <= 1e15: the truncating cast is the floor, without a libm call.
+    let whole = scaled as u64;
+    let frac = scaled - whole as f64;
     if (frac - 0.5).abs() > 1e-6 {
-        return Ok(scaled.round() as u64);
+        return Ok(whole + u64::from(frac > 0.5));
     }
     // Near a half: decide on the exact shortest decimal.
     let text = format!("{v}");
@@ -319,6 +321,22 @@ pub fn opt_one_of<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The float path agrees with rounding the float, away from exact halves, and
+        /// with the decimal text at them.
+        #[test]
+        fn float_latencies_round_like_their_decimal(us in 0u64..2_000_000_000, tenths in 0u64..10) {
+            let v = (us as f64 + tenths as f64 / 10.0) / 1000.0;
+            let got = f64_ms_to_us(v).expect("a valid latency");
+            let scaled = v * 1000.0;
+            if ((scaled - scaled.floor()) - 0.5).abs() > 1e-6 {
+                proptest::prop_assert_eq!(got, scaled.round() as u64);
+            } else {
+                proptest::prop_assert_eq!(Some(Ok(got)), decimal_ms_to_us(&format!("{v}")));
+            }
+        }
+    }
 
     fn s(v: &str) -> Cell<'_> {
         Cell::Str(Cow::Borrowed(v))
