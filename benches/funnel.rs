@@ -23,22 +23,38 @@ fn events_wanted() -> usize {
         .unwrap_or(10_000_000)
 }
 
-/// About `n` funnel events over the default rollout (5.5 h), about 3.5 per user.
+/// Exactly `n` funnel events over the default rollout (5.5 h): the generator yields
+/// about 3.2 events per user, so users arrive at `n / 3.0` over the rollout (about 10 %
+/// more events than needed, checked, and scaled up if ever short), then the stream is
+/// cut to its first `n` events in time order.
 fn dataset(n: usize) -> Dataset {
     let hours = 5.5;
-    let spec = FunnelSpec {
-        users_per_hour: n as f64 / 3.6 / hours,
-        synthetic_per_hour: n as f64 / 5_000.0 / hours,
-        providers: 400,
-        bookings_per_hour: 2_000.0,
-        ..Default::default()
-    };
+    let plan = gen_plan(&Policy::default_policy());
     let started = Instant::now();
-    let (mut funnel, ledger) =
-        generate_funnel(&spec, &gen_plan(&Policy::default_policy()), T0, 10).unwrap();
+    let mut per_user = 3.0;
+    let (mut funnel, ledger) = loop {
+        let spec = FunnelSpec {
+            users_per_hour: n as f64 / per_user / hours,
+            synthetic_per_hour: n as f64 / 5_000.0 / hours,
+            providers: 400,
+            bookings_per_hour: 2_000.0,
+            ..Default::default()
+        };
+        let (funnel, ledger) = generate_funnel(&spec, &plan, T0, 10).unwrap();
+        if funnel.len() >= n {
+            break (funnel, ledger);
+        }
+        eprintln!(
+            "generated only {} funnel events for {n}: more users",
+            funnel.len()
+        );
+        per_user *= funnel.len() as f64 / n as f64 * 0.95;
+    };
+    let generated = funnel.len();
     funnel.truncate(n);
+    assert_eq!(funnel.len(), n);
     eprintln!(
-        "generated {} funnel events and {} ledger lines in {:.1} s",
+        "generated {generated} funnel events, kept the first {} (by time), and {} ledger lines in {:.1} s",
         funnel.len(),
         ledger.as_ref().map_or(0, Vec::len),
         started.elapsed().as_secs_f64()
@@ -56,6 +72,14 @@ fn bench(c: &mut Criterion) {
     let ds = dataset(n);
     let policy = AnalyticsPolicy::default();
     let data = AnalyticsData::from_dataset(&ds).unwrap();
+    let r = analyze(&data, &policy, "bench").unwrap().report;
+    eprintln!(
+        "analysing {} funnel events: {} persons ({} included), {} anonymous ids stitched",
+        data.funnel.as_ref().map_or(0, |f| f.len()),
+        r.persons.total,
+        r.persons.included,
+        r.identity.stitched_anonymous_ids
+    );
 
     let mut g = c.benchmark_group("funnel_report");
     g.sample_size(10);

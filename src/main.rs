@@ -142,7 +142,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 })?;
             let mut analytics = analyze(&data, &policy, &dataset).map_err(internal)?;
             if let Some(dir) = &args.out {
-                analytics.write_tables(dir).map_err(internal)?;
+                analytics.write_tables(&data, dir).map_err(internal)?;
             }
             let text = if args.json {
                 report::to_json(&analytics.report)

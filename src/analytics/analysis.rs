@@ -80,7 +80,7 @@ impl FunnelAnalysis {
         data: &AnalyticsData,
         policy: &AnalyticsPolicy,
     ) -> FunnelAnalysis {
-        let identity = stitch(ev, n, data.symbols.len());
+        let identity = stitch(ev, n, data.ids.len());
         let synthetic_event = synthetic_events(ev, n, &data.symbols, policy);
         let persons = person_table(ev, n, &identity, &synthetic_event, policy.window_ms());
         let excluded: Vec<bool> = (0..persons.len())

@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::money::{Decimal, iso4217_exponent};
-use super::symbols::{FxMap, NONE, Symbols};
+use rayon::prelude::*;
+
+use super::symbols::{NONE, Symbols, fingerprint};
 use crate::model::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
 use crate::source::cell::{self, Cell};
 use crate::source::dataset::DatasetDir;
@@ -138,7 +140,8 @@ pub struct FunnelEvent {
     pub provider: u32,
     pub source: u8,
     pub flags: u8,
-    pub message: u32,
+    /// The fingerprint of `message_id`, if any.
+    pub message: Option<u128>,
 }
 
 impl FunnelEvents {
@@ -165,6 +168,48 @@ impl FunnelEvents {
         self.provider.push(e.provider);
         self.source.push(e.source);
         self.flags.push(e.flags);
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.ts.reserve(n);
+        self.event.reserve(n);
+        self.user.reserve(n);
+        self.anon.reserve(n);
+        self.cohort.reserve(n);
+        self.platform.reserve(n);
+        self.utm_source.reserve(n);
+        self.revenue_minor.reserve(n);
+        self.currency.reserve(n);
+        self.user_agent.reserve(n);
+        self.page_url.reserve(n);
+        self.provider.reserve(n);
+        self.source.reserve(n);
+        self.flags.reserve(n);
+    }
+
+    /// Drops the rows marked in `drop`.
+    fn retain(&mut self, drop: &[bool]) {
+        fn keep<T: Copy>(v: &mut Vec<T>, drop: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                !drop[i - 1]
+            });
+        }
+        keep(&mut self.ts, drop);
+        keep(&mut self.event, drop);
+        keep(&mut self.user, drop);
+        keep(&mut self.anon, drop);
+        keep(&mut self.cohort, drop);
+        keep(&mut self.platform, drop);
+        keep(&mut self.utm_source, drop);
+        keep(&mut self.revenue_minor, drop);
+        keep(&mut self.currency, drop);
+        keep(&mut self.user_agent, drop);
+        keep(&mut self.page_url, drop);
+        keep(&mut self.provider, drop);
+        keep(&mut self.source, drop);
+        keep(&mut self.flags, drop);
     }
 
     /// Sorts by `ts`, stably (file order on ties).
@@ -198,7 +243,6 @@ impl FunnelEvents {
 pub struct LedgerLines {
     pub ts: Vec<Millis>,
     pub txn: Vec<u32>,
-    pub entry: Vec<u32>,
     pub account: Vec<u32>,
     pub debit: Vec<i64>,
     pub credit: Vec<i64>,
@@ -214,7 +258,6 @@ pub struct LedgerLines {
 pub struct LedgerLine {
     pub ts: Millis,
     pub txn: u32,
-    pub entry: u32,
     pub account: u32,
     pub debit: i64,
     pub credit: i64,
@@ -237,7 +280,6 @@ impl LedgerLines {
     pub fn push(&mut self, l: &LedgerLine) {
         self.ts.push(l.ts);
         self.txn.push(l.txn);
-        self.entry.push(l.entry);
         self.account.push(l.account);
         self.debit.push(l.debit);
         self.credit.push(l.credit);
@@ -252,7 +294,6 @@ impl LedgerLines {
         if let Some(perm) = sort_permutation(&self.ts) {
             permute(&mut self.ts, &perm);
             permute(&mut self.txn, &perm);
-            permute(&mut self.entry, &perm);
             permute(&mut self.account, &perm);
             permute(&mut self.debit, &perm);
             permute(&mut self.credit, &perm);
@@ -306,7 +347,11 @@ pub struct AnalyticsInput {
 /// The analytics streams of a dataset, decoded and sorted.
 #[derive(Clone, Debug, Default)]
 pub struct AnalyticsData {
+    /// Every string but user and anonymous ids: event names, platforms, UTM sources,
+    /// currencies, user agents, URLs, provider ids, ledger ids and accounts.
     pub symbols: Symbols,
+    /// User and anonymous ids (the `user` and `anon` columns).
+    pub ids: Symbols,
     /// `None` when the dataset has no `funnel` stream.
     pub funnel: Option<FunnelEvents>,
     /// `None` when the dataset has no `ledger` stream.
@@ -316,29 +361,102 @@ pub struct AnalyticsData {
     pub inputs: Vec<AnalyticsInput>,
 }
 
-/// Accumulates funnel rows: interning, delivery-duplicate removal, counts.
-pub(crate) struct FunnelBuilder {
-    pub events: FunnelEvents,
-    seen: FxMap<u32, ()>,
-    pub duplicates: u64,
+/// A decoded funnel row, its ids still as text (they are interned in batches).
+#[derive(Debug)]
+pub(crate) struct Decoded<'c> {
+    pub event: FunnelEvent,
+    pub user: Option<Cow<'c, str>>,
+    pub anon: Option<Cow<'c, str>>,
 }
+
+/// Accumulates funnel rows: ids interned in batches, delivery duplicates removed at
+/// the end (rows repeating an earlier message id, in file order).
+pub(crate) struct FunnelBuilder {
+    events: FunnelEvents,
+    /// (message fingerprint, row) of every row with a message id.
+    messages: Vec<(u128, u32)>,
+    /// Ids waiting to be interned: their text, spans, and (row, is anonymous).
+    pending_text: String,
+    pending_spans: Vec<(u32, u32)>,
+    pending_rows: Vec<(u32, bool)>,
+    resolved: Vec<u32>,
+}
+
+/// Ids are interned this many at a time.
+const ID_BATCH: usize = 1024;
 
 impl FunnelBuilder {
     pub fn new() -> Self {
         Self {
             events: FunnelEvents::default(),
-            seen: FxMap::default(),
-            duplicates: 0,
+            messages: Vec::new(),
+            pending_text: String::new(),
+            pending_spans: Vec::new(),
+            pending_rows: Vec::new(),
+            resolved: Vec::new(),
         }
     }
 
-    /// Adds an event unless its message id was seen before (then it is counted).
-    pub fn add(&mut self, e: &FunnelEvent) {
-        if e.message != NONE && self.seen.insert(e.message, ()).is_some() {
-            self.duplicates += 1;
-            return;
+    /// Makes room for `n` rows.
+    pub fn reserve(&mut self, n: usize) {
+        self.events.reserve(n);
+        self.messages.reserve(n);
+    }
+
+    /// Adds a decoded row.
+    pub fn add(&mut self, d: &Decoded, ids: &mut Symbols) {
+        let row = self.events.len() as u32;
+        self.events.push(&d.event);
+        if let Some(m) = d.event.message {
+            self.messages.push((m, row));
         }
-        self.events.push(e);
+        for (id, anon) in [(&d.user, false), (&d.anon, true)] {
+            if let Some(text) = id {
+                let a = self.pending_text.len() as u32;
+                self.pending_text.push_str(text);
+                self.pending_spans.push((a, self.pending_text.len() as u32));
+                self.pending_rows.push((row, anon));
+            }
+        }
+        if self.pending_rows.len() >= ID_BATCH || self.pending_text.len() > (1 << 30) {
+            self.flush(ids);
+        }
+    }
+
+    fn flush(&mut self, ids: &mut Symbols) {
+        ids.intern_batch(&self.pending_text, &self.pending_spans, &mut self.resolved);
+        for (&(row, anon), &id) in self.pending_rows.iter().zip(&self.resolved) {
+            let col = if anon {
+                &mut self.events.anon
+            } else {
+                &mut self.events.user
+            };
+            col[row as usize] = id;
+        }
+        self.pending_text.clear();
+        self.pending_spans.clear();
+        self.pending_rows.clear();
+    }
+
+    /// The events, without delivery duplicates, sorted by time; and the duplicate count.
+    pub fn finish(mut self, ids: &mut Symbols) -> (FunnelEvents, u64) {
+        self.flush(ids);
+        let mut events = self.events;
+        let mut messages = self.messages;
+        messages.par_sort_unstable();
+        let mut drop = vec![false; events.len()];
+        let mut duplicates = 0u64;
+        for w in messages.windows(2) {
+            if w[0].0 == w[1].0 {
+                drop[w[1].1 as usize] = true;
+                duplicates += 1;
+            }
+        }
+        if duplicates > 0 {
+            events.retain(&drop);
+        }
+        events.sort();
+        (events, duplicates)
     }
 }
 
@@ -398,7 +516,8 @@ impl AnalyticsData {
         let mut b = FunnelBuilder::new();
         let file = file_name(path);
         let input = if enc == Encoding::Ndjson && super::segment::is_segment(path)? {
-            let stats = super::segment::read(path, on_error, &mut self.symbols, &mut b)?;
+            let stats =
+                super::segment::read(path, on_error, &mut self.symbols, &mut self.ids, &mut b)?;
             self.has_source = stats.has_source;
             AnalyticsInput {
                 stream: "funnel".into(),
@@ -406,18 +525,22 @@ impl AnalyticsData {
                 rows: stats.rows,
                 skipped: stats.skipped,
                 first_skip: stats.first_skip,
-                duplicates: b.duplicates,
+                duplicates: 0,
                 segment: true,
             }
         } else {
             let mut table = open_table(path, enc, 8192)?;
+            if enc == Encoding::Parquet {
+                b.reserve(parquet_rows(path).unwrap_or(0));
+            }
             let symbols = &mut self.symbols;
+            let ids = &mut self.ids;
             let stats = {
                 let b = &mut b;
                 table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
-                    let e = decode_funnel(c, symbols)
+                    let d = decode_funnel(c, symbols)
                         .map_err(|(i, p)| RowProblem::new(FUNNEL_COLUMNS[i].name, p))?;
-                    b.add(&e);
+                    b.add(&d, ids);
                     Ok(())
                 })?
             };
@@ -434,13 +557,16 @@ impl AnalyticsData {
                 rows: stats.rows,
                 skipped: stats.skipped,
                 first_skip: stats.first_skip,
-                duplicates: b.duplicates,
+                duplicates: 0,
                 segment: false,
             }
         };
-        b.events.sort();
-        self.funnel = Some(b.events);
-        self.inputs.push(input);
+        let (events, duplicates) = b.finish(&mut self.ids);
+        self.funnel = Some(events);
+        self.inputs.push(AnalyticsInput {
+            duplicates,
+            ..input
+        });
         Ok(())
     }
 
@@ -496,7 +622,7 @@ impl AnalyticsData {
             for (i, r) in rows.iter().enumerate() {
                 let cells = funnel_row_cells(r);
                 match decode_funnel(&cells, &mut data.symbols) {
-                    Ok(e) => b.add(&e),
+                    Ok(d) => b.add(&d, &mut data.ids),
                     Err((c, p)) => {
                         skipped += 1;
                         first_skip.get_or_insert_with(|| {
@@ -506,17 +632,17 @@ impl AnalyticsData {
                 }
             }
             data.has_source = rows.iter().any(|r| r.source.is_some());
+            let (events, duplicates) = b.finish(&mut data.ids);
             data.inputs.push(AnalyticsInput {
                 stream: "funnel".into(),
                 file: "(generated funnel)".into(),
                 rows: rows.len() as u64 - skipped,
                 skipped,
                 first_skip,
-                duplicates: b.duplicates,
+                duplicates,
                 segment: false,
             });
-            b.events.sort();
-            data.funnel = Some(b.events);
+            data.funnel = Some(events);
         }
         if let Some(rows) = ledger {
             let mut lines = LedgerLines::default();
@@ -548,6 +674,15 @@ impl AnalyticsData {
         }
         data
     }
+}
+
+/// The row count of a Parquet file from its footer (a capacity hint only).
+fn parquet_rows(path: &Path) -> Option<usize> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).ok()?;
+    let reader = SerializedFileReader::new(file).ok()?;
+    let rows = reader.metadata().file_metadata().num_rows();
+    usize::try_from(rows).ok().map(|r| r.min(1 << 31))
 }
 
 fn file_name(path: &Path) -> String {
@@ -679,8 +814,33 @@ pub fn minor_units(c: &Cell) -> Result<Option<i64>, String> {
 const COHORTS: &str = "canary, baseline";
 const SOURCES: &str = "real, synthetic";
 
-/// Decodes one funnel row (cells in [`FUNNEL_COLUMNS`] order).
-pub(crate) fn decode_funnel(c: &[Cell], symbols: &mut Symbols) -> Result<FunnelEvent, Problem> {
+fn message(c: &Cell) -> Option<u128> {
+    match c {
+        Cell::Null => None,
+        Cell::Str(s) if s.is_empty() => None,
+        Cell::Str(s) => Some(fingerprint(s)),
+        Cell::Num(s) | Cell::Json(s) => Some(fingerprint(s)),
+        other => cell::opt_text(other).map(|t| fingerprint(&t)),
+    }
+}
+
+/// An id as text (numbers as written); `None` when absent.
+fn id_text<'c>(c: &'c Cell) -> Option<Cow<'c, str>> {
+    match c {
+        Cell::Null => None,
+        Cell::Str(s) if s.is_empty() => None,
+        Cell::Str(s) => Some(Cow::Borrowed(s)),
+        Cell::Num(s) | Cell::Json(s) => Some(Cow::Borrowed(s)),
+        other => cell::opt_text(other).map(Cow::Owned),
+    }
+}
+
+/// Decodes one funnel row (cells in [`FUNNEL_COLUMNS`] order): strings other than the
+/// user and anonymous ids are interned in `symbols`; the ids are returned as text.
+pub(crate) fn decode_funnel<'c>(
+    c: &'c [Cell],
+    symbols: &mut Symbols,
+) -> Result<Decoded<'c>, Problem> {
     let ts = cell::ts(&c[0]).map_err(|p| (0, p))?;
     let event = match &c[1] {
         Cell::Null => return Err((1, "missing required value".into())),
@@ -690,9 +850,9 @@ pub(crate) fn decode_funnel(c: &[Cell], symbols: &mut Symbols) -> Result<FunnelE
             return Err((1, format!("{other:?} is not an event name")));
         }
     };
-    let user = sym(symbols, &c[2]);
-    let anon = sym(symbols, &c[3]);
-    if user == NONE && anon == NONE {
+    let user = id_text(&c[2]);
+    let anon = id_text(&c[3]);
+    if user.is_none() && anon.is_none() {
         return Err((
             2,
             "missing required value: a funnel row needs `user_id` or `anonymous_id`".into(),
@@ -727,11 +887,11 @@ pub(crate) fn decode_funnel(c: &[Cell], symbols: &mut Symbols) -> Result<FunnelE
     if cell::opt_bool(&c[12]).map_err(|p| (12, p))? == Some(true) {
         flags |= FLAG_TEST_MODE;
     }
-    Ok(FunnelEvent {
+    let event = FunnelEvent {
         ts,
         event,
-        user,
-        anon,
+        user: NONE,
+        anon: NONE,
         cohort,
         platform: sym(symbols, &c[5]),
         utm_source: sym(symbols, &c[6]),
@@ -742,8 +902,9 @@ pub(crate) fn decode_funnel(c: &[Cell], symbols: &mut Symbols) -> Result<FunnelE
         provider: sym(symbols, &c[15]),
         source,
         flags,
-        message: sym(symbols, &c[16]),
-    })
+        message: message(&c[16]),
+    };
+    Ok(Decoded { event, user, anon })
 }
 
 /// Decodes one ledger row (cells in [`LEDGER_COLUMNS`] order).
@@ -754,7 +915,7 @@ pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerL
         Ok(symbols.intern(t))
     };
     let txn = text(1)?;
-    let entry = text(2)?;
+    cell::text(&c[2]).map_err(|p| (2, p))?;
     let account = text(3)?;
     let debit = minor_units(&c[4]).map_err(|p| (4, p))?;
     let credit = minor_units(&c[5]).map_err(|p| (5, p))?;
@@ -774,7 +935,6 @@ pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerL
     Ok(LedgerLine {
         ts,
         txn,
-        entry,
         account,
         debit: debit.unwrap_or(0),
         credit: credit.unwrap_or(0),
@@ -852,14 +1012,16 @@ mod tests {
             currency: Some("USD".into()),
             ..row
         };
-        let e = decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap();
+        let cells = funnel_row_cells(&row);
+        let e = decode_funnel(&cells, &mut syms).unwrap().event;
         assert_eq!(e.revenue_minor, 2000);
         assert_eq!(e.flags & FLAG_REVENUE, FLAG_REVENUE);
         let row = FunnelRow {
             currency: None,
             ..row
         };
-        let e = decode_funnel(&funnel_row_cells(&row), &mut syms).unwrap();
+        let cells = funnel_row_cells(&row);
+        let e = decode_funnel(&cells, &mut syms).unwrap().event;
         assert_eq!(e.revenue_minor, 0);
         assert_eq!(e.flags & FLAG_REVENUE, FLAG_REVENUE);
         let mut cells = funnel_row_cells(&row);

@@ -11,6 +11,8 @@
 //! the window after that visit; one event fills one step. The furthest step is the best
 //! chain over all visits (the earliest visit among equals gives the step instants).
 
+use rayon::prelude::*;
+
 use super::data::{COHORT_CANARY, FLAG_IDENTITY, FunnelEvents, PURCHASE};
 use super::identity::Identity;
 use super::symbols::NONE;
@@ -110,39 +112,28 @@ pub fn best_chain(
     (best, best_ts)
 }
 
-/// Builds the person table of the first `n` events.
-pub fn person_table(
+/// One event of a person, gathered for the per-person pass.
+#[derive(Clone, Copy)]
+struct Ev {
+    ts: Millis,
+    event: u32,
+    utm: u32,
+    cohort: u8,
+    synthetic: bool,
+}
+
+/// Persons `range` of the table, from their events `order[start[p]..start[p + 1]]`.
+fn person_rows(
     ev: &FunnelEvents,
-    n: usize,
-    id: &Identity,
+    order: &[u32],
+    start: &[u32],
     synthetic: &[bool],
     window: Millis,
+    range: std::ops::Range<usize>,
 ) -> PersonTable {
-    let np = id.person_key.len();
-    // Counting sort of event indices by person, keeping time order within a person.
-    let mut start = vec![0u32; np + 1];
-    for i in 0..n {
-        let p = id.person_of[i];
-        if p != NONE {
-            start[p as usize + 1] += 1;
-        }
-    }
-    for p in 0..np {
-        start[p + 1] += start[p];
-    }
-    let mut fill = start.clone();
-    let mut order = vec![0u32; start[np] as usize];
-    for i in 0..n {
-        let p = id.person_of[i];
-        if p != NONE && ev.flags[i] & FLAG_IDENTITY == 0 {
-            let slot = &mut fill[p as usize];
-            order[*slot as usize] = i as u32;
-            *slot += 1;
-        }
-    }
-
+    let np = range.len();
     let mut t = PersonTable {
-        key: id.person_key.clone(),
+        key: Vec::new(),
         platform: Vec::with_capacity(np),
         cohort: Vec::with_capacity(np),
         synthetic: Vec::with_capacity(np),
@@ -155,48 +146,56 @@ pub fn person_table(
         first_ts: Vec::with_capacity(np),
         events: Vec::with_capacity(np),
     };
+    let mut list: Vec<Ev> = Vec::new();
     let mut steps: Vec<(Millis, u8)> = Vec::new();
     let mut next = Vec::new();
-    for p in 0..np {
-        let list = &order[start[p] as usize..start[p + 1] as usize];
-        let first = list[0] as usize;
+    for p in range {
+        let idx = &order[start[p] as usize..start[p + 1] as usize];
+        list.clear();
+        list.extend(idx.iter().map(|&i| {
+            let i = i as usize;
+            Ev {
+                ts: ev.ts[i],
+                event: ev.event[i],
+                utm: ev.utm_source[i],
+                cohort: ev.cohort[i],
+                synthetic: synthetic[i],
+            }
+        }));
+        let first = idx[0] as usize;
         t.platform.push(ev.platform[first]);
-        t.cohort.push(ev.cohort[first]);
-        t.first_ts.push(ev.ts[first]);
+        t.cohort.push(list[0].cohort);
+        t.first_ts.push(list[0].ts);
         t.events.push(list.len() as u32);
-        t.synthetic
-            .push(list.iter().any(|&i| synthetic[i as usize]));
+        t.synthetic.push(list.iter().any(|e| e.synthetic));
         t.canary_only
-            .push(list.iter().all(|&i| ev.cohort[i as usize] == COHORT_CANARY));
-
-        let utm = |i: u32| ev.utm_source[i as usize];
+            .push(list.iter().all(|e| e.cohort == COHORT_CANARY));
         t.first_touch.push(
             list.iter()
-                .map(|&i| utm(i))
+                .map(|e| e.utm)
                 .find(|&u| u != NONE)
                 .unwrap_or(NONE),
         );
         let fp = list
             .iter()
-            .find(|&&i| ev.event[i as usize] == PURCHASE)
-            .map_or(UNREACHED, |&i| ev.ts[i as usize]);
+            .find(|e| e.event == PURCHASE)
+            .map_or(UNREACHED, |e| e.ts);
         t.first_purchase.push(fp);
         t.last_touch.push(if fp == UNREACHED {
             NONE
         } else {
             list.iter()
-                .take_while(|&&i| ev.ts[i as usize] <= fp)
-                .map(|&i| utm(i))
+                .take_while(|e| e.ts <= fp)
+                .map(|e| e.utm)
                 .filter(|&u| u != NONE)
                 .last()
                 .unwrap_or(NONE)
         });
-
         steps.clear();
         steps.extend(
             list.iter()
-                .filter(|&&i| (ev.event[i as usize] as usize) < STEPS)
-                .map(|&i| (ev.ts[i as usize], ev.event[i as usize] as u8)),
+                .filter(|e| (e.event as usize) < STEPS)
+                .map(|e| (e.ts, e.event as u8)),
         );
         // Already in (ts, file) order: put equal timestamps in step order, stably.
         if steps
@@ -210,6 +209,67 @@ pub fn person_table(
         for (k, col) in t.step_ts.iter_mut().enumerate() {
             col.push(times[k]);
         }
+    }
+    t
+}
+
+/// Builds the person table of the first `n` events, persons in parallel.
+pub fn person_table(
+    ev: &FunnelEvents,
+    n: usize,
+    id: &Identity,
+    synthetic: &[bool],
+    window: Millis,
+) -> PersonTable {
+    let np = id.person_key.len();
+    // Counting sort of event indices by person, keeping time order within a person.
+    let mut start = vec![0u32; np + 1];
+    for &p in &id.person_of[..n] {
+        if p != NONE {
+            start[p as usize + 1] += 1;
+        }
+    }
+    for p in 0..np {
+        start[p + 1] += start[p];
+    }
+    let mut fill = start.clone();
+    let mut order = vec![0u32; start[np] as usize];
+    for (i, &p) in id.person_of[..n].iter().enumerate() {
+        if p != NONE && ev.flags[i] & FLAG_IDENTITY == 0 {
+            let slot = &mut fill[p as usize];
+            order[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+    }
+    drop(fill);
+
+    const CHUNK: usize = 1 << 15;
+    let ranges: Vec<std::ops::Range<usize>> = (0..np)
+        .step_by(CHUNK)
+        .map(|from| from..(from + CHUNK).min(np))
+        .collect();
+    let parts: Vec<PersonTable> = ranges
+        .into_par_iter()
+        .map(|r| person_rows(ev, &order, &start, synthetic, window, r))
+        .collect();
+    let mut t = PersonTable {
+        key: id.person_key.clone(),
+        ..Default::default()
+    };
+    for part in parts {
+        t.platform.extend(part.platform);
+        t.cohort.extend(part.cohort);
+        t.synthetic.extend(part.synthetic);
+        t.canary_only.extend(part.canary_only);
+        t.furthest.extend(part.furthest);
+        for (col, p) in t.step_ts.iter_mut().zip(part.step_ts) {
+            col.extend(p);
+        }
+        t.first_touch.extend(part.first_touch);
+        t.last_touch.extend(part.last_touch);
+        t.first_purchase.extend(part.first_purchase);
+        t.first_ts.extend(part.first_ts);
+        t.events.extend(part.events);
     }
     t
 }

@@ -19,7 +19,7 @@ pub struct Identity {
 }
 
 /// Stitches the first `n` events (they are in timestamp order, file order on ties).
-/// `n_symbols` bounds every symbol of the events.
+/// `n_symbols` bounds every id symbol of the events (`AnalyticsData::ids`).
 pub fn stitch(ev: &FunnelEvents, n: usize, n_symbols: usize) -> Identity {
     let mut user_of_anon = vec![NONE; n_symbols];
     let mut stitched = 0;

@@ -93,7 +93,6 @@ pub fn lines_frame(l: &LedgerLines, n: usize, syms: &Symbols) -> PolarsResult<Da
             Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
             Column::new("ts_ms".into(), l.ts[..n].to_vec()),
             Column::new("txn_id".into(), name(&l.txn)),
-            Column::new("entry_id".into(), name(&l.entry)),
             Column::new("account".into(), name(&l.account)),
             Column::new(
                 "is_cash".into(),

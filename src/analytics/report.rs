@@ -16,8 +16,8 @@ use super::ledger::{LedgerReport, check as check_ledger};
 use super::money::iso4217_exponent;
 use super::policy::AnalyticsPolicy;
 use super::rollup::{
-    Attribution, FunnelReport, Kpis, OtherEvents, Scope, StepRow, attribution, funnel, kpis,
-    other_events, persons_frame, purchases_frame,
+    Attribution, FunnelReport, Kpis, OtherEvents, Scope, StepRow, other_events, persons_frame,
+    purchases_frame, rollups,
 };
 use crate::time::format_duration;
 
@@ -111,37 +111,8 @@ pub struct AnalyticsReport {
 pub struct Analytics {
     pub report: AnalyticsReport,
     tables: Vec<(&'static str, DataFrame)>,
-}
-
-fn empty_funnel() -> FunnelReport {
-    FunnelReport {
-        persons: 0,
-        steps: STEP_NAMES
-            .iter()
-            .enumerate()
-            .map(|(k, name)| StepRow {
-                name,
-                persons: 0,
-                conversion_from_previous: None,
-                drop_off: (k > 0).then_some(0),
-                median_s_from_previous: None,
-            })
-            .collect(),
-        by_platform: Vec::new(),
-        by_cohort: Vec::new(),
-    }
-}
-
-fn empty_kpis() -> Kpis {
-    Kpis {
-        persons: 0,
-        visitors: 0,
-        paying_persons: 0,
-        free_to_paid: None,
-        revenue_minor: BTreeMap::new(),
-        arpu_minor: BTreeMap::new(),
-        arppu_minor: BTreeMap::new(),
-    }
+    /// The analysis behind the person-level tables, built when they are written.
+    analysis: Option<FunnelAnalysis>,
 }
 
 /// Builds the report over every row of the data.
@@ -167,24 +138,18 @@ pub fn analyze(
             stitched_anonymous_ids: 0,
             duplicates_dropped: data.inputs.iter().map(|i| i.duplicates).sum(),
         },
-        funnel: empty_funnel(),
-        funnel_without_exclusion: empty_funnel(),
-        funnel_excluded: empty_funnel(),
+        funnel: FunnelReport::empty(),
+        funnel_without_exclusion: FunnelReport::empty(),
+        funnel_excluded: FunnelReport::empty(),
         revenue_minor: BTreeMap::new(),
         revenue_minor_without_exclusion: BTreeMap::new(),
         kpis: KpiSet {
-            included: empty_kpis(),
-            without_exclusion: empty_kpis(),
-            excluded: empty_kpis(),
+            included: Kpis::empty(),
+            without_exclusion: Kpis::empty(),
+            excluded: Kpis::empty(),
         },
-        attribution: Attribution {
-            first_touch: Vec::new(),
-            last_touch: Vec::new(),
-        },
-        attribution_without_exclusion: Attribution {
-            first_touch: Vec::new(),
-            last_touch: Vec::new(),
-        },
+        attribution: Attribution::default(),
+        attribution_without_exclusion: Attribution::default(),
         other_events: Vec::new(),
         leaked_events: None,
         tracking_gaps: Vec::new(),
@@ -211,27 +176,24 @@ pub fn analyze(
             included: fa.excluded.iter().filter(|e| !**e).count() as u64,
         };
         report.identity.stitched_anonymous_ids = fa.identity.stitched_anonymous_ids;
-        let persons = persons_frame(fa, syms)?;
-        let purchases = purchases_frame(fa, syms)?;
-        report.funnel = funnel(&persons, Scope::Included)?;
-        report.funnel_without_exclusion = funnel(&persons, Scope::All)?;
-        report.funnel_excluded = funnel(&persons, Scope::Excluded)?;
-        report.kpis = KpiSet {
-            included: kpis(&persons, &purchases, Scope::Included)?,
-            without_exclusion: kpis(&persons, &purchases, Scope::All)?,
-            excluded: kpis(&persons, &purchases, Scope::Excluded)?,
-        };
-        report.revenue_minor = report.kpis.included.revenue_minor.clone();
-        report.revenue_minor_without_exclusion =
-            report.kpis.without_exclusion.revenue_minor.clone();
-        report.attribution = attribution(&persons, &purchases, Scope::Included)?;
-        report.attribution_without_exclusion = attribution(&persons, &purchases, Scope::All)?;
+        let r = rollups(fa, syms)?;
+        let (f, k, a) = r.get(Scope::Included);
+        report.funnel = f.clone();
+        report.kpis.included = k.clone();
+        report.revenue_minor = k.revenue_minor.clone();
+        report.attribution = a.clone();
+        let (f, k, a) = r.get(Scope::All);
+        report.funnel_without_exclusion = f.clone();
+        report.kpis.without_exclusion = k.clone();
+        report.revenue_minor_without_exclusion = k.revenue_minor.clone();
+        report.attribution_without_exclusion = a.clone();
+        let (f, k, _) = r.get(Scope::Excluded);
+        report.funnel_excluded = f.clone();
+        report.kpis.excluded = k.clone();
         report.other_events = other_events(fa, ev, syms);
         report.leaked_events = fa.leaked_events;
         report.tracking_gaps = fa.gaps();
         report.tracking_tests = fa.step_tests.clone();
-        tables.push(("persons", persons));
-        tables.push(("purchases", purchases));
     }
     if let Some(l) = &data.ledger {
         let lc = check_ledger(l, l.len(), syms, policy)?;
@@ -245,7 +207,11 @@ pub fn analyze(
     tables.push(("tracking", tracking_table(&report)?));
     tables.push(("other_events", other_events_table(&report)?));
     tables.push(("provider_flow", provider_table(&report)?));
-    Ok(Analytics { report, tables })
+    Ok(Analytics {
+        report,
+        tables,
+        analysis: fa,
+    })
 }
 
 fn funnel_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
@@ -489,12 +455,23 @@ fn provider_table(r: &AnalyticsReport) -> PolarsResult<DataFrame> {
 
 impl Analytics {
     /// Writes every table as `<name>.parquet` and the report as `report.json` into
-    /// `dir` (created if needed); returns the files written.
-    pub fn write_tables(&mut self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    /// `dir` (created if needed); returns the files written. `data` is the data the
+    /// report was built from (for the names of the person-level tables).
+    pub fn write_tables(
+        &mut self,
+        data: &AnalyticsData,
+        dir: &Path,
+    ) -> Result<Vec<PathBuf>, ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
+        if let Some(fa) = self.analysis.take() {
+            self.tables
+                .push(("persons", persons_frame(&fa, &data.symbols, &data.ids)?));
+            self.tables
+                .push(("purchases", purchases_frame(&fa, &data.symbols)?));
+        }
         let mut written = Vec::new();
         for (name, df) in &mut self.tables {
             let path = dir.join(format!("{name}.parquet"));

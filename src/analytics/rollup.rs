@@ -38,14 +38,6 @@ impl Scope {
             Scope::Excluded => "excluded",
         }
     }
-
-    fn filter(self) -> Expr {
-        match self {
-            Scope::Included => col("excluded").not(),
-            Scope::All => lit(true),
-            Scope::Excluded => col("excluded"),
-        }
-    }
 }
 
 pub fn cohort_name(c: u8) -> Option<&'static str> {
@@ -56,8 +48,9 @@ pub fn cohort_name(c: u8) -> Option<&'static str> {
     }
 }
 
-/// The person table as a polars frame: one row per person.
-pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFrame> {
+/// The person table as a polars frame with names, one row per person: the
+/// `persons.parquet` table.
+pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols, ids: &Symbols) -> PolarsResult<DataFrame> {
     let p = &a.persons;
     let n = p.len();
     let names = |v: &[u32]| -> Vec<Option<&str>> { v.iter().map(|&s| syms.opt_name(s)).collect() };
@@ -75,7 +68,10 @@ pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFra
     };
     let mut cols = vec![
         Column::new("person".into(), (0..n as u32).collect::<Vec<u32>>()),
-        Column::new("person_id".into(), names(&p.key)),
+        Column::new(
+            "person_id".into(),
+            p.key.iter().map(|&s| ids.opt_name(s)).collect::<Vec<_>>(),
+        ),
         Column::new("platform".into(), names(&p.platform)),
         Column::new(
             "cohort".into(),
@@ -108,19 +104,27 @@ pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFra
     for (name, ts) in STEP_NAMES.iter().zip(&p.step_ts) {
         cols.push(Column::new(format!("{name}_ms").into(), opt_ts(ts)));
     }
-    for k in 1..STEPS {
-        let dt: Vec<Option<i64>> = (0..n)
-            .map(|i| {
-                let (a, b) = (p.step_ts[k - 1][i], p.step_ts[k][i]);
-                (a != UNREACHED && b != UNREACHED).then(|| b.saturating_sub(a))
-            })
-            .collect();
-        cols.push(Column::new(format!("dt_{k}").into(), dt));
+    for (k, dt) in deltas(a).into_iter().enumerate() {
+        cols.push(Column::new(format!("dt_{}", k + 1).into(), dt));
     }
     DataFrame::new(n, cols)
 }
 
-/// The purchases as a polars frame, with each purchase's person.
+/// Per step 1..5, the time from the previous step on each person's best chain.
+fn deltas(a: &FunnelAnalysis) -> Vec<Vec<Option<i64>>> {
+    let p = &a.persons;
+    (1..STEPS)
+        .map(|k| {
+            p.step_ts[k - 1]
+                .iter()
+                .zip(&p.step_ts[k])
+                .map(|(&a, &b)| (a != UNREACHED && b != UNREACHED).then(|| b.saturating_sub(a)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The purchases as a polars frame with names: the `purchases.parquet` table.
 pub fn purchases_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataFrame> {
     let pu = &a.purchases;
     let n = pu.person.len();
@@ -138,6 +142,84 @@ pub fn purchases_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataF
             ),
             Column::new("revenue_minor".into(), pu.revenue_minor.clone()),
             Column::new("has_revenue".into(), pu.has_revenue.clone()),
+        ],
+    )
+}
+
+/// The person table with integer codes only (symbols; [`NONE`] for null), which is
+/// what the rollups group by; names are attached to the few result rows afterwards.
+fn person_codes(a: &FunnelAnalysis) -> PolarsResult<DataFrame> {
+    let p = &a.persons;
+    let n = p.len();
+    let mut cols = vec![
+        Column::new("excluded".into(), a.excluded.clone()),
+        Column::new("platform".into(), p.platform.clone()),
+        Column::new(
+            "cohort".into(),
+            p.cohort.iter().map(|&c| u32::from(c)).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "furthest".into(),
+            p.furthest
+                .iter()
+                .map(|&f| i32::from(f))
+                .collect::<Vec<i32>>(),
+        ),
+        Column::new(
+            "paying".into(),
+            p.first_purchase
+                .iter()
+                .map(|&t| t != UNREACHED)
+                .collect::<Vec<bool>>(),
+        ),
+        Column::new("first_touch".into(), p.first_touch.clone()),
+        Column::new("last_touch".into(), p.last_touch.clone()),
+    ];
+    for (k, dt) in deltas(a).into_iter().enumerate() {
+        cols.push(Column::new(format!("dt_{}", k + 1).into(), dt));
+    }
+    DataFrame::new(n, cols)
+}
+
+/// Purchases with revenue and currency, with their person's codes.
+fn revenue_codes(a: &FunnelAnalysis) -> PolarsResult<DataFrame> {
+    let pu = &a.purchases;
+    let p = &a.persons;
+    let keep: Vec<usize> = (0..pu.person.len())
+        .filter(|&i| pu.has_revenue[i] && pu.currency[i] != NONE)
+        .collect();
+    let person = |i: usize| pu.person[i] as usize;
+    DataFrame::new(
+        keep.len(),
+        vec![
+            Column::new(
+                "excluded".into(),
+                keep.iter()
+                    .map(|&i| a.excluded[person(i)])
+                    .collect::<Vec<bool>>(),
+            ),
+            Column::new(
+                "currency".into(),
+                keep.iter().map(|&i| pu.currency[i]).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "revenue_minor".into(),
+                keep.iter()
+                    .map(|&i| pu.revenue_minor[i])
+                    .collect::<Vec<i64>>(),
+            ),
+            Column::new(
+                "first_touch".into(),
+                keep.iter()
+                    .map(|&i| p.first_touch[person(i)])
+                    .collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "last_touch".into(),
+                keep.iter()
+                    .map(|&i| p.last_touch[person(i)])
+                    .collect::<Vec<u32>>(),
+            ),
         ],
     )
 }
@@ -173,6 +255,34 @@ pub struct FunnelReport {
     pub by_cohort: Vec<GroupFunnel>,
 }
 
+impl FunnelReport {
+    /// A funnel without persons.
+    pub fn empty() -> Self {
+        FunnelReport {
+            persons: 0,
+            steps: steps_from(&[0; STEPS], &[None; STEPS]),
+            by_platform: Vec::new(),
+            by_cohort: Vec::new(),
+        }
+    }
+}
+
+fn steps_from(reach: &[u64; STEPS], median_ms: &[Option<f64>; STEPS]) -> Vec<StepRow> {
+    (0..STEPS)
+        .map(|k| {
+            let prev = (k > 0).then(|| reach[k - 1]);
+            StepRow {
+                name: STEP_NAMES[k],
+                persons: reach[k],
+                conversion_from_previous: prev
+                    .and_then(|p| (p > 0).then(|| reach[k] as f64 / p as f64)),
+                drop_off: prev.map(|p| p.saturating_sub(reach[k])),
+                median_s_from_previous: median_ms[k].map(|ms| ms / 1000.0),
+            }
+        })
+        .collect()
+}
+
 fn funnel_aggs() -> Vec<Expr> {
     let mut v: Vec<Expr> = (0..STEPS)
         .map(|k| {
@@ -185,91 +295,130 @@ fn funnel_aggs() -> Vec<Expr> {
         .collect();
     v.extend((1..STEPS).map(|k| {
         col(format!("dt_{k}"))
-            .cast(DataType::Float64)
             .median()
+            .cast(DataType::Float64)
             .alias(format!("median_ms_{k}"))
     }));
     v.push(len().cast(DataType::UInt64).alias("persons"));
+    v.push(col("paying").cast(DataType::UInt64).sum().alias("paying"));
     v
 }
 
-fn u64_at(df: &DataFrame, name: &str, i: usize) -> PolarsResult<u64> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .get(i)
-        .unwrap_or(0))
-}
+/// Typed access to the few rows of an aggregate.
+struct Rows<'a>(&'a DataFrame);
 
-fn f64_at(df: &DataFrame, name: &str, i: usize) -> PolarsResult<Option<f64>> {
-    Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.get(i))
-}
-
-fn str_at(df: &DataFrame, name: &str, i: usize) -> PolarsResult<Option<String>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .get(i)
-        .map(str::to_string))
-}
-
-fn steps_of(df: &DataFrame, i: usize) -> PolarsResult<Vec<StepRow>> {
-    let mut out = Vec::with_capacity(STEPS);
-    let mut prev: Option<u64> = None;
-    for (k, name) in STEP_NAMES.iter().enumerate() {
-        let persons = u64_at(df, &format!("reach_{k}"), i)?;
-        let median = if k == 0 {
-            None
-        } else {
-            f64_at(df, &format!("median_ms_{k}"), i)?.map(|ms| ms / 1000.0)
-        };
-        out.push(StepRow {
-            name,
-            persons,
-            conversion_from_previous: prev.and_then(|p| (p > 0).then(|| persons as f64 / p as f64)),
-            drop_off: prev.map(|p| p.saturating_sub(persons)),
-            median_s_from_previous: median,
-        });
-        prev = Some(persons);
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        self.0.height()
     }
-    Ok(out)
+    fn u64(&self, name: &str, i: usize) -> PolarsResult<u64> {
+        Ok(self
+            .0
+            .column(name)?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .get(i)
+            .unwrap_or(0))
+    }
+    fn i64(&self, name: &str, i: usize) -> PolarsResult<i64> {
+        Ok(self
+            .0
+            .column(name)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .get(i)
+            .unwrap_or(0))
+    }
+    fn u32(&self, name: &str, i: usize) -> PolarsResult<u32> {
+        Ok(self
+            .0
+            .column(name)?
+            .cast(&DataType::UInt32)?
+            .u32()?
+            .get(i)
+            .unwrap_or(NONE))
+    }
+    fn f64(&self, name: &str, i: usize) -> PolarsResult<Option<f64>> {
+        Ok(self.0.column(name)?.cast(&DataType::Float64)?.f64()?.get(i))
+    }
+    /// The scope of row `i` of an aggregate grouped by `excluded` (or of all persons).
+    fn scope(&self, i: usize) -> PolarsResult<Scope> {
+        match self.0.column("excluded") {
+            Err(_) => Ok(Scope::All),
+            Ok(c) => Ok(if c.bool()?.get(i).unwrap_or(false) {
+                Scope::Excluded
+            } else {
+                Scope::Included
+            }),
+        }
+    }
 }
 
-fn grouped(persons: &DataFrame, scope: Scope, by: &str) -> PolarsResult<Vec<GroupFunnel>> {
-    let df = persons
-        .clone()
-        .lazy()
-        .filter(scope.filter())
-        .group_by([col(by)])
-        .agg(funnel_aggs())
-        .sort([by], SortMultipleOptions::default().with_nulls_last(true))
-        .collect()?;
-    (0..df.height())
-        .map(|i| {
-            Ok(GroupFunnel {
-                value: str_at(&df, by, i)?,
-                steps: steps_of(&df, i)?,
-            })
-        })
-        .collect()
+/// One funnel row of an aggregate: persons, paying persons, steps.
+struct FunnelRow {
+    persons: u64,
+    paying: u64,
+    reach: [u64; STEPS],
+    median_ms: [Option<f64>; STEPS],
 }
 
-/// The funnel of one scope.
-pub fn funnel(persons: &DataFrame, scope: Scope) -> PolarsResult<FunnelReport> {
-    let df = persons
-        .clone()
-        .lazy()
-        .filter(scope.filter())
-        .select(funnel_aggs())
-        .collect()?;
-    Ok(FunnelReport {
-        persons: u64_at(&df, "persons", 0)?,
-        steps: steps_of(&df, 0)?,
-        by_platform: grouped(persons, scope, "platform")?,
-        by_cohort: grouped(persons, scope, "cohort")?,
+fn funnel_row(r: &Rows, i: usize) -> PolarsResult<FunnelRow> {
+    let mut reach = [0; STEPS];
+    let mut median_ms = [None; STEPS];
+    for k in 0..STEPS {
+        reach[k] = r.u64(&format!("reach_{k}"), i)?;
+        if k > 0 {
+            median_ms[k] = r.f64(&format!("median_ms_{k}"), i)?;
+        }
+    }
+    Ok(FunnelRow {
+        persons: r.u64("persons", i)?,
+        paying: r.u64("paying", i)?,
+        reach,
+        median_ms,
     })
+}
+
+/// Runs `query` over all persons and grouped by `excluded`, each row with its scope.
+fn per_scope(
+    frame: &DataFrame,
+    by: &[&str],
+    filter: Option<Expr>,
+    aggs: Vec<Expr>,
+) -> PolarsResult<Vec<DataFrame>> {
+    let base = || {
+        let lf = frame.clone().lazy();
+        match &filter {
+            Some(f) => lf.filter(f.clone()),
+            None => lf,
+        }
+    };
+    let keys = |with_scope: bool| -> Vec<Expr> {
+        let mut k: Vec<Expr> = by.iter().map(|b| col(*b)).collect();
+        if with_scope {
+            k.insert(0, col("excluded"));
+        }
+        k
+    };
+    let all = if by.is_empty() {
+        base().select(aggs.clone())
+    } else {
+        base().group_by(keys(false)).agg(aggs.clone())
+    };
+    let split = base().group_by(keys(true)).agg(aggs);
+    collect_all([all, split])
+}
+
+fn collect_all<const N: usize>(lfs: [LazyFrame; N]) -> PolarsResult<Vec<DataFrame>> {
+    lfs.into_iter().map(|lf| lf.collect()).collect()
+}
+
+fn scope_index(s: Scope) -> usize {
+    match s {
+        Scope::Included => 0,
+        Scope::All => 1,
+        Scope::Excluded => 2,
+    }
 }
 
 /// Revenue and per-person KPIs of one scope; amounts in minor units per currency.
@@ -289,71 +438,38 @@ pub struct Kpis {
     pub arppu_minor: BTreeMap<String, f64>,
 }
 
-/// Purchases with revenue and currency, joined to their persons.
-fn revenue_lazy(persons: &DataFrame, purchases: &DataFrame) -> LazyFrame {
-    purchases
-        .clone()
-        .lazy()
-        .filter(col("has_revenue").and(col("currency").is_not_null()))
-        .inner_join(persons.clone().lazy(), col("person"), col("person"))
-}
-
-fn currency_map(df: &DataFrame, key: &str, value: &str) -> PolarsResult<BTreeMap<String, i64>> {
-    let mut m = BTreeMap::new();
-    for i in 0..df.height() {
-        if let Some(c) = str_at(df, key, i)? {
-            let v = df
-                .column(value)?
-                .cast(&DataType::Int64)?
-                .i64()?
-                .get(i)
-                .unwrap_or(0);
-            m.insert(c, v);
+impl Kpis {
+    /// KPIs without persons.
+    pub fn empty() -> Self {
+        Kpis {
+            persons: 0,
+            visitors: 0,
+            paying_persons: 0,
+            free_to_paid: None,
+            revenue_minor: BTreeMap::new(),
+            arpu_minor: BTreeMap::new(),
+            arppu_minor: BTreeMap::new(),
         }
     }
-    Ok(m)
-}
 
-pub fn kpis(persons: &DataFrame, purchases: &DataFrame, scope: Scope) -> PolarsResult<Kpis> {
-    let counts = persons
-        .clone()
-        .lazy()
-        .filter(scope.filter())
-        .select([
-            len().cast(DataType::UInt64).alias("persons"),
-            col("furthest")
-                .gt_eq(lit(0))
-                .cast(DataType::UInt64)
-                .sum()
-                .alias("visitors"),
-            col("paying").cast(DataType::UInt64).sum().alias("paying"),
-        ])
-        .collect()?;
-    let revenue = revenue_lazy(persons, purchases)
-        .filter(scope.filter())
-        .group_by([col("currency")])
-        .agg([col("revenue_minor").sum().alias("revenue_minor")])
-        .collect()?;
-    let persons_n = u64_at(&counts, "persons", 0)?;
-    let visitors = u64_at(&counts, "visitors", 0)?;
-    let paying = u64_at(&counts, "paying", 0)?;
-    let revenue_minor = currency_map(&revenue, "currency", "revenue_minor")?;
-    let per = |n: u64| -> BTreeMap<String, f64> {
-        revenue_minor
-            .iter()
-            .filter(|_| n > 0)
-            .map(|(c, v)| (c.clone(), *v as f64 / n as f64))
-            .collect()
-    };
-    Ok(Kpis {
-        persons: persons_n,
-        visitors,
-        paying_persons: paying,
-        free_to_paid: (visitors > 0).then(|| paying as f64 / visitors as f64),
-        arpu_minor: per(persons_n),
-        arppu_minor: per(paying),
-        revenue_minor,
-    })
+    fn with(persons: u64, visitors: u64, paying: u64, revenue: BTreeMap<String, i64>) -> Self {
+        let per = |n: u64| -> BTreeMap<String, f64> {
+            revenue
+                .iter()
+                .filter(|_| n > 0)
+                .map(|(c, v)| (c.clone(), *v as f64 / n as f64))
+                .collect()
+        };
+        Kpis {
+            persons,
+            visitors,
+            paying_persons: paying,
+            free_to_paid: (visitors > 0).then(|| paying as f64 / visitors as f64),
+            arpu_minor: per(persons),
+            arppu_minor: per(paying),
+            revenue_minor: revenue,
+        }
+    }
 }
 
 /// One UTM source's share of a touch model.
@@ -368,74 +484,159 @@ pub struct TouchRow {
 }
 
 /// First- and last-touch attribution of one scope.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Attribution {
     pub first_touch: Vec<TouchRow>,
     pub last_touch: Vec<TouchRow>,
 }
 
-fn touch(
-    persons: &DataFrame,
-    purchases: &DataFrame,
-    scope: Scope,
-    key: &str,
-) -> PolarsResult<Vec<TouchRow>> {
-    let mut base = persons.clone().lazy().filter(scope.filter());
-    if key == "last_touch" {
-        base = base.filter(col("paying"));
-    }
-    let counts = base
-        .group_by([col(key)])
-        .agg([
-            len().cast(DataType::UInt64).alias("persons"),
-            col("paying")
-                .cast(DataType::UInt64)
-                .sum()
-                .alias("conversions"),
-        ])
-        .sort([key], SortMultipleOptions::default())
-        .collect()?;
-    let revenue = revenue_lazy(persons, purchases)
-        .filter(scope.filter())
-        .group_by([col(key), col("currency")])
-        .agg([col("revenue_minor").sum().alias("revenue_minor")])
-        .collect()?;
-    let mut rev: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for i in 0..revenue.height() {
-        if let (Some(src), Some(cur)) =
-            (str_at(&revenue, key, i)?, str_at(&revenue, "currency", i)?)
-        {
-            let v = revenue
-                .column("revenue_minor")?
-                .cast(&DataType::Int64)?
-                .i64()?
-                .get(i)
-                .unwrap_or(0);
-            rev.entry(src).or_default().insert(cur, v);
-        }
-    }
-    let mut rows = Vec::with_capacity(counts.height());
-    for i in 0..counts.height() {
-        let src = str_at(&counts, key, i)?.unwrap_or_else(|| DIRECT.to_string());
-        rows.push(TouchRow {
-            revenue_minor: rev.remove(&src).unwrap_or_default(),
-            utm_source: src,
-            persons: u64_at(&counts, "persons", i)?,
-            conversions: u64_at(&counts, "conversions", i)?,
-        });
-    }
-    Ok(rows)
+/// Every rollup of an analysis, per scope (`included`, `all`, `excluded`).
+pub struct Rollups {
+    pub funnel: [FunnelReport; 3],
+    pub kpis: [Kpis; 3],
+    pub attribution: [Attribution; 3],
 }
 
-pub fn attribution(
-    persons: &DataFrame,
-    purchases: &DataFrame,
-    scope: Scope,
-) -> PolarsResult<Attribution> {
-    Ok(Attribution {
-        first_touch: touch(persons, purchases, scope, "first_touch")?,
-        last_touch: touch(persons, purchases, scope, "last_touch")?,
-    })
+impl Rollups {
+    pub fn get(&self, s: Scope) -> (&FunnelReport, &Kpis, &Attribution) {
+        let i = scope_index(s);
+        (&self.funnel[i], &self.kpis[i], &self.attribution[i])
+    }
+}
+
+/// Computes every rollup in polars.
+pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
+    let persons = person_codes(a)?;
+    let revenue = revenue_codes(a)?;
+    let mut out = Rollups {
+        funnel: std::array::from_fn(|_| FunnelReport::empty()),
+        kpis: std::array::from_fn(|_| Kpis::empty()),
+        attribution: Default::default(),
+    };
+
+    // Revenue per scope and currency.
+    let mut revenue_by: [BTreeMap<String, i64>; 3] = Default::default();
+    for df in per_scope(
+        &revenue,
+        &["currency"],
+        None,
+        vec![col("revenue_minor").sum().alias("revenue_minor")],
+    )? {
+        let r = Rows(&df);
+        for i in 0..r.len() {
+            let s = scope_index(r.scope(i)?);
+            if let Some(c) = syms.opt_name(r.u32("currency", i)?) {
+                revenue_by[s].insert(c.to_string(), r.i64("revenue_minor", i)?);
+            }
+        }
+    }
+
+    // Funnels overall (with the KPI counts), per platform and per cohort.
+    for df in per_scope(&persons, &[], None, funnel_aggs())? {
+        let r = Rows(&df);
+        for i in 0..r.len() {
+            let s = scope_index(r.scope(i)?);
+            let f = funnel_row(&r, i)?;
+            out.funnel[s].persons = f.persons;
+            out.funnel[s].steps = steps_from(&f.reach, &f.median_ms);
+            out.kpis[s] = Kpis::with(f.persons, f.reach[0], f.paying, revenue_by[s].clone());
+        }
+    }
+    for (dim, label) in [("platform", 0), ("cohort", 1)] {
+        let mut groups: [Vec<GroupFunnel>; 3] = Default::default();
+        for df in per_scope(&persons, &[dim], None, funnel_aggs())? {
+            let r = Rows(&df);
+            for i in 0..r.len() {
+                let s = scope_index(r.scope(i)?);
+                let code = r.u32(dim, i)?;
+                let value = if label == 0 {
+                    syms.opt_name(code).map(str::to_string)
+                } else {
+                    cohort_name(code as u8).map(str::to_string)
+                };
+                let f = funnel_row(&r, i)?;
+                groups[s].push(GroupFunnel {
+                    value,
+                    steps: steps_from(&f.reach, &f.median_ms),
+                });
+            }
+        }
+        for (s, mut g) in groups.into_iter().enumerate() {
+            // By value, nulls last.
+            g.sort_by(|a, b| match (&a.value, &b.value) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            });
+            if label == 0 {
+                out.funnel[s].by_platform = g;
+            } else {
+                out.funnel[s].by_cohort = g;
+            }
+        }
+    }
+
+    // Attribution: persons and conversions per touch, then revenue per touch and currency.
+    let touch_name = |code: u32| syms.opt_name(code).unwrap_or(DIRECT).to_string();
+    for (key, paying_only) in [("first_touch", false), ("last_touch", true)] {
+        let mut rows: [BTreeMap<String, TouchRow>; 3] = Default::default();
+        for df in per_scope(
+            &persons,
+            &[key],
+            paying_only.then(|| col("paying")),
+            vec![
+                len().cast(DataType::UInt64).alias("persons"),
+                col("paying")
+                    .cast(DataType::UInt64)
+                    .sum()
+                    .alias("conversions"),
+            ],
+        )? {
+            let r = Rows(&df);
+            for i in 0..r.len() {
+                let s = scope_index(r.scope(i)?);
+                // A `utm_source` spelled "(direct)" shares its row with the persons
+                // without one (two groups here, one name): add up, never overwrite.
+                let name = touch_name(r.u32(key, i)?);
+                let row = rows[s].entry(name.clone()).or_insert_with(|| TouchRow {
+                    utm_source: name,
+                    persons: 0,
+                    conversions: 0,
+                    revenue_minor: BTreeMap::new(),
+                });
+                row.persons += r.u64("persons", i)?;
+                row.conversions += r.u64("conversions", i)?;
+            }
+        }
+        for df in per_scope(
+            &revenue,
+            &[key, "currency"],
+            None,
+            vec![col("revenue_minor").sum().alias("revenue_minor")],
+        )? {
+            let r = Rows(&df);
+            for i in 0..r.len() {
+                let s = scope_index(r.scope(i)?);
+                let name = touch_name(r.u32(key, i)?);
+                if let (Some(row), Some(c)) =
+                    (rows[s].get_mut(&name), syms.opt_name(r.u32("currency", i)?))
+                {
+                    *row.revenue_minor.entry(c.to_string()).or_default() +=
+                        r.i64("revenue_minor", i)?;
+                }
+            }
+        }
+        for (s, m) in rows.into_iter().enumerate() {
+            let v: Vec<TouchRow> = m.into_values().collect();
+            if paying_only {
+                out.attribution[s].last_touch = v;
+            } else {
+                out.attribution[s].first_touch = v;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Counts of the events that are no funnel step (`abandon`, `retry`, provider events,

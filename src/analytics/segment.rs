@@ -12,8 +12,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::data::{FLAG_IDENTITY, FUNNEL_COLUMNS, FunnelBuilder, FunnelEvent, decode_funnel};
-use super::symbols::{NONE, Symbols};
+use super::data::{
+    Decoded, FLAG_IDENTITY, FUNNEL_COLUMNS, FunnelBuilder, FunnelEvent, decode_funnel,
+};
+use super::symbols::{NONE, Symbols, fingerprint};
 use crate::source::cell::{self, Cell};
 use crate::source::{InputError, OnError, ReadStats, RowLoc, RowProblem, handle_row};
 
@@ -102,6 +104,7 @@ pub(crate) fn read(
     path: &Path,
     on_error: OnError,
     symbols: &mut Symbols,
+    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
     let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
@@ -129,7 +132,7 @@ pub(crate) fn read(
         let result = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(obj)) => {
                 has_source |= at(&obj, "properties.source").is_some_and(|v| !v.is_null());
-                row(&obj, symbols, b)
+                row(&obj, symbols, ids, b)
             }
             Ok(_) => Err(RowProblem::new("*", "not a JSON object")),
             Err(e) => Err(RowProblem::new("*", format!("not a JSON object: {e}"))),
@@ -151,6 +154,7 @@ pub(crate) fn read(
 fn row(
     obj: &Map<String, Value>,
     symbols: &mut Symbols,
+    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<(), RowProblem> {
     let kind = match obj.get("type") {
@@ -172,34 +176,29 @@ fn row(
             if kind != "track" {
                 cells[1] = Cell::Str(Cow::Borrowed("visit"));
             }
-            let e = decode_funnel(&cells, symbols)
+            let d = decode_funnel(&cells, symbols)
                 .map_err(|(i, p)| RowProblem::new(SEGMENT_FIELDS[i], p))?;
-            b.add(&e);
+            b.add(&d, ids);
             Ok(())
         }
         "identify" | "group" | "alias" => {
             let ts = cell::ts(&to_cell(obj.get("timestamp")))
                 .map_err(|p| RowProblem::new("timestamp", p))?;
-            let text = |field: &str, symbols: &mut Symbols| -> u32 {
-                match cell::opt_text(&to_cell(obj.get(field))) {
-                    Some(t) => symbols.intern(&t),
-                    None => NONE,
-                }
-            };
-            let user = text("userId", symbols);
-            let mut anon = NONE;
+            let text = |field: &str| cell::opt_text(&to_cell(obj.get(field)));
+            let user = text("userId");
+            let mut anon = None;
             if kind == "alias" {
-                anon = text("previousId", symbols);
+                anon = text("previousId");
             }
-            if anon == NONE {
-                anon = text("anonymousId", symbols);
+            if anon.is_none() {
+                anon = text("anonymousId");
             }
-            let message = text("messageId", symbols);
-            b.add(&FunnelEvent {
+            let message = text("messageId").map(|t| fingerprint(&t));
+            let event = FunnelEvent {
                 ts,
                 event: NONE,
-                user,
-                anon,
+                user: NONE,
+                anon: NONE,
                 cohort: 0,
                 platform: NONE,
                 utm_source: NONE,
@@ -211,7 +210,15 @@ fn row(
                 source: 0,
                 flags: FLAG_IDENTITY,
                 message,
-            });
+            };
+            b.add(
+                &Decoded {
+                    event,
+                    user: user.map(Cow::Owned),
+                    anon: anon.map(Cow::Owned),
+                },
+                ids,
+            );
             Ok(())
         }
         other => Err(RowProblem::new(

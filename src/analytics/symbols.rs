@@ -1,77 +1,133 @@
 //! String interning for the analytics tables: every identifier, event name, platform,
 //! UTM source, currency, user agent and URL of a dataset is stored once and referred to
 //! by a dense `u32` symbol, so per-event columns are plain integer vectors and identity
-//! stitching and grouping run over integers. The hasher is a small Fx-style multiply
-//! hash: the keys are not attacker-chosen in a batch tool and SipHash would dominate the
-//! cost of reading ten million rows.
+//! stitching and grouping run over integers.
+//!
+//! Strings are keyed by a fingerprint (two independent 64-bit multiply-mix lanes over
+//! the bytes): the table keeps 96 bits of it and a match is confirmed on the string
+//! itself, so two strings share a symbol only when they are equal. Delivery duplicates
+//! (`messageId`) are found by all 128 bits of the fingerprint, without storing the ids:
+//! with ten million distinct ids the chance that two of them share a fingerprint is
+//! about 10^-25 (documented in docs/analytics.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The symbol of an absent value.
 pub const NONE: u32 = u32::MAX;
 
-/// A fast non-cryptographic hasher (the rustc "Fx" hash).
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
+#[inline]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
 }
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+#[inline]
+fn fmix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
 
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+/// The 128-bit fingerprint of a string.
+#[inline]
+pub fn fingerprint(s: &str) -> u128 {
+    const K: [u64; 4] = [
+        0xa076_1d64_78bd_642f,
+        0xe703_7ed1_a0b4_28db,
+        0x8ebc_6af0_9c88_c6e3,
+        0x5899_65cc_7537_4cc3,
+    ];
+    let bytes = s.as_bytes();
+    let len = bytes.len() as u64;
+    let mut a = K[0] ^ len;
+    let mut b = K[1].wrapping_add(len.rotate_left(32));
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        a = mum(a ^ w, K[2]);
+        b = mum(b ^ w.rotate_left(29), K[3]);
     }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(w);
+        a = mum(a ^ w, K[2]);
+        b = mum(b ^ w.rotate_left(29), K[3]);
+    }
+    (u128::from(fmix(a ^ K[3])) << 64) | u128::from(fmix(b ^ K[0]))
 }
 
-impl Hasher for FxHasher {
+/// A hasher for keys that are fingerprints already: it keeps their low 64 bits.
+#[derive(Default, Clone, Copy)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
+        // Only reached for keys other than the integers below; fold them in.
+        for (i, b) in bytes.iter().enumerate() {
+            self.0 ^= u64::from(*b) << ((i % 8) * 8);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
+        self.0 = fmix(self.0);
     }
     #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
+    fn write_u128(&mut self, i: u128) {
+        self.0 ^= i as u64;
     }
     #[inline]
     fn write_u64(&mut self, i: u64) {
-        self.add(i);
+        self.0 = fmix(self.0.rotate_left(23) ^ i);
     }
     #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
+    fn write_u32(&mut self, i: u32) {
+        self.0 = fmix(self.0.rotate_left(23) ^ u64::from(i));
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.0
     }
 }
 
-/// A `HashMap` with the Fx hasher.
-pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A `HashMap` for integer keys (fingerprints, symbols): no SipHash.
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<PassThrough>>;
+/// A `HashSet` of fingerprints.
+pub type FingerprintSet = HashSet<u128, BuildHasherDefault<PassThrough>>;
 
-/// An interner: each distinct string gets the next dense id.
-#[derive(Clone, Debug, Default)]
+/// One slot of the open-addressing table: 96 bits of a fingerprint and its symbol
+/// (16 bytes). A fingerprint match is confirmed on the string, so the table is exact.
+#[derive(Clone, Copy)]
+struct Slot {
+    lo: u64,
+    hi: u32,
+    id: u32,
+}
+
+const EMPTY: Slot = Slot {
+    lo: 0,
+    hi: 0,
+    id: NONE,
+};
+
+/// An interner: each distinct string gets the next dense id. The table is open
+/// addressing with linear probing over fingerprints, at most half full, so that a batch
+/// of lookups can touch all its slots first and let the memory system fetch them in
+/// parallel ([`Symbols::intern_batch`]).
+#[derive(Clone, Default)]
 pub struct Symbols {
-    map: FxMap<Box<str>, u32>,
+    slots: Vec<Slot>,
     names: Vec<Box<str>>,
+}
+
+impl std::fmt::Debug for Symbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Symbols({} strings)", self.names.len())
+    }
 }
 
 impl Symbols {
@@ -79,21 +135,101 @@ impl Symbols {
         Self::default()
     }
 
-    /// The symbol of `s`, adding it when new.
-    pub fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.map.get(s) {
-            return id;
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// Makes room for `more` new strings, the table at most 5/8 full.
+    fn reserve(&mut self, more: usize) {
+        let need = (self.names.len() + more) * 8 / 5 + 1;
+        if self.slots.len() >= need.max(16) {
+            return;
+        }
+        let cap = need.max(16).next_power_of_two();
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
+        let mask = cap - 1;
+        for s in old.into_iter().filter(|s| s.id != NONE) {
+            let mut i = s.lo as usize & mask;
+            while self.slots[i].id != NONE {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    /// The slot of `text` (whose fingerprint is `fp`): where it is, or the empty slot
+    /// where it would go. A slot matches on its fingerprint bits and then on the string
+    /// itself, so two strings are one symbol only when they are equal.
+    #[inline]
+    fn find(&self, fp: u128, text: &str) -> usize {
+        let (lo, hi) = (fp as u64, (fp >> 64) as u32);
+        let mask = self.mask();
+        let mut i = lo as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.id == NONE || (s.lo == lo && s.hi == hi && *self.names[s.id as usize] == *text) {
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn insert_at(&mut self, i: usize, fp: u128, s: &str) -> u32 {
+        if self.slots[i].id != NONE {
+            return self.slots[i].id;
         }
         let id = self.names.len() as u32;
-        let boxed: Box<str> = s.into();
-        self.names.push(boxed.clone());
-        self.map.insert(boxed, id);
+        self.slots[i] = Slot {
+            lo: fp as u64,
+            hi: (fp >> 64) as u32,
+            id,
+        };
+        self.names.push(s.into());
         id
+    }
+
+    /// The symbol of `s`, adding it when new.
+    #[inline]
+    pub fn intern(&mut self, s: &str) -> u32 {
+        self.reserve(1);
+        let fp = fingerprint(s);
+        let i = self.find(fp, s);
+        self.insert_at(i, fp, s)
+    }
+
+    /// Interns many strings at once (`spans` into `text`), writing their symbols to
+    /// `out`: the slots of the whole batch are touched before any is probed, so their
+    /// cache misses overlap.
+    pub fn intern_batch(&mut self, text: &str, spans: &[(u32, u32)], out: &mut Vec<u32>) {
+        self.reserve(spans.len());
+        let fps: Vec<u128> = spans
+            .iter()
+            .map(|&(a, b)| fingerprint(&text[a as usize..b as usize]))
+            .collect();
+        let mask = self.mask();
+        let mut touch = 0u64;
+        for fp in &fps {
+            touch = touch.wrapping_add(self.slots[*fp as u64 as usize & mask].lo);
+        }
+        std::hint::black_box(touch);
+        out.clear();
+        for (fp, &(a, b)) in fps.iter().zip(spans) {
+            let s = &text[a as usize..b as usize];
+            let i = self.find(*fp, s);
+            let id = self.insert_at(i, *fp, s);
+            out.push(id);
+        }
     }
 
     /// The symbol of `s` if it was interned.
     pub fn get(&self, s: &str) -> Option<u32> {
-        self.map.get(s).copied()
+        if self.slots.is_empty() {
+            return None;
+        }
+        let id = self.slots[self.find(fingerprint(s), s)].id;
+        (id != NONE).then_some(id)
     }
 
     /// The string of a symbol; the empty string for [`NONE`] or an unknown id.
@@ -130,9 +266,36 @@ mod tests {
         assert_eq!(s.intern("visit"), 0);
         assert_eq!(s.intern("search"), 1);
         assert_eq!(s.intern("visit"), 0);
+        assert_eq!(s.intern(""), 2);
         assert_eq!(s.name(1), "search");
         assert_eq!(s.opt_name(NONE), None);
         assert_eq!(s.get("nope"), None);
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.get("search"), Some(1));
+        assert_eq!(s.len(), 3);
+        let text = "searchfooviewfoo";
+        let mut out = Vec::new();
+        s.intern_batch(text, &[(0, 6), (6, 9), (9, 13), (13, 16)], &mut out);
+        assert_eq!(out, vec![1, 3, 4, 3]);
+        assert_eq!(s.name(4), "view");
+        // Growing keeps every symbol.
+        for i in 0..10_000 {
+            s.intern(&format!("k{i}"));
+        }
+        assert_eq!(s.get("view"), Some(4));
+        assert_eq!(s.get("k9999"), Some(10_004));
+    }
+
+    #[test]
+    fn fingerprints_separate_close_strings() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200_000u32 {
+            for s in [format!("usr-{i:08x}"), format!("anon-{i}"), format!("{i}")] {
+                assert!(seen.insert(fingerprint(&s)), "{s}");
+            }
+        }
+        // Length and trailing zero bytes matter.
+        assert_ne!(fingerprint("a"), fingerprint("a\0"));
+        assert_ne!(fingerprint(""), fingerprint("\0"));
+        assert_ne!(fingerprint("abcdefgh"), fingerprint("abcdefgh\0"));
     }
 }
