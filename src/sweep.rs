@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::{OnErrorArg, SweepArgs};
+use crate::cli::{OnErrorArg, SettingsError, SweepArgs};
 use crate::engine::sweep::{Sweep, SweepVerdict, Variant};
 use crate::engine::{ReadOptions, Setup, replay_dir_with_bands};
 use crate::events::Outcome;
@@ -48,12 +48,9 @@ pub enum SweepError {
     TooMany(u64),
     #[error("give at least one --vary KEY=SPEC")]
     Nothing,
+    /// A problem with the arguments `run` shares (policy, schemas, `--start`).
     #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error(transparent)]
-    Schema(#[from] crate::engine::schema::SchemaError),
-    #[error("--start `{0}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z")]
-    Start(String),
+    Settings(#[from] SettingsError),
 }
 
 /// The checked arguments of `rehearse sweep`, built before any work starts.
@@ -68,7 +65,11 @@ pub struct SweepSettings {
 
 impl SweepSettings {
     pub fn new(args: &SweepArgs) -> Result<Self, SweepError> {
-        let policy = args.policy.builder()?.build()?;
+        let policy = args
+            .policy
+            .builder()
+            .and_then(PolicyBuilder::build)
+            .map_err(SettingsError::from)?;
         let builder = || args.policy.builder();
         let axes = args
             .vary
@@ -79,11 +80,11 @@ impl SweepSettings {
         let start = match &args.start {
             None => None,
             Some(s) => {
-                Some(crate::time::parse_rfc3339(s).ok_or_else(|| SweepError::Start(s.clone()))?)
+                Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?)
             }
         };
         Ok(SweepSettings {
-            setup: Setup::new(policy)?,
+            setup: Setup::new(policy).map_err(SettingsError::from)?,
             dataset: args.dataset.clone(),
             read: ReadOptions {
                 on_error: match args.on_error {

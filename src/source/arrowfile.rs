@@ -210,6 +210,74 @@ impl ArrowTable {
     }
 }
 
+impl ArrowTable {
+    /// Opens the batches (string columns as dictionaries when `dictionaries`), checks
+    /// the requested columns, and returns the stats to fill and the row number before
+    /// the first row.
+    fn open_rows(
+        &mut self,
+        columns: &[ColumnSpec],
+        dictionaries: bool,
+    ) -> Result<(BatchIter, ReadStats, u64), InputError> {
+        check_columns(columns);
+        self.dictionaries = dictionaries;
+        let opened = self.batches(columns);
+        self.dictionaries = false;
+        let (batches, schema) = opened?;
+        let stats = ReadStats {
+            present: present_columns(&self.path, &schema, columns)?,
+            ..Default::default()
+        };
+        let row_no = self.part.as_ref().map_or(0, |(_, first)| *first);
+        Ok((batches, stats, row_no))
+    }
+
+    /// A decoded batch, or the error naming the rows read before it.
+    fn batch(
+        &self,
+        batch: Result<RecordBatch, ArrowError>,
+        row_no: u64,
+    ) -> Result<RecordBatch, InputError> {
+        batch.map_err(|e| {
+            InputError::file(
+                &self.path,
+                format!("cannot decode a batch after row {row_no}: {e}"),
+            )
+        })
+    }
+
+    /// Hands every row of `batch` to `f` as cells (each column normalised once).
+    fn cell_rows(
+        &self,
+        batch: &RecordBatch,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        row_no: &mut u64,
+        stats: &mut ReadStats,
+        f: &mut RowFn<'_>,
+    ) -> Result<(), InputError> {
+        let mut cols = Vec::with_capacity(columns.len());
+        for c in columns {
+            cols.push(match batch.schema().index_of(c.name) {
+                Ok(idx) => normalise(batch.column(idx)).map_err(|e| {
+                    InputError::file(&self.path, format!("column `{}` {e}", c.name))
+                })?,
+                Err(_) => Col::Missing,
+            });
+        }
+        for i in 0..batch.num_rows() {
+            *row_no += 1;
+            let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
+            for (j, col) in cols.iter().enumerate() {
+                cells[j] = cell_at(col, i);
+            }
+            let result: Result<(), RowProblem> = f(&cells[..columns.len()]);
+            handle_row(result, &self.path, RowLoc::Row(*row_no), on_error, stats)?;
+        }
+        Ok(())
+    }
+}
+
 /// One requested column of one batch, normalised.
 enum Col {
     Missing,
@@ -553,40 +621,10 @@ impl Table for ArrowTable {
         on_error: OnError,
         f: &mut RowFn<'_>,
     ) -> Result<ReadStats, InputError> {
-        check_columns(columns);
-        let path = self.path.clone();
-        let (batches, schema) = self.batches(columns)?;
-        let present = present_columns(&path, &schema, columns)?;
-        let mut stats = ReadStats {
-            present,
-            ..Default::default()
-        };
-        let mut row_no = self.part.as_ref().map_or(0, |(_, first)| *first);
+        let (batches, mut stats, mut row_no) = self.open_rows(columns, false)?;
         for batch in batches {
-            let batch = batch.map_err(|e| {
-                InputError::file(
-                    &path,
-                    format!("cannot decode a batch after row {row_no}: {e}"),
-                )
-            })?;
-            let mut cols = Vec::with_capacity(columns.len());
-            for c in columns {
-                let col = match batch.schema().index_of(c.name) {
-                    Ok(idx) => normalise(batch.column(idx))
-                        .map_err(|e| InputError::file(&path, format!("column `{}` {e}", c.name)))?,
-                    Err(_) => Col::Missing,
-                };
-                cols.push(col);
-            }
-            for i in 0..batch.num_rows() {
-                row_no += 1;
-                let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
-                for (j, col) in cols.iter().enumerate() {
-                    cells[j] = cell_at(col, i);
-                }
-                let result: Result<(), RowProblem> = f(&cells[..columns.len()]);
-                handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
-            }
+            let batch = self.batch(batch, row_no)?;
+            self.cell_rows(&batch, columns, on_error, &mut row_no, &mut stats, f)?;
         }
         Ok(stats)
     }
@@ -598,49 +636,24 @@ impl Table for ArrowTable {
         prefixes: &[String],
         f: &mut RequestFn<'_>,
     ) -> Result<ReadStats, InputError> {
-        check_columns(columns);
-        let path = self.path.clone();
-        self.dictionaries = true;
-        let opened = self.batches(columns);
-        self.dictionaries = false;
-        let (batches, schema) = opened?;
-        let present = present_columns(&path, &schema, columns)?;
-        let mut stats = ReadStats {
-            present,
-            ..Default::default()
-        };
-        let mut row_no = self.part.as_ref().map_or(0, |(_, first)| *first);
+        let (batches, mut stats, mut row_no) = self.open_rows(columns, true)?;
         let parse_cohort = |s: &str| Cohort::parse(s);
         let parse_source = |s: &str| Source::parse(s);
         let parse_prefix = |s: &str| Some(prefix_index(prefixes, s));
         for batch in batches {
-            let batch = batch.map_err(|e| {
-                InputError::file(
-                    &path,
-                    format!("cannot decode a batch after row {row_no}: {e}"),
-                )
-            })?;
+            let batch = self.batch(batch, row_no)?;
             let n = batch.num_rows();
             let Some(cols) = RequestCols::of(&batch, columns) else {
                 // A type the fast path does not read: every row through the cells.
-                let mut generic = Vec::with_capacity(columns.len());
-                for c in columns {
-                    generic.push(match batch.schema().index_of(c.name) {
-                        Ok(idx) => normalise(batch.column(idx)).map_err(|e| {
-                            InputError::file(&path, format!("column `{}` {e}", c.name))
-                        })?,
-                        Err(_) => Col::Missing,
-                    });
-                }
-                for i in 0..n {
-                    row_no += 1;
-                    let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
-                    for (j, col) in generic.iter().enumerate() {
-                        cells[j] = cell_at(col, i);
-                    }
-                    let result = f(RequestRow::Cells(&cells[..columns.len()]));
-                    handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
-                }
+                let mut cells_of = |c: &[Cell]| f(RequestRow::Cells(c));
+                self.cell_rows(
+                    &batch,
+                    columns,
+                    on_error,
+                    &mut row_no,
+                    &mut stats,
+                    &mut cells_of,
+                )?;
                 continue;
             };
             let cohorts = cols.cohort.codes(n, parse_cohort);
@@ -662,7 +675,13 @@ impl Table for ArrowTable {
                     Some(row) => f(row),
                     None => f(RequestRow::Cells(&cols.cells(i))),
                 };
-                handle_row(result, &path, RowLoc::Row(row_no), on_error, &mut stats)?;
+                handle_row(
+                    result,
+                    &self.path,
+                    RowLoc::Row(row_no),
+                    on_error,
+                    &mut stats,
+                )?;
             }
         }
         Ok(stats)

@@ -68,8 +68,16 @@ fn spawn_reader(master: &dyn portable_pty::MasterPty) -> Receiver<Vec<u8>> {
     rx
 }
 
-#[test]
-fn a_panic_restores_the_terminal() {
+/// The binary started on a fresh pseudo-terminal with `args` and `env`: the master
+/// side, the child and the screen reading its output.
+fn start(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    Box<dyn portable_pty::MasterPty + Send>,
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Screen,
+) {
     let pty = native_pty_system()
         .openpty(PtySize {
             rows: ROWS,
@@ -79,14 +87,15 @@ fn a_panic_restores_the_terminal() {
         })
         .expect("a pseudo-terminal");
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rehearse"));
-    cmd.args(["tui", "--scenario", "scenarios/02-5xx-sustained.toml"]);
+    cmd.args(args);
     cmd.cwd(env!("CARGO_MANIFEST_DIR"));
     cmd.env("TERM", "xterm-256color");
-    cmd.env("REHEARSE_TUI_TEST_PANIC", "1");
-    cmd.env("RUST_BACKTRACE", "0");
-    let mut child = pty.slave.spawn_command(cmd).expect("the binary starts");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = pty.slave.spawn_command(cmd).expect("the binary starts");
     drop(pty.slave);
-    let mut screen = Screen {
+    let screen = Screen {
         parser: vt100::Parser::new(
             NonZeroU16::new(ROWS).expect("rows"),
             NonZeroU16::new(COLS).expect("columns"),
@@ -95,6 +104,15 @@ fn a_panic_restores_the_terminal() {
         bytes: spawn_reader(&*pty.master),
         raw: Vec::new(),
     };
+    (pty.master, child, screen)
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let (master, mut child, mut screen) = start(
+        &["tui", "--scenario", "scenarios/02-5xx-sustained.toml"],
+        &[("REHEARSE_TUI_TEST_PANIC", "1"), ("RUST_BACKTRACE", "0")],
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().expect("the child can be polled") {
@@ -119,7 +137,7 @@ fn a_panic_restores_the_terminal() {
     let message = raw.rfind("deliberate panic").expect("the message");
     assert!(entered < left && left < message, "{raw:?}");
     // Raw mode is off again: the line discipline echoes and reads lines.
-    let tty = pty.master.tty_name().expect("the pty has a name");
+    let tty = master.tty_name().expect("the pty has a name");
     let out = std::process::Command::new("stty")
         .arg("-a")
         .arg("-F")
@@ -136,37 +154,17 @@ fn a_panic_restores_the_terminal() {
 
 #[test]
 fn the_binary_draws_replays_and_quits_in_a_terminal() {
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("a pseudo-terminal");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rehearse"));
-    cmd.args([
-        "tui",
-        "--scenario",
-        "scenarios/02-5xx-sustained.toml",
-        "--speed",
-        "max",
-    ]);
-    cmd.cwd(env!("CARGO_MANIFEST_DIR"));
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pty.slave.spawn_command(cmd).expect("the binary starts");
-    drop(pty.slave);
-    let rx = spawn_reader(&*pty.master);
-    let mut writer = pty.master.take_writer().expect("a writer");
-    let mut screen = Screen {
-        parser: vt100::Parser::new(
-            NonZeroU16::new(ROWS).expect("rows"),
-            NonZeroU16::new(COLS).expect("columns"),
-            0,
-        ),
-        bytes: rx,
-        raw: Vec::new(),
-    };
+    let (master, mut child, mut screen) = start(
+        &[
+            "tui",
+            "--scenario",
+            "scenarios/02-5xx-sustained.toml",
+            "--speed",
+            "max",
+        ],
+        &[],
+    );
+    let mut writer = master.take_writer().expect("a writer");
     let mut send = |keys: &[u8]| {
         writer.write_all(keys).expect("keys reach the program");
         writer.flush().expect("flushed");
@@ -201,7 +199,7 @@ fn the_binary_draws_replays_and_quits_in_a_terminal() {
 
     // A resize while paused: the program wakes and redraws at the new size (the
     // footer moves to the new last row).
-    pty.master
+    master
         .resize(PtySize {
             rows: 24,
             cols: 80,
