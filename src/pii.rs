@@ -13,11 +13,12 @@
 //!   `@`, then domain labels `[A-Za-z0-9-]+` separated by dots with at least one dot. The
 //!   domain is taken as long as possible and its final label (the TLD) must be at least two
 //!   ASCII letters, so `user@localhost`, `user@host.c` and `pkg@1.2.3` are clean.
-//! - **Payment card**: maximal runs of digits in which groups are split by a single space or
-//!   a single dash (`[0-9]+([ -][0-9]+)*`, taken greedily, so the run is never next to a
-//!   digit). Only the whole run is checked: it is a card when it holds 13 to 19 digits and
-//!   passes the Luhn check. A card glued to other digit groups by single separators is
-//!   therefore not found; this keeps false positives down on lines full of numbers.
+//! - **Payment card**: any stretch of 13 to 19 digits, optionally split by single spaces or
+//!   dashes, with no digit just before or after it, that passes the Luhn check. Such a
+//!   stretch starts and ends on a group boundary of a maximal run `[0-9]+([ -][0-9]+)*`,
+//!   so every run is searched over its whole groups: the card in
+//!   `2026-03-02 4111 1111 1111 1111` is found although the run as a whole (24 digits)
+//!   is not a card.
 //! - **US SSN**: exactly `ddd-dd-dddd` not preceded or followed by a digit; area not `000`,
 //!   `666` or `9xx`, group not `00`, serial not `0000`.
 //! - **Phone**: either a `+` immediately followed by 10 to 14 consecutive digits and not by a
@@ -176,6 +177,45 @@ fn alnum_at(bytes: &[u8], i: usize) -> bool {
 }
 
 /// Luhn check over the ASCII digits of `s` (other characters are ignored).
+/// The first card in the digit run `bytes[start..end]` (digit groups split by single
+/// spaces or dashes, maximal on the right): a stretch that starts and ends on a group
+/// boundary, so it is not next to a digit, holds 13..=19 digits and passes Luhn. Starts
+/// are tried left to right and, for one start, the longest passing stretch wins. A start
+/// inside a group (a search that began mid-run) is not a boundary and is passed over.
+/// Allocation-free: at most 19 digits are walked from each start.
+fn card_in_run(bytes: &[u8], start: usize, end: usize) -> Option<Span> {
+    let mut s = start;
+    while s < end {
+        if !digit_before(bytes, s) {
+            let mut digits = 0;
+            let mut best = None;
+            let mut i = s;
+            while i < end && digits <= 19 {
+                if bytes[i].is_ascii_digit() {
+                    digits += 1;
+                    let group_end = i + 1 == end || !bytes[i + 1].is_ascii_digit();
+                    if group_end
+                        && (13..=19).contains(&digits)
+                        && luhn_valid(std::str::from_utf8(&bytes[s..=i]).unwrap_or(""))
+                    {
+                        best = Some((s, i + 1));
+                    }
+                }
+                i += 1;
+            }
+            if best.is_some() {
+                return best;
+            }
+        }
+        // The next group start: past the current group and its separator.
+        while s < end && bytes[s].is_ascii_digit() {
+            s += 1;
+        }
+        s += 1;
+    }
+    None
+}
+
 fn luhn_valid(s: &str) -> bool {
     let mut sum = 0u32;
     for (i, b) in s.bytes().rev().filter(u8::is_ascii_digit).enumerate() {
@@ -324,21 +364,17 @@ impl PiiDetector {
         None
     }
 
-    /// The next payment card: a maximal digit run with 13..=19 digits passing Luhn.
+    /// The next payment card: within a maximal digit run, the first stretch of whole
+    /// groups with 13..=19 digits passing Luhn (earliest start, then longest).
     fn next_card(&self, message: &str, from: usize) -> Option<Span> {
         let bytes = message.as_bytes();
         let mut pos = from;
         while pos <= message.len() {
             let m = self.card.find_at(message, pos)?;
-            let (start, end) = (m.start(), m.end());
-            if !digit_before(bytes, start) && !digit_at(bytes, end) {
-                let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
-                if (13..=19).contains(&digits) && luhn_valid(m.as_str()) {
-                    return Some((start, end));
-                }
+            if let Some(span) = card_in_run(bytes, m.start(), m.end()) {
+                return Some(span);
             }
-            // The whole run was the candidate; no sub-span of it is tried.
-            pos = end.max(start + 1);
+            pos = m.end().max(m.start() + 1);
         }
         None
     }
@@ -722,6 +758,35 @@ mod tests {
         // Luhn failure.
         assert_clean("order 4111 1111 1111 1112 shipped");
         assert_clean("epoch 1772445600000");
+    }
+
+    #[test]
+    fn card_next_to_other_digit_groups() {
+        // A separator is not a digit: the card is found inside a longer run whose whole
+        // fails (17 and 24 digits), on either side of the other groups.
+        assert_only(
+            "qty 2 4111 1111 1111 1111",
+            PiiKind::Card,
+            "4111 1111 1111 1111",
+        );
+        assert_only(
+            "2026-03-02 4111-1111-1111-1111 paid",
+            PiiKind::Card,
+            "4111-1111-1111-1111",
+        );
+        assert_only(
+            "pan 4111 1111 1111 1111 7 items",
+            PiiKind::Card,
+            "4111 1111 1111 1111",
+        );
+        // A stretch never starts or ends inside a group.
+        assert_clean("id 94111111111111111 7");
+        // Earliest start, then the longest passing stretch.
+        assert!(has(
+            "x 4222222222222 4111111111111111",
+            PiiKind::Card,
+            "4222222222222"
+        ));
     }
 
     #[test]

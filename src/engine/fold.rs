@@ -262,7 +262,8 @@ impl Folded {
     /// The 0-based tick interval holding `ts`, if inside `(T0, end]`.
     #[inline]
     pub fn interval(&self, ts: Millis) -> Option<usize> {
-        let d = ts - self.t0;
+        // Saturating: a timestamp far outside the rollout stays outside it.
+        let d = ts.saturating_sub(self.t0);
         if d <= 0 {
             return None;
         }
@@ -566,7 +567,7 @@ impl Folded {
                 ps.seo_status += 1;
                 note(0, format!("{path} status {status}"));
             }
-            if canonical.is_none_or(|c| c.trim().is_empty()) {
+            if canonical.is_none_or(str::is_empty) {
                 ps.seo_canonical += 1;
                 note(1, format!("{path} has no canonical"));
             }

@@ -81,6 +81,27 @@ pub enum ReplayError {
         "{0}: cannot tell the rollout start: the manifest has no `start`, no --start was given and the requests and probes hold no rows"
     )]
     NoStart(String),
+    #[error(
+        "{0}: the rollout start {1} ms since the epoch is out of range: the rollout and its security baseline must fall within the years 0000-9999 (check --start or the earliest request and probe timestamps)"
+    )]
+    StartOutOfRange(String, Millis),
+}
+
+/// The earliest and latest rollout starts whose stages, baseline and ticks all fall
+/// within RFC 3339's years 0000-9999, so no instant computed from T0 can overflow.
+fn check_start(setup: &Setup, t0: Millis, name: &str) -> Result<Millis, ReplayError> {
+    const MIN: Millis = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+    const MAX: Millis = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    let p = &setup.policy;
+    let ok = t0
+        .checked_sub(p.security_baseline_ms)
+        .is_some_and(|b| b >= MIN)
+        && t0.checked_add(p.total_ms()).is_some_and(|e| e <= MAX);
+    if ok {
+        Ok(t0)
+    } else {
+        Err(ReplayError::StartOutOfRange(name.to_string(), t0))
+    }
 }
 
 /// The fold of a replay: exactly [`Folded::new`]'s without extra bands.
@@ -120,6 +141,7 @@ pub fn replay_dir_with_bands(
         None => crate::source::decode::earliest_start(&ds, opts.batch_rows)?
             .ok_or_else(|| ReplayError::NoStart(dir.display().to_string()))?,
     };
+    let t0 = check_start(setup, t0, &dir.display().to_string())?;
     let mut folded = new_folded(setup, t0, extra);
     let mut inputs = crate::source::decode::read_all(&ds, &mut folded, opts)?;
     if let Some(data) = crate::analytics::data::AnalyticsData::load(dir, opts.on_error)? {
@@ -186,10 +208,11 @@ pub fn replay_dataset_with_bands(
                 .chain(ds.probes.iter().flatten().map(|p| p.ts))
                 .min();
             earliest
-                .map(|t| t.div_euclid(60_000) * 60_000)
+                .map(crate::source::decode::floor_minute)
                 .ok_or_else(|| ReplayError::NoStart("dataset".into()))?
         }
     };
+    let t0 = check_start(setup, t0, "dataset")?;
     let mut folded = new_folded(setup, t0, extra);
     let mut inputs = crate::source::decode::fold_dataset(ds, &mut folded, batch_rows.max(1));
     if let Some(data) = crate::analytics::data::AnalyticsData::from_dataset(ds) {

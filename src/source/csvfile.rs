@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{
@@ -37,10 +37,20 @@ impl CsvTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
         let file =
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let mut buffered = BufReader::with_capacity(1 << 20, file);
+        // A byte-order mark goes before the CSV parser sees the header, so a quoted
+        // first column name (`\u{feff}"ts",...`) is still unquoted.
+        if buffered
+            .fill_buf()
+            .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?
+            .starts_with(b"\xEF\xBB\xBF")
+        {
+            buffered.consume(3);
+        }
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file).take(u64::MAX));
+            .from_reader(buffered.take(u64::MAX));
         Ok(Self {
             path: path.to_path_buf(),
             reader,
@@ -167,13 +177,7 @@ impl Table for CsvTable {
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
-        let names: Vec<&[u8]> = headers
-            .iter()
-            .map(|h| {
-                // A UTF-8 byte-order mark before the first header is not part of the name.
-                h.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(h)
-            })
-            .collect();
+        let names: Vec<&[u8]> = headers.iter().collect();
         let mut index = Vec::with_capacity(columns.len());
         for c in columns {
             let found = names

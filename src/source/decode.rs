@@ -69,24 +69,88 @@ fn at<T>(cols: &[ColumnSpec], i: usize, r: Result<T, String>) -> Result<T, RowPr
 const COHORTS: &str = "canary, baseline";
 const SOURCES: &str = "real, synthetic";
 
-/// T0 from the data: the earliest `requests` or `probes` timestamp floored to the minute.
-/// Rows whose `ts` is unreadable are ignored here; the main pass reports them.
+/// T0 from the data: the earliest `requests` or `probes` event floored to the minute.
+/// Only rows the main pass accepts are events: each row goes through the same decoder
+/// as in [`read_all`], and a row it rejects is ignored here (the main pass reports it,
+/// or counts it as a skip), so a skipped row never moves T0.
 pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Millis>, InputError> {
     let mut earliest: Option<Millis> = None;
+    let mut note = |t: Millis| earliest = Some(earliest.map_or(t, |e| e.min(t)));
     for s in [Stream::Requests, Stream::Probes] {
         let Some((path, enc)) = ds.streams.get(&s) else {
             continue;
         };
         let mut table = open_table(path, *enc, batch_rows)?;
-        let cols = [req("ts")];
-        table.for_each_row(&cols, super::OnError::Skip, &mut |cells: &[Cell]| {
-            if let Ok(t) = cell::ts(&cells[0]) {
-                earliest = Some(earliest.map_or(t, |e| e.min(t)));
-            }
-            Ok(())
-        })?;
+        if s == Stream::Requests {
+            let cols = &REQUEST_COLUMNS;
+            table.for_each_row(cols, super::OnError::Skip, &mut |c: &[Cell]| {
+                let (ts, ..) = request_cells(cols, c, &[])?;
+                note(ts);
+                Ok(())
+            })?;
+        } else {
+            let cols = &PROBE_COLUMNS;
+            table.for_each_row(cols, super::OnError::Skip, &mut |c: &[Cell]| {
+                note(probe_cells(cols, c)?.0);
+                Ok(())
+            })?;
+        }
     }
-    Ok(earliest.map(|t| t.div_euclid(60_000) * 60_000))
+    Ok(earliest.map(floor_minute))
+}
+
+/// `t` floored to the minute, saturating at the ends of the `i64` range.
+pub fn floor_minute(t: Millis) -> Millis {
+    t.div_euclid(60_000).saturating_mul(60_000)
+}
+
+/// One request row's cells decoded and checked: timestamp, cohort, source, status,
+/// latency in microseconds and endpoint prefix index (among `prefixes`).
+fn request_cells(
+    cols: &[ColumnSpec],
+    c: &[Cell],
+    prefixes: &[String],
+) -> Result<(Millis, Cohort, Source, u16, u64, u8), RowProblem> {
+    let ts = at(cols, 0, cell::ts(&c[0]))?;
+    let endpoint = at(cols, 1, cell::text(&c[1]))?;
+    let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
+    let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
+    let status = at(cols, 4, cell::status(&c[4]))?;
+    let lat = at(cols, 5, cell::latency_us(&c[5]))?;
+    Ok((
+        ts,
+        cohort,
+        source,
+        status,
+        lat,
+        prefix_index(prefixes, endpoint),
+    ))
+}
+
+/// One probe row's cells decoded and checked: timestamp, target, status, payload and
+/// `schema_ok`.
+#[allow(clippy::type_complexity)]
+fn probe_cells<'c>(
+    cols: &[ColumnSpec],
+    c: &'c [Cell],
+) -> Result<(Millis, &'c str, u16, Option<&'c str>, Option<bool>), RowProblem> {
+    let ts = at(cols, 0, cell::ts(&c[0]))?;
+    let target = at(cols, 1, cell::text(&c[1]))?;
+    let status = at(cols, 2, cell::status(&c[2]))?;
+    at(cols, 3, cell::latency_us(&c[3]))?;
+    let payload = match &c[4] {
+        Cell::Null => None,
+        Cell::Str(s) => Some(s.as_ref()),
+        Cell::Json(s) | Cell::Num(s) => Some(*s),
+        other => {
+            return Err(RowProblem::new(
+                "payload",
+                format!("{other:?} is not JSON text"),
+            ));
+        }
+    };
+    let schema_ok = at(cols, 5, cell::opt_bool(&c[5]))?;
+    Ok((ts, target, status, payload, schema_ok))
 }
 
 /// Reads every present stream of a dataset directory into the fold.
@@ -121,22 +185,7 @@ pub fn read_all(
             Stream::Probes => {
                 let cols = &PROBE_COLUMNS;
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
-                    let ts = at(cols, 0, cell::ts(&c[0]))?;
-                    let target = at(cols, 1, cell::text(&c[1]))?;
-                    let status = at(cols, 2, cell::status(&c[2]))?;
-                    at(cols, 3, cell::latency_us(&c[3]))?;
-                    let payload = match &c[4] {
-                        Cell::Null => None,
-                        Cell::Str(s) => Some(s.as_ref()),
-                        Cell::Json(s) | Cell::Num(s) => Some(*s),
-                        other => {
-                            return Err(RowProblem::new(
-                                "payload",
-                                format!("{other:?} is not JSON text"),
-                            ));
-                        }
-                    };
-                    let schema_ok = at(cols, 5, cell::opt_bool(&c[5]))?;
+                    let (ts, target, status, payload, schema_ok) = probe_cells(cols, c)?;
                     f.add_probe(ts, target, status, payload, schema_ok);
                     Ok(())
                 })?
@@ -188,10 +237,7 @@ pub fn read_all(
                 let cols = &LOG_COLUMNS;
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
-                    let message = match &c[1] {
-                        Cell::Null => "",
-                        other => at(cols, 1, cell::text(other))?,
-                    };
+                    let message = at(cols, 1, cell::text(&c[1]))?;
                     f.add_log(ts, message);
                     Ok(())
                 })?
@@ -273,20 +319,8 @@ fn read_requests(
                 prefix,
             } => batch.push(ts, cohort, source, status, latency_us, prefix),
             RequestRow::Cells(c) => {
-                let ts = at(cols, 0, cell::ts(&c[0]))?;
-                let endpoint = at(cols, 1, cell::text(&c[1]))?;
-                let cohort = at(cols, 2, cell::one_of(&c[2], Cohort::parse, COHORTS))?;
-                let source = at(cols, 3, cell::one_of(&c[3], Source::parse, SOURCES))?;
-                let status = at(cols, 4, cell::status(&c[4]))?;
-                let lat = at(cols, 5, cell::latency_us(&c[5]))?;
-                batch.push(
-                    ts,
-                    cohort,
-                    source,
-                    status,
-                    lat,
-                    prefix_index(&prefixes, endpoint),
-                );
+                let (ts, cohort, source, status, lat, prefix) = request_cells(cols, c, &prefixes)?;
+                batch.push(ts, cohort, source, status, lat, prefix);
             }
         }
         if batch.len() >= opts.batch_rows {

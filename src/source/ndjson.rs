@@ -95,6 +95,84 @@ impl<'de, 'c> Visitor<'de> for RowSeed<'c, 'de> {
     }
 }
 
+/// A file-level error for the first required column that no row of the file has.
+fn missing_column(path: &Path, columns: &[ColumnSpec], present: &[bool]) -> Result<(), InputError> {
+    match columns
+        .iter()
+        .zip(present)
+        .find(|(c, p)| c.required && !**p)
+    {
+        Some((c, _)) => Err(InputError::file(
+            path,
+            format!(
+                "required column `{}` is missing: no row has the key",
+                c.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl NdjsonTable {
+    /// The error to report for the first bad row `e` (at `line_no`, under
+    /// `--on-error fail`): a required column that no row of the file has is a file-level
+    /// error and wins over it, so the rest of the file is read for its keys alone.
+    fn first_error(
+        &mut self,
+        e: InputError,
+        columns: &[ColumnSpec],
+        present: &mut [bool],
+        line_no: u64,
+    ) -> InputError {
+        if let Err(file) = self
+            .scan_keys(columns, present, line_no)
+            .and_then(|()| missing_column(&self.path, columns, present))
+        {
+            return file;
+        }
+        e
+    }
+
+    /// Reads the rest of the file after line `line_no`, noting which requested keys
+    /// appear; lines that are not JSON objects are passed over.
+    fn scan_keys(
+        &mut self,
+        columns: &[ColumnSpec],
+        present: &mut [bool],
+        mut line_no: u64,
+    ) -> Result<(), InputError> {
+        let mut line = Vec::new();
+        while present.iter().zip(columns).any(|(p, c)| c.required && !*p) {
+            line.clear();
+            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| {
+                InputError::file(
+                    &self.path,
+                    format!("read error at line {}: {e}", line_no + 1),
+                )
+            })?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let Ok(text) = std::str::from_utf8(&line) else {
+                continue;
+            };
+            let mut raws: [Option<&RawValue>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+            let mut de = serde_json::Deserializer::from_str(text.trim());
+            let seed = RowSeed {
+                columns,
+                out: &mut raws,
+            };
+            if seed.deserialize(&mut de).is_ok() {
+                for (p, raw) in present.iter_mut().zip(raws.iter()) {
+                    *p |= raw.is_some();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Table for NdjsonTable {
     fn for_each_row(
         &mut self,
@@ -108,22 +186,36 @@ impl Table for NdjsonTable {
             present: vec![false; columns.len()],
             ..Default::default()
         };
-        let mut line = String::new();
+        let mut line = Vec::new();
         let mut line_no = 0u64;
         let mut any_row = false;
         loop {
             line.clear();
-            let n = self.reader.read_line(&mut line).map_err(|e| {
+            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| {
                 InputError::file(&path, format!("read error at line {}: {e}", line_no + 1))
             })?;
             if n == 0 {
                 break;
             }
             line_no += 1;
+            // Invalid UTF-8 spoils its line only: a row error, skippable.
+            let text = match std::str::from_utf8(&line) {
+                Ok(t) => t,
+                Err(e) => {
+                    any_row = true;
+                    let bad = Err(RowProblem::new("*", format!("not UTF-8 text: {e}")));
+                    if let Err(e) =
+                        handle_row(bad, &path, RowLoc::Line(line_no), on_error, &mut stats)
+                    {
+                        return Err(self.first_error(e, columns, &mut stats.present, line_no));
+                    }
+                    continue;
+                }
+            };
             let text = if line_no == 1 {
-                line.trim_start_matches('\u{feff}')
+                text.trim_start_matches('\u{feff}')
             } else {
-                &line
+                text
             };
             let text = text.trim();
             if text.is_empty() {
@@ -145,9 +237,11 @@ impl Table for NdjsonTable {
                 Ok(()) => {
                     let mut cells: [Cell; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
                     let mut bad = None;
+                    for (p, raw) in stats.present.iter_mut().zip(raws.iter()) {
+                        *p |= raw.is_some();
+                    }
                     for (i, raw) in raws.iter().enumerate().take(columns.len()) {
                         if let Some(raw) = raw {
-                            stats.present[i] = true;
                             match raw_to_cell(raw) {
                                 Ok(c) => cells[i] = c,
                                 Err(e) => {
@@ -163,11 +257,14 @@ impl Table for NdjsonTable {
                     }
                 }
             };
-            handle_row(result, &path, RowLoc::Line(line_no), on_error, &mut stats)?;
+            if let Err(e) = handle_row(result, &path, RowLoc::Line(line_no), on_error, &mut stats) {
+                return Err(self.first_error(e, columns, &mut stats.present, line_no));
+            }
         }
         if !any_row {
             return Err(InputError::file(&path, "the file holds no JSON rows"));
         }
+        missing_column(&path, columns, &stats.present)?;
         Ok(stats)
     }
 }

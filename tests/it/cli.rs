@@ -478,3 +478,145 @@ fn check_reports_a_mismatch_with_its_diff() {
         "{out}"
     );
 }
+
+const NDJSON_ROW: &str = "{\"ts\":\"2026-03-02T10:00:01Z\",\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":3}\n";
+
+#[test]
+fn ndjson_column_no_row_has_is_a_file_error() {
+    // No row has `latency_ms`: a file-level error under both modes, and it wins over the
+    // bad row at line 1 (which also lacks a `status`).
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "dataset.toml",
+        "start = \"2026-03-02T10:00:00Z\"\n",
+    );
+    let no_latency = NDJSON_ROW.replace(",\"latency_ms\":3", "");
+    let rows = format!("{}{no_latency}", no_latency.replace(",\"status\":200", ""));
+    write(d.path(), "requests.ndjson", &rows);
+    let ds = d.path().to_str().unwrap();
+    for mode in ["fail", "skip"] {
+        expect_usage_error(
+            &["run", ds, "--on-error", mode],
+            &["requests.ndjson", "required column `latency_ms` is missing"],
+        );
+    }
+    // When some row has the key, a row without it is a row error, skippable.
+    write(
+        d.path(),
+        "requests.ndjson",
+        &format!("{no_latency}{NDJSON_ROW}"),
+    );
+    expect_usage_error(&["run", ds], &["line 1", "`latency_ms`"]);
+    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    assert_eq!(v["inputs"][0]["rows"], 1);
+}
+
+#[test]
+fn ndjson_invalid_utf8_spoils_its_line_only() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "dataset.toml",
+        "start = \"2026-03-02T10:00:00Z\"\n",
+    );
+    let mut bytes = NDJSON_ROW.as_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"ts\":\"\xff\xfe\"}\n");
+    bytes.extend_from_slice(NDJSON_ROW.as_bytes());
+    std::fs::write(d.path().join("requests.ndjson"), bytes).unwrap();
+    let ds = d.path().to_str().unwrap();
+    expect_usage_error(&["run", ds], &["requests.ndjson", "line 2", "UTF-8"]);
+    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    assert_eq!(v["inputs"][0]["rows"], 2);
+}
+
+#[test]
+fn empty_log_message_is_a_missing_required_value() {
+    let d = tempfile::tempdir().unwrap();
+    tiny(d.path(), "2026-03-02T10:00:01Z,/a,canary,real,200,1.0\n");
+    write(
+        d.path(),
+        "logs.csv",
+        "ts,message\n2026-03-02T10:00:01Z,ok\n2026-03-02T10:00:02Z,\n",
+    );
+    let ds = d.path().to_str().unwrap();
+    expect_usage_error(&["run", ds], &["logs.csv", "line 3", "`message`"]);
+    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let logs = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["stream"] == "logs")
+        .unwrap();
+    assert_eq!(logs["skipped"], 1);
+    assert_eq!(logs["rows"], 1);
+}
+
+#[test]
+fn skipped_rows_do_not_move_the_fallback_start() {
+    // Without a manifest, T0 is the earliest accepted event: the 09:58 row has a bad
+    // status and is skipped, so T0 is 10:07, not 09:58.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "requests.csv",
+        &format!(
+            "{REQ_HEADER}2026-03-02T09:58:00Z,/a,canary,real,700,1\n2026-03-02T10:07:31.5Z,/a,canary,real,200,1\n"
+        ),
+    );
+    write(
+        d.path(),
+        "probes.csv",
+        "ts,target,status,latency_ms\n2026-03-02T09:59:00Z,ttv,200,-4\n",
+    );
+    let o = run(&[
+        "run",
+        d.path().to_str().unwrap(),
+        "--json",
+        "--on-error",
+        "skip",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["t0"], "2026-03-02T10:07:00.000Z", "{}", stderr(&o));
+    assert_eq!(v["skipped_rows"], 2);
+}
+
+#[test]
+fn byte_order_mark_before_a_quoted_header() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "dataset.toml",
+        "start = \"2026-03-02T10:00:00Z\"\n",
+    );
+    write(
+        d.path(),
+        "requests.csv",
+        "\u{feff}\"ts\",\"endpoint\",cohort,source,status,latency_ms\n2026-03-02T10:00:01Z,/a,canary,real,200,1\n",
+    );
+    let o = run(&["run", d.path().to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["rows"], 1, "{}", stderr(&o));
+}
+
+#[test]
+fn extreme_timestamps_fall_outside_the_rollout() {
+    // Epoch values at the ends of the i64 range are events outside the rollout, not a
+    // crash; a start derived from one is out of range, a usage error.
+    let d = tempfile::tempdir().unwrap();
+    tiny(
+        d.path(),
+        "9223372036854775807,/a,canary,real,200,1\n-9223372036854775808,/a,canary,real,200,1\n",
+    );
+    let o = run(&["run", d.path().to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["outside_rollout"], 2);
+    std::fs::remove_file(d.path().join("dataset.toml")).unwrap();
+    expect_usage_error(&["run", d.path().to_str().unwrap()], &["out of range"]);
+}
