@@ -912,7 +912,7 @@ pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerL
     let ts = cell::ts(&c[0]).map_err(|p| (0, p))?;
     let mut text = |i: usize| -> Result<u32, Problem> {
         let t = cell::text(&c[i]).map_err(|p| (i, p))?;
-        Ok(symbols.intern(t))
+        Ok(symbols.intern(&t))
     };
     let txn = text(1)?;
     cell::text(&c[2]).map_err(|p| (2, p))?;

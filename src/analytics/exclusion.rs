@@ -8,17 +8,15 @@ use super::data::{FLAG_TEST_MODE, FunnelEvents};
 use super::policy::AnalyticsPolicy;
 use super::symbols::{NONE, Symbols};
 
-/// Whether the query string of `url` (after `?`, before `#`) has the parameter `key`
-/// with the value `value`, compared as written (no percent-decoding).
+/// Whether the query string of `url` (after the first `?` of the part before any `#`)
+/// has the parameter `key` with the value `value`. Pairs are split at `&` and decoded
+/// as a form (`%31` is `1`, `+` a space), as a URL parser's query reading does.
 pub fn url_has_param(url: &str, key: &str, value: &str) -> bool {
-    let Some((_, rest)) = url.split_once('?') else {
+    let before_fragment = url.split('#').next().unwrap_or("");
+    let Some((_, query)) = before_fragment.split_once('?') else {
         return false;
     };
-    let query = rest.split('#').next().unwrap_or("");
-    query.split('&').any(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        k == key && v == value
-    })
+    form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == key && v == value)
 }
 
 /// The synthetic markers of a policy, ready to match.
@@ -93,6 +91,14 @@ mod tests {
         assert!(!url_has_param("/search?e2e=10", "e2e", "1"));
         assert!(!url_has_param("/search?xe2e=1", "e2e", "1"));
         assert!(!url_has_param("/search#e2e=1", "e2e", "1"));
+        // The fragment goes first: a `?` inside it starts no query.
+        assert!(!url_has_param("/search#results?e2e=1", "e2e", "1"));
+        assert!(url_has_param("/search?a=1#x?e2e=0", "a", "1"));
+        // Keys and values are form-decoded.
+        assert!(url_has_param("/search?e2e=%31", "e2e", "1"));
+        assert!(url_has_param("/search?%65%32%65=1", "e2e", "1"));
+        assert!(!url_has_param("/search?E2E=1", "e2e", "1"));
+        assert!(!url_has_param("/search?e2e=01", "e2e", "1"));
         assert!(!url_has_param("/e2e=1/search", "e2e", "1"));
         assert!(!url_has_param("/search?e2e", "e2e", "1"));
     }

@@ -65,7 +65,7 @@ pub fn is_segment(path: &Path) -> Result<bool, InputError> {
             // Not UTF-8 or unreadable: the NDJSON reader reports it.
             Err(_) => return Ok(false),
         }
-        let t = line.trim();
+        let t = line.trim_start_matches('\u{feff}').trim();
         if t.is_empty() {
             continue;
         }
@@ -125,7 +125,12 @@ pub(crate) fn read(
             break;
         }
         line_no += 1;
-        let text = line.trim();
+        let text = if line_no == 1 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            &line
+        }
+        .trim();
         if text.is_empty() {
             continue;
         }

@@ -271,12 +271,14 @@ pub fn opt_bool(c: &Cell) -> Result<Option<bool>, String> {
 }
 
 /// Required text: absent or empty is an error.
-pub fn text<'c>(c: &'c Cell) -> Result<&'c str, String> {
+pub fn text<'c>(c: &'c Cell) -> Result<Cow<'c, str>, String> {
     match c {
-        Cell::Str(s) if !s.is_empty() => Ok(s),
+        Cell::Str(s) if !s.is_empty() => Ok(Cow::Borrowed(s)),
         Cell::Null | Cell::Str(_) => Err(MISSING.into()),
-        Cell::Num(s) | Cell::Json(s) => Ok(s),
-        _ => Err(format!("{} is not text", c.describe())),
+        Cell::Num(s) | Cell::Json(s) => Ok(Cow::Borrowed(s)),
+        // A typed value in a text column (an id column a writer stored as integers) is
+        // its text, as the same value in CSV would be.
+        other => Ok(Cow::Owned(opt_text(other).unwrap_or_default())),
     }
 }
 
@@ -369,6 +371,16 @@ mod tests {
         assert_eq!(opt_bool(&s("TRUE")), Ok(Some(true)));
         assert_eq!(opt_bool(&s("0")), Ok(Some(false)));
         assert!(opt_bool(&s("yes")).is_err());
+    }
+
+    #[test]
+    fn text_takes_typed_values_as_their_text() {
+        assert_eq!(text(&s("/api/a")).as_deref(), Ok("/api/a"));
+        assert_eq!(text(&Cell::Int(42)).as_deref(), Ok("42"));
+        assert_eq!(text(&Cell::Bool(true)).as_deref(), Ok("true"));
+        assert_eq!(text(&Cell::Num("7")).as_deref(), Ok("7"));
+        assert_eq!(text(&Cell::Null), Err(MISSING.into()));
+        assert_eq!(text(&s("")), Err(MISSING.into()));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use crate::engine::fold::{Folded, InfraSample, RequestBatch, prefix_index};
 use crate::engine::{ReadOptions, StreamInput};
+use std::borrow::Cow;
+
 use crate::model::{Cohort, Dataset, Millis, PageKind, SecurityKind, Source, Stream};
 
 use super::cell::{self, Cell};
@@ -123,7 +125,7 @@ fn request_cells(
         source,
         status,
         lat,
-        prefix_index(prefixes, endpoint),
+        prefix_index(prefixes, &endpoint),
     ))
 }
 
@@ -133,7 +135,7 @@ fn request_cells(
 fn probe_cells<'c>(
     cols: &[ColumnSpec],
     c: &'c [Cell],
-) -> Result<(Millis, &'c str, u16, Option<&'c str>, Option<bool>), RowProblem> {
+) -> Result<(Millis, Cow<'c, str>, u16, Option<&'c str>, Option<bool>), RowProblem> {
     let ts = at(cols, 0, cell::ts(&c[0]))?;
     let target = at(cols, 1, cell::text(&c[1]))?;
     let status = at(cols, 2, cell::status(&c[2]))?;
@@ -186,7 +188,7 @@ pub fn read_all(
                 let cols = &PROBE_COLUMNS;
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let (ts, target, status, payload, schema_ok) = probe_cells(cols, c)?;
-                    f.add_probe(ts, target, status, payload, schema_ok);
+                    f.add_probe(ts, &target, status, payload, schema_ok);
                     Ok(())
                 })?
             }
@@ -238,7 +240,7 @@ pub fn read_all(
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
                     let message = at(cols, 1, cell::text(&c[1]))?;
-                    f.add_log(ts, message);
+                    f.add_log(ts, &message);
                     Ok(())
                 })?
             }
@@ -261,10 +263,10 @@ pub fn read_all(
                     let prerendered = at(cols, 9, cell::opt_bool(&c[9]))?;
                     f.add_page(
                         ts,
-                        path,
+                        &path,
                         kind,
                         status,
-                        cache,
+                        &cache,
                         test_mode,
                         canonical.as_deref(),
                         robots.as_deref(),
