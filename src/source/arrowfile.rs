@@ -24,7 +24,7 @@ use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RequestFn, RequestRow, RowFn,
     RowLoc, RowProblem, Table, check_columns, handle_row,
 };
-use crate::engine::fold::prefix_index;
+use crate::engine::fold::{RequestBatch, prefix_index};
 use crate::model::{Cohort, Millis, Source};
 
 type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
@@ -543,6 +543,90 @@ impl RequestCols {
     }
 }
 
+/// Decodes a whole batch column by column into `out`: `true` when every row passes the
+/// fast path (no null, a known cohort and source, a status in 100..=599, a non-negative
+/// finite latency), `false` as soon as one does not, and the batch then goes row by row
+/// (so errors and skips stay those of the row-exact decoder). Each column is one tight
+/// loop over its values, without a per-row callback.
+fn decode_columns(
+    cols: &RequestCols,
+    cohorts: &Option<Vec<Option<Cohort>>>,
+    sources: &Option<Vec<Option<Source>>>,
+    endpoints: &Option<Vec<Option<u8>>>,
+    out: &mut RequestBatch,
+) -> bool {
+    out.clear();
+    match &cols.ts {
+        Col::Ts(a, div) if a.null_count() == 0 => {
+            let (v, div) = (a.values(), *div);
+            match div {
+                1 => out.ts.extend_from_slice(v),
+                d if d < 0 => out.ts.extend(v.iter().map(|x| x.saturating_mul(-d))),
+                d => out.ts.extend(v.iter().map(|x| x.div_euclid(d))),
+            }
+        }
+        Col::Int(a) if a.null_count() == 0 => out.ts.extend_from_slice(a.values()),
+        _ => return false,
+    }
+    let Col::Int(status) = &cols.status else {
+        return false;
+    };
+    if status.null_count() != 0 || !status.values().iter().all(|s| (100..=599).contains(s)) {
+        return false;
+    }
+    out.status.extend(status.values().iter().map(|&s| s as u16));
+    match &cols.latency {
+        Col::Float(a) if a.null_count() == 0 => {
+            for &v in a.values().iter() {
+                match super::cell::f64_ms_to_us(v) {
+                    Ok(us) => out.latency_us.push(us),
+                    Err(_) => return false,
+                }
+            }
+        }
+        Col::Int(a) if a.null_count() == 0 => {
+            for &v in a.values().iter() {
+                match u64::try_from(v).ok().and_then(|v| v.checked_mul(1000)) {
+                    Some(us) => out.latency_us.push(us),
+                    None => return false,
+                }
+            }
+        }
+        _ => return false,
+    }
+    dict_column(
+        &cols.cohort,
+        cohorts,
+        |c| c == Cohort::Canary,
+        &mut out.canary,
+    ) && dict_column(&cols.source, sources, |s| s == Source::Real, &mut out.real)
+        && dict_column(&cols.endpoint, endpoints, |p| p, &mut out.prefix)
+}
+
+/// A dictionary column through its per-value `codes`, mapped by `map` into `out`;
+/// `false` when the column is not a dictionary with codes, has a null, or holds a value
+/// the codes reject.
+fn dict_column<T: Copy, U>(
+    col: &StrCol,
+    codes: &Option<Vec<Option<T>>>,
+    map: impl Fn(T) -> U,
+    out: &mut Vec<U>,
+) -> bool {
+    let (StrCol::Dict { nulls, keys, .. }, Some(codes)) = (col, codes) else {
+        return false;
+    };
+    if nulls.as_ref().is_some_and(|n| n.null_count() > 0) {
+        return false;
+    }
+    for &k in keys {
+        match codes[k] {
+            Some(v) => out.push(map(v)),
+            None => return false,
+        }
+    }
+    true
+}
+
 /// A timestamp the fast path takes as is (`None`: leave it to the cell decoder).
 fn fast_ts(c: &Col, i: usize) -> Option<Millis> {
     match cell_at(c, i) {
@@ -637,6 +721,7 @@ impl Table for ArrowTable {
         f: &mut RequestFn<'_>,
     ) -> Result<ReadStats, InputError> {
         let (batches, mut stats, mut row_no) = self.open_rows(columns, true)?;
+        let mut decoded = RequestBatch::with_capacity(self.batch_rows);
         let parse_cohort = |s: &str| Cohort::parse(s);
         let parse_source = |s: &str| Source::parse(s);
         let parse_prefix = |s: &str| Some(prefix_index(prefixes, s));
@@ -659,6 +744,20 @@ impl Table for ArrowTable {
             let cohorts = cols.cohort.codes(n, parse_cohort);
             let sources = cols.source.codes(n, parse_source);
             let endpoints = cols.endpoint.codes(n, parse_prefix);
+            if decode_columns(&cols, &cohorts, &sources, &endpoints, &mut decoded) {
+                let result = f(RequestRow::Batch(&decoded));
+                handle_row(
+                    result,
+                    &self.path,
+                    RowLoc::Row(row_no + 1),
+                    on_error,
+                    &mut stats,
+                )?;
+                // `handle_row` counted one row; the batch holds `n`.
+                stats.rows += n as u64 - 1;
+                row_no += n as u64;
+                continue;
+            }
             for i in 0..n {
                 row_no += 1;
                 let decoded = (|| {

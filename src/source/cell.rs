@@ -166,7 +166,26 @@ fn decimal_ms_to_us(s: &str) -> Option<Result<u64, String>> {
 
 /// Milliseconds as a float, to microseconds rounded half-up at its shortest decimal form
 /// (so `12.3455` reads the same from text, JSON and Parquet).
+#[inline]
 pub fn f64_ms_to_us(v: f64) -> Result<u64, String> {
+    // NaN fails both comparisons and, like every rare value, takes the slow path.
+    if v >= 0.0 && v <= 1e12 {
+        let scaled = v * 1000.0;
+        // 0 <= scaled <= 1e15: the truncating cast is the floor, without a libm call.
+        let whole = scaled as u64;
+        let frac = scaled - whole as f64;
+        if (frac - 0.5).abs() > 1e-6 {
+            return Ok(whole + u64::from(frac > 0.5));
+        }
+    }
+    f64_ms_to_us_slow(v)
+}
+
+/// [`f64_ms_to_us`] for the rare values: not finite, negative, out of range, or near a
+/// half microsecond.
+#[cold]
+#[inline(never)]
+fn f64_ms_to_us_slow(v: f64) -> Result<u64, String> {
     if !v.is_finite() {
         return Err(format!("latency {v} is not finite"));
     }
@@ -177,12 +196,6 @@ pub fn f64_ms_to_us(v: f64) -> Result<u64, String> {
         return Err(format!("latency {v} ms is out of range"));
     }
     let scaled = v * 1000.0;
-    // 0 <= scaled <= 1e15: the truncating cast is the floor, without a libm call.
-    let whole = scaled as u64;
-    let frac = scaled - whole as f64;
-    if (frac - 0.5).abs() > 1e-6 {
-        return Ok(whole + u64::from(frac > 0.5));
-    }
     // Near a half: decide on the exact shortest decimal.
     let text = format!("{v}");
     match decimal_ms_to_us(&text) {

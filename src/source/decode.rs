@@ -324,6 +324,11 @@ fn read_requests(
                 let (ts, cohort, source, status, lat, prefix) = request_cells(cols, c, &prefixes)?;
                 batch.push(ts, cohort, source, status, lat, prefix);
             }
+            // The fold's sums commute: a decoded batch is folded as it comes.
+            RequestRow::Batch(b) => {
+                f.add_requests(b);
+                return Ok(());
+            }
         }
         if batch.len() >= opts.batch_rows {
             f.add_requests(&batch);

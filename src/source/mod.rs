@@ -125,6 +125,9 @@ pub enum RequestRow<'a, 'c> {
         prefix: u8,
     },
     Cells(&'a [Cell<'c>]),
+    /// A whole batch a columnar reader decoded column by column, every row of it valid
+    /// (a batch with any row the fast path rejects is handed over row by row instead).
+    Batch(&'a crate::engine::fold::RequestBatch),
 }
 
 /// The request callback of [`Table::for_each_request`].
