@@ -479,6 +479,14 @@ fn check_reports_a_mismatch_with_its_diff() {
     );
 }
 
+/// The JSON report of `rehearse ARGS` (which must include `--json`); a run that prints
+/// none fails the test with its stderr.
+fn report(args: &[&str]) -> serde_json::Value {
+    let o = run(args);
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", stderr(&o)))
+}
+
 const NDJSON_ROW: &str = "{\"ts\":\"2026-03-02T10:00:01Z\",\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":3}\n";
 
 #[test]
@@ -508,9 +516,8 @@ fn ndjson_column_no_row_has_is_a_file_error() {
         &format!("{no_latency}{NDJSON_ROW}"),
     );
     expect_usage_error(&["run", ds], &["line 1", "`latency_ms`"]);
-    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    let v = report(&["run", ds, "--json", "--on-error", "skip"]);
+    assert_eq!(v["inputs"][0]["skipped"], 1);
     assert_eq!(v["inputs"][0]["rows"], 1);
 }
 
@@ -528,9 +535,8 @@ fn ndjson_invalid_utf8_spoils_its_line_only() {
     std::fs::write(d.path().join("requests.ndjson"), bytes).unwrap();
     let ds = d.path().to_str().unwrap();
     expect_usage_error(&["run", ds], &["requests.ndjson", "line 2", "UTF-8"]);
-    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    let v = report(&["run", ds, "--json", "--on-error", "skip"]);
+    assert_eq!(v["inputs"][0]["skipped"], 1);
     assert_eq!(v["inputs"][0]["rows"], 2);
 }
 
@@ -545,8 +551,7 @@ fn empty_log_message_is_a_missing_required_value() {
     );
     let ds = d.path().to_str().unwrap();
     expect_usage_error(&["run", ds], &["logs.csv", "line 3", "`message`"]);
-    let o = run(&["run", ds, "--json", "--on-error", "skip"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = report(&["run", ds, "--json", "--on-error", "skip"]);
     let logs = v["inputs"]
         .as_array()
         .unwrap()
@@ -574,15 +579,14 @@ fn skipped_rows_do_not_move_the_fallback_start() {
         "probes.csv",
         "ts,target,status,latency_ms\n2026-03-02T09:59:00Z,ttv,200,-4\n",
     );
-    let o = run(&[
+    let v = report(&[
         "run",
         d.path().to_str().unwrap(),
         "--json",
         "--on-error",
         "skip",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["t0"], "2026-03-02T10:07:00.000Z", "{}", stderr(&o));
+    assert_eq!(v["t0"], "2026-03-02T10:07:00.000Z");
     assert_eq!(v["skipped_rows"], 2);
 }
 
@@ -599,9 +603,8 @@ fn byte_order_mark_before_a_quoted_header() {
         "requests.csv",
         "\u{feff}\"ts\",\"endpoint\",cohort,source,status,latency_ms\n2026-03-02T10:00:01Z,/a,canary,real,200,1\n",
     );
-    let o = run(&["run", d.path().to_str().unwrap(), "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["inputs"][0]["rows"], 1, "{}", stderr(&o));
+    let v = report(&["run", d.path().to_str().unwrap(), "--json"]);
+    assert_eq!(v["inputs"][0]["rows"], 1);
 }
 
 #[test]
@@ -614,7 +617,7 @@ fn extreme_timestamps_fall_outside_the_rollout() {
         "9223372036854775807,/a,canary,real,200,1\n-9223372036854775808,/a,canary,real,200,1\n",
     );
     let o = run(&["run", d.path().to_str().unwrap(), "--json"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["inputs"][0]["outside_rollout"], 2);
     std::fs::remove_file(d.path().join("dataset.toml")).unwrap();
