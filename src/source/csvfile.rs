@@ -22,6 +22,8 @@ pub struct CsvTable {
     reader: csv::Reader<std::io::Take<BufReader<File>>>,
     /// A range's reader: the file's header, and the lines before the range.
     range: Option<(csv::ByteRecord, u64)>,
+    /// Bytes before what the CSV parser reads (a byte-order mark).
+    skipped: u64,
 }
 
 /// A byte range of a CSV file holding whole records, for parallel reading.
@@ -40,12 +42,14 @@ impl CsvTable {
         let mut buffered = BufReader::with_capacity(1 << 20, file);
         // A byte-order mark goes before the CSV parser sees the header, so a quoted
         // first column name (`\u{feff}"ts",...`) is still unquoted.
+        let mut skipped = 0;
         if buffered
             .fill_buf()
             .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?
             .starts_with(b"\xEF\xBB\xBF")
         {
             buffered.consume(3);
+            skipped = 3;
         }
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
@@ -55,6 +59,7 @@ impl CsvTable {
             path: path.to_path_buf(),
             reader,
             range: None,
+            skipped,
         })
     }
 
@@ -81,62 +86,55 @@ impl CsvTable {
             path: path.to_path_buf(),
             reader,
             range: Some((header, part.lines_before)),
+            skipped: 0,
         })
     }
 }
 
 /// Splits a CSV file into at most `n` byte ranges of similar size, each starting after a
 /// line end; the first starts after the header line. `None` when the file holds a
-/// double quote anywhere: a quoted field may span lines, and such a file is read by one
-/// reader from the start. One pass over the bytes (vectorisable counts, no parsing).
+/// double quote anywhere (a quoted field may span lines), a carriage return that does
+/// not end a line (the CSV parser ends a record there), or starts with a line end (the
+/// header would not be line 1): such a file is read by one reader from the start. So a
+/// range holds plain lines, whose fields are split at commas alone ([`CsvTable`] reads
+/// them without the CSV parser). One pass over the bytes (vectorisable, no parsing).
 pub fn csv_parts(path: &Path, n: usize) -> Result<Option<Vec<CsvPart>>, InputError> {
+    use rayon::prelude::*;
     let io = |e: std::io::Error| InputError::file(path, format!("cannot read: {e}"));
     let len = std::fs::metadata(path).map_err(io)?.len();
-    let mut r = File::open(path).map_err(io)?;
     let n = n.max(1) as u64;
-    // (offset just after a line end, lines before that offset): after the header, then
-    // after the first line end past each target offset.
+    // Scan n slices of the file in parallel, then cut after the first line end at or
+    // after each slice start (the first cut after the header line).
+    let bounds: Vec<(u64, u64)> = (0..n).map(|i| (len * i / n, len * (i + 1) / n)).collect();
+    let scans = bounds
+        .par_iter()
+        .map(|&(a, b)| scan_slice(path, a, b).map_err(io))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spoiled = scans.iter().any(|s| s.spoiled)
+        || scans
+            .first()
+            .and_then(|s| s.first)
+            .is_some_and(|b| b == b'\n' || b == b'\r')
+        || scans
+            .windows(2)
+            .any(|w| w[0].last == Some(b'\r') && w[1].first != Some(b'\n'))
+        || scans.iter().rev().find_map(|s| s.last) == Some(b'\r');
+    if spoiled {
+        return Ok(None);
+    }
+    // (offset just after a line end, lines before that offset)
     let mut cuts: Vec<(u64, u64)> = Vec::new();
-    let mut targets = (1..n).map(|i| len * i / n).peekable();
-    let (mut base, mut lines) = (0u64, 0u64);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let got = r.read(&mut buf).map_err(io)?;
-        if got == 0 {
-            break;
-        }
-        let chunk = &buf[..got];
-        if chunk.contains(&b'"') {
-            return Ok(None);
-        }
-        let mut from = 0usize;
-        loop {
-            // The next offset this chunk must cut at: after the header, or a target.
-            let want = if cuts.is_empty() {
-                Some(0)
-            } else {
-                targets.peek().copied()
-            };
-            let Some(want) = want else { break };
-            let lo = (want.saturating_sub(base) as usize).max(from);
-            if lo >= got {
-                break;
-            }
-            match chunk[lo..].iter().position(|&b| b == b'\n') {
-                None => break,
-                Some(k) => {
-                    let at = lo + k + 1;
-                    let before = lines + chunk[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-                    cuts.push((base + at as u64, before));
-                    while targets.peek().is_some_and(|t| *t < base + at as u64) {
-                        targets.next();
-                    }
-                    from = at;
-                }
+    let mut lines = 0u64;
+    for (i, s) in scans.iter().enumerate() {
+        if let Some(nl) = s.first_nl {
+            let cut = nl + 1;
+            // The header's cut, then one per slice start; a slice without a line end
+            // gives its cut to the next slice that has one.
+            if cuts.last().is_none_or(|&(c, _)| cut > c) && (i > 0 || cuts.is_empty()) {
+                cuts.push((cut, lines + 1));
             }
         }
-        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        base += got as u64;
+        lines += s.newlines;
     }
     if cuts.is_empty() {
         // No line end after the header: nothing to split.
@@ -152,6 +150,55 @@ pub fn csv_parts(path: &Path, n: usize) -> Result<Option<Vec<CsvPart>>, InputErr
         })
         .collect();
     Ok(Some(parts))
+}
+
+/// What [`csv_parts`] needs of one slice `[a, b)` of a file.
+struct SliceScan {
+    /// A double quote, or a carriage return followed by something other than a line feed.
+    spoiled: bool,
+    newlines: u64,
+    /// The offset of the slice's first line feed.
+    first_nl: Option<u64>,
+    first: Option<u8>,
+    last: Option<u8>,
+}
+
+fn scan_slice(path: &Path, a: u64, b: u64) -> std::io::Result<SliceScan> {
+    let mut r = File::open(path)?;
+    r.seek(SeekFrom::Start(a))?;
+    let mut r = r.take(b - a);
+    let mut s = SliceScan {
+        spoiled: false,
+        newlines: 0,
+        first_nl: None,
+        first: None,
+        last: None,
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut base = a;
+    loop {
+        let got = r.read(&mut buf)?;
+        if got == 0 {
+            return Ok(s);
+        }
+        let chunk = &buf[..got];
+        s.first.get_or_insert(chunk[0]);
+        if s.last == Some(b'\r') && chunk[0] != b'\n' {
+            s.spoiled = true;
+        }
+        s.last = Some(chunk[got - 1]);
+        s.spoiled |= memchr::memchr(b'"', chunk).is_some()
+            || memchr::memchr_iter(b'\r', chunk)
+                .any(|i| chunk.get(i + 1).is_some_and(|&b| b != b'\n'));
+        if s.spoiled {
+            return Ok(s);
+        }
+        if s.first_nl.is_none() {
+            s.first_nl = memchr::memchr(b'\n', chunk).map(|i| base + i as u64);
+        }
+        s.newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        base += got as u64;
+    }
 }
 
 impl Table for CsvTable {
@@ -195,13 +242,17 @@ impl Table for CsvTable {
             present: index.iter().map(Option::is_some).collect(),
             ..Default::default()
         };
+        if self.range.is_some() {
+            self.plain_lines(&index, columns, lines_before, on_error, &mut stats, f)?;
+            return Ok(stats);
+        }
         let mut record = csv::ByteRecord::new();
         loop {
             match self.reader.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
-                    let line = lines_before + e.position().map_or(0, |p| p.line());
+                    let line = lines_before + e.position().map_or(0, |p| self.line_of(p));
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
                     handle_row(
                         Err(problem),
@@ -216,17 +267,168 @@ impl Table for CsvTable {
                     continue;
                 }
             }
-            let line = lines_before + record.position().map_or(0, |p| p.line());
             // Skip blank lines the way most CSV tools do.
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
             let result =
                 row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]));
+            if result.is_ok() {
+                stats.rows += 1;
+                continue;
+            }
+            // Only a bad row needs its line number.
+            let line = lines_before + record.position().map_or(0, |p| self.line_of(p));
             handle_row(result, &path, RowLoc::Line(line), on_error, &mut stats)?;
         }
         Ok(stats)
     }
+}
+
+impl CsvTable {
+    /// The physical line (1-based) a record starts on. The parser's own count is the
+    /// line it stood on when it began the record, before passing over the line end of
+    /// a `\r\n` and any blank lines, so those are counted here from the file's bytes.
+    fn line_of(&self, pos: &csv::Position) -> u64 {
+        let mut line = pos.line();
+        let Ok(mut file) = File::open(&self.path) else {
+            return line;
+        };
+        if file
+            .seek(SeekFrom::Start(pos.byte() + self.skipped))
+            .is_err()
+        {
+            return line;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = file.read(&mut buf) {
+            for &b in &buf[..n] {
+                match b {
+                    b'\n' => line += 1,
+                    b'\r' => {}
+                    _ => return line,
+                }
+            }
+        }
+        line
+    }
+
+    /// Reads a range of plain lines (see [`csv_parts`]: no quote, no bare carriage
+    /// return) without the CSV parser: a line ends at `\n` (a `\r` before it is dropped),
+    /// fields end at commas, and blank lines are passed over, which is what the parser
+    /// makes of such lines, with the same line numbers.
+    fn plain_lines(
+        &mut self,
+        index: &[Option<usize>],
+        columns: &[ColumnSpec],
+        lines_before: u64,
+        on_error: OnError,
+        stats: &mut ReadStats,
+        f: &mut RowFn<'_>,
+    ) -> Result<(), InputError> {
+        // Per field of a line, the requested column it holds (if any).
+        let wanted = index.iter().flatten().max().map_or(0, |m| m + 1);
+        let mut slot_of = vec![usize::MAX; wanted];
+        for (i, idx) in index.iter().enumerate() {
+            if let Some(j) = idx {
+                slot_of[*j] = i;
+            }
+        }
+        let reader = self.reader.get_mut();
+        let io = |e: std::io::Error, line: u64| {
+            InputError::file(&self.path, format!("read error at line {}: {e}", line + 1))
+        };
+        // A line is read in place from the reader's buffer; one that spans two fills
+        // of it is gathered in `carry`.
+        let mut carry: Vec<u8> = Vec::new();
+        let mut line_no = lines_before;
+        loop {
+            let buf = reader.fill_buf().map_err(|e| io(e, line_no))?;
+            if buf.is_empty() {
+                if !carry.is_empty() {
+                    line_no += 1;
+                    if let Some(result) = plain_row(&carry, &slot_of, columns, f) {
+                        handle_row(result, &self.path, RowLoc::Line(line_no), on_error, stats)?;
+                    }
+                }
+                break;
+            }
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', buf) {
+                line_no += 1;
+                let result = if carry.is_empty() {
+                    plain_row(&buf[start..end], &slot_of, columns, f)
+                } else {
+                    carry.extend_from_slice(&buf[start..end]);
+                    let r = plain_row(&carry, &slot_of, columns, f);
+                    carry.clear();
+                    r
+                };
+                if let Some(result) = result {
+                    handle_row(result, &self.path, RowLoc::Line(line_no), on_error, stats)?;
+                }
+                start = end + 1;
+            }
+            carry.extend_from_slice(&buf[start..]);
+            let n = buf.len();
+            reader.consume(n);
+        }
+        Ok(())
+    }
+}
+
+/// One plain line without its `\n`: `None` for a blank line (no row), else what `f`
+/// makes of its cells.
+fn plain_row(
+    line: &[u8],
+    slot_of: &[usize],
+    columns: &[ColumnSpec],
+    f: &mut RowFn<'_>,
+) -> Option<Result<(), RowProblem>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return None;
+    }
+    Some(plain_cells(line, slot_of, columns).and_then(|c| f(&c[..columns.len()])))
+}
+
+/// The requested fields of a plain line (`slot_of`: per field, its column slot) as
+/// cells, exactly as [`row_cells`] gives them for the parsed record.
+fn plain_cells<'r>(
+    line: &'r [u8],
+    slot_of: &[usize],
+    columns: &[ColumnSpec],
+) -> Result<[Cell<'r>; MAX_COLUMNS], RowProblem> {
+    let mut cells: [Cell<'r>; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
+    // One UTF-8 check for the whole line; commas are ASCII, so its fields are `str`
+    // slices. A line that fails is checked field by field: only requested ones count.
+    if let Ok(text) = std::str::from_utf8(line) {
+        let ends = memchr::memchr_iter(b',', line).chain(std::iter::once(line.len()));
+        let mut start = 0;
+        for (&i, end) in slot_of.iter().zip(ends) {
+            if i != usize::MAX && end > start {
+                cells[i] = Cell::Str(Cow::Borrowed(&text[start..end]));
+            }
+            start = end + 1;
+        }
+        return Ok(cells);
+    }
+    for (j, field) in line.split(|&b| b == b',').take(slot_of.len()).enumerate() {
+        let i = slot_of[j];
+        if i == usize::MAX || field.is_empty() {
+            continue;
+        }
+        cells[i] = match std::str::from_utf8(field) {
+            Ok(s) => Cell::Str(Cow::Borrowed(s)),
+            Err(_) => {
+                return Err(RowProblem::new(
+                    columns[i].name,
+                    "the value is not valid UTF-8",
+                ));
+            }
+        };
+    }
+    Ok(cells)
 }
 
 /// The record's requested fields as cells, in a stack array (no allocation per row).

@@ -623,3 +623,32 @@ fn extreme_timestamps_fall_outside_the_rollout() {
     std::fs::remove_file(d.path().join("dataset.toml")).unwrap();
     expect_usage_error(&["run", d.path().to_str().unwrap()], &["out of range"]);
 }
+
+#[test]
+fn csv_errors_name_the_physical_line() {
+    // `\r\n` line ends, blank lines and a quoted field spanning two lines: the bad row is
+    // on line 5 each time, whichever reader (one, or ranges on two threads) reads it.
+    let bodies = [
+        "ts,endpoint,cohort,source,status,latency_ms\r\n1772445601000,/a,canary,real,200,1\r\n\r\n\r\n1772445602000,/a,canary\r\n",
+        "ts,endpoint,cohort,source,status,latency_ms\n1772445601000,\"/a\nb\",canary,real,200,1\n\n1772445602000,/a,canary\n",
+    ];
+    for body in bodies {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "dataset.toml",
+            "start = \"2026-03-02T10:00:00Z\"\n",
+        );
+        write(d.path(), "requests.csv", body);
+        for threads in ["1", "2"] {
+            let o = bin()
+                .args(["run", d.path().to_str().unwrap()])
+                .env("RAYON_NUM_THREADS", threads)
+                .env("REHEARSE_CSV_SPLIT_BYTES", "1")
+                .output()
+                .unwrap();
+            let e = stderr(&o);
+            assert!(e.contains("line 5, column `source`"), "{threads}: {e}");
+        }
+    }
+}

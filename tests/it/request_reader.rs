@@ -294,3 +294,65 @@ fn columnar_reads_match_the_row_exact_reader_with_bad_rows() {
         assert!(err.contains("`blue`"), "{err}");
     }
 }
+
+#[test]
+fn plain_line_ranges_match_the_csv_parser() {
+    // Ranges of a quote-free CSV file are split at commas without the CSV parser; line
+    // ends `\r\n`, blank lines, short and long rows, non-UTF-8 bytes and bad values must
+    // give the report (and the first error) of the parser over the whole file. Files
+    // with a bare `\r` or a leading blank line are not split; they agree all the same.
+    let mut body = String::new();
+    for i in 0..3_000u64 {
+        let ts = T0 + 1 + i as i64 * 3_000;
+        let cohort = if i % 3 == 0 { "canary" } else { "baseline" };
+        let status = [200, 503, 404, 200][i as usize % 4];
+        match i {
+            100 => body.push_str("\r\n"),
+            200 => body.push_str(&format!("{ts},/api/a,{cohort}\r\n")),
+            300 => body.push_str(&format!("{ts},/api/a,purple,real,200,1.5\r\n")),
+            400 => body.push_str(&format!(
+                "{ts},/api/a,{cohort},real,200,1.5,extra,fields\r\n"
+            )),
+            500 => body.push_str(&format!("{ts},,{cohort},real,200,1.5\r\n")),
+            _ => body.push_str(&format!(
+                "{ts},/api/admin/{i},{cohort},real,{status},{}.{}\r\n",
+                i % 700,
+                i % 1000
+            )),
+        }
+    }
+    let mut bytes = format!("ts,endpoint,cohort,source,status,latency_ms\r\n{body}").into_bytes();
+    // A non-UTF-8 byte in the endpoint of a line in the middle of the file.
+    let at = bytes.len() / 2;
+    let nl = at + bytes[at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes.insert(nl + 15, 0xff);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("crlf", bytes.clone()),
+        ("bare_cr", {
+            let mut b = bytes.clone();
+            let end = b.len();
+            b.splice(end..end, b"\r".iter().copied());
+            b.extend_from_slice(b"1772445600500,/api/a,canary,real,200,1\n");
+            b
+        }),
+        ("leading_blank", [b"\n".as_slice(), &bytes].concat()),
+    ];
+    let root = tempfile::tempdir().expect("a temp dir");
+    for (name, data) in cases {
+        let dir = root.path().join(name);
+        std::fs::create_dir(&dir).expect("a dir");
+        std::fs::write(dir.join("requests.csv"), &data).expect("writes");
+        manifest(&dir);
+        let (c1, one, e1) = run(&dir, "skip", "1");
+        let (c2, two, e2) = run(&dir, "skip", "2");
+        assert_eq!((c2, &two), (c1, &one), "{name}: {e1}{e2}");
+        assert!(
+            one["inputs"][0]["skipped"].as_u64() >= Some(4),
+            "{name}: {one}"
+        );
+        let (f1, _, fail1) = run(&dir, "fail", "1");
+        let (f2, _, fail2) = run(&dir, "fail", "2");
+        assert_eq!((f1, &fail1), (f2, &fail2), "{name}");
+        assert_eq!(f1, Some(2), "{name}: {fail1}");
+    }
+}
