@@ -606,7 +606,7 @@ fn decode_columns(
 /// A dictionary column through its per-value `codes`, mapped by `map` into `out`;
 /// `false` when the column is not a dictionary with codes, has a null, or holds a value
 /// the codes reject.
-fn dict_column<T: Copy, U>(
+fn dict_column<T: Copy, U: Copy>(
     col: &StrCol,
     codes: &Option<Vec<Option<T>>>,
     map: impl Fn(T) -> U,
@@ -617,6 +617,15 @@ fn dict_column<T: Copy, U>(
     };
     if nulls.as_ref().is_some_and(|n| n.null_count() > 0) {
         return false;
+    }
+    // Usually every dictionary value decodes: map each once, then one gather per row.
+    if let Some(values) = codes
+        .iter()
+        .map(|c| c.map(&map))
+        .collect::<Option<Vec<U>>>()
+    {
+        out.extend(keys.iter().map(|&k| values[k]));
+        return true;
     }
     for &k in keys {
         match codes[k] {
