@@ -411,6 +411,13 @@ impl StrCol {
                 return None;
             }
             let d = a.as_any_dictionary_opt()?;
+            if d.values().is_empty() {
+                // No values (every key null, or no rows): read it flat.
+                return match normalise(a).ok()? {
+                    Col::Str(s) => Some(StrCol::Plain(s)),
+                    _ => None,
+                };
+            }
             let values = match normalise(d.values()).ok()? {
                 Col::Str(s) => s,
                 _ => return None,
@@ -753,17 +760,18 @@ impl Table for ArrowTable {
             let cohorts = cols.cohort.codes(n, parse_cohort);
             let sources = cols.source.codes(n, parse_source);
             let endpoints = cols.endpoint.codes(n, parse_prefix);
-            if decode_columns(&cols, &cohorts, &sources, &endpoints, &mut decoded) {
-                let result = f(RequestRow::Batch(&decoded));
-                handle_row(
-                    result,
-                    &self.path,
-                    RowLoc::Row(row_no + 1),
-                    on_error,
-                    &mut stats,
-                )?;
-                // `handle_row` counted one row; the batch holds `n`.
-                stats.rows += n as u64 - 1;
+            if n > 0 && decode_columns(&cols, &cohorts, &sources, &endpoints, &mut decoded) {
+                match f(RequestRow::Batch(&decoded)) {
+                    Ok(()) => stats.rows += n as u64,
+                    // A decoded batch is not rejected; were it, its first row is named.
+                    Err(p) => handle_row(
+                        Err(p),
+                        &self.path,
+                        RowLoc::Row(row_no + 1),
+                        on_error,
+                        &mut stats,
+                    )?,
+                }
                 row_no += n as u64;
                 continue;
             }

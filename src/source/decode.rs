@@ -2,10 +2,10 @@
 //! cells into what the fold takes. The same decoders serve every encoding, which is what
 //! makes the same events in CSV, NDJSON, Parquet or Arrow give the same report.
 
-use crate::engine::fold::{Folded, InfraSample, RequestBatch, prefix_index};
-use crate::engine::{ReadOptions, StreamInput};
 use std::borrow::Cow;
 
+use crate::engine::fold::{Folded, InfraSample, RequestBatch, prefix_index};
+use crate::engine::{ReadOptions, StreamInput};
 use crate::model::{Cohort, Dataset, Millis, PageKind, SecurityKind, Source, Stream};
 
 use super::cell::{self, Cell};

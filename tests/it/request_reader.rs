@@ -356,3 +356,37 @@ fn plain_line_ranges_match_the_csv_parser() {
         assert_eq!(f1, Some(2), "{name}: {fail1}");
     }
 }
+
+#[test]
+fn empty_arrow_batches_are_no_rows() {
+    // An IPC stream may hold batches without rows, and dictionary columns without
+    // values; they add nothing, and no row count goes astray around them.
+    let clean: Vec<Row> = rows().into_iter().skip(20_000).collect();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = std::fs::File::create(dir.path().join("requests.arrow")).expect("creates");
+    let schema = batch(&clean, true).schema();
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(file, &schema).expect("a writer");
+    w.write(&batch(&[], true)).expect("writes");
+    for chunk in clean.chunks(4_000) {
+        w.write(&batch(chunk, true)).expect("writes");
+        w.write(&batch(&[], true)).expect("writes");
+    }
+    // A batch whose endpoint column is all null: its dictionary has no values.
+    let mut nulls: Vec<Row> = rows().into_iter().skip(20_000).take(100).collect();
+    nulls.iter_mut().for_each(|r| r.endpoint = None);
+    w.write(&batch(&nulls, true)).expect("writes");
+    w.finish().expect("finishes");
+    manifest(dir.path());
+    let (code, report, err) = run(dir.path(), "skip", "1");
+    assert!(code.is_some_and(|c| c != 2), "{err}");
+    assert_eq!(report["inputs"][0]["rows"], clean.len() as u64, "{err}");
+    assert_eq!(report["inputs"][0]["skipped"], 100);
+    let first = report["inputs"][0]["first_skip"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        first.contains(&format!("row {}", clean.len() + 1)),
+        "{first}"
+    );
+    assert!(first.contains("`endpoint`"), "{first}");
+}
