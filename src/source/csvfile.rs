@@ -415,20 +415,19 @@ fn plain_cells<'r>(
     }
     for (j, field) in line.split(|&b| b == b',').take(slot_of.len()).enumerate() {
         let i = slot_of[j];
-        if i == usize::MAX || field.is_empty() {
-            continue;
+        if i != usize::MAX && !field.is_empty() {
+            cells[i] = text_cell(field, &columns[i])?;
         }
-        cells[i] = match std::str::from_utf8(field) {
-            Ok(s) => Cell::Str(Cow::Borrowed(s)),
-            Err(_) => {
-                return Err(RowProblem::new(
-                    columns[i].name,
-                    "the value is not valid UTF-8",
-                ));
-            }
-        };
     }
     Ok(cells)
+}
+
+/// A non-empty CSV field as a text cell; not UTF-8 is a problem of its column.
+fn text_cell<'r>(field: &'r [u8], column: &ColumnSpec) -> Result<Cell<'r>, RowProblem> {
+    match std::str::from_utf8(field) {
+        Ok(s) => Ok(Cell::Str(Cow::Borrowed(s))),
+        Err(_) => Err(RowProblem::new(column.name, "the value is not valid UTF-8")),
+    }
 }
 
 /// The record's requested fields as cells, in a stack array (no allocation per row).
@@ -439,18 +438,10 @@ fn row_cells<'r>(
 ) -> Result<[Cell<'r>; MAX_COLUMNS], RowProblem> {
     let mut cells: [Cell<'r>; MAX_COLUMNS] = std::array::from_fn(|_| Cell::Null);
     for (i, idx) in index.iter().enumerate() {
-        if let Some(b) = idx.and_then(|j| record.get(j)) {
-            if !b.is_empty() {
-                cells[i] = match std::str::from_utf8(b) {
-                    Ok(s) => Cell::Str(Cow::Borrowed(s)),
-                    Err(_) => {
-                        return Err(RowProblem::new(
-                            columns[i].name,
-                            "the value is not valid UTF-8",
-                        ));
-                    }
-                };
-            }
+        if let Some(b) = idx.and_then(|j| record.get(j))
+            && !b.is_empty()
+        {
+            cells[i] = text_cell(b, &columns[i])?;
         }
     }
     Ok(cells)

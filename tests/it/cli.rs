@@ -54,8 +54,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 const REQ_HEADER: &str = "ts,endpoint,cohort,source,status,latency_ms\n";
 
-fn tiny(dir: &Path, rows: &str) {
+/// The manifest with the rollout start T0 = 2026-03-02T10:00:00Z.
+fn manifest(dir: &Path) {
     write(dir, "dataset.toml", "start = \"2026-03-02T10:00:00Z\"\n");
+}
+
+fn tiny(dir: &Path, rows: &str) {
+    manifest(dir);
     write(dir, "requests.csv", &format!("{REQ_HEADER}{rows}"));
 }
 
@@ -297,11 +302,7 @@ fn bad_values_name_file_line_and_column() {
 #[test]
 fn ndjson_and_parquet_errors_name_the_row() {
     let d = tempfile::tempdir().unwrap();
-    write(
-        d.path(),
-        "dataset.toml",
-        "start = \"2026-03-02T10:00:00Z\"\n",
-    );
+    manifest(d.path());
     write(
         d.path(),
         "requests.ndjson",
@@ -494,11 +495,7 @@ fn ndjson_column_no_row_has_is_a_file_error() {
     // No row has `latency_ms`: a file-level error under both modes, and it wins over the
     // bad row at line 1 (which also lacks a `status`).
     let d = tempfile::tempdir().unwrap();
-    write(
-        d.path(),
-        "dataset.toml",
-        "start = \"2026-03-02T10:00:00Z\"\n",
-    );
+    manifest(d.path());
     let no_latency = NDJSON_ROW.replace(",\"latency_ms\":3", "");
     let rows = format!("{}{no_latency}", no_latency.replace(",\"status\":200", ""));
     write(d.path(), "requests.ndjson", &rows);
@@ -524,11 +521,7 @@ fn ndjson_column_no_row_has_is_a_file_error() {
 #[test]
 fn ndjson_invalid_utf8_spoils_its_line_only() {
     let d = tempfile::tempdir().unwrap();
-    write(
-        d.path(),
-        "dataset.toml",
-        "start = \"2026-03-02T10:00:00Z\"\n",
-    );
+    manifest(d.path());
     let mut bytes = NDJSON_ROW.as_bytes().to_vec();
     bytes.extend_from_slice(b"{\"ts\":\"\xff\xfe\"}\n");
     bytes.extend_from_slice(NDJSON_ROW.as_bytes());
@@ -593,11 +586,7 @@ fn skipped_rows_do_not_move_the_fallback_start() {
 #[test]
 fn byte_order_mark_before_a_quoted_header() {
     let d = tempfile::tempdir().unwrap();
-    write(
-        d.path(),
-        "dataset.toml",
-        "start = \"2026-03-02T10:00:00Z\"\n",
-    );
+    manifest(d.path());
     write(
         d.path(),
         "requests.csv",
@@ -634,11 +623,7 @@ fn csv_errors_name_the_physical_line() {
     ];
     for body in bodies {
         let d = tempfile::tempdir().unwrap();
-        write(
-            d.path(),
-            "dataset.toml",
-            "start = \"2026-03-02T10:00:00Z\"\n",
-        );
+        manifest(d.path());
         write(d.path(), "requests.csv", body);
         for threads in ["1", "2"] {
             let o = bin()
