@@ -136,14 +136,15 @@ fn count(df: &DataFrame) -> u64 {
     df.height() as u64
 }
 
+/// The first [`EXAMPLES`] distinct values of a column in sorted order, so the examples
+/// never depend on the order a parallel group-by produced its rows in.
 fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     let s = df.column(name)?.cast(&DataType::String)?;
     let ca = s.str()?;
-    Ok((0..ca.len())
-        .filter_map(|i| ca.get(i))
-        .take(EXAMPLES)
-        .map(str::to_string)
-        .collect())
+    let mut all: Vec<&str> = (0..ca.len()).filter_map(|i| ca.get(i)).collect();
+    all.sort_unstable();
+    all.dedup();
+    Ok(all.into_iter().take(EXAMPLES).map(str::to_string).collect())
 }
 
 fn sums(df: &DataFrame) -> PolarsResult<BTreeMap<String, i64>> {

@@ -8,6 +8,7 @@ mod analytics_io;
 mod analytics_scenarios;
 mod cli;
 mod equivalence;
+mod golden;
 mod oracle;
 mod pii_corpus;
 mod property_oracle;
