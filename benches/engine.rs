@@ -8,15 +8,17 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use rehearse::app::replay::replay_dir;
+use rehearse::app::scenario::gen_plan;
 use rehearse::engine::fold::{Folded, RequestBatch};
 use rehearse::engine::sweep::{Sweep, Variant};
-use rehearse::engine::{ReadOptions, Setup, evaluate, replay_dir};
+use rehearse::engine::{Setup, evaluate};
 use rehearse::generate::{GenSpec, generate};
-use rehearse::model::{Cohort, Source};
+use rehearse::input::{Cohort, Source};
+use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::{Policy, PolicyBuilder};
 use rehearse::ratio::Ratio;
-use rehearse::scenario::gen_plan;
-use rehearse::write::{Format, write_dataset};
+use rehearse::source::read::ReadOptions;
 
 const T0: i64 = 1_772_445_600_000;
 
@@ -50,7 +52,7 @@ fn batch(n: usize) -> RequestBatch {
 }
 
 fn fold(c: &mut Criterion) {
-    let setup = Setup::new(Policy::default_policy()).unwrap();
+    let setup = rehearse::app::setup(Policy::default_policy()).unwrap();
     let n = 1 << 20;
     let b = batch(n);
     let mut g = c.benchmark_group("fold");
@@ -66,7 +68,7 @@ fn fold(c: &mut Criterion) {
 }
 
 fn reevaluate(c: &mut Criterion) {
-    let setup = Setup::new(Policy::default_policy()).unwrap();
+    let setup = rehearse::app::setup(Policy::default_policy()).unwrap();
     let mut f = Folded::new(&setup, T0);
     f.add_requests(&batch(1 << 20));
     let p = setup.policy.clone();
@@ -114,7 +116,7 @@ fn readers(c: &mut Criterion) {
     spec.rps = 10.0;
     let ds = generate(&spec, &gen_plan(&policy)).unwrap();
     let rows = ds.requests.len() as u64;
-    let setup = Setup::new(policy).unwrap();
+    let setup = rehearse::app::setup(policy).unwrap();
     let mut g = c.benchmark_group("read_and_run");
     g.sample_size(10);
     g.throughput(Throughput::Elements(rows));

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
-use rehearse::model::Dataset;
+use rehearse::app::scenario::gen_plan;
+use rehearse::input::Dataset;
+use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::Policy;
-use rehearse::scenario::gen_plan;
 use rehearse::source::OnError;
-use rehearse::write::{Format, write_dataset};
 
 const T0: i64 = 1_772_445_600_000;
 

@@ -1,15 +1,24 @@
-//! Command-line arguments in two steps: clap structs that mirror the flags, then a
-//! checked settings value built before any work starts (policy merged and validated,
-//! schemas compiled, times parsed), so a bad flag fails fast with exit status 2.
+//! Command-line arguments in two steps: clap structs that mirror the flags, then the
+//! application layer's checked settings value built from them before any work starts
+//! (policy merged and validated, schemas compiled, times parsed), so a bad flag fails
+//! fast with exit status 2. clap types stop here: nothing below imports this module.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::{ReadOptions, Setup};
-use crate::model::Millis;
+use crate::app::SettingsError;
+use crate::app::check::CheckSettings;
+use crate::app::funnel::FunnelSettings;
+use crate::app::generate::GenerateSettings;
+use crate::app::run::RunSettings;
+use crate::app::sweep::{SweepError, SweepSettings};
+use crate::app::tui::{Speed, TuiInput, TuiSettings};
+use crate::input::Millis;
+use crate::output::dataset::Format;
 use crate::policy::{PolicyBuilder, PolicyError};
 use crate::source::OnError;
+use crate::source::read::ReadOptions;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -175,8 +184,8 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Playback speed: a factor such as 1, 60, 600 or 3600, or `max`.
-    #[arg(long, default_value = "600", value_parser = crate::tui::parse_speed)]
-    pub speed: crate::tui::Speed,
+    #[arg(long, default_value = "600", value_parser = crate::app::tui::parse_speed)]
+    pub speed: Speed,
     /// Where `s` saves the tuned policy (TOML).
     #[arg(long, value_name = "FILE", default_value = "tuned-policy.toml")]
     pub save: PathBuf,
@@ -210,38 +219,41 @@ pub struct FunnelArgs {
     pub on_error: OnErrorArg,
 }
 
-/// The checked settings of `rehearse run`.
-pub struct RunSettings {
-    pub setup: Setup,
-    pub dataset: PathBuf,
-    pub read: ReadOptions,
-    pub json: bool,
-    pub record: Option<PathBuf>,
+impl From<OnErrorArg> for OnError {
+    fn from(a: OnErrorArg) -> Self {
+        match a {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+        }
+    }
 }
 
-/// A settings problem: always a usage error (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error(transparent)]
-    Schema(#[from] crate::engine::schema::SchemaError),
-    #[error("--start `{0}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z")]
-    Start(String),
-    #[error("--batch-size must be at least 1")]
-    BatchSize,
+impl From<FormatArg> for Format {
+    fn from(a: FormatArg) -> Self {
+        match a {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Arrow => Format::Arrow,
+        }
+    }
+}
+
+/// `--start` as an instant.
+fn parse_start(start: &Option<String>) -> Result<Option<Millis>, SettingsError> {
+    match start {
+        None => Ok(None),
+        Some(s) => crate::time::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| SettingsError::Start(s.clone())),
+    }
 }
 
 impl RunArgs {
     pub fn settings(&self) -> Result<RunSettings, SettingsError> {
         let policy = self.policy.builder()?.build()?;
-        let setup = Setup::new(policy)?;
-        let start: Option<Millis> = match &self.start {
-            None => None,
-            Some(s) => {
-                Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?)
-            }
-        };
+        let setup = crate::app::setup(policy)?;
+        let start = parse_start(&self.start)?;
         if self.batch_size == 0 {
             return Err(SettingsError::BatchSize);
         }
@@ -249,15 +261,82 @@ impl RunArgs {
             setup,
             dataset: self.dataset.clone(),
             read: ReadOptions {
-                on_error: match self.on_error {
-                    OnErrorArg::Fail => OnError::Fail,
-                    OnErrorArg::Skip => OnError::Skip,
-                },
+                on_error: self.on_error.into(),
                 batch_rows: self.batch_size,
                 start,
             },
             json: self.json,
             record: self.record.clone(),
         })
+    }
+}
+
+impl SweepArgs {
+    pub fn settings(&self) -> Result<SweepSettings, SweepError> {
+        let read = ReadOptions {
+            on_error: self.on_error.into(),
+            start: parse_start(&self.start)?,
+            ..ReadOptions::default()
+        };
+        SweepSettings::new(
+            self.dataset.clone(),
+            &|| self.policy.builder(),
+            &self.vary,
+            read,
+            self.json,
+        )
+    }
+}
+
+impl GenerateArgs {
+    pub fn settings(&self) -> GenerateSettings {
+        GenerateSettings {
+            scenario: self.scenario.clone(),
+            out: self.out.clone(),
+            format: self.format.into(),
+            seed: self.seed,
+        }
+    }
+}
+
+impl CheckArgs {
+    pub fn settings(&self) -> CheckSettings {
+        CheckSettings {
+            dir: self.dir.clone(),
+            junit: self.junit.clone(),
+        }
+    }
+}
+
+impl FunnelArgs {
+    pub fn settings(&self) -> FunnelSettings {
+        FunnelSettings {
+            dataset: self.dataset.clone(),
+            policy: self.policy.clone(),
+            set: self.set.clone(),
+            on_error: self.on_error.into(),
+            json: self.json,
+            out: self.out.clone(),
+        }
+    }
+}
+
+impl TuiArgs {
+    pub fn settings(&self) -> TuiSettings {
+        let input = match (&self.dataset, &self.scenario, &self.recording) {
+            (_, _, Some(path)) => TuiInput::Recording(path.clone()),
+            (_, Some(path), None) => TuiInput::Scenario(path.clone()),
+            (Some(dir), None, None) => TuiInput::Dataset(dir.clone()),
+            (None, None, None) => TuiInput::Nothing,
+        };
+        TuiSettings {
+            input,
+            policy_file: self.policy.policy.clone(),
+            sets: self.policy.set.clone(),
+            speed: self.speed,
+            save: self.save.clone(),
+            on_error: self.on_error.into(),
+            start: self.start.clone(),
+        }
     }
 }

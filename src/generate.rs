@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{
+use crate::input::{
     Cohort, Dataset, InfraRow, LogRow, Millis, PageKind, PageRow, ProbeRow, RequestRow,
     SecurityKind, SecurityRow, Source,
 };

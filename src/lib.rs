@@ -2,21 +2,18 @@
 //! gate policy and say what would have happened. This crate root only wires modules.
 
 pub mod analytics;
+pub mod app;
 pub mod cli;
 pub mod engine;
-pub mod events;
+pub mod gate;
 pub mod generate;
-pub mod model;
+pub mod input;
 pub mod output;
 pub mod pii;
 pub mod policy;
 pub mod ratio;
-pub mod record;
-pub mod report;
-pub mod scenario;
 pub mod sketch;
 pub mod source;
-pub mod sweep;
 pub mod time;
 pub mod tui;
-pub mod write;
+pub mod verdict;

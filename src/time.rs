@@ -2,7 +2,7 @@
 //! millisecond precision (finer digits floored), epoch milliseconds, and the short
 //! duration strings of policy and scenario files (`90s`, `30m`, `2h`).
 
-use crate::model::Millis;
+use crate::input::Millis;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

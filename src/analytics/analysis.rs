@@ -12,7 +12,7 @@ use super::funnel::{PersonTable, STEPS, person_table};
 use super::identity::{Identity, stitch};
 use super::policy::AnalyticsPolicy;
 use super::symbols::NONE;
-use crate::model::Millis;
+use crate::input::Millis;
 
 /// The `credit_purchase` events of a slice.
 #[derive(Clone, Debug, Default)]

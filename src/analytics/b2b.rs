@@ -11,7 +11,7 @@ use super::data::{AnalyticsData, KIND_BOOKING};
 use super::funnel::UNREACHED;
 use super::ledger::PROVIDER_PREFIX;
 use super::symbols::{FxMap, NONE};
-use crate::model::Millis;
+use crate::input::Millis;
 
 pub const PROVIDER_STEPS: [&str; 3] = ["signup", "onboarded", "first_booking"];
 

@@ -12,7 +12,7 @@ use super::money::{Decimal, iso4217_exponent};
 use rayon::prelude::*;
 
 use super::symbols::{NONE, Symbols, fingerprint};
-use crate::model::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
+use crate::input::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
 use crate::source::cell::{self, Cell};
 use crate::source::dataset::DatasetDir;
 use crate::source::{ColumnSpec, Encoding, InputError, OnError, RowProblem, open_table};
@@ -476,7 +476,11 @@ impl AnalyticsData {
     /// Reads the `funnel` and `ledger` streams of a dataset directory; `None` when it
     /// has neither.
     pub fn load(dir: &Path, on_error: OnError) -> Result<Option<Self>, InputError> {
-        let ds = DatasetDir::open(dir)?;
+        Self::load_dir(&DatasetDir::open(dir)?, on_error)
+    }
+
+    /// Reads the `funnel` and `ledger` streams of an opened dataset directory.
+    pub fn load_dir(ds: &DatasetDir, on_error: OnError) -> Result<Option<Self>, InputError> {
         Self::load_streams(
             ds.streams
                 .get(&Stream::Funnel)

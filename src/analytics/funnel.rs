@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::data::{COHORT_CANARY, FLAG_IDENTITY, FunnelEvents, PURCHASE};
 use super::identity::Identity;
 use super::symbols::NONE;
-use crate::model::Millis;
+use crate::input::Millis;
 
 /// The number of B2C funnel steps.
 pub const STEPS: usize = 5;

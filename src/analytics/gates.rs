@@ -9,7 +9,7 @@ use super::analysis::FunnelAnalysis;
 use super::data::AnalyticsData;
 use super::ledger;
 use super::policy::AnalyticsPolicy;
-use crate::model::Millis;
+use crate::input::Millis;
 
 pub const ANALYTICS_EXCLUSION: &str = "analytics_exclusion";
 pub const TRACKING_GAP: &str = "tracking_gap";
@@ -132,4 +132,28 @@ pub fn stage_gates(
         }
     }
     out
+}
+
+/// The analytics gates as the engine's stage-end check: the loaded funnel and ledger
+/// events, judged with the policy's `[analytics]` section at each stage's end.
+pub struct AnalyticsGates(pub std::sync::Arc<AnalyticsData>);
+
+impl crate::engine::StageCheck for AnalyticsGates {
+    fn evaluated(&self) -> Vec<(crate::gate::Gate, bool)> {
+        evaluated(&self.0)
+            .into_iter()
+            .filter_map(|(name, ok)| Some((crate::gate::Gate::parse(name)?, ok)))
+            .collect()
+    }
+
+    fn breaches(
+        &self,
+        policy: &crate::policy::Policy,
+        end: Millis,
+    ) -> Vec<(crate::gate::Gate, String)> {
+        stage_gates(&self.0, &policy.file.analytics, end)
+            .into_iter()
+            .filter_map(|(name, detail)| Some((crate::gate::Gate::parse(name)?, detail)))
+            .collect()
+    }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::data::STEP_NAMES;
 use super::money::{Rounding, fee_of};
 use crate::generate::GenPlan;
-use crate::model::{Cohort, FunnelRow, LedgerKind, LedgerRow, Millis, Source};
+use crate::input::{Cohort, FunnelRow, LedgerKind, LedgerRow, Millis, Source};
 use crate::time::parse_duration;
 
 const HOUR: Millis = 3_600_000;

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::money::{Rounding, rate_fraction};
-use crate::model::Millis;
+use crate::input::Millis;
 use crate::time::parse_duration;
 
 /// The `[analytics]` section of a policy file.

@@ -3,14 +3,14 @@
 //! verdicts and the outcome follow the contract's sections 4-6 and 8. No clock, no IO,
 //! no randomness: every instant comes from the data (T0 and the tick grid).
 
-use crate::events::{
-    Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent,
-};
-use crate::model::{Millis, Stream};
+use crate::input::{Millis, Stream};
 use crate::policy::Policy;
 use crate::ratio::Ratio;
 use crate::sketch::Sketch;
 use crate::time::{format_clock, format_duration};
+use crate::verdict::{
+    Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent,
+};
 
 use super::fold::{Folded, ProbeResult, slot, stream_idx};
 
@@ -81,7 +81,7 @@ struct State {
 }
 
 fn gate_slot(g: Gate) -> usize {
-    Gate::ALL.iter().position(|x| *x == g).unwrap_or(0)
+    g.index()
 }
 
 fn trig_slot(g: Gate) -> usize {
@@ -148,21 +148,19 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
     let mut events = Vec::new();
     let mut follow_ups = Vec::new();
     let present = |s: Stream| f.present[stream_idx(s)];
+    let checked: Vec<(Gate, bool)> = f
+        .stage_checks
+        .as_ref()
+        .map(|c| c.evaluated())
+        .unwrap_or_default();
     let evaluated: Vec<(Gate, bool)> = Gate::ALL
         .iter()
         .map(|&g| {
-            let analytics = |name: &str| {
-                f.analytics.as_ref().is_some_and(|d| {
-                    crate::analytics::gates::evaluated(d)
-                        .iter()
-                        .any(|(n, e)| *n == name && *e)
-                })
-            };
             let ok = match g {
                 Gate::AnalyticsExclusion
                 | Gate::TrackingGap
                 | Gate::FeeCapture
-                | Gate::LedgerIntegrity => analytics(g.as_str()),
+                | Gate::LedgerIntegrity => checked.iter().any(|(c, e)| *c == g && *e),
                 Gate::DbLatency => present(g.stream()) && f.infra_has_db,
                 Gate::QueueBacklog => present(g.stream()) && f.infra_has_queue,
                 _ => present(g.stream()),
@@ -821,7 +819,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                         .find(|(dg, _, _)| *dg == g.gate)
                         .map(|(_, o, d)| (o.clone(), d.clone()))
                         .unwrap_or_default();
-                    let thr = trigger_threshold(p, g.gate).or(g.threshold);
+                    let thr = p.trigger_limit(g.gate).or(g.threshold);
                     fired_ev.push(Evidence {
                         gate: g.gate,
                         value: g.value,
@@ -1033,13 +1031,9 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
             }
         }
         // Analytics gates, over the funnel and ledger events up to the stage's end.
-        if let Some(data) = &f.analytics {
-            for (name, detail) in
-                crate::analytics::gates::stage_gates(data, &p.file.analytics, e_abs)
-            {
-                if let Some(g) = Gate::parse(name) {
-                    add(g, None, None, ">", detail);
-                }
+        if let Some(check) = &f.stage_checks {
+            for (g, detail) in check.breaches(p, e_abs) {
+                add(g, None, None, ">", detail);
             }
         }
         breaches.sort_by_key(|e| e.gate.go_rank());
@@ -1118,17 +1112,6 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         follow_ups,
         evaluated,
         gate_hits,
-    }
-}
-
-/// The threshold a trigger is held to, as displayed.
-fn trigger_threshold(p: &Policy, g: Gate) -> Option<f64> {
-    match g {
-        Gate::ErrorRate5xx => Some(p.trig_5xx.as_f64()),
-        Gate::ErrorRate4xxNonauth => Some(p.trig_4xx.as_f64()),
-        Gate::LatencyP95 => Some(ms(p.trig_p95_us)),
-        Gate::LatencyP99 => Some(ms(p.trig_p99_us)),
-        _ => None,
     }
 }
 

@@ -4,76 +4,17 @@
 //! row order for request gates, and its memory is bounded by the rollout's tick count,
 //! not by the data volume. Probes are kept (they are few) to be replayed in order.
 
-use crate::model::{Cohort, Millis, PageKind, SecurityKind, Source};
+use std::sync::Arc;
+
+use crate::input::{
+    EventSink, InfraSample, Millis, PageEvent, PageKind, ProbeEvent, RequestBatch, SecurityKind,
+    Stream,
+};
 use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
-use super::Setup;
 use super::schema::SchemaSet;
-
-/// Columnar batch of requests, already reduced to what gates read.
-#[derive(Clone, Debug, Default)]
-pub struct RequestBatch {
-    pub ts: Vec<Millis>,
-    pub canary: Vec<bool>,
-    pub real: Vec<bool>,
-    pub status: Vec<u16>,
-    pub latency_us: Vec<u64>,
-    /// Index of the outlier prefix the endpoint starts with, or `u8::MAX`.
-    pub prefix: Vec<u8>,
-}
-
-impl RequestBatch {
-    pub fn with_capacity(n: usize) -> Self {
-        Self {
-            ts: Vec::with_capacity(n),
-            canary: Vec::with_capacity(n),
-            real: Vec::with_capacity(n),
-            status: Vec::with_capacity(n),
-            latency_us: Vec::with_capacity(n),
-            prefix: Vec::with_capacity(n),
-        }
-    }
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-    pub fn clear(&mut self) {
-        self.ts.clear();
-        self.canary.clear();
-        self.real.clear();
-        self.status.clear();
-        self.latency_us.clear();
-        self.prefix.clear();
-    }
-    #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        ts: Millis,
-        cohort: Cohort,
-        source: Source,
-        status: u16,
-        latency_us: u64,
-        prefix: u8,
-    ) {
-        self.ts.push(ts);
-        self.canary.push(cohort == Cohort::Canary);
-        self.real.push(source == Source::Real);
-        self.status.push(status);
-        self.latency_us.push(latency_us);
-        self.prefix.push(prefix);
-    }
-}
-
-/// The outlier prefix index of an endpoint (`u8::MAX` when none matches).
-pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
-    prefixes
-        .iter()
-        .position(|p| endpoint.starts_with(p.as_str()))
-        .map_or(u8::MAX, |i| i as u8)
-}
+use super::{Setup, StageCheck};
 
 /// Latency thresholds (us) worth counting for live tuning: every 5 ms up to 2 s.
 pub fn tuning_grid() -> Vec<u64> {
@@ -112,17 +53,6 @@ pub struct ProbeRec {
     pub result: ProbeResult,
     /// Index into `Folded::probe_details` for schema failures.
     pub detail: u32,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct InfraSample {
-    pub cpu: f64,
-    pub mem_free: f64,
-    /// NaN when absent.
-    pub db: f64,
-    /// NaN when absent.
-    pub queue: f64,
-    pub canary: bool,
 }
 
 /// Per-stage page findings (counts by reason, and a first example of each).
@@ -174,8 +104,9 @@ pub struct Folded {
     pub pii_examples: Vec<(Millis, String, String)>,
     pub pages: Vec<PageStage>,
     pub page_cols: PageColumns,
-    /// Funnel and ledger events for the analytics gates, when either stream exists.
-    pub analytics: Option<std::sync::Arc<crate::analytics::data::AnalyticsData>>,
+    /// The stage-end checks over streams the fold does not hold (the analytics gates
+    /// over funnel and ledger events), when any applies.
+    pub stage_checks: Option<Arc<dyn StageCheck>>,
     pii_detector: Option<PiiDetector>,
     schemas: SchemaSet,
     prefixes: Vec<String>,
@@ -193,11 +124,8 @@ pub struct PageColumns {
     pub prerendered: bool,
 }
 
-pub(crate) fn stream_idx(s: crate::model::Stream) -> usize {
-    crate::model::Stream::ALL
-        .iter()
-        .position(|x| *x == s)
-        .unwrap_or(0)
+pub(crate) fn stream_idx(s: Stream) -> usize {
+    Stream::ALL.iter().position(|x| *x == s).unwrap_or(0)
 }
 
 impl Folded {
@@ -250,7 +178,7 @@ impl Folded {
             pii_examples: Vec::new(),
             pages: vec![PageStage::default(); p.stages.len()],
             page_cols: PageColumns::default(),
-            analytics: None,
+            stage_checks: None,
             pii_detector: None,
             schemas: setup.schemas.clone(),
             prefixes: p.outlier_prefixes.clone(),
@@ -314,10 +242,6 @@ impl Folded {
         &self.prefixes
     }
 
-    pub fn mark_present(&mut self, s: crate::model::Stream) {
-        self.present[stream_idx(s)] = true;
-    }
-
     /// An empty aggregate with the same configuration, to fold a share of the requests
     /// on another thread; combine with [`Folded::merge_requests`].
     pub fn request_part(&self) -> Folded {
@@ -347,7 +271,7 @@ impl Folded {
             pii_examples: Vec::new(),
             pages: Vec::new(),
             page_cols: PageColumns::default(),
-            analytics: None,
+            stage_checks: None,
             pii_detector: None,
             schemas: self.schemas.clone(),
             prefixes: self.prefixes.clone(),
@@ -367,14 +291,14 @@ impl Folded {
                 a.get_or_insert_with(Sketch::default).merge(b);
             }
         }
-        let ri = stream_idx(crate::model::Stream::Requests);
+        let ri = stream_idx(Stream::Requests);
         self.rows[ri] += part.rows[ri];
         self.outside[ri] += part.outside[ri];
     }
 
     /// Folds a batch of requests.
     pub fn add_requests(&mut self, b: &RequestBatch) {
-        let ri = stream_idx(crate::model::Stream::Requests);
+        let ri = stream_idx(Stream::Requests);
         self.rows[ri] += b.len() as u64;
         let nb = self.bands.len() + 1;
         // Rows come mostly in time order: the last row's interval `(lo, lo + tick]`
@@ -424,15 +348,15 @@ impl Folded {
     }
 
     /// Folds one probe. Schema validation happens here, with the policy's schemas.
-    pub fn add_probe(
-        &mut self,
-        ts: Millis,
-        target: &str,
-        status: u16,
-        payload: Option<&str>,
-        schema_ok: Option<bool>,
-    ) {
-        let pi = stream_idx(crate::model::Stream::Probes);
+    fn add_probe(&mut self, p: ProbeEvent<'_>) {
+        let ProbeEvent {
+            ts,
+            target,
+            status,
+            payload,
+            schema_ok,
+        } = p;
+        let pi = stream_idx(Stream::Probes);
         self.rows[pi] += 1;
         if self.interval(ts).is_none() {
             self.outside[pi] += 1;
@@ -477,8 +401,8 @@ impl Folded {
     }
 
     /// Folds one infra sample.
-    pub fn add_infra(&mut self, ts: Millis, s: InfraSample) {
-        let ii = stream_idx(crate::model::Stream::Infra);
+    fn add_infra(&mut self, ts: Millis, s: InfraSample) {
+        let ii = stream_idx(Stream::Infra);
         self.rows[ii] += 1;
         match self.interval(ts) {
             Some(k) => self.infra[k].push(s),
@@ -487,8 +411,8 @@ impl Folded {
     }
 
     /// Folds one security event (every event counts toward the baseline's "earliest").
-    pub fn add_security(&mut self, ts: Millis, kind: SecurityKind) {
-        let si = stream_idx(crate::model::Stream::Security);
+    fn add_security(&mut self, ts: Millis, kind: SecurityKind) {
+        let si = stream_idx(Stream::Security);
         self.rows[si] += 1;
         self.security_earliest = Some(self.security_earliest.map_or(ts, |e| e.min(ts)));
         let idx = match kind {
@@ -515,8 +439,8 @@ impl Folded {
     }
 
     /// Folds one log line.
-    pub fn add_log(&mut self, ts: Millis, message: &str) {
-        let li = stream_idx(crate::model::Stream::Logs);
+    fn add_log(&mut self, ts: Millis, message: &str) {
+        let li = stream_idx(Stream::Logs);
         self.rows[li] += 1;
         let Some(k) = self.interval(ts) else {
             self.outside[li] += 1;
@@ -536,21 +460,20 @@ impl Folded {
     }
 
     /// Folds one `pages` row.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_page(
-        &mut self,
-        ts: Millis,
-        path: &str,
-        kind: PageKind,
-        status: u16,
-        cache_control: &str,
-        test_mode: Option<bool>,
-        canonical: Option<&str>,
-        robots: Option<&str>,
-        in_sitemap: Option<bool>,
-        prerendered: Option<bool>,
-    ) {
-        let gi = stream_idx(crate::model::Stream::Pages);
+    fn add_page(&mut self, p: PageEvent<'_>) {
+        let PageEvent {
+            ts,
+            path,
+            kind,
+            status,
+            cache_control,
+            test_mode,
+            canonical,
+            robots,
+            in_sitemap,
+            prerendered,
+        } = p;
+        let gi = stream_idx(Stream::Pages);
         self.rows[gi] += 1;
         if self.interval(ts).is_none() {
             self.outside[gi] += 1;
@@ -606,6 +529,61 @@ impl Folded {
     /// Sorts probes by timestamp, file order on ties.
     pub fn finish(&mut self) {
         self.probes.sort_by_key(|p| p.ts);
+    }
+}
+
+impl EventSink for Folded {
+    fn begin(&mut self, stream: Stream) {
+        self.present[stream_idx(stream)] = true;
+    }
+    fn requests(&mut self, batch: &RequestBatch) {
+        self.add_requests(batch);
+    }
+    fn probe(&mut self, p: ProbeEvent<'_>) {
+        self.add_probe(p);
+    }
+    fn infra(&mut self, ts: Millis, s: InfraSample) {
+        self.add_infra(ts, s);
+    }
+    fn security(&mut self, ts: Millis, kind: SecurityKind) {
+        self.add_security(ts, kind);
+    }
+    fn log(&mut self, ts: Millis, message: &str) {
+        self.add_log(ts, message);
+    }
+    fn page(&mut self, p: PageEvent<'_>) {
+        self.add_page(p);
+    }
+    fn columns(&mut self, stream: Stream, has: &dyn Fn(&str) -> bool) {
+        match stream {
+            Stream::Infra => {
+                self.infra_has_cohort = has("cohort");
+                self.infra_has_db = has("db_p95_ms");
+                self.infra_has_queue = has("queue_depth");
+            }
+            Stream::Pages => {
+                self.page_cols = PageColumns {
+                    test_mode: has("test_mode"),
+                    canonical: has("canonical"),
+                    robots: has("robots"),
+                    in_sitemap: has("in_sitemap"),
+                    prerendered: has("prerendered"),
+                };
+            }
+            _ => {}
+        }
+    }
+    fn outside(&self, stream: Stream) -> u64 {
+        self.outside[stream_idx(stream)]
+    }
+    fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+    fn request_part(&self) -> Self {
+        Folded::request_part(self)
+    }
+    fn merge_requests(&mut self, part: &Self) {
+        Folded::merge_requests(self, part)
     }
 }
 

@@ -1,22 +1,9 @@
-//! Probe payload schemas: the JSON Schema files the policy names per target, loaded
-//! and compiled once before the run, then applied to every status-200 probe payload.
-//! A failure names the failing instance path and keyword.
+//! Probe payload schemas, compiled: the JSON Schemas the policy names per target
+//! (loaded from their files by [`crate::source::schemas`] before the run), applied to
+//! every status-200 probe payload. A failure names the failing instance path and keyword.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum SchemaError {
-    #[error("probe schema for target `{target}` ({path}): {problem}")]
-    Load {
-        target: String,
-        path: PathBuf,
-        problem: String,
-    },
-}
 
 /// One compiled schema.
 #[derive(Clone)]
@@ -60,25 +47,7 @@ pub struct SchemaSet {
 }
 
 impl SchemaSet {
-    /// Loads every schema file the policy names.
-    pub fn load(files: &BTreeMap<String, PathBuf>) -> Result<Self, SchemaError> {
-        let mut by_target = BTreeMap::new();
-        for (target, path) in files {
-            let err = |problem: String| SchemaError::Load {
-                target: target.clone(),
-                path: path.clone(),
-                problem,
-            };
-            let text =
-                std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-            let doc: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
-            by_target.insert(target.clone(), ProbeSchema::compile(&doc).map_err(err)?);
-        }
-        Ok(Self { by_target })
-    }
-
-    /// Builds a set from compiled schemas (tests, embedded examples).
+    /// Builds a set from compiled schemas, by target.
     pub fn from_schemas(schemas: impl IntoIterator<Item = (String, ProbeSchema)>) -> Self {
         Self {
             by_target: schemas.into_iter().collect(),
@@ -91,16 +60,6 @@ impl SchemaSet {
 
     pub fn is_empty(&self) -> bool {
         self.by_target.is_empty()
-    }
-}
-
-/// Resolves a schema path the way the policy does (relative to a base directory).
-pub fn resolve(base: &Path, p: &str) -> PathBuf {
-    let pb = Path::new(p);
-    if pb.is_absolute() {
-        pb.to_path_buf()
-    } else {
-        base.join(pb)
     }
 }
 

@@ -11,11 +11,11 @@
 //! [`super::evaluate`], whose verdicts it must reproduce exactly (property-tested in
 //! `tests/it/sweep.rs`).
 
-use crate::events::{Gate, Outcome, Verdict, VerdictEvent};
-use crate::model::Millis;
+use crate::input::Millis;
 use crate::policy::Policy;
 use crate::ratio::Ratio;
 use crate::time::format_duration;
+use crate::verdict::{Gate, Outcome, Verdict, VerdictEvent};
 
 use super::eval::{evaluate_through, first_probe_firing};
 use super::fold::{Folded, slot};

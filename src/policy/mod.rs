@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::Millis;
+use crate::input::Millis;
 use crate::ratio::Ratio;
 use crate::time::{format_duration, parse_duration};
 
@@ -229,6 +229,18 @@ impl Policy {
         PolicyBuilder::new()
             .build()
             .expect("the embedded default policy is valid")
+    }
+    /// The limit a trigger fires at, as displayed (rates as fractions, latencies in
+    /// ms), for the triggers that have a limit of their own (not the Go threshold).
+    pub fn trigger_limit(&self, g: crate::gate::Gate) -> Option<f64> {
+        use crate::gate::Gate;
+        match g {
+            Gate::ErrorRate5xx => Some(self.trig_5xx.as_f64()),
+            Gate::ErrorRate4xxNonauth => Some(self.trig_4xx.as_f64()),
+            Gate::LatencyP95 => Some(self.trig_p95_us as f64 / 1000.0),
+            Gate::LatencyP99 => Some(self.trig_p99_us as f64 / 1000.0),
+            _ => None,
+        }
     }
     /// The policy as a TOML document (the merged values, without comments).
     pub fn to_toml(&self) -> String {

@@ -24,8 +24,8 @@ use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RequestFn, RequestRow, RowFn,
     RowLoc, RowProblem, Table, check_columns, handle_row,
 };
-use crate::engine::fold::{RequestBatch, prefix_index};
-use crate::model::{Cohort, Millis, Source};
+use crate::input::{Cohort, Millis, Source};
+use crate::input::{RequestBatch, prefix_index};
 
 type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
 

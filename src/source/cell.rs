@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::Millis;
+use crate::input::Millis;
 use crate::time::parse_ts_text;
 
 /// One value of one row.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Encoding, InputError};
-use crate::model::{Millis, Stream};
+use crate::input::{Millis, Stream};
 use crate::time::parse_rfc3339;
 
 /// What a dataset directory holds.

@@ -2,14 +2,17 @@
 //! encodings; each encoding is an adapter behind the [`Table`] trait, which hands every
 //! row to a decoder as a slice of [`Cell`]s for the columns the stream asks for, with
 //! the row's location for error messages. Adapters never allocate per row on the
-//! common path and read in bounded batches.
+//! common path and read in bounded batches. [`read::read_streams`] pushes a directory's
+//! streams into an [`crate::input::EventSink`], [`memory::push_dataset`] an in-memory
+//! dataset's.
 
 pub mod arrowfile;
 pub mod cell;
 pub mod csvfile;
 pub mod dataset;
-pub mod decode;
+pub mod memory;
 pub mod ndjson;
+pub mod read;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -86,18 +89,7 @@ pub enum OnError {
     Skip,
 }
 
-/// What reading one file produced besides its rows.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReadStats {
-    /// Rows handed to the decoder and accepted.
-    pub rows: u64,
-    /// Rows skipped under `--on-error skip`.
-    pub skipped: u64,
-    /// The first skipped row's error, for the report.
-    pub first_skip: Option<String>,
-    /// Which of the requested columns the file has (by index into the request).
-    pub present: Vec<bool>,
-}
+pub use crate::input::ReadStats;
 
 /// The most columns one stream asks for.
 pub const MAX_COLUMNS: usize = 24;
@@ -116,9 +108,9 @@ pub type RowFn<'f> = dyn for<'c> FnMut(&[Cell<'c>]) -> Result<(), RowProblem> + 
 /// as cells for the row-exact decoder (which names the column of any problem).
 pub enum RequestRow<'a, 'c> {
     Decoded {
-        ts: crate::model::Millis,
-        cohort: crate::model::Cohort,
-        source: crate::model::Source,
+        ts: crate::input::Millis,
+        cohort: crate::input::Cohort,
+        source: crate::input::Source,
         status: u16,
         latency_us: u64,
         /// The endpoint's outlier prefix index (`u8::MAX` for none).
@@ -127,7 +119,7 @@ pub enum RequestRow<'a, 'c> {
     Cells(&'a [Cell<'c>]),
     /// A whole batch a columnar reader decoded column by column, every row of it valid
     /// (a batch with any row the fast path rejects is handed over row by row instead).
-    Batch(&'a crate::engine::fold::RequestBatch),
+    Batch(&'a crate::input::RequestBatch),
 }
 
 /// The request callback of [`Table::for_each_request`].

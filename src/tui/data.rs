@@ -7,11 +7,11 @@ use std::ops::Range;
 
 use crate::analytics::AnalyticsData;
 use crate::analytics::report::PersonCounts;
-use crate::engine::{Replay, Run};
-use crate::events::{Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent};
-use crate::model::Millis;
+use crate::engine::{Folded, Run};
+use crate::input::Millis;
+use crate::output::record::RecordMeta;
 use crate::policy::{Policy, PolicyBuilder};
-use crate::record::RecordMeta;
+use crate::verdict::{Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent};
 
 use super::tune::Tuner;
 
@@ -412,10 +412,17 @@ impl FunnelPanel {
 }
 
 impl Session {
-    /// A session over a replay of raw data (whose fold should carry the tuning grid).
-    pub fn from_replay(label: String, origin: Origin, policy: Policy, replay: Replay) -> Self {
-        let Replay { run, folded, .. } = replay;
-        let funnel = FunnelPanel::of(folded.analytics.as_deref(), &policy, &label);
+    /// A session over a replay of raw data (whose fold should carry the tuning grid),
+    /// with the funnel and ledger events when the dataset has them.
+    pub fn from_replay(
+        label: String,
+        origin: Origin,
+        policy: Policy,
+        run: Run,
+        folded: Folded,
+        analytics: Option<&AnalyticsData>,
+    ) -> Self {
+        let funnel = FunnelPanel::of(analytics, &policy, &label);
         let stages = stages_of(&run);
         let timeline = Timeline::new(run.events.clone(), stages.len(), run.t0);
         let tuner = Tuner::new(&policy, folded, &run);

@@ -3,10 +3,10 @@
 //! overlay. Built from the verdict events and their tick records only, so a recording
 //! explains exactly like a live replay.
 
-use crate::events::{Evidence, Gate, GateState, TickRecord, Verdict, VerdictEvent};
-use crate::model::Millis;
-use crate::report::describe;
+use crate::input::Millis;
+use crate::output::report::describe;
 use crate::time::format_clock;
+use crate::verdict::{Evidence, Gate, GateState, TickRecord, Verdict, VerdictEvent};
 
 use super::data::{Session, gate_tick};
 use super::fmt;

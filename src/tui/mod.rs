@@ -1,6 +1,7 @@
-//! `rehearse tui`: replay a rollout in the terminal. [`load`] precomputes the whole
-//! run (from a dataset directory, a scenario generated in memory, or a recorded event
-//! log); [`run_tui`] owns the terminal and the event loop: crossterm events become
+//! `rehearse tui`: replay a rollout in the terminal. The application layer
+//! ([`crate::app::tui`]) precomputes the whole run (from a dataset directory, a scenario
+//! generated in memory, or a recorded event log) as a [`Session`]; [`run_tui`] owns the
+//! terminal and the event loop: crossterm events become
 //! messages (`keys.rs`), `model::update` applies them and `view::view` draws the model.
 //! While playing the loop wakes for the next frame; while paused it blocks on input. The
 //! terminal is restored on exit, on error and on panic. The screen and keys are
@@ -15,10 +16,10 @@ pub mod tune;
 pub mod view;
 
 use std::io::{self, Stdout};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event};
@@ -27,97 +28,8 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::crossterm::{cursor, execute};
 
-use crate::cli::{OnErrorArg, TuiArgs};
-use crate::engine::fold::tuning_grid;
-use crate::engine::{ReadOptions, Setup, replay_dataset_with_bands, replay_dir_with_bands};
-use crate::policy::PolicyBuilder;
-use crate::scenario::Scenario;
-use crate::source::OnError;
-
 pub use data::{Origin, Session};
 pub use model::{Model, Msg, Speed, update};
-
-/// Parses `--speed`: a positive factor (`60`, `600x`) or `max`.
-pub fn parse_speed(s: &str) -> Result<Speed, String> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "max" {
-        return Ok(Speed::Max);
-    }
-    match t.trim_end_matches('x').parse::<u32>() {
-        Ok(n) if n > 0 => Ok(Speed::X(n)),
-        _ => Err(format!(
-            "`{s}` is not a speed: use a positive factor such as 1, 60, 600, 3600, or max"
-        )),
-    }
-}
-
-/// Reads and replays the input named by the arguments (every error is a usage error).
-pub fn load(args: &TuiArgs) -> anyhow::Result<Session> {
-    let has_policy = args.policy.policy.is_some() || !args.policy.set.is_empty();
-    if let Some(path) = &args.recording {
-        if has_policy {
-            bail!(
-                "--policy and --set do not apply to --recording: a recording carries its run's policy and verdicts"
-            );
-        }
-        let (meta, events) = crate::record::read_record(path)?;
-        return Ok(Session::from_recording(
-            format!("recording {}", path.display()),
-            meta,
-            events,
-        ));
-    }
-    let start = match &args.start {
-        None => None,
-        Some(s) => Some(crate::time::parse_rfc3339(s).with_context(|| {
-            format!("--start `{s}` is not an RFC 3339 timestamp such as 2026-03-02T10:00:00Z")
-        })?),
-    };
-    let grid = tuning_grid();
-    if let Some(path) = &args.scenario {
-        let scenario = Scenario::load(path)?;
-        let mut policy = scenario.setup.policy.clone();
-        if has_policy {
-            let mut b = PolicyBuilder::new().text(&tune::portable_toml(&policy), "the scenario")?;
-            if let Some(p) = &args.policy.policy {
-                b = b.file(p)?;
-            }
-            for s in &args.policy.set {
-                b = b.set(s)?;
-            }
-            policy = b.build()?;
-        }
-        let setup = Setup::new(policy)?;
-        let ds = scenario.dataset()?;
-        let replay = replay_dataset_with_bands(&setup, &ds, start, 8192, &grid)?;
-        return Ok(Session::from_replay(
-            format!("scenario {}", scenario.name),
-            Origin::Scenario,
-            setup.policy,
-            replay,
-        ));
-    }
-    let Some(dir) = &args.dataset else {
-        bail!("give a dataset directory, --scenario FILE or --recording FILE");
-    };
-    let policy = args.policy.builder()?.build()?;
-    let setup = Setup::new(policy)?;
-    let opts = ReadOptions {
-        on_error: match args.on_error {
-            OnErrorArg::Fail => OnError::Fail,
-            OnErrorArg::Skip => OnError::Skip,
-        },
-        start,
-        ..ReadOptions::default()
-    };
-    let replay = replay_dir_with_bands(&setup, dir, opts, &grid)?;
-    Ok(Session::from_replay(
-        format!("dataset {}", dir.display()),
-        Origin::Dataset,
-        setup.policy,
-        replay,
-    ))
-}
 
 /// Leaves the alternate screen, shows the cursor and disables raw mode.
 fn restore_terminal() {
@@ -158,9 +70,9 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the UI until the user quits.
-pub fn run_tui(session: Session, args: &TuiArgs) -> anyhow::Result<()> {
-    let mut model = Model::new(session, args.speed, args.save.clone());
+/// Runs the UI until the user quits; `s` saves the tuned policy to `save`.
+pub fn run_tui(session: Session, speed: Speed, save: PathBuf) -> anyhow::Result<()> {
+    let mut model = Model::new(session, speed, save);
     let mut guard = TerminalGuard::enter()?;
     event_loop(&mut model, &mut guard.terminal)
 }
@@ -233,17 +145,4 @@ fn handle_event(model: &mut Model, ev: Event) {
         Event::Resize(..) => {}
         _ => {}
     }
-}
-
-/// A session over a scenario file with the tuning grid, for tests and tools.
-pub fn scenario_session(path: &Path) -> anyhow::Result<Session> {
-    let scenario = Scenario::load(path)?;
-    let ds = scenario.dataset()?;
-    let replay = replay_dataset_with_bands(&scenario.setup, &ds, None, 8192, &tuning_grid())?;
-    Ok(Session::from_replay(
-        format!("scenario {}", scenario.name),
-        Origin::Scenario,
-        scenario.setup.policy.clone(),
-        replay,
-    ))
 }

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::events::{Gate, Verdict};
-use crate::model::Millis;
+use crate::input::Millis;
+use crate::verdict::{Gate, Verdict};
 
 use super::data::Session;
 use super::tune::{portable_toml, verdict_diffs};
@@ -58,30 +58,9 @@ impl Speed {
     }
 }
 
-/// The display order of the gate table: request gates first, then probes, infra,
-/// security, logs and pages.
-pub const GATE_ORDER: [Gate; 20] = [
-    Gate::ErrorRate5xx,
-    Gate::ErrorRate4xxNonauth,
-    Gate::LatencyP95,
-    Gate::LatencyP99,
-    Gate::BudgetBurn,
-    Gate::EndpointLatencyP95,
-    Gate::Availability,
-    Gate::InsufficientData,
-    Gate::ProbeFailures,
-    Gate::SchemaFailures,
-    Gate::ProbeCoverage,
-    Gate::CpuHeadroom,
-    Gate::MemoryHeadroom,
-    Gate::DbLatency,
-    Gate::QueueBacklog,
-    Gate::SecurityWafSpike,
-    Gate::SecurityAuthFailures,
-    Gate::PiiInLogs,
-    Gate::CacheHeaderScope,
-    Gate::SeoIndexability,
-];
+/// The display order of the gate table: the registry's rows (request gates first,
+/// then probes, infra, security, logs and pages).
+pub const GATE_ORDER: [Gate; crate::gate::ROWS.len()] = crate::gate::ROWS;
 
 /// Which panel the arrow keys move in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,26 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::engine::fold::slot;
 use crate::engine::{Folded, Run, evaluate_with};
-use crate::events::{Gate, Verdict, VerdictEvent};
-use crate::model::Millis;
+use crate::input::Millis;
 use crate::policy::{Policy, PolicyBuilder};
 use crate::sketch::Sketch;
 use crate::time::format_duration;
+use crate::verdict::{Gate, Verdict, VerdictEvent};
 
-/// How a knob's value moves and reads.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum KnobKind {
-    /// A rate (fraction), in steps of 0.001, shown as a percentage.
-    Rate,
-    /// A latency in milliseconds, in steps of 5 ms (the tuning grid).
-    Ms,
-    /// `rollout.sustain`, counted in ticks (sustain / tick + 1).
-    SustainTicks,
-    /// A plain number in steps of the given size.
-    Step(f64),
-    /// A whole number, in steps of 1, at least 1.
-    Count,
-}
+pub use crate::gate::KnobKind;
 
 /// One tunable policy value.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,169 +104,66 @@ impl Knob {
     }
 }
 
-/// The knobs of a policy, grouped by gate in the gate table's order.
+/// The knobs of a policy, in the registry's order ([`crate::gate::knobs`]): one per
+/// tunable key, one per stage for a stage's key, each at the policy's value.
 pub fn knobs_of(p: &Policy) -> Vec<Knob> {
-    let f = &p.file;
-    let mut k = Vec::new();
-    let mut add = |key: &str, label: &str, gates: &[Gate], kind: KnobKind, v: f64| {
-        k.push(Knob {
-            key: key.to_string(),
-            label: label.to_string(),
-            gates: gates.to_vec(),
-            kind,
-            base: v,
-            value: v,
-        });
-    };
-    use Gate as G;
-    use KnobKind as K;
-    add(
-        "go.error_rate_5xx",
-        "5xx go",
-        &[G::ErrorRate5xx],
-        K::Rate,
-        f.go.error_rate_5xx,
-    );
-    add(
-        "triggers.error_rate_5xx",
-        "5xx trigger",
-        &[G::ErrorRate5xx],
-        K::Rate,
-        f.triggers.error_rate_5xx,
-    );
-    add(
-        "go.error_rate_4xx_nonauth",
-        "4xx go",
-        &[G::ErrorRate4xxNonauth],
-        K::Rate,
-        f.go.error_rate_4xx_nonauth,
-    );
-    add(
-        "triggers.error_rate_4xx_nonauth",
-        "4xx trigger",
-        &[G::ErrorRate4xxNonauth],
-        K::Rate,
-        f.triggers.error_rate_4xx_nonauth,
-    );
-    for s in &f.stages {
-        add(
-            &format!("stages.{}.go_p95_ms", s.name),
-            &format!("p95 go {}", s.name),
-            &[G::LatencyP95],
-            K::Ms,
-            s.go_p95_ms,
-        );
+    let file = toml::Value::try_from(&p.file).unwrap_or(toml::Value::Boolean(false));
+    let mut out = Vec::new();
+    for def in crate::gate::knobs() {
+        let mut add = |key: String, label: String, value: Option<f64>| {
+            if let Some(v) = value {
+                out.push(Knob {
+                    key,
+                    label,
+                    gates: def.gates.to_vec(),
+                    kind: def.kind,
+                    base: v,
+                    value: v,
+                });
+            }
+        };
+        match def.key.strip_prefix("stages.*.") {
+            Some(field) => {
+                for s in &p.file.stages {
+                    let value = file
+                        .get("stages")
+                        .and_then(|st| st.as_array())
+                        .and_then(|st| {
+                            st.iter()
+                                .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(&s.name))
+                        })
+                        .and_then(|t| t.get(field))
+                        .and_then(number);
+                    add(
+                        format!("stages.{}.{field}", s.name),
+                        def.label.replace("{stage}", &s.name),
+                        value,
+                    );
+                }
+            }
+            None if def.kind == KnobKind::SustainTicks => {
+                add(
+                    def.key.to_string(),
+                    def.label.to_string(),
+                    Some(p.sustain_ticks as f64),
+                );
+            }
+            None => {
+                let value = def
+                    .key
+                    .split('.')
+                    .try_fold(&file, |v, part| v.get(part))
+                    .and_then(number);
+                add(def.key.to_string(), def.label.to_string(), value);
+            }
+        }
     }
-    add(
-        "triggers.latency_p95_ms",
-        "p95 trigger",
-        &[G::LatencyP95],
-        K::Ms,
-        f.triggers.latency_p95_ms,
-    );
-    add(
-        "triggers.latency_p99_ms",
-        "p99 trigger",
-        &[G::LatencyP99],
-        K::Ms,
-        f.triggers.latency_p99_ms,
-    );
-    add(
-        "rollout.sustain",
-        "sustain",
-        &[
-            G::ErrorRate5xx,
-            G::ErrorRate4xxNonauth,
-            G::LatencyP95,
-            G::LatencyP99,
-            G::BudgetBurn,
-            G::SecurityWafSpike,
-            G::SecurityAuthFailures,
-            G::SchemaFailures,
-            G::PiiInLogs,
-            G::QueueBacklog,
-        ],
-        K::SustainTicks,
-        p.sustain_ticks as f64,
-    );
-    add(
-        "budget.max_burn",
-        "budget burn",
-        &[G::BudgetBurn],
-        K::Step(0.01),
-        f.budget.max_burn,
-    );
-    add(
-        "endpoints.p95_ms",
-        "endpoint p95",
-        &[G::EndpointLatencyP95],
-        K::Ms,
-        f.endpoints.p95_ms,
-    );
-    add(
-        "go.availability",
-        "availability",
-        &[G::Availability],
-        K::Step(0.0005),
-        f.go.availability,
-    );
-    add(
-        "go.max_no_data_ticks",
-        "no-data share",
-        &[G::InsufficientData],
-        K::Step(0.01),
-        f.go.max_no_data_ticks,
-    );
-    add(
-        "probes.consecutive_failures",
-        "probe fails",
-        &[G::ProbeFailures],
-        K::Count,
-        f64::from(f.probes.consecutive_failures),
-    );
-    add(
-        "infra.cpu_p95",
-        "cpu p95",
-        &[G::CpuHeadroom],
-        K::Step(0.01),
-        f.infra.cpu_p95,
-    );
-    add(
-        "infra.mem_free_p5",
-        "mem free p5",
-        &[G::MemoryHeadroom],
-        K::Step(0.01),
-        f.infra.mem_free_p5,
-    );
-    add(
-        "infra.db_p95_ms",
-        "db p95",
-        &[G::DbLatency],
-        K::Step(5.0),
-        f.infra.db_p95_ms,
-    );
-    add(
-        "infra.queue_depth",
-        "queue depth",
-        &[G::QueueBacklog],
-        K::Step(100.0),
-        f.infra.queue_depth,
-    );
-    add(
-        "security.factor",
-        "sec. factor",
-        &[G::SecurityWafSpike, G::SecurityAuthFailures],
-        K::Step(0.5),
-        f.security.factor,
-    );
-    add(
-        "security.min_per_minute",
-        "sec. min/min",
-        &[G::SecurityWafSpike, G::SecurityAuthFailures],
-        K::Step(1.0),
-        f.security.min_per_minute,
-    );
-    k
+    out
+}
+
+/// A TOML number as a float.
+fn number(v: &toml::Value) -> Option<f64> {
+    v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
 }
 
 /// The policy as a TOML file that reads back the same from any directory: schema

@@ -14,10 +14,10 @@ use ratatui::widgets::{
     Row, Table, TableState, Wrap,
 };
 
-use crate::events::{Gate, GateState, TickRecord, VerdictEvent};
-use crate::model::Millis;
-use crate::report::describe;
+use crate::input::Millis;
+use crate::output::report::describe;
 use crate::time::{format_clock, format_duration};
+use crate::verdict::{Gate, GateState, TickRecord, VerdictEvent};
 
 use super::data::{FunnelPanel, FunnelSummary, StageStatus, gate_tick};
 use super::explain::{Kind, explain};
@@ -139,9 +139,9 @@ fn draw_header(m: &Model, f: &mut Frame, area: Rect) {
         && at <= m.clock
     {
         let st = match o {
-            crate::events::Outcome::Complete => StageStatus::Go,
-            crate::events::Outcome::Hold => StageStatus::Hold,
-            crate::events::Outcome::Rollback => StageStatus::Rollback,
+            crate::verdict::Outcome::Complete => StageStatus::Go,
+            crate::verdict::Outcome::Hold => StageStatus::Hold,
+            crate::verdict::Outcome::Rollback => StageStatus::Rollback,
         };
         tail.push(Span::styled(" │ ", dim));
         tail.push(Span::styled(
@@ -377,15 +377,7 @@ fn gate_cells(m: &Model, g: Gate, tick: Option<&TickRecord>, stage: usize) -> Ga
             } if *st == stage && evidence.gate == g => Some(evidence),
             _ => None,
         });
-    let per_tick = !matches!(
-        g,
-        Gate::Availability
-            | Gate::InsufficientData
-            | Gate::ProbeCoverage
-            | Gate::CacheHeaderScope
-            | Gate::SeoIndexability
-            | Gate::ProbeFailures
-    );
+    let per_tick = g.def().judged == crate::gate::Judged::Tick;
     let (value, state, color) = if fired {
         ("-".to_string(), "✗ FIRED".to_string(), Color::Red)
     } else if let Some(e) = breach {
@@ -1113,7 +1105,7 @@ fn draw_explain(m: &Model, f: &mut Frame, area: Rect, subject: super::model::Sub
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Verdict;
+    use crate::verdict::Verdict;
 
     #[test]
     fn segments_fill_the_width() {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, AnalyticsReport, analyze, stage_gates};
-use rehearse::model::{Cohort, FunnelRow, LedgerKind, LedgerRow, Source};
+use rehearse::input::{Cohort, FunnelRow, LedgerKind, LedgerRow, Source};
 
 const T0: i64 = 1_772_445_600_000;
 const MIN: i64 = 60_000;
@@ -1259,8 +1259,8 @@ proptest! {
 #[test]
 fn the_tool_agrees_with_the_naive_reference_on_generated_traffic() {
     use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
+    use rehearse::app::scenario::gen_plan;
     use rehearse::policy::Policy;
-    use rehearse::scenario::gen_plan;
     let spec = FunnelSpec {
         users_per_hour: 8_000.0,
         synthetic_per_hour: 40.0,

@@ -8,12 +8,12 @@ use std::process::{Command, Output, Stdio};
 
 use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
-use rehearse::model::{Dataset, FunnelRow};
+use rehearse::app::scenario::gen_plan;
+use rehearse::input::{Dataset, FunnelRow};
+use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::Policy;
-use rehearse::scenario::gen_plan;
 use rehearse::source::OnError;
 use rehearse::time::format_rfc3339;
-use rehearse::write::{Format, write_dataset};
 use serde_json::{Value, json};
 
 const T0: i64 = 1_772_445_600_000;

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, stage_gates};
-use rehearse::scenario::Scenario;
+use rehearse::app::scenario::Scenario;
 
 /// Stage name, and the gates breached at its end.
 fn breaches(file: &str) -> Vec<(String, Vec<&'static str>)> {

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use rehearse::app::scenario::gen_plan;
 use rehearse::generate::{Fault, FaultKind, GenSpec};
+use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::Policy;
-use rehearse::scenario::gen_plan;
-use rehearse::write::{Format, write_dataset};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rehearse"))
@@ -177,9 +177,9 @@ fn recording_replays_the_run() {
         rec.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    let (meta, events) = rehearse::record::read_record(&rec).unwrap();
+    let (meta, events) = rehearse::output::record::read_record(&rec).unwrap();
     assert_eq!(meta.stages.len(), 4);
-    let setup = rehearse::engine::Setup::new(
+    let setup = rehearse::app::setup(
         rehearse::policy::PolicyBuilder::new()
             .set(LOW_MIN)
             .unwrap()
@@ -187,11 +187,11 @@ fn recording_replays_the_run() {
             .unwrap(),
     )
     .unwrap();
-    let replay = rehearse::engine::replay_dir(&setup, d.path(), Default::default()).unwrap();
+    let replay = rehearse::app::replay::replay_dir(&setup, d.path(), Default::default()).unwrap();
     assert_eq!(events, replay.run.events);
     let ticks = events
         .iter()
-        .filter(|e| matches!(e, rehearse::events::VerdictEvent::Tick(_)))
+        .filter(|e| matches!(e, rehearse::verdict::VerdictEvent::Tick(_)))
         .count();
     assert!(ticks > 150, "{ticks}");
 }

@@ -1,11 +1,13 @@
 //! Equivalence tests: the same events give the same run whatever the thread count,
 //! the encoding or the way requests were generated (in memory or streamed in chunks).
 
-use rehearse::engine::{ReadOptions, Setup, replay_dataset, replay_dir};
+use rehearse::app::replay::{replay_dataset, replay_dir};
+use rehearse::app::scenario::gen_plan;
+use rehearse::engine::Setup;
 use rehearse::generate::{Fault, FaultKind, GenSpec, generate, generate_streaming};
+use rehearse::output::dataset::{Format, write_dataset, write_dataset_streaming};
 use rehearse::policy::{Policy, PolicyBuilder};
-use rehearse::scenario::gen_plan;
-use rehearse::write::{Format, write_dataset, write_dataset_streaming};
+use rehearse::source::read::ReadOptions;
 
 fn spec() -> GenSpec {
     let mut spec = GenSpec::new(99);
@@ -18,7 +20,7 @@ fn spec() -> GenSpec {
 }
 
 fn setup() -> Setup {
-    Setup::new(
+    rehearse::app::setup(
         PolicyBuilder::new()
             .set("rollout.min_requests=20")
             .unwrap()

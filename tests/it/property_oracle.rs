@@ -15,13 +15,14 @@ use crate::oracle;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use rehearse::engine::{Run, Setup, replay_dataset};
-use rehearse::events::{Gate, GateState, Outcome, Verdict, VerdictEvent};
-use rehearse::model::{
+use rehearse::app::replay::replay_dataset;
+use rehearse::engine::Run;
+use rehearse::input::{
     Cohort, Dataset, InfraRow, LogRow, Millis, PageKind, PageRow, ProbeRow, RequestRow,
     SecurityKind, SecurityRow, Source,
 };
 use rehearse::policy::{Policy, PolicyBuilder};
+use rehearse::verdict::{Gate, GateState, Outcome, Verdict, VerdictEvent};
 
 /// 2026-03-02T10:00:00Z.
 const T0: Millis = 1_772_445_600_000;
@@ -800,7 +801,7 @@ fn case() -> impl Strategy<Value = Case> {
 // ---------------------------------------------------------------------------------------
 
 fn run_engine(p: &Policy, ds: &Dataset, batch: usize) -> Run {
-    let setup = Setup::new(p.clone()).expect("no schema files");
+    let setup = rehearse::app::setup(p.clone()).expect("no schema files");
     replay_dataset(&setup, ds, None, batch).expect("replay").run
 }
 

@@ -8,13 +8,14 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
+use rehearse::app::replay::replay_dataset_with_bands;
+use rehearse::app::scenario::Scenario;
 use rehearse::engine::fold::tuning_grid;
 use rehearse::engine::sweep::{Sweep, Variant};
-use rehearse::engine::{Folded, evaluate, replay_dataset_with_bands};
-use rehearse::events::{Outcome, Verdict};
+use rehearse::engine::{Folded, evaluate};
 use rehearse::policy::Policy;
 use rehearse::ratio::Ratio;
-use rehearse::scenario::Scenario;
+use rehearse::verdict::{Outcome, Verdict};
 
 /// Scenarios whose outcomes come from every path a variant can move or not: request
 /// triggers and Go breaches, probe firings between ticks, budget burn, queue backlog

@@ -12,18 +12,19 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use rehearse::analytics::{AnalyticsData, analyze};
+use rehearse::app::replay::{replay_dataset, replay_dir};
+use rehearse::app::scenario::{Scenario, gen_plan};
+use rehearse::app::tui::{load, scenario_session};
 use rehearse::cli::{Cli, Command as Sub};
-use rehearse::engine::{Setup, replay_dataset, replay_dir};
-use rehearse::events::{Gate, Verdict, VerdictEvent};
 use rehearse::generate::{Fault, FaultKind, GenSpec};
+use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::{Policy, PolicyBuilder};
-use rehearse::scenario::{Scenario, gen_plan};
 use rehearse::time::parse_rfc3339;
 use rehearse::tui::data::FunnelPanel;
 use rehearse::tui::keys::key_to_msg;
 use rehearse::tui::model::{Cmd, Focus, Overlay, Subject, perform};
-use rehearse::tui::{Model, Msg, Session, Speed, load, scenario_session, update};
-use rehearse::write::{Format, write_dataset};
+use rehearse::tui::{Model, Msg, Session, Speed, update};
+use rehearse::verdict::{Gate, Verdict, VerdictEvent};
 
 const SCENARIO: &str = "scenarios/02-5xx-sustained.toml";
 
@@ -315,8 +316,13 @@ fn tuning_marks_changes_and_matches_a_fresh_replay_of_the_saved_policy() {
     assert_eq!(policy.trig_5xx.as_f64(), 0.021);
     let scenario = Scenario::load(Path::new(SCENARIO)).expect("loads");
     let ds = scenario.dataset().expect("generates");
-    let fresh =
-        replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192).expect("replays");
+    let fresh = replay_dataset(
+        &rehearse::app::setup(policy).expect("setup"),
+        &ds,
+        None,
+        8192,
+    )
+    .expect("replays");
     assert_eq!(fresh.run.events, m.session.timeline.events);
     assert_eq!(
         fresh
@@ -420,7 +426,7 @@ fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
         "--policy",
         policy_file.to_str().expect("utf-8"),
     ]);
-    let mut m = model_of(load(&args).expect("the dataset loads"));
+    let mut m = model_of(load(&args.settings()).expect("the dataset loads"));
     m.save_path = dir.path().join("tuned.toml");
     assert_eq!(
         verdicts(&m),
@@ -464,7 +470,7 @@ fn tuned_policy_file_gives_the_same_verdicts_in_rehearse_run() {
         .and_then(PolicyBuilder::build)
         .expect("reads back");
     let fresh = replay_dir(
-        &Setup::new(policy).expect("setup"),
+        &rehearse::app::setup(policy).expect("setup"),
         &data,
         Default::default(),
     )
@@ -479,7 +485,7 @@ fn a_recording_replays_without_tuning() {
     let scenario = Scenario::load(Path::new(SCENARIO)).expect("loads");
     let run = scenario.run().expect("runs");
     let p = &scenario.setup.policy;
-    let meta = rehearse::record::RecordMeta {
+    let meta = rehearse::output::record::RecordMeta {
         t0: run.t0,
         tick_ms: p.tick_ms,
         dataset: "scenario".into(),
@@ -487,7 +493,7 @@ fn a_recording_replays_without_tuning() {
         stages: run
             .stages
             .iter()
-            .map(|s| rehearse::record::StageMeta {
+            .map(|s| rehearse::output::record::StageMeta {
                 name: s.name.clone(),
                 start: s.start,
                 end: s.end,
@@ -495,9 +501,9 @@ fn a_recording_replays_without_tuning() {
             })
             .collect(),
     };
-    rehearse::record::write_record(&path, &meta, &run.events).expect("records");
+    rehearse::output::record::write_record(&path, &meta, &run.events).expect("records");
     let args = tui_args(&["--recording", path.to_str().expect("utf-8")]);
-    let mut m = model_of(load(&args).expect("the recording loads"));
+    let mut m = model_of(load(&args.settings()).expect("the recording loads"));
     assert_eq!(m.session.timeline.events, run.events);
     assert!(m.session.tuner.is_none());
     send(&mut m, Msg::NextVerdict);
@@ -615,7 +621,7 @@ fn ledger_findings_show_in_the_funnel_panel() {
 #[test]
 fn recording_rejects_policy_flags_and_bad_speed() {
     let args = tui_args(&["--recording", "x.arrow", "--set", "go.error_rate_5xx=0.01"]);
-    let e = load(&args).err().expect("an error");
+    let e = load(&args.settings()).err().expect("an error");
     assert!(e.to_string().contains("--recording"), "{e}");
     assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--speed", "0"]).is_err());
     assert!(Cli::try_parse_from(["rehearse", "tui", "d", "--speed", "fast"]).is_err());
@@ -710,8 +716,13 @@ fn assert_matches_fresh_replay(m: &mut Model, scenario: &str, dir: &Path) {
         .expect("the saved policy reads back");
     let scenario = Scenario::load(Path::new(scenario)).expect("loads");
     let ds = scenario.dataset().expect("generates");
-    let fresh =
-        replay_dataset(&Setup::new(policy).expect("setup"), &ds, None, 8192).expect("replays");
+    let fresh = replay_dataset(
+        &rehearse::app::setup(policy).expect("setup"),
+        &ds,
+        None,
+        8192,
+    )
+    .expect("replays");
     assert_eq!(fresh.run.events, m.session.timeline.events);
 }
 

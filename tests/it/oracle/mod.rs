@@ -50,11 +50,11 @@
 
 use std::collections::BTreeMap;
 
-use rehearse::events::{Gate, GateState, Outcome, Verdict};
-use rehearse::model::{Cohort, Dataset, Millis, PageKind, PageRow, ProbeRow, SecurityKind, Source};
+use rehearse::input::{Cohort, Dataset, Millis, PageKind, PageRow, ProbeRow, SecurityKind, Source};
 use rehearse::pii::PiiDetector;
 use rehearse::policy::Policy;
 use rehearse::ratio::Ratio;
+use rehearse::verdict::{Gate, GateState, Outcome, Verdict};
 
 /// The reading of `endpoint_latency_p95` taken here (see the module notes): a window below
 /// `rollout.min_requests` canary real requests has no data for it, whatever the prefixes
@@ -390,7 +390,7 @@ fn raw_tick(
     }
 
     // budget_burn: cumulative over (T0, t].
-    let cum = |r: &&rehearse::model::RequestRow| t0 < r.ts && r.ts <= t && r.source == Source::Real;
+    let cum = |r: &&rehearse::input::RequestRow| t0 < r.ts && r.ts <= t && r.source == Source::Real;
     let n_all = ds.requests.iter().filter(cum).count() as u64;
     let b = ds
         .requests

@@ -1,28 +1,14 @@
 //! The run report: the JSON document of the contract's section 7 (and more), and the
-//! human summary, both built from a [`Run`] and what was read. Writers go through the
-//! [`Sink`] trait so stdout, files and tests share one code path.
-
-use std::io::{self, Write};
+//! human summary, both built from a [`Run`] and what was read.
 
 use serde::Serialize;
 
-use crate::engine::{Run, StreamInput};
-use crate::events::{Evidence, Gate, Outcome, Verdict};
-use crate::model::Millis;
+use crate::engine::Run;
+use crate::input::Millis;
+use crate::input::StreamInput;
 use crate::policy::Policy;
 use crate::time::{format_clock, format_rfc3339};
-
-/// Where a report goes.
-pub trait Sink {
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
-}
-
-impl<W: Write> Sink for W {
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        Write::write_all(self, bytes)?;
-        self.flush()
-    }
-}
+use crate::verdict::{Evidence, Gate, Outcome, Verdict};
 
 #[derive(Serialize)]
 pub struct Report {
@@ -221,57 +207,20 @@ pub fn to_json(report: &Report) -> String {
     s
 }
 
-/// A measured value as people read it, per gate.
-pub fn format_value(g: Gate, v: f64) -> String {
-    match g {
-        Gate::ErrorRate5xx | Gate::ErrorRate4xxNonauth => format!("{:.2}%", v * 100.0),
-        Gate::Availability => format!("{:.3}%", v * 100.0),
-        Gate::InsufficientData => format!("{:.0}% of ticks", v * 100.0),
-        Gate::LatencyP95 | Gate::LatencyP99 => format!("≈{v:.1} ms"),
-        Gate::BudgetBurn => format!("{:.1}% of budget", v * 100.0),
-        Gate::EndpointLatencyP95 => format!("{:.1}% slow", v * 100.0),
-        Gate::CpuHeadroom | Gate::MemoryHeadroom => format!("{:.0}%", v * 100.0),
-        Gate::DbLatency => format!("{v:.1} ms"),
-        Gate::QueueBacklog => format!("{v:.0}"),
-        Gate::SecurityWafSpike | Gate::SecurityAuthFailures => format!("{v:.1}/min"),
-        Gate::ProbeFailures => format!("{v:.0} in a row"),
-        Gate::ProbeCoverage => format!("{v:.0}s gap"),
-        Gate::SchemaFailures
-        | Gate::PiiInLogs
-        | Gate::CacheHeaderScope
-        | Gate::SeoIndexability
-        | Gate::AnalyticsExclusion
-        | Gate::TrackingGap
-        | Gate::FeeCapture
-        | Gate::LedgerIntegrity => format!("{v:.0}"),
-    }
-}
-
-fn format_threshold(g: Gate, v: f64) -> String {
-    match g {
-        Gate::LatencyP95 | Gate::LatencyP99 => format!("{v} ms"),
-        Gate::EndpointLatencyP95 => format!("{:.0}%", v * 100.0),
-        _ => format_value(g, v).trim_start_matches('≈').to_string(),
-    }
-}
-
 /// One evidence item in words: `error_rate_5xx 2.90% >= 0.50% for 11 ticks since 12:04`.
 pub fn describe(e: &Evidence, rollback: bool) -> String {
     let mut s = e.gate.as_str().to_string();
     if let Some(v) = e.value {
-        s.push_str(&format!(" {}", format_value(e.gate, v)));
+        s.push_str(&format!(" {}", e.gate.def().unit.report(v)));
     }
     if let Some(t) = e.threshold
-        && !matches!(
-            e.gate,
-            Gate::SchemaFailures
-                | Gate::PiiInLogs
-                | Gate::CacheHeaderScope
-                | Gate::SeoIndexability
-                | Gate::ProbeFailures
-        )
+        && e.gate.def().shows_threshold
     {
-        s.push_str(&format!(" {} {}", e.op, format_threshold(e.gate, t)));
+        s.push_str(&format!(
+            " {} {}",
+            e.op,
+            e.gate.def().unit.report_threshold(t)
+        ));
     }
     if rollback {
         if e.ticks > 0 {

@@ -6,19 +6,19 @@
 //! does. Every value is checked as `rehearse run --set KEY=VALUE` would check it, and
 //! the variant it makes is that policy's, so a row of the sweep is what `run` reports.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::cli::{OnErrorArg, SettingsError, SweepArgs};
+use crate::engine::Setup;
 use crate::engine::sweep::{Sweep, SweepVerdict, Variant};
-use crate::engine::{ReadOptions, Setup, replay_dir_with_bands};
-use crate::events::Outcome;
+use crate::output::sweep::{AxisReport, SweepReport, human, indexes, report};
 use crate::policy::{Policy, PolicyBuilder, PolicyError};
-use crate::source::OnError;
-use crate::time::{format_clock, format_duration, parse_duration};
+use crate::source::read::ReadOptions;
+use crate::time::{format_duration, parse_duration};
+
+use super::replay::{ReplayError, replay_dir_with_bands};
+use super::{AppError, Output, SettingsError};
 
 /// The most combinations one sweep evaluates.
 pub const MAX_VARIANTS: u64 = 50_000_000;
@@ -31,7 +31,8 @@ pub enum SweepError {
     )]
     Syntax(String),
     #[error(
-        "--vary `{0}`: `{1}` cannot be swept; sweep go.error_rate_5xx, go.error_rate_4xx_nonauth, triggers.error_rate_5xx, triggers.error_rate_4xx_nonauth, triggers.latency_p95_ms, triggers.latency_p99_ms, stages.NAME.go_p95_ms or rollout.sustain"
+        "--vary `{0}`: `{1}` cannot be swept; sweep {keys}",
+        keys = sweepable_keys()
     )]
     Key(String, String),
     #[error("--vary `{arg}`: {message}")]
@@ -53,10 +54,23 @@ pub enum SweepError {
     Settings(#[from] SettingsError),
 }
 
+/// The keys a sweep may vary, in words: `a, b, ... or z`.
+fn sweepable_keys() -> String {
+    let keys: Vec<String> = crate::gate::knobs()
+        .into_iter()
+        .filter(|k| k.sweep)
+        .map(|k| k.key.replace("stages.*.", "stages.NAME."))
+        .collect();
+    match keys.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => keys.join(", "),
+    }
+}
+
 /// The checked arguments of `rehearse sweep`, built before any work starts.
 pub struct SweepSettings {
     pub setup: Setup,
-    pub dataset: std::path::PathBuf,
+    pub dataset: PathBuf,
     pub read: ReadOptions,
     pub axes: Vec<Axis>,
     pub total: u64,
@@ -64,46 +78,50 @@ pub struct SweepSettings {
 }
 
 impl SweepSettings {
-    pub fn new(args: &SweepArgs) -> Result<Self, SweepError> {
-        let policy = args
-            .policy
-            .builder()
+    /// Checks the varied keys against the base policy `builder` builds (each value as
+    /// `--set` would check it) and compiles the base policy's schemas.
+    pub fn new(
+        dataset: PathBuf,
+        builder: &dyn Fn() -> Result<PolicyBuilder, PolicyError>,
+        vary: &[String],
+        read: ReadOptions,
+        json: bool,
+    ) -> Result<Self, SweepError> {
+        let policy = builder()
             .and_then(PolicyBuilder::build)
             .map_err(SettingsError::from)?;
-        let builder = || args.policy.builder();
-        let axes = args
-            .vary
+        let axes = vary
             .iter()
-            .map(|a| parse_axis(a, &policy, &builder))
+            .map(|a| parse_axis(a, &policy, builder))
             .collect::<Result<Vec<_>, _>>()?;
         let total = check_axes(&axes)?;
-        let start = match &args.start {
-            None => None,
-            Some(s) => {
-                Some(crate::time::parse_rfc3339(s).ok_or_else(|| SettingsError::Start(s.clone()))?)
-            }
-        };
         Ok(SweepSettings {
-            setup: Setup::new(policy).map_err(SettingsError::from)?,
-            dataset: args.dataset.clone(),
-            read: ReadOptions {
-                on_error: match args.on_error {
-                    OnErrorArg::Fail => OnError::Fail,
-                    OnErrorArg::Skip => OnError::Skip,
-                },
-                start,
-                ..ReadOptions::default()
-            },
+            setup: super::setup(policy).map_err(SettingsError::from)?,
+            dataset,
+            read,
             axes,
             total,
-            json: args.json,
+            json,
         })
     }
 }
 
+/// Runs the sweep and reports it.
+pub fn run(s: &SweepSettings) -> Result<Output, AppError> {
+    let r = run_sweep(s).map_err(AppError::usage)?;
+    let text = if s.json {
+        let mut t = serde_json::to_string_pretty(&r).map_err(AppError::internal)?;
+        t.push('\n');
+        t
+    } else {
+        human(&r)
+    };
+    Ok(Output::new(text, 0))
+}
+
 /// Replays the dataset once and evaluates every combination: the report, and the base
 /// policy's result.
-pub fn run_sweep(s: &SweepSettings) -> Result<SweepReport, crate::engine::ReplayError> {
+pub fn run_sweep(s: &SweepSettings) -> Result<SweepReport, ReplayError> {
     let replay = replay_dir_with_bands(&s.setup, &s.dataset, s.read, &extra_bands(&s.axes))?;
     let policy = &s.setup.policy;
     let sweep = Sweep::new(policy, &replay.folded);
@@ -112,7 +130,7 @@ pub fn run_sweep(s: &SweepSettings) -> Result<SweepReport, crate::engine::Replay
     Ok(report(
         &s.dataset.display().to_string(),
         policy,
-        &s.axes,
+        &axis_reports(&s.axes),
         &results,
         &sweep.eval(&base),
     ))
@@ -265,6 +283,9 @@ pub fn parse_axis(
         .split_once('=')
         .ok_or_else(|| SweepError::Syntax(arg.into()))?;
     let key = key.trim();
+    if !crate::gate::sweepable(key) {
+        return Err(SweepError::Key(arg.into(), key.into()));
+    }
     let field = match key {
         "go.error_rate_5xx" => Field::Go5xx,
         "go.error_rate_4xx_nonauth" => Field::Go4xx,
@@ -333,22 +354,15 @@ pub fn extra_bands(axes: &[Axis]) -> Vec<u64> {
 }
 
 /// The value indexes of combination `i` (the last axis varies fastest).
-fn indexes(axes: &[Axis], mut i: u64, out: &mut [usize]) {
-    for (a, slot) in axes.iter().zip(out.iter_mut()).rev() {
-        let n = a.labels.len() as u64;
-        *slot = (i % n) as usize;
-        i /= n;
-    }
-}
-
 /// Evaluates every combination (in parallel; the result is in combination order).
 pub fn evaluate_all(sweep: &Sweep, base: &Variant, axes: &[Axis], total: u64) -> Vec<SweepVerdict> {
+    let reports = axis_reports(axes);
     (0..total)
         .into_par_iter()
         .map_init(
             || (base.clone(), vec![0usize; axes.len()]),
             |(v, idx), i| {
-                indexes(axes, i, idx);
+                indexes(&reports, i, idx);
                 for (a, j) in axes.iter().zip(idx.iter()) {
                     a.set(v, *j);
                 }
@@ -358,187 +372,12 @@ pub fn evaluate_all(sweep: &Sweep, base: &Variant, axes: &[Axis], total: u64) ->
         .collect()
 }
 
-/// What a rollout does: outcome, the stage that rolled back or held (`null` when
-/// complete), when it ended, and why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VerdictReport {
-    pub outcome: &'static str,
-    pub stage: Option<String>,
-    pub at: String,
-    pub reasons: Vec<&'static str>,
-}
-
-impl VerdictReport {
-    fn of(v: &SweepVerdict, policy: &Policy) -> Self {
-        VerdictReport {
-            outcome: v.outcome.as_str(),
-            stage: (v.outcome != Outcome::Complete)
-                .then(|| policy.stages.get(v.stage).map(|s| s.name.clone()))
-                .flatten(),
-            at: crate::time::format_rfc3339(v.at),
-            reasons: v.reason_gates().iter().map(|g| g.as_str()).collect(),
-        }
-    }
-
-    /// One line: `ROLLBACK ramp-25 at 12:56:00 (error_rate_5xx)`.
-    fn line(&self) -> String {
-        let at = crate::time::parse_rfc3339(&self.at).map_or(self.at.clone(), format_clock);
-        match &self.stage {
-            None => format!("{} at {at}", self.outcome.to_ascii_uppercase()),
-            Some(stage) => format!(
-                "{} {stage} at {at} ({})",
-                self.outcome.to_ascii_uppercase(),
-                self.reasons.join(", ")
-            ),
-        }
-    }
-}
-
-/// What a group of combinations does, as the report shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct GroupReport {
-    #[serde(flatten)]
-    pub verdict: VerdictReport,
-    pub variants: u64,
-    /// Per axis, the values seen in the group (in axis order).
-    pub values: Vec<Vec<String>>,
-}
-
-/// The sweep's report.
-#[derive(Clone, Debug, Serialize)]
-pub struct SweepReport {
-    pub dataset: String,
-    pub axes: Vec<AxisReport>,
-    pub variants: u64,
-    /// What the base policy (without any varied value) does.
-    pub base: VerdictReport,
-    /// Groups of combinations with the same result, in order of first appearance (the
-    /// last axis varies fastest).
-    pub groups: Vec<GroupReport>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct AxisReport {
-    pub key: String,
-    pub values: Vec<String>,
-}
-
-fn group_key(v: &SweepVerdict) -> (u8, usize, i64, u32) {
-    let o = match v.outcome {
-        Outcome::Complete => 0,
-        Outcome::Hold => 1,
-        Outcome::Rollback => 2,
-    };
-    (o, v.stage, v.at, v.reasons)
-}
-
-/// Groups the results by outcome, stage, instant and reasons, in order of first
-/// appearance among the combinations.
-pub fn report(
-    dataset: &str,
-    policy: &Policy,
-    axes: &[Axis],
-    results: &[SweepVerdict],
-    base: &SweepVerdict,
-) -> SweepReport {
-    let mut index: HashMap<(u8, usize, i64, u32), usize> = HashMap::new();
-    let mut groups: Vec<(SweepVerdict, u64, Vec<Vec<bool>>)> = Vec::new();
-    let mut idx = vec![0usize; axes.len()];
-    for (i, r) in results.iter().enumerate() {
-        let g = *index.entry(group_key(r)).or_insert_with(|| {
-            groups.push((
-                *r,
-                0,
-                axes.iter().map(|a| vec![false; a.labels.len()]).collect(),
-            ));
-            groups.len() - 1
-        });
-        indexes(axes, i as u64, &mut idx);
-        let entry = &mut groups[g];
-        entry.1 += 1;
-        for (seen, j) in entry.2.iter_mut().zip(&idx) {
-            seen[*j] = true;
-        }
-    }
-    SweepReport {
-        dataset: dataset.to_string(),
-        axes: axes
-            .iter()
-            .map(|a| AxisReport {
-                key: a.key.clone(),
-                values: a.labels.clone(),
-            })
-            .collect(),
-        variants: results.len() as u64,
-        base: VerdictReport::of(base, policy),
-        groups: groups
-            .into_iter()
-            .map(|(v, n, seen)| GroupReport {
-                verdict: VerdictReport::of(&v, policy),
-                variants: n,
-                values: seen
-                    .iter()
-                    .zip(axes)
-                    .map(|(s, a)| {
-                        s.iter()
-                            .zip(&a.labels)
-                            .filter(|(x, _)| **x)
-                            .map(|(_, l)| l.clone())
-                            .collect()
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-/// A group's values on one axis, short: every value, or `first..last (n of m)`.
-fn values_text(vals: &[String], all: usize) -> String {
-    if vals.len() == all && all > 1 {
-        return format!("all {all}");
-    }
-    if vals.len() <= 4 {
-        return vals.join(", ");
-    }
-    format!(
-        "{}..{} ({} of {all})",
-        vals[0],
-        vals[vals.len() - 1],
-        vals.len()
-    )
-}
-
-/// The report for a person.
-pub fn human(r: &SweepReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "sweep over {}: {} variants of {}",
-        r.dataset,
-        r.variants,
-        r.axes
-            .iter()
-            .map(|a| format!("{} ({} values)", a.key, a.values.len()))
-            .collect::<Vec<_>>()
-            .join(" x ")
-    );
-    let _ = writeln!(out, "base policy: {}", r.base.line());
-    for g in &r.groups {
-        let mark = if g.verdict == r.base {
-            "  (as the base)"
-        } else {
-            ""
-        };
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}  {} variants{mark}", g.verdict.line(), g.variants);
-        for (a, vals) in r.axes.iter().zip(&g.values) {
-            let _ = writeln!(
-                out,
-                "    {:<34} {}",
-                a.key,
-                values_text(vals, a.values.len())
-            );
-        }
-    }
-    out
+/// The axes as the report shows them.
+fn axis_reports(axes: &[Axis]) -> Vec<AxisReport> {
+    axes.iter()
+        .map(|a| AxisReport {
+            key: a.key.clone(),
+            values: a.labels.clone(),
+        })
+        .collect()
 }

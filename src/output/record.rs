@@ -26,11 +26,11 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use crate::events::{
+use crate::input::Millis;
+use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::verdict::{
     Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent,
 };
-use crate::model::Millis;
-use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Version of the recording format, stored as `rehearse.record_format`.
 pub const RECORD_FORMAT_VERSION: u32 = 1;
@@ -58,6 +58,28 @@ pub struct RecordMeta {
     pub policy_toml: String,
     /// The stages in order; events refer to them by index.
     pub stages: Vec<StageMeta>,
+}
+
+impl RecordMeta {
+    /// The metadata of a run of `policy` over `dataset`.
+    pub fn of_run(run: &crate::engine::Run, policy: &crate::policy::Policy, dataset: &str) -> Self {
+        RecordMeta {
+            t0: run.t0,
+            tick_ms: policy.tick_ms,
+            dataset: dataset.to_string(),
+            policy_toml: policy.to_toml(),
+            stages: run
+                .stages
+                .iter()
+                .map(|s| StageMeta {
+                    name: s.name.clone(),
+                    start: s.start,
+                    end: s.end,
+                    weight: s.weight,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One stage of the rollout as recorded.
@@ -240,7 +262,7 @@ impl Row<'_> {
 }
 
 fn gate_slot(g: Gate) -> usize {
-    Gate::ALL.iter().position(|x| *x == g).unwrap_or(0)
+    g.index()
 }
 
 fn join_gates(gates: impl Iterator<Item = Gate>) -> String {

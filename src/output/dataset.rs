@@ -24,7 +24,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use tempfile::NamedTempFile;
 
-use crate::model::{
+use crate::input::{
     Dataset, FunnelRow, InfraRow, LedgerRow, LogRow, PageRow, ProbeRow, RequestRow, SecurityRow,
     Stream,
 };
@@ -923,7 +923,7 @@ fn write_arrow<R: Rows, C: AsRef<[R]>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cohort, PageKind, SecurityKind, Source};
+    use crate::input::{Cohort, PageKind, SecurityKind, Source};
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampMillisecondType;

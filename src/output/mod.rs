@@ -1,5 +1,14 @@
-//! Output files are written atomically: to a temporary file in the target's directory,
+//! Everything `rehearse` writes: the run report (JSON and the human summary,
+//! [`report`]), the recorded event log ([`record`]), the pass/fail table and JUnit report of `check`
+//! ([`check`]), the sweep report ([`sweep`]) and dataset files ([`dataset`]). Files are
+//! written atomically ([`write_atomic`]): to a temporary file in the target's directory,
 //! then renamed over the target, so a reader never sees a half-written file.
+
+pub mod check;
+pub mod dataset;
+pub mod record;
+pub mod report;
+pub mod sweep;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,16 +1,39 @@
-//! Stream decoders: the columns each stream asks for, and the conversion of a row's
-//! cells into what the fold takes. The same decoders serve every encoding, which is what
-//! makes the same events in CSV, NDJSON, Parquet or Arrow give the same report.
+//! Reading a dataset directory: the columns each stream asks for, the conversion of a
+//! row's cells into events, and the driver that pushes every stream into an
+//! [`EventSink`] (requests in columnar batches, on the rayon pool for large Parquet and
+//! CSV files). The same decoders serve every encoding, which is what makes the same
+//! events in CSV, NDJSON, Parquet or Arrow give the same report.
 
 use std::borrow::Cow;
 
-use crate::engine::fold::{Folded, InfraSample, RequestBatch, prefix_index};
-use crate::engine::{ReadOptions, StreamInput};
-use crate::model::{Cohort, Dataset, Millis, PageKind, SecurityKind, Source, Stream};
+use crate::input::{
+    Cohort, EventSink, InfraSample, Millis, PageEvent, PageKind, ProbeEvent, RequestBatch,
+    SecurityKind, Source, Stream, StreamInput, prefix_index,
+};
 
 use super::cell::{self, Cell};
 use super::dataset::DatasetDir;
-use super::{ColumnSpec, InputError, RequestRow, RowProblem, open_table};
+use super::{ColumnSpec, InputError, OnError, RequestRow, RowProblem, open_table};
+
+/// How to read a dataset.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    pub on_error: OnError,
+    /// Rows per columnar batch.
+    pub batch_rows: usize,
+    /// T0 given on the command line.
+    pub start: Option<Millis>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            on_error: OnError::Fail,
+            batch_rows: 8192,
+            start: None,
+        }
+    }
+}
 
 const fn req(name: &'static str) -> ColumnSpec {
     ColumnSpec {
@@ -155,10 +178,11 @@ fn probe_cells<'c>(
     Ok((ts, target, status, payload, schema_ok))
 }
 
-/// Reads every present stream of a dataset directory into the fold.
-pub fn read_all(
+/// Reads every present stream of a dataset directory (but the funnel and ledger, which
+/// the analytics reader loads) into `f`.
+pub fn read_streams<S: EventSink + Send + Sync>(
     ds: &DatasetDir,
-    f: &mut Folded,
+    f: &mut S,
     opts: ReadOptions,
 ) -> Result<Vec<StreamInput>, InputError> {
     let mut inputs = Vec::new();
@@ -167,9 +191,8 @@ pub fn read_all(
             continue;
         }
         let mut table = open_table(path, *enc, opts.batch_rows)?;
-        let si = crate::engine::fold::stream_idx(stream);
-        let before = f.outside[si];
-        f.mark_present(stream);
+        let before = f.outside(stream);
+        f.begin(stream);
         let stats = match stream {
             Stream::Requests => {
                 let threads = rayon::current_num_threads();
@@ -188,7 +211,13 @@ pub fn read_all(
                 let cols = &PROBE_COLUMNS;
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let (ts, target, status, payload, schema_ok) = probe_cells(cols, c)?;
-                    f.add_probe(ts, &target, status, payload, schema_ok);
+                    f.probe(ProbeEvent {
+                        ts,
+                        target: &target,
+                        status,
+                        payload,
+                        schema_ok,
+                    });
                     Ok(())
                 })?
             }
@@ -201,7 +230,7 @@ pub fn read_all(
                     let cohort = at(cols, 3, cell::opt_one_of(&c[3], Cohort::parse, COHORTS))?;
                     let db = at(cols, 4, cell::opt_number(&c[4]))?;
                     let queue = at(cols, 5, cell::opt_number(&c[5]))?;
-                    f.add_infra(
+                    f.infra(
                         ts,
                         InfraSample {
                             cpu,
@@ -213,9 +242,7 @@ pub fn read_all(
                     );
                     Ok(())
                 })?;
-                f.infra_has_cohort = stats.present[3];
-                f.infra_has_db = stats.present[4];
-                f.infra_has_queue = stats.present[5];
+                f.columns(stream, &|name| present(cols, &stats, name));
                 stats
             }
             Stream::Security => {
@@ -231,7 +258,7 @@ pub fn read_all(
                             "waf_block, auth_failure, rate_limited",
                         ),
                     )?;
-                    f.add_security(ts, kind);
+                    f.security(ts, kind);
                     Ok(())
                 })?
             }
@@ -240,7 +267,7 @@ pub fn read_all(
                 table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
                     let message = at(cols, 1, cell::text(&c[1]))?;
-                    f.add_log(ts, &message);
+                    f.log(ts, &message);
                     Ok(())
                 })?
             }
@@ -261,27 +288,21 @@ pub fn read_all(
                     let robots = cell::opt_text(&c[7]);
                     let in_sitemap = at(cols, 8, cell::opt_bool(&c[8]))?;
                     let prerendered = at(cols, 9, cell::opt_bool(&c[9]))?;
-                    f.add_page(
+                    f.page(PageEvent {
                         ts,
-                        &path,
+                        path: &path,
                         kind,
                         status,
-                        &cache,
+                        cache_control: &cache,
                         test_mode,
-                        canonical.as_deref(),
-                        robots.as_deref(),
+                        canonical: canonical.as_deref(),
+                        robots: robots.as_deref(),
                         in_sitemap,
                         prerendered,
-                    );
+                    });
                     Ok(())
                 })?;
-                f.page_cols = crate::engine::fold::PageColumns {
-                    test_mode: stats.present[5],
-                    canonical: stats.present[6],
-                    robots: stats.present[7],
-                    in_sitemap: stats.present[8],
-                    prerendered: stats.present[9],
-                };
+                f.columns(stream, &|name| present(cols, &stats, name));
                 stats
             }
             Stream::Funnel | Stream::Ledger => unreachable!("skipped above"),
@@ -295,16 +316,24 @@ pub fn read_all(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             stats,
-            outside: f.outside[si] - before,
+            outside: f.outside(stream) - before,
         });
     }
     Ok(inputs)
 }
 
+/// Whether the file had column `name` of `cols`.
+fn present(cols: &[ColumnSpec], stats: &super::ReadStats, name: &str) -> bool {
+    cols.iter()
+        .position(|c| c.name == name)
+        .and_then(|i| stats.present.get(i).copied())
+        .unwrap_or(false)
+}
+
 /// Decodes request rows into columnar batches folded as they fill.
-fn read_requests(
+fn read_requests<S: EventSink>(
     table: &mut dyn super::Table,
-    f: &mut Folded,
+    f: &mut S,
     opts: ReadOptions,
 ) -> Result<super::ReadStats, InputError> {
     let cols = &REQUEST_COLUMNS;
@@ -326,17 +355,17 @@ fn read_requests(
             }
             // The fold's sums commute: a decoded batch is folded as it comes.
             RequestRow::Batch(b) => {
-                f.add_requests(b);
+                f.requests(b);
                 return Ok(());
             }
         }
         if batch.len() >= opts.batch_rows {
-            f.add_requests(&batch);
+            f.requests(&batch);
             batch.clear();
         }
         Ok(())
     })?;
-    f.add_requests(&batch);
+    f.requests(&batch);
     Ok(stats)
 }
 
@@ -344,16 +373,16 @@ fn read_requests(
 /// pool, each folded into its own part, then merged in share order. Row numbers in
 /// errors are those of the whole file; with `--on-error fail` the error of the
 /// earliest share wins, so the result never depends on the thread count.
-fn read_requests_parallel(
+fn read_requests_parallel<S: EventSink + Send + Sync>(
     path: &std::path::Path,
-    f: &mut Folded,
+    f: &mut S,
     opts: ReadOptions,
     threads: usize,
 ) -> Result<super::ReadStats, InputError> {
     use rayon::prelude::*;
     let parts = super::arrowfile::ArrowTable::parquet_parts(path, threads)?;
-    let base: &Folded = f;
-    let results: Vec<Result<(Folded, super::ReadStats), InputError>> = parts
+    let base: &S = f;
+    let results: Vec<Result<(S, super::ReadStats), InputError>> = parts
         .into_par_iter()
         .map(|part| {
             let mut table =
@@ -389,15 +418,15 @@ fn csv_split(
 /// Reads a CSV requests file in byte ranges on the rayon pool, each folded into its own
 /// part, then merged in file order. Line numbers in errors are those of the whole file
 /// and, as for Parquet shares, the earliest range's error wins.
-fn read_requests_csv_parallel(
+fn read_requests_csv_parallel<S: EventSink + Send + Sync>(
     path: &std::path::Path,
     parts: Vec<super::csvfile::CsvPart>,
-    f: &mut Folded,
+    f: &mut S,
     opts: ReadOptions,
 ) -> Result<super::ReadStats, InputError> {
     use rayon::prelude::*;
-    let base: &Folded = f;
-    let results: Vec<Result<(Folded, super::ReadStats), InputError>> = parts
+    let base: &S = f;
+    let results: Vec<Result<(S, super::ReadStats), InputError>> = parts
         .par_iter()
         .map(|part| {
             let mut table = super::csvfile::CsvTable::open_part(path, part)?;
@@ -410,9 +439,9 @@ fn read_requests_csv_parallel(
 }
 
 /// Merges request parts in order: sums, and the first error or skip of the earliest.
-fn merge_parts(
-    f: &mut Folded,
-    results: Vec<Result<(Folded, super::ReadStats), InputError>>,
+fn merge_parts<S: EventSink>(
+    f: &mut S,
+    results: Vec<Result<(S, super::ReadStats), InputError>>,
 ) -> Result<super::ReadStats, InputError> {
     let mut total = super::ReadStats::default();
     for r in results {
@@ -428,106 +457,4 @@ fn merge_parts(
         }
     }
     Ok(total)
-}
-
-/// Folds an in-memory dataset, through the same batch path as files.
-pub fn fold_dataset(ds: &Dataset, f: &mut Folded, batch_rows: usize) -> Vec<StreamInput> {
-    let mut inputs = Vec::new();
-    let mut record = |f: &mut Folded, stream: Stream, rows: u64| {
-        let si = crate::engine::fold::stream_idx(stream);
-        inputs.push(StreamInput {
-            stream,
-            file: format!("(generated {})", stream.as_str()),
-            stats: super::ReadStats {
-                rows,
-                ..Default::default()
-            },
-            outside: f.outside[si],
-        });
-    };
-    f.mark_present(Stream::Requests);
-    let prefixes = f.prefixes().to_vec();
-    let mut batch = RequestBatch::with_capacity(batch_rows);
-    for r in &ds.requests {
-        batch.push(
-            r.ts,
-            r.cohort,
-            r.source,
-            r.status,
-            r.latency_us,
-            prefix_index(&prefixes, &r.endpoint),
-        );
-        if batch.len() >= batch_rows {
-            f.add_requests(&batch);
-            batch.clear();
-        }
-    }
-    f.add_requests(&batch);
-    record(f, Stream::Requests, ds.requests.len() as u64);
-    if let Some(probes) = &ds.probes {
-        f.mark_present(Stream::Probes);
-        for p in probes {
-            f.add_probe(p.ts, &p.target, p.status, p.payload.as_deref(), p.schema_ok);
-        }
-        record(f, Stream::Probes, probes.len() as u64);
-    }
-    if let Some(infra) = &ds.infra {
-        f.mark_present(Stream::Infra);
-        f.infra_has_cohort = true;
-        f.infra_has_db = true;
-        f.infra_has_queue = true;
-        for r in infra {
-            f.add_infra(
-                r.ts,
-                InfraSample {
-                    cpu: r.cpu,
-                    mem_free: r.mem_free,
-                    db: r.db_p95_ms.unwrap_or(f64::NAN),
-                    queue: r.queue_depth.unwrap_or(f64::NAN),
-                    canary: r.cohort == Some(Cohort::Canary),
-                },
-            );
-        }
-        record(f, Stream::Infra, infra.len() as u64);
-    }
-    if let Some(sec) = &ds.security {
-        f.mark_present(Stream::Security);
-        for r in sec {
-            f.add_security(r.ts, r.kind);
-        }
-        record(f, Stream::Security, sec.len() as u64);
-    }
-    if let Some(logs) = &ds.logs {
-        f.mark_present(Stream::Logs);
-        for r in logs {
-            f.add_log(r.ts, &r.message);
-        }
-        record(f, Stream::Logs, logs.len() as u64);
-    }
-    if let Some(pages) = &ds.pages {
-        f.mark_present(Stream::Pages);
-        f.page_cols = crate::engine::fold::PageColumns {
-            test_mode: true,
-            canonical: true,
-            robots: true,
-            in_sitemap: true,
-            prerendered: true,
-        };
-        for r in pages {
-            f.add_page(
-                r.ts,
-                &r.path,
-                r.kind,
-                r.status,
-                &r.cache_control,
-                r.test_mode,
-                r.canonical.as_deref(),
-                r.robots.as_deref(),
-                r.in_sitemap,
-                r.prerendered,
-            );
-        }
-        record(f, Stream::Pages, pages.len() as u64);
-    }
-    inputs
 }

@@ -1,6 +1,8 @@
-//! The event model shared by every layer: one row type per input stream, the closed
-//! value lists of `dataset-format.md`, and the stream names. Readers produce these
-//! values (or columnar batches of them), the generator writes them, the engine folds them.
+//! The input event streams, shared by every layer: one row type per stream, the closed
+//! value lists of the dataset format, the stream names, the in-memory dataset, and the
+//! [`EventSink`] every reader pushes decoded events into (columnar request batches and
+//! one call per other event). Readers and the generator produce these values; the
+//! engine's fold implements the sink. Neither side imports the other.
 
 use serde::{Deserialize, Serialize};
 
@@ -305,4 +307,156 @@ pub struct Dataset {
     pub funnel: Option<Vec<FunnelRow>>,
     /// Booking and payout ledger lines; `None` when the stream is absent.
     pub ledger: Option<Vec<LedgerRow>>,
+}
+
+/// What reading one stream produced besides its events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Rows handed to the decoder and accepted.
+    pub rows: u64,
+    /// Rows skipped under `--on-error skip`.
+    pub skipped: u64,
+    /// The first skipped row's error, for the report.
+    pub first_skip: Option<String>,
+    /// Which of the requested columns the file has (by index into the request).
+    pub present: Vec<bool>,
+}
+
+/// What was read from one stream file (or generated stream).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamInput {
+    pub stream: Stream,
+    pub file: String,
+    pub stats: ReadStats,
+    /// Rows outside `(T0, end of the last stage]`.
+    pub outside: u64,
+}
+
+/// Columnar batch of requests, already reduced to what gates read.
+#[derive(Clone, Debug, Default)]
+pub struct RequestBatch {
+    pub ts: Vec<Millis>,
+    pub canary: Vec<bool>,
+    pub real: Vec<bool>,
+    pub status: Vec<u16>,
+    pub latency_us: Vec<u64>,
+    /// Index of the outlier prefix the endpoint starts with, or `u8::MAX`.
+    pub prefix: Vec<u8>,
+}
+
+impl RequestBatch {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            ts: Vec::with_capacity(n),
+            canary: Vec::with_capacity(n),
+            real: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            latency_us: Vec::with_capacity(n),
+            prefix: Vec::with_capacity(n),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.ts.clear();
+        self.canary.clear();
+        self.real.clear();
+        self.status.clear();
+        self.latency_us.clear();
+        self.prefix.clear();
+    }
+    pub fn push(
+        &mut self,
+        ts: Millis,
+        cohort: Cohort,
+        source: Source,
+        status: u16,
+        latency_us: u64,
+        prefix: u8,
+    ) {
+        self.ts.push(ts);
+        self.canary.push(cohort == Cohort::Canary);
+        self.real.push(source == Source::Real);
+        self.status.push(status);
+        self.latency_us.push(latency_us);
+        self.prefix.push(prefix);
+    }
+}
+
+/// The outlier prefix index of an endpoint (`u8::MAX` when none matches).
+pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
+    prefixes
+        .iter()
+        .position(|p| endpoint.starts_with(p.as_str()))
+        .map_or(u8::MAX, |i| i as u8)
+}
+
+/// One infra sample as the gates read it.
+#[derive(Clone, Copy, Debug)]
+pub struct InfraSample {
+    pub cpu: f64,
+    pub mem_free: f64,
+    /// NaN when absent.
+    pub db: f64,
+    /// NaN when absent.
+    pub queue: f64,
+    pub canary: bool,
+}
+
+/// One probe as decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeEvent<'a> {
+    pub ts: Millis,
+    pub target: &'a str,
+    pub status: u16,
+    pub payload: Option<&'a str>,
+    pub schema_ok: Option<bool>,
+}
+
+/// One `pages` row as decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct PageEvent<'a> {
+    pub ts: Millis,
+    pub path: &'a str,
+    pub kind: PageKind,
+    pub status: u16,
+    pub cache_control: &'a str,
+    pub test_mode: Option<bool>,
+    pub canonical: Option<&'a str>,
+    pub robots: Option<&'a str>,
+    pub in_sitemap: Option<bool>,
+    pub prerendered: Option<bool>,
+}
+
+/// Where readers push decoded events, stream by stream (ripgrep's `Sink` is the model):
+/// `begin`, the stream's events, then `columns` with the optional columns it had. The
+/// engine's fold implements it; files and generated datasets push through the same calls.
+pub trait EventSink {
+    /// A stream starts (it is present in the dataset).
+    fn begin(&mut self, stream: Stream);
+    fn requests(&mut self, batch: &RequestBatch);
+    fn probe(&mut self, p: ProbeEvent<'_>);
+    fn infra(&mut self, ts: Millis, s: InfraSample);
+    fn security(&mut self, ts: Millis, kind: SecurityKind);
+    fn log(&mut self, ts: Millis, message: &str);
+    fn page(&mut self, p: PageEvent<'_>);
+    /// After a stream's events: whether it had each optional column, by name.
+    fn columns(&mut self, stream: Stream, has: &dyn Fn(&str) -> bool);
+    /// Events of `stream` outside the rollout so far.
+    fn outside(&self, stream: Stream) -> u64;
+    /// The endpoint prefixes whose index a request batch carries.
+    fn prefixes(&self) -> &[String];
+    /// An empty sink of the same configuration, to fold a share of the requests on
+    /// another thread; combine with [`EventSink::merge_requests`].
+    fn request_part(&self) -> Self
+    where
+        Self: Sized;
+    /// Adds the requests folded by a part (sums commute, so the split never shows).
+    fn merge_requests(&mut self, part: &Self)
+    where
+        Self: Sized;
 }

@@ -1,15 +1,19 @@
 //! Saved incident scenarios: a TOML file holding a generator spec, optional policy
-//! overrides and the expected outcome. `rehearse check` generates each scenario in
-//! memory, runs it and compares the result with the expectations, field by field.
+//! overrides and the expected outcome. Loading one builds its policy and compiles its
+//! schemas; `rehearse check` generates each scenario in memory, runs it and compares
+//! the result with the expectations, field by field.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::engine::{Run, Setup, replay_dataset};
+use crate::engine::{Run, Setup};
+use crate::output::check::CheckResult;
+
+use super::replay::replay_dataset;
 use crate::generate::{GenPlan, GenSpec, StagePlan, generate};
-use crate::model::Dataset;
+use crate::input::Dataset;
 use crate::policy::{Policy, PolicyBuilder};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
@@ -83,7 +87,7 @@ impl Scenario {
             b = b.table(t).map_err(|e| err(e.to_string()))?;
         }
         let policy = b.build().map_err(|e| err(e.to_string()))?;
-        let setup = Setup::new(policy).map_err(|e| err(e.to_string()))?;
+        let setup = super::setup(policy).map_err(|e| err(e.to_string()))?;
         let name = file.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -139,7 +143,11 @@ impl Scenario {
     /// Generates the scenario into a dataset directory, streaming the requests in
     /// chunks so memory stays bounded whatever the traffic. Returns the number of
     /// requests written.
-    pub fn write(&self, out: &Path, format: crate::write::Format) -> Result<u64, ScenarioError> {
+    pub fn write(
+        &self,
+        out: &Path,
+        format: crate::output::dataset::Format,
+    ) -> Result<u64, ScenarioError> {
         let err = |m: String| ScenarioError::Invalid {
             path: self.path.clone(),
             message: m,
@@ -150,7 +158,7 @@ impl Scenario {
         self.add_funnel(&mut ds)?;
         let mut count = 0u64;
         let counted = chunks.inspect(|c| count += c.len() as u64);
-        crate::write::write_dataset_streaming(&ds, counted, out, format)
+        crate::output::dataset::write_dataset_streaming(&ds, counted, out, format)
             .map_err(|e| err(e.to_string()))?;
         Ok(count)
     }
@@ -287,21 +295,6 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     Ok(v)
 }
 
-/// One scenario's result.
-pub struct CheckResult {
-    pub name: String,
-    pub path: PathBuf,
-    pub outcome: String,
-    pub diffs: Vec<String>,
-    pub error: Option<String>,
-}
-
-impl CheckResult {
-    pub fn passed(&self) -> bool {
-        self.error.is_none() && self.diffs.is_empty()
-    }
-}
-
 /// Runs one scenario file and compares.
 pub fn check_one(path: &Path) -> CheckResult {
     let name_of = |p: &Path| {
@@ -325,37 +318,4 @@ pub fn check_one(path: &Path) -> CheckResult {
             error: Some(e.to_string()),
         },
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// JUnit XML for CI dashboards.
-pub fn junit(results: &[CheckResult]) -> String {
-    let failures = results.iter().filter(|r| !r.passed()).count();
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"rehearse check\" tests=\"{}\" failures=\"{failures}\">\n",
-        results.len()
-    );
-    for r in results {
-        s.push_str(&format!(
-            "  <testcase classname=\"scenarios\" name=\"{}\"",
-            xml_escape(&r.name)
-        ));
-        if r.passed() {
-            s.push_str("/>\n");
-        } else {
-            let msg = r.error.clone().unwrap_or_else(|| r.diffs.join("\n"));
-            s.push_str(&format!(
-                ">\n    <failure message=\"scenario mismatch\">{}</failure>\n  </testcase>\n",
-                xml_escape(&msg)
-            ));
-        }
-    }
-    s.push_str("</testsuite>\n</testsuites>\n");
-    s
 }

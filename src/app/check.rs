@@ -1,0 +1,38 @@
+//! `rehearse check`: run every saved scenario of a directory (generated in memory, then
+//! replayed) and compare each result with its `[expect]` table; print the pass/fail
+//! table and optionally write the JUnit report. Exits 0 only when all pass.
+
+use std::path::PathBuf;
+
+use crate::output::check::{junit, table};
+use crate::output::write_atomic;
+
+use super::scenario::{check_one, discover};
+use super::{AppError, Context, Output};
+
+/// The settings of `rehearse check`.
+pub struct CheckSettings {
+    /// A scenario directory or file.
+    pub dir: PathBuf,
+    /// Where to write the JUnit XML report, if anywhere.
+    pub junit: Option<PathBuf>,
+}
+
+/// Runs the scenarios and reports.
+pub fn run(settings: &CheckSettings) -> Result<Output, AppError> {
+    let files = discover(&settings.dir).map_err(AppError::usage)?;
+    if files.is_empty() {
+        return Err(AppError::usage(format!(
+            "{}: no scenario files (*.toml)",
+            settings.dir.display()
+        )));
+    }
+    let results: Vec<_> = files.iter().map(|f| check_one(f)).collect();
+    if let Some(path) = &settings.junit {
+        write_atomic(path, junit(&results).as_bytes()).map_err(|e| {
+            AppError::internal(Context::new(format!("cannot write {}", path.display()), e))
+        })?;
+    }
+    let failed = results.iter().any(|r| !r.passed());
+    Ok(Output::new(table(&results), u8::from(failed)))
+}

@@ -1,0 +1,45 @@
+//! `rehearse funnel`: the funnel, attribution, revenue and ledger report over a
+//! dataset's funnel and ledger streams, optionally with its tables as Parquet files.
+
+use std::path::PathBuf;
+
+use crate::analytics::{AnalyticsData, AnalyticsPolicy, analyze, report};
+use crate::source::OnError;
+
+use super::{AppError, Output};
+
+/// The settings of `rehearse funnel`.
+pub struct FunnelSettings {
+    pub dataset: PathBuf,
+    pub policy: Option<PathBuf>,
+    pub set: Vec<String>,
+    pub on_error: OnError,
+    pub json: bool,
+    /// Where to write the report's tables.
+    pub out: Option<PathBuf>,
+}
+
+/// Loads the streams, analyses them and reports.
+pub fn run(s: &FunnelSettings) -> Result<Output, AppError> {
+    let policy = AnalyticsPolicy::build(s.policy.as_deref(), &s.set).map_err(AppError::usage)?;
+    let dataset = s.dataset.display().to_string();
+    let data = AnalyticsData::load(&s.dataset, s.on_error)
+        .map_err(AppError::usage)?
+        .ok_or_else(|| {
+            AppError::usage(format!(
+                "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment NDJSON export as funnel.ndjson)"
+            ))
+        })?;
+    let mut analytics = analyze(&data, &policy, &dataset).map_err(AppError::internal)?;
+    if let Some(dir) = &s.out {
+        analytics
+            .write_tables(&data, dir)
+            .map_err(AppError::internal)?;
+    }
+    let text = if s.json {
+        report::to_json(&analytics.report)
+    } else {
+        report::human(&analytics.report)
+    };
+    Ok(Output::new(text, 0))
+}

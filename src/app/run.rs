@@ -1,0 +1,45 @@
+//! `rehearse run`: replay a dataset directory through the policy, optionally record the
+//! run's event log, and report (human summary or JSON); the exit status says the
+//! outcome (0 complete, 3 hold, 4 rollback).
+
+use std::path::PathBuf;
+
+use crate::engine::Setup;
+use crate::output::{record, report};
+use crate::source::read::ReadOptions;
+
+use super::replay::replay_dir;
+use super::{AppError, Context, Output};
+
+/// The checked settings of `rehearse run`.
+pub struct RunSettings {
+    pub setup: Setup,
+    pub dataset: PathBuf,
+    pub read: ReadOptions,
+    pub json: bool,
+    pub record: Option<PathBuf>,
+}
+
+/// Runs the rollout over the dataset and reports it.
+pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
+    let replay =
+        replay_dir(&settings.setup, &settings.dataset, settings.read).map_err(AppError::usage)?;
+    let dataset = settings.dataset.display().to_string();
+    let policy = &settings.setup.policy;
+    if let Some(path) = &settings.record {
+        let meta = record::RecordMeta::of_run(&replay.run, policy, &dataset);
+        record::write_record(path, &meta, &replay.run.events).map_err(|e| {
+            AppError::internal(Context::new(
+                format!("cannot write the recording {}", path.display()),
+                e,
+            ))
+        })?;
+    }
+    let code = replay.run.outcome.exit_code() as u8;
+    let text = if settings.json {
+        report::to_json(&report::build(&replay.run, &replay.inputs, &dataset))
+    } else {
+        report::human(&replay.run, &replay.inputs, policy, &dataset)
+    };
+    Ok(Output::new(text, code))
+}

@@ -1,0 +1,891 @@
+//! The gate registry: every gate of the policy defined once. A [`GateDef`] says what a
+//! gate is called, which stream it reads, whether it is a Go gate, a rollback trigger
+//! or both (and where it stands among the reasons of a verdict), when it is judged,
+//! how its values and thresholds read, and which policy keys sweeps and live tuning may
+//! move. The evaluator, the report, the event log, the terminal UI and the what-if
+//! evaluator iterate over [`GATES`] instead of keeping lists of their own; adding a
+//! gate is one definition here plus its evaluation in the engine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::Stream;
+
+/// Every gate of the contract. The declaration order is [`GATES`]' order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    #[serde(rename = "error_rate_5xx")]
+    ErrorRate5xx,
+    #[serde(rename = "error_rate_4xx_nonauth")]
+    ErrorRate4xxNonauth,
+    #[serde(rename = "latency_p95")]
+    LatencyP95,
+    SchemaFailures,
+    Availability,
+    InsufficientData,
+    BudgetBurn,
+    #[serde(rename = "endpoint_latency_p95")]
+    EndpointLatencyP95,
+    CpuHeadroom,
+    MemoryHeadroom,
+    DbLatency,
+    QueueBacklog,
+    SecurityWafSpike,
+    SecurityAuthFailures,
+    PiiInLogs,
+    ProbeCoverage,
+    CacheHeaderScope,
+    SeoIndexability,
+    #[serde(rename = "latency_p99")]
+    LatencyP99,
+    ProbeFailures,
+    AnalyticsExclusion,
+    TrackingGap,
+    FeeCapture,
+    LedgerIntegrity,
+}
+
+/// When a gate is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judged {
+    /// At every tick, over the window ending there.
+    Tick,
+    /// Once, at the stage's end, over the whole stage.
+    StageEnd,
+    /// On the probe that completes a run of failures (between ticks too).
+    Probe,
+}
+
+/// How a gate's measured value reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A fraction of requests, as a percentage with two decimals.
+    Rate,
+    /// The share of good requests, as a percentage with three decimals.
+    Availability,
+    /// The share of ticks without enough data.
+    TickShare,
+    /// A latency quantile from the display sketch (approximate), in ms.
+    Latency,
+    /// A share of the error budget.
+    BudgetShare,
+    /// The share of an endpoint prefix's requests above its limit.
+    SlowShare,
+    /// A utilisation fraction, as a whole percentage.
+    Fraction,
+    /// Milliseconds measured exactly.
+    Ms,
+    /// A queue depth.
+    Depth,
+    /// Events per minute.
+    PerMinute,
+    /// Failures in a row.
+    InARow,
+    /// A gap in seconds.
+    GapSeconds,
+    /// A count of findings.
+    Count,
+}
+
+/// How a tunable value moves and reads (live tuning and sweeps).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KnobKind {
+    /// A rate (fraction), in steps of 0.001, shown as a percentage.
+    Rate,
+    /// Milliseconds, in 5 ms steps (the tuning grid).
+    Ms,
+    /// The sustain span in ticks, shown as a duration.
+    SustainTicks,
+    /// A plain number in fixed steps.
+    Step(f64),
+    /// A whole count.
+    Count,
+}
+
+/// A policy value that sweeps or live tuning may move. `key` is the `--set` key;
+/// `stages.*.` stands for one knob per stage (`stages.NAME.go_p95_ms`).
+#[derive(Clone, Copy, Debug)]
+pub struct KnobDef {
+    pub key: &'static str,
+    /// A short label (`{stage}` is replaced by the stage's name).
+    pub label: &'static str,
+    pub kind: KnobKind,
+    /// The gates whose verdicts it moves.
+    pub gates: &'static [Gate],
+    /// Whether `rehearse sweep` may vary it (its per-tick tables judge it exactly).
+    pub sweep: bool,
+}
+
+/// One gate, defined once.
+#[derive(Clone, Copy, Debug)]
+pub struct GateDef {
+    pub gate: Gate,
+    /// The gate's id in reports, event logs and scenario files.
+    pub id: &'static str,
+    /// The stream it reads.
+    pub stream: Stream,
+    /// A short label for tables (at most 13 characters).
+    pub label: &'static str,
+    /// Whether a breach holds the stage (a Go gate).
+    pub go: bool,
+    /// Its place among the triggers of a rollback, when it is a trigger.
+    pub trigger: Option<u8>,
+    /// Its row in the terminal UI's gate table, when it has one.
+    pub row: Option<u8>,
+    pub judged: Judged,
+    pub unit: Unit,
+    /// The comparison that breaches, as written in evidence: `>=`, `>`, `<`, `<=`.
+    pub op: &'static str,
+    /// Whether evidence prints the threshold (not for "any finding breaches" gates).
+    pub shows_threshold: bool,
+    /// Whether a tick record carries a sustain counter for it.
+    pub sustained: bool,
+    /// The policy keys that set its limits.
+    pub keys: &'static [&'static str],
+    /// The values sweeps and live tuning may move for it.
+    pub knobs: &'static [KnobDef],
+}
+
+/// The sustain span: moves every sustained trigger at once.
+pub const SUSTAIN_KNOB: KnobDef = KnobDef {
+    key: "rollout.sustain",
+    label: "sustain",
+    kind: KnobKind::SustainTicks,
+    gates: &[
+        Gate::ErrorRate5xx,
+        Gate::ErrorRate4xxNonauth,
+        Gate::LatencyP95,
+        Gate::LatencyP99,
+        Gate::BudgetBurn,
+        Gate::SecurityWafSpike,
+        Gate::SecurityAuthFailures,
+        Gate::SchemaFailures,
+        Gate::PiiInLogs,
+        Gate::QueueBacklog,
+    ],
+    sweep: true,
+};
+
+/// A gate definition with the defaults most gates share.
+const fn def(gate: Gate, id: &'static str, stream: Stream, label: &'static str) -> GateDef {
+    GateDef {
+        gate,
+        id,
+        stream,
+        label,
+        go: true,
+        trigger: None,
+        row: None,
+        judged: Judged::Tick,
+        unit: Unit::Count,
+        op: ">",
+        shows_threshold: true,
+        sustained: false,
+        keys: &[],
+        knobs: &[],
+    }
+}
+
+use Gate as G;
+use KnobKind as K;
+
+/// Every gate, in report order: the Go gates in the order a hold lists its reasons,
+/// then the trigger-only gates, then the analytics gates.
+pub const GATES: [GateDef; 24] = [
+    GateDef {
+        trigger: Some(0),
+        row: Some(0),
+        unit: Unit::Rate,
+        op: ">=",
+        sustained: true,
+        keys: &["go.error_rate_5xx", "triggers.error_rate_5xx"],
+        knobs: &[
+            KnobDef {
+                key: "go.error_rate_5xx",
+                label: "5xx go",
+                kind: K::Rate,
+                gates: &[G::ErrorRate5xx],
+                sweep: true,
+            },
+            KnobDef {
+                key: "triggers.error_rate_5xx",
+                label: "5xx trigger",
+                kind: K::Rate,
+                gates: &[G::ErrorRate5xx],
+                sweep: true,
+            },
+        ],
+        ..def(
+            G::ErrorRate5xx,
+            "error_rate_5xx",
+            Stream::Requests,
+            "5xx rate",
+        )
+    },
+    GateDef {
+        trigger: Some(1),
+        row: Some(1),
+        unit: Unit::Rate,
+        op: ">=",
+        sustained: true,
+        keys: &[
+            "go.error_rate_4xx_nonauth",
+            "triggers.error_rate_4xx_nonauth",
+        ],
+        knobs: &[
+            KnobDef {
+                key: "go.error_rate_4xx_nonauth",
+                label: "4xx go",
+                kind: K::Rate,
+                gates: &[G::ErrorRate4xxNonauth],
+                sweep: true,
+            },
+            KnobDef {
+                key: "triggers.error_rate_4xx_nonauth",
+                label: "4xx trigger",
+                kind: K::Rate,
+                gates: &[G::ErrorRate4xxNonauth],
+                sweep: true,
+            },
+        ],
+        ..def(
+            G::ErrorRate4xxNonauth,
+            "error_rate_4xx_nonauth",
+            Stream::Requests,
+            "4xx non-auth",
+        )
+    },
+    GateDef {
+        trigger: Some(2),
+        row: Some(2),
+        unit: Unit::Latency,
+        sustained: true,
+        keys: &["stages.*.go_p95_ms", "triggers.latency_p95_ms"],
+        knobs: &[
+            KnobDef {
+                key: "stages.*.go_p95_ms",
+                label: "p95 go {stage}",
+                kind: K::Ms,
+                gates: &[G::LatencyP95],
+                sweep: true,
+            },
+            KnobDef {
+                key: "triggers.latency_p95_ms",
+                label: "p95 trigger",
+                kind: K::Ms,
+                gates: &[G::LatencyP95],
+                sweep: true,
+            },
+        ],
+        ..def(
+            G::LatencyP95,
+            "latency_p95",
+            Stream::Requests,
+            "p95 latency",
+        )
+    },
+    GateDef {
+        trigger: Some(8),
+        row: Some(9),
+        shows_threshold: false,
+        sustained: true,
+        keys: &["probes.schemas"],
+        ..def(
+            G::SchemaFailures,
+            "schema_failures",
+            Stream::Probes,
+            "schema fails",
+        )
+    },
+    GateDef {
+        row: Some(6),
+        judged: Judged::StageEnd,
+        unit: Unit::Availability,
+        op: "<",
+        keys: &["go.availability"],
+        knobs: &[KnobDef {
+            key: "go.availability",
+            label: "availability",
+            kind: K::Step(0.0005),
+            gates: &[G::Availability],
+            sweep: false,
+        }],
+        ..def(
+            G::Availability,
+            "availability",
+            Stream::Requests,
+            "availability",
+        )
+    },
+    GateDef {
+        row: Some(7),
+        judged: Judged::StageEnd,
+        unit: Unit::TickShare,
+        keys: &["go.max_no_data_ticks", "rollout.min_requests"],
+        knobs: &[KnobDef {
+            key: "go.max_no_data_ticks",
+            label: "no-data share",
+            kind: K::Step(0.01),
+            gates: &[G::InsufficientData],
+            sweep: false,
+        }],
+        ..def(
+            G::InsufficientData,
+            "insufficient_data",
+            Stream::Requests,
+            "no-data ticks",
+        )
+    },
+    GateDef {
+        trigger: Some(5),
+        row: Some(4),
+        unit: Unit::BudgetShare,
+        sustained: true,
+        keys: &["budget.slo", "budget.period", "budget.max_burn"],
+        knobs: &[KnobDef {
+            key: "budget.max_burn",
+            label: "budget burn",
+            kind: K::Step(0.01),
+            gates: &[G::BudgetBurn],
+            sweep: false,
+        }],
+        ..def(
+            G::BudgetBurn,
+            "budget_burn",
+            Stream::Requests,
+            "budget burn",
+        )
+    },
+    GateDef {
+        row: Some(5),
+        unit: Unit::SlowShare,
+        keys: &[
+            "endpoints.prefixes",
+            "endpoints.p95_ms",
+            "endpoints.min_requests",
+        ],
+        knobs: &[KnobDef {
+            key: "endpoints.p95_ms",
+            label: "endpoint p95",
+            kind: K::Ms,
+            gates: &[G::EndpointLatencyP95],
+            sweep: false,
+        }],
+        ..def(
+            G::EndpointLatencyP95,
+            "endpoint_latency_p95",
+            Stream::Requests,
+            "endpoint p95",
+        )
+    },
+    GateDef {
+        row: Some(11),
+        unit: Unit::Fraction,
+        op: ">=",
+        keys: &["infra.cpu_p95"],
+        knobs: &[KnobDef {
+            key: "infra.cpu_p95",
+            label: "cpu p95",
+            kind: K::Step(0.01),
+            gates: &[G::CpuHeadroom],
+            sweep: false,
+        }],
+        ..def(G::CpuHeadroom, "cpu_headroom", Stream::Infra, "cpu p95")
+    },
+    GateDef {
+        row: Some(12),
+        unit: Unit::Fraction,
+        op: "<=",
+        keys: &["infra.mem_free_p5"],
+        knobs: &[KnobDef {
+            key: "infra.mem_free_p5",
+            label: "mem free p5",
+            kind: K::Step(0.01),
+            gates: &[G::MemoryHeadroom],
+            sweep: false,
+        }],
+        ..def(
+            G::MemoryHeadroom,
+            "memory_headroom",
+            Stream::Infra,
+            "mem free p5",
+        )
+    },
+    GateDef {
+        row: Some(13),
+        unit: Unit::Ms,
+        op: ">=",
+        keys: &["infra.db_p95_ms"],
+        knobs: &[KnobDef {
+            key: "infra.db_p95_ms",
+            label: "db p95",
+            kind: K::Step(5.0),
+            gates: &[G::DbLatency],
+            sweep: false,
+        }],
+        ..def(G::DbLatency, "db_latency", Stream::Infra, "db p95")
+    },
+    GateDef {
+        row: Some(14),
+        unit: Unit::Depth,
+        sustained: true,
+        keys: &["infra.queue_depth"],
+        knobs: &[KnobDef {
+            key: "infra.queue_depth",
+            label: "queue depth",
+            kind: K::Step(100.0),
+            gates: &[G::QueueBacklog],
+            sweep: false,
+        }],
+        ..def(
+            G::QueueBacklog,
+            "queue_backlog",
+            Stream::Infra,
+            "queue depth",
+        )
+    },
+    GateDef {
+        trigger: Some(6),
+        row: Some(15),
+        unit: Unit::PerMinute,
+        sustained: true,
+        keys: &[
+            "security.factor",
+            "security.min_per_minute",
+            "security.baseline",
+        ],
+        knobs: &SECURITY_KNOBS,
+        ..def(
+            G::SecurityWafSpike,
+            "security_waf_spike",
+            Stream::Security,
+            "waf spike",
+        )
+    },
+    GateDef {
+        trigger: Some(7),
+        row: Some(16),
+        unit: Unit::PerMinute,
+        sustained: true,
+        keys: &[
+            "security.factor",
+            "security.min_per_minute",
+            "security.baseline",
+        ],
+        ..def(
+            G::SecurityAuthFailures,
+            "security_auth_failures",
+            Stream::Security,
+            "auth fails",
+        )
+    },
+    GateDef {
+        trigger: Some(9),
+        row: Some(17),
+        shows_threshold: false,
+        sustained: true,
+        ..def(G::PiiInLogs, "pii_in_logs", Stream::Logs, "pii in logs")
+    },
+    GateDef {
+        row: Some(10),
+        judged: Judged::StageEnd,
+        unit: Unit::GapSeconds,
+        keys: &["probes.max_gap", "probes.targets"],
+        ..def(
+            G::ProbeCoverage,
+            "probe_coverage",
+            Stream::Probes,
+            "probe cover",
+        )
+    },
+    GateDef {
+        row: Some(18),
+        judged: Judged::StageEnd,
+        shows_threshold: false,
+        ..def(
+            G::CacheHeaderScope,
+            "cache_header_scope",
+            Stream::Pages,
+            "cache scope",
+        )
+    },
+    GateDef {
+        row: Some(19),
+        judged: Judged::StageEnd,
+        shows_threshold: false,
+        ..def(
+            G::SeoIndexability,
+            "seo_indexability",
+            Stream::Pages,
+            "seo index",
+        )
+    },
+    GateDef {
+        go: false,
+        trigger: Some(3),
+        row: Some(3),
+        unit: Unit::Latency,
+        sustained: true,
+        keys: &["triggers.latency_p99_ms"],
+        knobs: &[KnobDef {
+            key: "triggers.latency_p99_ms",
+            label: "p99 trigger",
+            kind: K::Ms,
+            gates: &[G::LatencyP99],
+            sweep: true,
+        }],
+        ..def(
+            G::LatencyP99,
+            "latency_p99",
+            Stream::Requests,
+            "p99 latency",
+        )
+    },
+    GateDef {
+        go: false,
+        trigger: Some(4),
+        row: Some(8),
+        judged: Judged::Probe,
+        unit: Unit::InARow,
+        op: ">=",
+        shows_threshold: false,
+        keys: &["probes.consecutive_failures"],
+        knobs: &[KnobDef {
+            key: "probes.consecutive_failures",
+            label: "probe fails",
+            kind: K::Count,
+            gates: &[G::ProbeFailures],
+            sweep: false,
+        }],
+        ..def(
+            G::ProbeFailures,
+            "probe_failures",
+            Stream::Probes,
+            "probe fails",
+        )
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        keys: &["analytics.synthetic_markers"],
+        ..def(
+            G::AnalyticsExclusion,
+            "analytics_exclusion",
+            Stream::Funnel,
+            "kpi exclusion",
+        )
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        keys: &["analytics.tracking_gap"],
+        ..def(
+            G::TrackingGap,
+            "tracking_gap",
+            Stream::Funnel,
+            "tracking gap",
+        )
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        keys: &["analytics.fee_rate", "analytics.fee_rounding"],
+        ..def(G::FeeCapture, "fee_capture", Stream::Ledger, "fee capture")
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        ..def(
+            G::LedgerIntegrity,
+            "ledger_integrity",
+            Stream::Ledger,
+            "ledger",
+        )
+    },
+];
+
+/// The security limits, shared by both security gates (listed once, on the first).
+const SECURITY_KNOBS: [KnobDef; 2] = [
+    KnobDef {
+        key: "security.factor",
+        label: "sec. factor",
+        kind: K::Step(0.5),
+        gates: &[G::SecurityWafSpike, G::SecurityAuthFailures],
+        sweep: false,
+    },
+    KnobDef {
+        key: "security.min_per_minute",
+        label: "sec. min/min",
+        kind: K::Step(1.0),
+        gates: &[G::SecurityWafSpike, G::SecurityAuthFailures],
+        sweep: false,
+    },
+];
+
+/// The Go gates in reason order.
+pub const GO: [Gate; count_go()] = go_gates();
+/// The triggers in reason order.
+pub const TRIGGERS: [Gate; count_triggers()] = trigger_gates();
+/// The gates of the terminal UI's gate table, in row order.
+pub const ROWS: [Gate; count_rows()] = row_gates();
+
+const fn count_go() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < GATES.len() {
+        if GATES[i].go {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn go_gates() -> [Gate; count_go()] {
+    let mut out = [Gate::ErrorRate5xx; count_go()];
+    let (mut i, mut n) = (0, 0);
+    while i < GATES.len() {
+        if GATES[i].go {
+            out[n] = GATES[i].gate;
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+const fn count_triggers() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < GATES.len() {
+        if GATES[i].trigger.is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn trigger_gates() -> [Gate; count_triggers()] {
+    let mut out = [Gate::ErrorRate5xx; count_triggers()];
+    let mut i = 0;
+    while i < GATES.len() {
+        if let Some(r) = GATES[i].trigger {
+            out[r as usize] = GATES[i].gate;
+        }
+        i += 1;
+    }
+    out
+}
+
+const fn count_rows() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < GATES.len() {
+        if GATES[i].row.is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn row_gates() -> [Gate; count_rows()] {
+    let mut out = [Gate::ErrorRate5xx; count_rows()];
+    let mut i = 0;
+    while i < GATES.len() {
+        if let Some(r) = GATES[i].row {
+            out[r as usize] = GATES[i].gate;
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Gate {
+    /// Every gate once, in report order (the order of [`GATES`]).
+    pub const ALL: [Gate; GATES.len()] = all_gates();
+    /// The Go gates in reason order.
+    pub const GO: [Gate; GO.len()] = GO;
+    /// The triggers in reason order.
+    pub const TRIGGERS: [Gate; TRIGGERS.len()] = TRIGGERS;
+
+    /// The gate's definition.
+    pub const fn def(self) -> &'static GateDef {
+        &GATES[self as usize]
+    }
+
+    /// Its index in [`GATES`] and [`Gate::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.def().id
+    }
+
+    pub fn parse(s: &str) -> Option<Gate> {
+        GATES.iter().find(|d| d.id == s).map(|d| d.gate)
+    }
+
+    pub fn is_go(self) -> bool {
+        self.def().go
+    }
+
+    pub fn is_trigger(self) -> bool {
+        self.def().trigger.is_some()
+    }
+
+    /// Position among Go gates (reason order of a hold).
+    pub fn go_rank(self) -> usize {
+        GO.iter().position(|g| *g == self).unwrap_or(usize::MAX)
+    }
+
+    /// Position among triggers (reason order of a rollback).
+    pub fn trigger_rank(self) -> usize {
+        self.def().trigger.map_or(usize::MAX, usize::from)
+    }
+
+    /// The stream a gate reads.
+    pub fn stream(self) -> Stream {
+        self.def().stream
+    }
+}
+
+const fn all_gates() -> [Gate; GATES.len()] {
+    let mut out = [Gate::ErrorRate5xx; GATES.len()];
+    let mut i = 0;
+    while i < GATES.len() {
+        out[i] = GATES[i].gate;
+        i += 1;
+    }
+    out
+}
+
+/// Every tunable value, in the gate table's row order, with the sustain span after the
+/// latency triggers (the last of the request triggers).
+pub fn knobs() -> Vec<&'static KnobDef> {
+    let mut out = Vec::new();
+    for g in ROWS {
+        out.extend(g.def().knobs.iter());
+        if g == Gate::LatencyP99 {
+            out.push(&SUSTAIN_KNOB);
+        }
+    }
+    out
+}
+
+/// Whether `key` (`stages.NAME.go_p95_ms` for a stage knob) may be varied by sweeps.
+pub fn sweepable(key: &str) -> bool {
+    knob_of(key).is_some_and(|k| k.sweep)
+}
+
+/// The knob a `--set` key names.
+pub fn knob_of(key: &str) -> Option<&'static KnobDef> {
+    knobs()
+        .into_iter()
+        .find(|k| match k.key.strip_prefix("stages.*.") {
+            Some(field) => key
+                .strip_prefix("stages.")
+                .and_then(|rest| rest.rsplit_once('.'))
+                .is_some_and(|(name, f)| !name.is_empty() && f == field),
+            None => k.key == key,
+        })
+}
+
+impl Unit {
+    /// A value as the report prints it.
+    pub fn report(self, v: f64) -> String {
+        match self {
+            Unit::Rate => format!("{:.2}%", v * 100.0),
+            Unit::Availability => format!("{:.3}%", v * 100.0),
+            Unit::TickShare => format!("{:.0}% of ticks", v * 100.0),
+            Unit::Latency => format!("≈{v:.1} ms"),
+            Unit::BudgetShare => format!("{:.1}% of budget", v * 100.0),
+            Unit::SlowShare => format!("{:.1}% slow", v * 100.0),
+            Unit::Fraction => format!("{:.0}%", v * 100.0),
+            Unit::Ms => format!("{v:.1} ms"),
+            Unit::Depth | Unit::Count => format!("{v:.0}"),
+            Unit::PerMinute => format!("{v:.1}/min"),
+            Unit::InARow => format!("{v:.0} in a row"),
+            Unit::GapSeconds => format!("{v:.0}s gap"),
+        }
+    }
+
+    /// A threshold as the report prints it.
+    pub fn report_threshold(self, v: f64) -> String {
+        match self {
+            Unit::Latency => format!("{v} ms"),
+            Unit::SlowShare => format!("{:.0}%", v * 100.0),
+            _ => self.report(v).trim_start_matches('≈').to_string(),
+        }
+    }
+
+    /// A value in at most 9 characters (tables).
+    pub fn short(self, v: f64) -> String {
+        match self {
+            Unit::Rate | Unit::Availability => format!("{:.2}%", v * 100.0),
+            Unit::TickShare | Unit::Fraction => format!("{:.0}%", v * 100.0),
+            Unit::Latency | Unit::Ms => format!("{v:.1}ms"),
+            Unit::BudgetShare | Unit::SlowShare => format!("{:.1}%", v * 100.0),
+            Unit::PerMinute => format!("{v:.1}/m"),
+            Unit::GapSeconds => format!("{v:.0}s"),
+            Unit::Depth | Unit::InARow | Unit::Count => format!("{v:.0}"),
+        }
+    }
+
+    /// A threshold in at most 9 characters (tables).
+    pub fn short_threshold(self, v: f64) -> String {
+        match self {
+            Unit::Latency | Unit::Ms => format!("{v}ms"),
+            Unit::Rate => format!("{}%", (v * 100.0 * 1e6).round() / 1e6),
+            _ => self.short(v),
+        }
+    }
+
+    /// Whether values come from the display sketch (approximate, marked `≈`).
+    pub fn approximate(self) -> bool {
+        self == Unit::Latency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_indexed_by_the_enum() {
+        for (i, d) in GATES.iter().enumerate() {
+            assert_eq!(d.gate as usize, i, "{} is out of place", d.id);
+            assert_eq!(Gate::parse(d.id), Some(d.gate));
+            assert!(d.label.chars().count() <= 13, "{} label too long", d.id);
+        }
+    }
+
+    #[test]
+    fn ranks_are_dense_and_distinct() {
+        let mut t: Vec<u8> = GATES.iter().filter_map(|d| d.trigger).collect();
+        t.sort_unstable();
+        assert_eq!(t, (0..t.len() as u8).collect::<Vec<_>>());
+        let mut r: Vec<u8> = GATES.iter().filter_map(|d| d.row).collect();
+        r.sort_unstable();
+        assert_eq!(r, (0..r.len() as u8).collect::<Vec<_>>());
+        assert_eq!(GO.len() + 2, GATES.len());
+        assert_eq!(TRIGGERS[3], Gate::LatencyP99);
+        assert!(GO.iter().all(|g| g.is_go()));
+    }
+
+    #[test]
+    fn serde_names_are_the_ids() {
+        for d in &GATES {
+            let json = serde_json::to_string(&d.gate).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.id));
+        }
+    }
+
+    #[test]
+    fn knobs_resolve_by_key() {
+        assert!(sweepable("stages.ramp-25.go_p95_ms"));
+        assert!(sweepable("rollout.sustain"));
+        assert!(sweepable("triggers.latency_p99_ms"));
+        assert!(!sweepable("budget.max_burn"));
+        assert!(!sweepable("stages..go_p95_ms"));
+        assert!(knob_of("nope").is_none());
+    }
+}
