@@ -17,7 +17,8 @@ use crate::ratio::Ratio;
 use crate::time::format_duration;
 use crate::verdict::{Gate, Outcome, Verdict, VerdictEvent};
 
-use super::eval::{evaluate_through, first_probe_firing};
+use super::eval::evaluate_through;
+use super::eval::probes::first_probe_firing;
 use super::fold::{Folded, slot};
 
 /// The request-gate window counts of one tick, and what no variant moves.

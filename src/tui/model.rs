@@ -1,5 +1,5 @@
 //! The terminal UI's state and its only mutator, Elm style: a key becomes a [`Msg`]
-//! (see `keys.rs`), [`update`] applies it to the [`Model`], `view.rs` draws the model.
+//! (see `keys.rs`), [`update`] applies it to the [`Model`], `view/` draws the model, one file per panel.
 //! Nothing here touches the terminal or a clock: playback advances by the elapsed time a
 //! [`Msg::Frame`] carries, and the one side effect (saving the tuned policy) is handed
 //! back as a [`Cmd`] for the caller to perform, so tests drive the model with messages.

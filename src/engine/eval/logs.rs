@@ -1,0 +1,38 @@
+//! The gate over the `logs` stream: any log line in the window with personal data
+//! (the detector runs in the fold; the first findings are kept, redacted, as evidence).
+
+use crate::gate::Gate;
+use crate::time::format_clock;
+use crate::verdict::GateState;
+
+use super::{TickCx, TickOut, state_of};
+
+/// PII in the window's log lines.
+pub(super) fn pii(cx: &TickCx, out: &mut TickOut) {
+    let f = cx.f;
+    let ev = cx.is_eval(Gate::PiiInLogs);
+    let c: u64 = (cx.lo..cx.k).map(|j| f.pii[j]).sum();
+    let breach = ev && c > 0;
+    let state = if ev {
+        state_of(true, breach)
+    } else {
+        GateState::NotEvaluated
+    };
+    out.push(
+        Gate::PiiInLogs,
+        state,
+        ev.then_some(c as f64),
+        Some(0.0),
+        breach,
+    );
+    let ex = if breach {
+        f.pii_examples
+            .iter()
+            .find(|(ts, _, _)| f.interval(*ts).is_some_and(|j| j >= cx.lo && j < cx.k))
+            .map(|(ts, kinds, red)| format!("{kinds} at {}: {red}", format_clock(*ts)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    out.detail(Gate::PiiInLogs, ">", ex);
+}
