@@ -10,11 +10,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use rehearse::app::replay::replay_dir;
 use rehearse::app::scenario::gen_plan;
-use rehearse::engine::fold::{Folded, RequestBatch};
+use rehearse::engine::fold::Folded;
 use rehearse::engine::sweep::{Sweep, Variant};
-use rehearse::engine::{Setup, evaluate};
+use rehearse::engine::evaluate;
 use rehearse::generate::{GenSpec, generate};
-use rehearse::input::{Cohort, Source};
+use rehearse::input::{Cohort, EventSink, RequestBatch, Source};
 use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::{Policy, PolicyBuilder};
 use rehearse::ratio::Ratio;
@@ -60,7 +60,7 @@ fn fold(c: &mut Criterion) {
     g.bench_function("requests_1M", |bench| {
         bench.iter(|| {
             let mut f = Folded::new(&setup, T0);
-            f.add_requests(black_box(&b));
+            f.requests(black_box(&b));
             f
         })
     });
@@ -70,7 +70,7 @@ fn fold(c: &mut Criterion) {
 fn reevaluate(c: &mut Criterion) {
     let setup = rehearse::app::setup(Policy::default_policy()).unwrap();
     let mut f = Folded::new(&setup, T0);
-    f.add_requests(&batch(1 << 20));
+    f.requests(&batch(1 << 20));
     let p = setup.policy.clone();
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(1));
