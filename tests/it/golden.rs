@@ -27,8 +27,11 @@ const SWEEP: [&str; 4] = [
     "rollout.sustain=5m,10m",
 ];
 
+/// The repository root, relative: tests run there, and every path the binary is given
+/// (hence every path embedded in a report or event log) is relative to it, so the
+/// outputs are the same in any clone.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(".")
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -46,7 +49,7 @@ struct Ran {
 fn rehearse(args: &[&str]) -> Ran {
     let o = Command::new(env!("CARGO_BIN_EXE_rehearse"))
         .args(args)
-        .current_dir(root())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .output()
         .expect("the binary runs");
@@ -93,7 +96,7 @@ fn hash_dir(out: &mut String, prefix: &str, dir: &Path) {
     }
 }
 
-/// The scenario's `[policy]` table as a policy file (schema paths made absolute), if any.
+/// The scenario's `[policy]` table as a policy file (schema paths relative to it), if any.
 fn policy_file(scenario: &Path, work: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(scenario).unwrap();
     let mut doc: toml::Table = toml::from_str(&text).unwrap();
@@ -105,9 +108,10 @@ fn policy_file(scenario: &Path, work: &Path) -> Option<PathBuf> {
         .and_then(|p| p.get_mut("schemas"))
         .and_then(|s| s.as_table_mut())
     {
+        // The policy file sits three levels below the root (target/golden-actual/NAME).
         for (_, v) in schemas.iter_mut() {
             if let Some(s) = v.as_str() {
-                *v = toml::Value::String(base.join(s).display().to_string());
+                *v = toml::Value::String(format!("../../../{}", base.join(s).display()));
             }
         }
     }
