@@ -10,9 +10,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use rehearse::app::replay::replay_dir;
 use rehearse::app::scenario::gen_plan;
-use rehearse::engine::fold::Folded;
-use rehearse::engine::sweep::{Sweep, Variant};
 use rehearse::engine::evaluate;
+use rehearse::engine::fold::Folded;
+use rehearse::engine::whatif::{Sweep, Variant};
 use rehearse::generate::{GenSpec, generate};
 use rehearse::input::{Cohort, EventSink, RequestBatch, Source};
 use rehearse::output::dataset::{Format, write_dataset};

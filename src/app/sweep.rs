@@ -2,7 +2,7 @@
 //! KEY=SPEC` names a request threshold or the sustain span and the values to try; the
 //! sweep replays the dataset once (counting latencies at every varied limit, so each is
 //! judged exactly), evaluates every combination on the rayon pool with
-//! [`crate::engine::sweep::Sweep`], and groups the combinations by what the rollout
+//! [`crate::engine::whatif::Sweep`], and groups the combinations by what the rollout
 //! does. Every value is checked as `rehearse run --set KEY=VALUE` would check it, and
 //! the variant it makes is that policy's, so a row of the sweep is what `run` reports.
 
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::engine::Setup;
-use crate::engine::sweep::{Sweep, SweepVerdict, Variant};
+use crate::engine::whatif::{Sweep, SweepVerdict, Variant, WhatIf};
 use crate::output::sweep::{AxisReport, SweepReport, human, indexes, report};
 use crate::policy::{Policy, PolicyBuilder, PolicyError};
 use crate::source::read::ReadOptions;
@@ -124,7 +124,7 @@ pub fn run(s: &SweepSettings) -> Result<Output, AppError> {
 pub fn run_sweep(s: &SweepSettings) -> Result<SweepReport, ReplayError> {
     let replay = replay_dir_with_bands(&s.setup, &s.dataset, s.read, &extra_bands(&s.axes))?;
     let policy = &s.setup.policy;
-    let sweep = Sweep::new(policy, &replay.folded);
+    let sweep = WhatIf::new(policy, replay.folded).tables();
     let base = Variant::of(policy);
     let results = evaluate_all(&sweep, &base, &s.axes, s.total);
     Ok(report(

@@ -8,7 +8,7 @@
 pub mod eval;
 pub mod fold;
 pub mod schema;
-pub mod sweep;
+pub mod whatif;
 
 use crate::gate::Gate;
 use crate::input::Millis;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::engine::sweep::SweepVerdict;
+use crate::engine::whatif::SweepVerdict;
 use crate::policy::Policy;
 use crate::time::format_clock;
 use crate::verdict::Outcome;

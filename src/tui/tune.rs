@@ -1,18 +1,16 @@
-//! Live tuning: the knobs an SRE can move (each Go and trigger threshold, the sustain
-//! span, a few section-8 limits), and the tuner that rebuilds the policy from the base
+//! Live tuning: the knobs an SRE can move (the gate registry's tunable keys, one per
+//! stage for a stage's key), and the tuner that rebuilds the policy from the base
 //! policy's TOML plus one `KEY=VALUE` per moved knob (exactly what `rehearse run
-//! --policy` reads back from the saved file) and re-evaluates it over the per-tick
-//! aggregates, refusing any policy those aggregates cannot judge exactly.
+//! --policy` reads back from the saved file) and has the engine's what-if evaluator
+//! judge it, refusing any policy the aggregates cannot judge exactly.
 
 use std::time::{Duration, Instant};
 
-use crate::engine::fold::slot;
-use crate::engine::{Folded, Run, evaluate_with};
-use crate::input::Millis;
+use crate::engine::whatif::WhatIf;
+use crate::engine::{Folded, Run};
 use crate::policy::{Policy, PolicyBuilder};
-use crate::sketch::Sketch;
 use crate::time::format_duration;
-use crate::verdict::{Gate, Verdict, VerdictEvent};
+use crate::verdict::{Gate, Verdict};
 
 pub use crate::gate::KnobKind;
 
@@ -179,95 +177,6 @@ pub fn portable_toml(p: &Policy) -> String {
     toml::to_string(&file).unwrap_or_default()
 }
 
-/// The displayed (approximate, sketch-based) p95 and p99 of every tick's window, in
-/// ms. They depend on the data, the stage plan, the window and `min_requests`, none of
-/// which a knob moves, so they are computed once and every re-evaluation runs without
-/// them ([`evaluate_with`] with `display` off, several times faster) and gets them
-/// patched back in: the events are then exactly those of a full evaluation.
-struct LatencyDisplay {
-    t0: Millis,
-    tick_ms: Millis,
-    /// Indexed by tick number k (index 0 unused).
-    p95: Vec<Option<f64>>,
-    p99: Vec<Option<f64>>,
-}
-
-impl LatencyDisplay {
-    fn new(p: &Policy, f: &Folded) -> Self {
-        let mut p95 = vec![None; f.ticks + 1];
-        let mut p99 = vec![None; f.ticks + 1];
-        let ms = |us: u64| us as f64 / 1000.0;
-        let mut window = Sketch::default();
-        for stage in &p.stages {
-            let m = (stage.start_ms / f.tick_ms) as usize;
-            let k_end = ((stage.end_ms() / f.tick_ms) as usize).min(f.ticks);
-            for k in m + 1..=k_end {
-                let lo = k.saturating_sub(p.window_ticks).max(m);
-                let n: u64 = (lo..k).map(|j| f.interval_counters(j)[slot::N]).sum();
-                if n < p.min_requests {
-                    continue;
-                }
-                window.clear();
-                for s in f.sketches[lo..k].iter().flatten() {
-                    window.merge(s);
-                }
-                p95[k] = window.value_at_rank(p.q95.ceil_mul(n)).map(ms);
-                p99[k] = window.value_at_rank(p.q99.ceil_mul(n)).map(ms);
-            }
-        }
-        LatencyDisplay {
-            t0: f.t0,
-            tick_ms: f.tick_ms,
-            p95,
-            p99,
-        }
-    }
-
-    fn at(&self, g: Gate, at: Millis) -> Option<f64> {
-        let d = at - self.t0;
-        if d <= 0 || d % self.tick_ms != 0 {
-            return None;
-        }
-        let k = (d / self.tick_ms) as usize;
-        match g {
-            Gate::LatencyP95 => self.p95.get(k).copied().flatten(),
-            Gate::LatencyP99 => self.p99.get(k).copied().flatten(),
-            _ => None,
-        }
-    }
-
-    /// Fills the displayed latencies into a run evaluated without them.
-    fn patch(&self, run: &mut Run) {
-        let latency = |g: Gate| matches!(g, Gate::LatencyP95 | Gate::LatencyP99);
-        for e in &mut run.events {
-            match e {
-                VerdictEvent::Tick(t) => {
-                    for gt in t.gates.iter_mut().filter(|gt| latency(gt.gate)) {
-                        gt.value = self.at(gt.gate, t.at);
-                    }
-                }
-                VerdictEvent::Breach { at, evidence, .. }
-                | VerdictEvent::Trigger { at, evidence, .. }
-                    if latency(evidence.gate) && evidence.since.is_some() =>
-                {
-                    evidence.value = self.at(evidence.gate, *at);
-                }
-                _ => {}
-            }
-        }
-        for s in &mut run.stages {
-            let rollback = s.verdict == Verdict::Rollback;
-            for e in s.evidence.iter_mut().filter(|e| latency(e.gate)) {
-                // A trigger's value is the one at its firing; a Go breach's at its first tick.
-                let at = if rollback { s.judged_at } else { e.since };
-                if let (Some(at), Some(_)) = (at, e.since) {
-                    e.value = self.at(e.gate, at);
-                }
-            }
-        }
-    }
-}
-
 /// A re-evaluation: the tuned policy and its run.
 pub struct Retuned {
     pub policy: Policy,
@@ -276,10 +185,9 @@ pub struct Retuned {
     pub elapsed: Duration,
 }
 
-/// Re-evaluates tuned policies over one fold.
+/// Moves knobs and re-evaluates the tuned policy with the engine's what-if evaluator.
 pub struct Tuner {
-    folded: Folded,
-    display: LatencyDisplay,
+    whatif: WhatIf,
     base_toml: String,
     pub base: Policy,
     pub knobs: Vec<Knob>,
@@ -290,8 +198,7 @@ pub struct Tuner {
 impl Tuner {
     pub fn new(base: &Policy, folded: Folded, run: &Run) -> Self {
         Tuner {
-            display: LatencyDisplay::new(base, &folded),
-            folded,
+            whatif: WhatIf::new(base, folded),
             base_toml: portable_toml(base),
             base: base.clone(),
             knobs: knobs_of(base),
@@ -334,20 +241,8 @@ impl Tuner {
             b = b.set(s).map_err(|e| e.to_string())?;
         }
         let policy = b.build().map_err(|e| e.to_string())?;
-        if policy.window_ticks != self.base.window_ticks
-            || policy.min_requests != self.base.min_requests
-        {
-            return Err("the window and min_requests cannot be tuned here".into());
-        }
-        if !self.folded.supports(&policy) {
-            return Err(
-                "outside what the per-tick aggregates can judge exactly (latency limits in 5 ms steps up to 2 s)"
-                    .into(),
-            );
-        }
         let started = Instant::now();
-        let mut run = evaluate_with(&policy, &self.folded, false);
-        self.display.patch(&mut run);
+        let run = self.whatif.judge(&policy).map_err(|e| e.to_string())?;
         Ok(Retuned {
             policy,
             run,

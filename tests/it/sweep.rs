@@ -1,4 +1,4 @@
-//! The sweep evaluator (`engine::sweep`) against the full evaluator: on saved incident
+//! The sweep evaluator (`engine::whatif`) against the full evaluator: on saved incident
 //! scenarios covering every kind of trigger and hold, random variants of the request
 //! thresholds and the sustain span must give exactly `evaluate`'s outcome, rollback
 //! instant and reasons, and stage verdicts and hold reasons.
@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rehearse::app::replay::replay_dataset_with_bands;
 use rehearse::app::scenario::Scenario;
 use rehearse::engine::fold::tuning_grid;
-use rehearse::engine::sweep::{Sweep, Variant};
+use rehearse::engine::whatif::{Sweep, Variant};
 use rehearse::engine::{Folded, evaluate};
 use rehearse::policy::Policy;
 use rehearse::ratio::Ratio;

@@ -1,14 +1,14 @@
-//! Policy sweeps: the verdicts of many variants of one policy over the same per-tick
+//! Per-tick tables for sweeps: the verdicts of many variants of one policy over the same per-tick
 //! aggregates, at hundreds of thousands of variants per second. A variant moves the
 //! request thresholds (the 5xx and non-auth 4xx Go and trigger rates, each stage's Go
 //! p95, the p95 and p99 trigger latencies) and the sustain span; every other value is
 //! the base policy's. [`Sweep::new`] runs the base policy once with every stage
-//! evaluated over its whole span ([`super::eval::evaluate_through`]) and keeps, per
+//! evaluated over its whole span ([`crate::engine::eval::evaluate_through`]) and keeps, per
 //! tick, the window counts of the request gates, the latency counts above every band,
 //! and the trigger conditions of the other gates (which no variant moves); per stage,
 //! the hold reasons no variant moves. [`Sweep::eval`] then walks the ticks with a few
 //! integer comparisons each and no allocation, applying the same rules as
-//! [`super::evaluate`], whose verdicts it must reproduce exactly (property-tested in
+//! [`crate::engine::evaluate`], whose verdicts it must reproduce exactly (property-tested in
 //! `tests/it/sweep.rs`).
 
 use crate::input::Millis;
@@ -17,9 +17,9 @@ use crate::ratio::Ratio;
 use crate::time::format_duration;
 use crate::verdict::{Gate, Outcome, Verdict, VerdictEvent};
 
-use super::eval::evaluate_through;
-use super::eval::probes::first_probe_firing;
-use super::fold::{Folded, slot};
+use super::super::eval::evaluate_through;
+use super::super::eval::probes::first_probe_firing;
+use super::super::fold::{Folded, slot};
 
 /// The request-gate window counts of one tick, and what no variant moves.
 #[derive(Clone, Debug)]
@@ -314,7 +314,7 @@ impl Sweep {
         ok(v.trig_p95_us) && ok(v.trig_p99_us) && v.go_p95_us.iter().all(|us| ok(*us))
     }
 
-    /// The rollout of variant `v`. Exactly [`super::evaluate`]'s verdicts for
+    /// The rollout of variant `v`. Exactly [`crate::engine::evaluate`]'s verdicts for
     /// `v.apply(base)` when [`Sweep::supports`] holds.
     pub fn eval(&self, v: &Variant) -> SweepVerdict {
         let width = self.bands.len() + 1;
