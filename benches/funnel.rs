@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
+use rehearse::generate::{FunnelSpec, generate_funnel};
 use rehearse::model::Dataset;
 use rehearse::policy::Policy;
 use rehearse::scenario::gen_plan;

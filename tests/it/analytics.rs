@@ -1258,7 +1258,7 @@ proptest! {
 /// currencies, late payers, canary-only users, delivery duplicates added by hand).
 #[test]
 fn the_tool_agrees_with_the_naive_reference_on_generated_traffic() {
-    use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
+    use rehearse::generate::{FunnelSpec, generate_funnel};
     use rehearse::policy::Policy;
     use rehearse::scenario::gen_plan;
     let spec = FunnelSpec {

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
+use rehearse::generate::{FunnelSpec, generate_funnel};
 use rehearse::model::{Dataset, FunnelRow};
 use rehearse::policy::Policy;
 use rehearse::scenario::gen_plan;
