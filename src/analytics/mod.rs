@@ -14,7 +14,6 @@ pub mod data;
 pub mod exclusion;
 pub mod funnel;
 pub mod gates;
-pub mod generate;
 pub mod identity;
 pub mod ledger;
 pub mod money;

@@ -34,9 +34,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub policy: Option<toml::Table>,
     pub generate: GenSpec,
-    /// The optional funnel and ledger streams (`crate::analytics::generate`).
+    /// The optional funnel and ledger streams (`crate::generate`).
     #[serde(default)]
-    pub funnel: Option<crate::analytics::generate::FunnelSpec>,
+    pub funnel: Option<crate::generate::FunnelSpec>,
     pub expect: Expect,
 }
 
@@ -69,7 +69,7 @@ pub struct Scenario {
     pub description: String,
     pub setup: Setup,
     pub spec: GenSpec,
-    pub funnel: Option<crate::analytics::generate::FunnelSpec>,
+    pub funnel: Option<crate::generate::FunnelSpec>,
     pub expect: Expect,
 }
 
@@ -125,7 +125,7 @@ impl Scenario {
             .start
             .or_else(|| parse_rfc3339(&self.spec.start))
             .unwrap_or_default();
-        let (funnel, ledger) = crate::analytics::generate::generate_funnel(
+        let (funnel, ledger) = crate::generate::generate_funnel(
             spec,
             &gen_plan(&self.setup.policy),
             t0,

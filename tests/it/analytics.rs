@@ -1258,8 +1258,8 @@ proptest! {
 /// currencies, late payers, canary-only users, delivery duplicates added by hand).
 #[test]
 fn the_tool_agrees_with_the_naive_reference_on_generated_traffic() {
-    use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
     use rehearse::app::scenario::gen_plan;
+    use rehearse::generate::{FunnelSpec, generate_funnel};
     use rehearse::policy::Policy;
     let spec = FunnelSpec {
         users_per_hour: 8_000.0,

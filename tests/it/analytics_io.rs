@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use rehearse::analytics::generate::{FunnelSpec, generate_funnel};
 use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
 use rehearse::app::scenario::gen_plan;
+use rehearse::generate::{FunnelSpec, generate_funnel};
 use rehearse::input::{Dataset, FunnelRow};
 use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::Policy;

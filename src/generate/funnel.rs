@@ -1,26 +1,23 @@
-//! The seeded generator of the `funnel` and `ledger` streams, driven by the optional
-//! `[funnel]` table of a scenario file. B2C users arrive as a Poisson process and walk
-//! the funnel visit -> search -> shortlist -> application start -> credit purchase with
-//! conversion rates by platform and UTM source, anonymous until they sign in, some
-//! returning in a second session; their cohort follows the stage weights (mostly sticky,
-//! so canary-only users appear). Synthetic e2e users carry a marker (`test_mode`, a
-//! synthetic user agent or `e2e=1`). B2B providers sign up, onboard and take bookings,
-//! each a balanced ledger transaction with a 3 % half-up platform fee, and are paid out
-//! every hour. Faults: a step the canary build stops sending, synthetic events losing
-//! their marker, a fee rounding bug, a double payout, purchases without currency.
+//! The seeded generator of the `funnel` stream (and, through `ledger`, the `ledger`
+//! stream), driven by the optional `[funnel]` table of a scenario file ([`FunnelSpec`]).
+//! B2C users arrive as a Poisson process and walk the funnel visit -> search ->
+//! shortlist -> application start -> credit purchase with conversion rates by platform
+//! and UTM source, anonymous until they sign in, some returning in a second session;
+//! their cohort follows the stage weights (mostly sticky, so canary-only users appear).
+//! Synthetic e2e users carry a marker (`test_mode`, a synthetic user agent or `e2e=1`).
+//! Faults: a step the canary build stops sending, synthetic events losing their marker,
+//! purchases without currency, and (in `ledger`) a fee rounding bug and a double payout.
 //! Deterministic for a seed: ChaCha8 streams, no clock, no hash-map order.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::data::STEP_NAMES;
-use super::money::{Rounding, fee_of};
-use crate::generate::GenPlan;
-use crate::input::{Cohort, FunnelRow, LedgerKind, LedgerRow, Millis, Source};
+use super::ledger;
+use super::rng::{HOUR, Rand, poisson_per_hour, stream};
+use super::spec::GenPlan;
+use crate::analytics::data::STEP_NAMES;
+use crate::analytics::money::Rounding;
+use crate::input::{Cohort, FunnelRow, LedgerRow, Millis, Source};
 use crate::time::parse_duration;
-
-const HOUR: Millis = 3_600_000;
 
 /// The `[funnel]` table of a scenario file.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -113,84 +110,41 @@ fn bad(field: impl Into<String>, problem: impl Into<String>) -> FunnelGenError {
     }
 }
 
-struct Rand(ChaCha8Rng);
-
-impl Rand {
-    fn new(seed: u64, stream: u64) -> Self {
-        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x00F0_77E1_5EED);
-        r.set_stream(stream);
-        Rand(r)
-    }
-    fn u01(&mut self) -> f64 {
-        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.u01() < p
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.0.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-    fn exp_ms(&mut self, mean_ms: f64) -> Millis {
-        let u = ((self.0.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-        (-u.ln() * mean_ms).round() as Millis
-    }
-    fn hex(&mut self, len: usize) -> String {
-        const HEX: &[u8] = b"0123456789abcdef";
-        (0..len)
-            .map(|i| {
-                if i % 4 == 0 {
-                    HEX[10 + self.below(6) as usize] as char
-                } else {
-                    HEX[self.below(16) as usize] as char
-                }
-            })
-            .collect()
-    }
-    fn pick<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
-        let u = self.u01();
-        let mut acc = 0.0;
-        for (item, w) in items {
-            acc += w;
-            if u < acc {
-                return item;
-            }
-        }
-        &items[items.len() - 1].0
-    }
-}
-
-/// A fault resolved to an absolute span.
-struct Span {
-    kind: FunnelFaultKind,
-    from: Millis,
-    to: Millis,
+/// A fault resolved to an absolute span `[from, to)`.
+pub(super) struct FunnelFaultSpan {
+    pub(super) kind: FunnelFaultKind,
+    pub(super) from: Millis,
+    pub(super) to: Millis,
     step: u8,
-    rounding: Rounding,
+    pub(super) rounding: Rounding,
 }
 
-struct Plan {
-    t0: Millis,
-    end: Millis,
+/// The funnel's view of the rollout: T0, the last stage's end, the stages and the
+/// resolved faults.
+pub(super) struct FunnelPlan {
+    pub(super) t0: Millis,
+    pub(super) end: Millis,
     /// (start, end, canary weight) per stage.
     stages: Vec<(Millis, Millis, f64)>,
-    faults: Vec<Span>,
+    pub(super) faults: Vec<FunnelFaultSpan>,
 }
 
-impl Plan {
+impl FunnelPlan {
     fn weight(&self, t: Millis) -> f64 {
         self.stages
             .iter()
             .find(|(s, e, _)| t > *s && t <= *e)
             .map_or(0.0, |s| s.2)
     }
-    fn active(&self, kind: FunnelFaultKind, t: Millis) -> Option<&Span> {
+    /// The first fault of `kind` active at `t`.
+    pub(super) fn active(&self, kind: FunnelFaultKind, t: Millis) -> Option<&FunnelFaultSpan> {
         self.faults
             .iter()
             .find(|f| f.kind == kind && t >= f.from && t < f.to)
     }
 }
 
-fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, FunnelGenError> {
+fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<FunnelPlan, FunnelGenError> {
     let rate_ok = |v: f64| v.is_finite() && v >= 0.0;
     if !rate_ok(spec.users_per_hour) || spec.users_per_hour > 1e7 {
         return Err(bad("users_per_hour", "must be a rate in [0, 1e7]"));
@@ -259,7 +213,7 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, Fun
             }
             _ => 0,
         };
-        faults.push(Span {
+        faults.push(FunnelFaultSpan {
             kind: f.kind,
             from,
             to,
@@ -267,7 +221,7 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<Plan, Fun
             rounding: f.rounding.unwrap_or(Rounding::Floor),
         });
     }
-    Ok(Plan {
+    Ok(FunnelPlan {
         t0,
         end,
         stages,
@@ -312,22 +266,24 @@ const BASE_RATES: [f64; 5] = [1.0, 0.68, 0.58, 0.52, 0.48];
 /// Mean delay before each step, in ms.
 const DELAYS: [f64; 5] = [0.0, 90_000.0, 240_000.0, 360_000.0, 480_000.0];
 
-struct Gen<'a> {
-    spec: &'a FunnelSpec,
-    plan: &'a Plan,
-    rows: Vec<FunnelRow>,
+/// The funnel rows generated so far, with what generating more of them needs.
+pub(super) struct FunnelGen<'a> {
+    pub(super) spec: &'a FunnelSpec,
+    pub(super) plan: &'a FunnelPlan,
+    pub(super) rows: Vec<FunnelRow>,
     messages: u64,
     seed_tag: String,
 }
 
-impl Gen<'_> {
+impl FunnelGen<'_> {
     fn message(&mut self) -> String {
         self.messages += 1;
         format!("msg-{}-{:08x}", self.seed_tag, self.messages)
     }
 
+    /// A funnel row of `event` with a fresh message id.
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    pub(super) fn row(
         &mut self,
         ts: Millis,
         event: &str,
@@ -382,8 +338,8 @@ impl Gen<'_> {
                 Cohort::Baseline
             }
         });
-        let anon = format!("anon-{}", rng.hex(12));
-        let user = format!("usr-{}", rng.hex(10));
+        let anon = format!("anon-{}", rng.hex_id(12));
+        let user = format!("usr-{}", rng.hex_id(10));
         let sign_in_step = if rng.chance(0.7) { 1 } else { 3 };
         let mut signed_in = false;
         let sessions = if rng.chance(0.18) { 2 } else { 1 };
@@ -392,13 +348,13 @@ impl Gen<'_> {
             if session == 1 {
                 t += HOUR + rng.exp_ms(6.0 * HOUR as f64);
             }
-            let utm = *rng.pick(&SOURCES);
+            let utm = *rng.pick_weighted(&SOURCES);
             let factor = source_factor(utm.map(|u| u.0))
                 * if platform == "mobile" { 0.92 } else { 1.1 }
                 * if session == 1 { 1.2 } else { 1.0 };
             // A second session on a new device starts anonymous again unless signed in.
             let anon_now = if session == 1 && rng.chance(0.3) {
-                format!("anon-{}", rng.hex(12))
+                format!("anon-{}", rng.hex_id(12))
             } else {
                 anon.clone()
             };
@@ -460,13 +416,13 @@ impl Gen<'_> {
                     }
                 }
                 if step == 4 {
-                    let (currency, prices): (&str, &[f64]) = *rng.pick(&[
+                    let (currency, prices): (&str, &[f64]) = *rng.pick_weighted(&[
                         (("USD", &[4.99, 9.99, 19.99, 49.0][..]), 0.7),
                         (("EUR", &[4.99, 9.99, 19.95, 45.5][..]), 0.25),
                         (("JPY", &[600.0, 1200.0, 5000.0][..]), 0.05),
                     ]);
                     row.revenue = Some(prices[rng.below(prices.len() as u64) as usize]);
-                    row.order_id = Some(format!("ord-{}", rng.hex(10)));
+                    row.order_id = Some(format!("ord-{}", rng.hex_id(10)));
                     let missing = self
                         .plan
                         .active(FunnelFaultKind::MissingCurrency, at)
@@ -515,7 +471,7 @@ impl Gen<'_> {
         };
         let marker = rng.below(3);
         let platform = if rng.chance(0.5) { "mobile" } else { "desktop" };
-        let user = format!("e2e-{n:05}-{}", rng.hex(4));
+        let user = format!("e2e-{n:05}-{}", rng.hex_id(4));
         let mut at = arrival;
         for step in 0..5u8 {
             at += 2_000 + rng.below(8_000) as Millis;
@@ -556,207 +512,6 @@ impl Gen<'_> {
     }
 }
 
-/// Poisson arrival instants on `[from, to)` at `per_hour`.
-fn arrivals(rng: &mut Rand, from: Millis, to: Millis, per_hour: f64) -> Vec<Millis> {
-    let mut out = Vec::new();
-    if per_hour <= 0.0 {
-        return out;
-    }
-    let mean = HOUR as f64 / per_hour;
-    let mut t = from;
-    loop {
-        t += rng.exp_ms(mean).max(1);
-        if t >= to {
-            return out;
-        }
-        out.push(t);
-    }
-}
-
-struct Provider {
-    id: String,
-    currency: &'static str,
-    onboarded: Option<Millis>,
-    balance: i64,
-}
-
-fn ledger_line(
-    ts: Millis,
-    txn: &str,
-    entry: u32,
-    (account, debit, credit): (&str, Option<i64>, Option<i64>),
-    currency: &str,
-    kind: LedgerKind,
-) -> LedgerRow {
-    LedgerRow {
-        ts,
-        txn_id: txn.into(),
-        entry_id: format!("{txn}-{entry}"),
-        account: account.into(),
-        debit_minor: debit,
-        credit_minor: credit,
-        currency: currency.into(),
-        kind,
-        order_id: None,
-        provider_id: None,
-        payout_id: None,
-    }
-}
-
-/// The B2B side: provider events into `g`, and the ledger.
-fn b2b(g: &mut Gen, seed: u64) -> Vec<LedgerRow> {
-    let plan = g.plan;
-    let mut rng = Rand::new(seed, 3);
-    let mut providers: Vec<Provider> = Vec::new();
-    let span_from = plan.t0 - 72 * HOUR;
-    let span_to = plan.t0 + (plan.end - plan.t0) / 2;
-    for _ in 0..g.spec.providers {
-        let signup = span_from + rng.below((span_to - span_from).max(1) as u64) as Millis;
-        let id = format!("prv-{}", rng.hex(8));
-        let user = format!("usr-{}", rng.hex(10));
-        let currency = if rng.chance(0.7) { "USD" } else { "EUR" };
-        let mut row = g.row(
-            signup,
-            "provider_signup",
-            Some(&user),
-            None,
-            None,
-            "desktop",
-            Source::Real,
-        );
-        row.provider_id = Some(id.clone());
-        g.rows.push(row);
-        let onboarded = rng
-            .chance(0.85)
-            .then(|| signup + HOUR + rng.exp_ms(12.0 * HOUR as f64));
-        if let Some(t) = onboarded {
-            let mut row = g.row(
-                t,
-                "provider_onboarded",
-                Some(&user),
-                None,
-                None,
-                "desktop",
-                Source::Real,
-            );
-            row.provider_id = Some(id.clone());
-            g.rows.push(row);
-        }
-        providers.push(Provider {
-            id,
-            currency,
-            onboarded,
-            balance: 0,
-        });
-    }
-    let mut ledger = Vec::new();
-    let bookings = arrivals(&mut rng, plan.t0, plan.end, g.spec.bookings_per_hour);
-    let mut next_payout = plan.t0 + HOUR;
-    let mut booking_no = 0u64;
-    let mut payout_no = 0u64;
-    let mut doubled = false;
-    let mut payout =
-        |ledger: &mut Vec<LedgerRow>, providers: &mut [Provider], at: Millis| {
-            for p in providers.iter_mut().filter(|p| p.balance >= 1_000) {
-                payout_no += 1;
-                let txn = format!("po-{payout_no:06}");
-                let pid = format!("pay-{payout_no:06}");
-                let amount = p.balance;
-                p.balance = 0;
-                let times = if !doubled
-                    && plan.faults.iter().any(|f| {
-                        f.kind == FunnelFaultKind::DoublePayout && at >= f.from && at < f.to
-                    }) {
-                    doubled = true;
-                    2
-                } else {
-                    1
-                };
-                for copy in 0..times {
-                    let txn = if copy == 0 {
-                        txn.clone()
-                    } else {
-                        format!("{txn}-retry")
-                    };
-                    let ts = at + copy * 90_000;
-                    let account = format!("provider:{}", p.id);
-                    for (entry, (acct, d, c)) in [
-                        (account.as_str(), Some(amount), None),
-                        ("cash", None, Some(amount)),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let mut l = ledger_line(
-                            ts,
-                            &txn,
-                            entry as u32 + 1,
-                            (acct, d, c),
-                            p.currency,
-                            LedgerKind::Payout,
-                        );
-                        l.provider_id = Some(p.id.clone());
-                        l.payout_id = Some(pid.clone());
-                        ledger.push(l);
-                    }
-                }
-            }
-        };
-    for t in bookings {
-        while next_payout <= t {
-            payout(&mut ledger, &mut providers, next_payout);
-            next_payout += HOUR;
-        }
-        let ready: Vec<usize> = providers
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.onboarded.is_some_and(|o| o < t))
-            .map(|(i, _)| i)
-            .collect();
-        if ready.is_empty() {
-            continue;
-        }
-        let p = &mut providers[ready[rng.below(ready.len() as u64) as usize]];
-        booking_no += 1;
-        let gross = 2_500 + rng.below(37_500) as i64;
-        let rounding = plan
-            .active(FunnelFaultKind::FeeRounding, t)
-            .map_or(Rounding::HalfUp, |f| f.rounding);
-        let fee = fee_of(gross, (3, 100), rounding) as i64;
-        let net = gross - fee;
-        p.balance += net;
-        let txn = format!("bk-{booking_no:06}");
-        let order = format!("ord-b{booking_no:06}");
-        let account = format!("provider:{}", p.id);
-        for (entry, (acct, d, c)) in [
-            ("cash", Some(gross), None),
-            ("platform_fees", None, Some(fee)),
-            (account.as_str(), None, Some(net)),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let mut l = ledger_line(
-                t,
-                &txn,
-                entry as u32 + 1,
-                (acct, d, c),
-                p.currency,
-                LedgerKind::Booking,
-            );
-            l.order_id = Some(order.clone());
-            l.provider_id = Some(p.id.clone());
-            ledger.push(l);
-        }
-    }
-    while next_payout <= plan.end {
-        payout(&mut ledger, &mut providers, next_payout);
-        next_payout += HOUR;
-    }
-    ledger.sort_by_key(|l| l.ts);
-    ledger
-}
-
 /// Generates the funnel (and, unless `no_ledger`, the ledger) of a scenario whose
 /// rollout starts at `t0` and follows `plan`.
 pub fn generate_funnel(
@@ -766,25 +521,25 @@ pub fn generate_funnel(
     seed: u64,
 ) -> Result<(Vec<FunnelRow>, Option<Vec<LedgerRow>>), FunnelGenError> {
     let p = build_plan(spec, plan, t0)?;
-    let mut g = Gen {
+    let mut g = FunnelGen {
         spec,
         plan: &p,
         rows: Vec::new(),
         messages: 0,
         seed_tag: format!("{:04x}", seed & 0xffff),
     };
-    let mut rng = Rand::new(seed, 1);
-    for t in arrivals(&mut rng, p.t0, p.end, spec.users_per_hour) {
+    let mut rng = Rand::new(seed ^ stream::FUNNEL_SEED_SALT, stream::FUNNEL_USERS);
+    for t in poisson_per_hour(&mut rng, p.t0, p.end, spec.users_per_hour) {
         g.user(&mut rng, t);
     }
-    let mut rng = Rand::new(seed, 2);
-    for (n, t) in arrivals(&mut rng, p.t0, p.end, spec.synthetic_per_hour)
+    let mut rng = Rand::new(seed ^ stream::FUNNEL_SEED_SALT, stream::FUNNEL_SYNTHETIC);
+    for (n, t) in poisson_per_hour(&mut rng, p.t0, p.end, spec.synthetic_per_hour)
         .into_iter()
         .enumerate()
     {
         g.synthetic(&mut rng, t, n as u64);
     }
-    let ledger = (!spec.no_ledger).then(|| b2b(&mut g, seed));
+    let ledger = (!spec.no_ledger).then(|| ledger::providers_and_ledger(&mut g, seed));
     let mut rows = g.rows;
     rows.sort_by_key(|r| r.ts);
     Ok((rows, ledger))
@@ -793,29 +548,7 @@ pub fn generate_funnel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::StagePlan;
-
-    fn plan() -> GenPlan {
-        GenPlan {
-            stages: [
-                ("synthetic", 120, 0.0),
-                ("ramp-5", 30, 0.05),
-                ("ramp-25", 60, 0.25),
-                ("full", 120, 1.0),
-            ]
-            .into_iter()
-            .map(|(n, m, w)| StagePlan {
-                name: n.into(),
-                duration_ms: m * 60_000,
-                weight: w,
-            })
-            .collect(),
-            probe_targets: vec![],
-            probe_interval_ms: 60_000,
-        }
-    }
-
-    const T0: Millis = 1_772_445_600_000;
+    use crate::generate::test_support::{T0, plan};
 
     #[test]
     fn deterministic_and_sorted() {
