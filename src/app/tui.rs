@@ -61,12 +61,8 @@ pub fn run(settings: &TuiSettings) -> Result<Output, AppError> {
         ));
     }
     let session = load(settings).map_err(AppError::usage)?;
-    run_tui(session, settings.speed, settings.save.clone()).map_err(|e| {
-        AppError::internal(Context::new(
-            "the terminal UI failed",
-            BoxError::from(format!("{e:#}")),
-        ))
-    })?;
+    run_tui(session, settings.speed, settings.save.clone())
+        .map_err(|e| AppError::internal(Context::new("the terminal UI failed", e)))?;
     Ok(Output::new(String::new(), 0))
 }
 

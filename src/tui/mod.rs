@@ -19,7 +19,6 @@ use std::io::{self, Stdout};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event};
@@ -43,22 +42,27 @@ struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    fn enter() -> anyhow::Result<Self> {
+    fn enter() -> io::Result<Self> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore_terminal();
             previous(info);
         }));
-        enable_raw_mode().context("rehearse tui needs an interactive terminal")?;
+        enable_raw_mode().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("rehearse tui needs an interactive terminal: {e}"),
+            )
+        })?;
         if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide) {
             restore_terminal();
-            return Err(e.into());
+            return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(io::stdout())) {
             Ok(terminal) => Ok(TerminalGuard { terminal }),
             Err(e) => {
                 restore_terminal();
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -71,7 +75,7 @@ impl Drop for TerminalGuard {
 }
 
 /// Runs the UI until the user quits; `s` saves the tuned policy to `save`.
-pub fn run_tui(session: Session, speed: Speed, save: PathBuf) -> anyhow::Result<()> {
+pub fn run_tui(session: Session, speed: Speed, save: PathBuf) -> io::Result<()> {
     let mut model = Model::new(session, speed, save);
     let mut guard = TerminalGuard::enter()?;
     event_loop(&mut model, &mut guard.terminal)
@@ -87,7 +91,7 @@ fn apply(model: &mut Model, msg: Msg) {
 fn event_loop(
     model: &mut Model,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-) -> anyhow::Result<()> {
+) -> io::Result<()> {
     let mut last_frame = Instant::now();
     loop {
         terminal.draw(|f| view::view(model, f))?;

@@ -6,6 +6,7 @@
 mod analytics;
 mod analytics_io;
 mod analytics_scenarios;
+mod architecture;
 mod cli;
 mod equivalence;
 mod golden;
