@@ -76,9 +76,9 @@ struct Window {
 struct State {
     stage: usize,
     /// Sustain run per trigger (index into `Gate::TRIGGERS`).
-    sustain: [u32; 10],
+    sustain: [u32; Gate::TRIGGERS.len()],
     /// First tick instant of the current run per trigger.
-    since: [Millis; 10],
+    since: [Millis; Gate::TRIGGERS.len()],
     requests: RequestState,
     infra: InfraState,
     prev_breach: Vec<bool>,
@@ -280,8 +280,8 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
 
     let mut st = State {
         stage: 0,
-        sustain: [0; 10],
-        since: [0; 10],
+        sustain: [0; Gate::TRIGGERS.len()],
+        since: [0; Gate::TRIGGERS.len()],
         requests: RequestState::new(f.n_prefixes),
         infra: InfraState::default(),
         prev_breach: vec![false; Gate::ALL.len()],
@@ -326,7 +326,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
             at: s_abs,
         });
         st.stage = si;
-        st.sustain = [0; 10];
+        st.sustain = [0; Gate::TRIGGERS.len()];
         st.infra.queue_run = 0;
         st.requests.new_stage();
         st.prev_breach.iter_mut().for_each(|b| *b = false);
