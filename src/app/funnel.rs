@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::analytics::{AnalyticsData, AnalyticsPolicy, analyze, report};
+use crate::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
+use crate::output::funnel as report;
 use crate::source::OnError;
 
 use super::{AppError, Output};
@@ -32,9 +33,7 @@ pub fn run(s: &FunnelSettings) -> Result<Output, AppError> {
         })?;
     let mut analytics = analyze(&data, &policy, &dataset).map_err(AppError::internal)?;
     if let Some(dir) = &s.out {
-        analytics
-            .write_tables(&data, dir)
-            .map_err(AppError::internal)?;
+        report::write_tables(&mut analytics, &data, dir).map_err(AppError::internal)?;
     }
     let text = if s.json {
         report::to_json(&analytics.report)

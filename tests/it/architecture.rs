@@ -34,7 +34,6 @@ const RULES: &[(&str, &[&str])] = &[
             "engine::StageCheck",
             "gate",
             "input",
-            "output::write_atomic",
             "policy",
             "source",
             "time",
@@ -46,7 +45,15 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     (
         "output",
-        &["engine", "gate", "input", "policy", "time", "verdict"],
+        &[
+            "analytics",
+            "engine",
+            "gate",
+            "input",
+            "policy",
+            "time",
+            "verdict",
+        ],
     ),
     (
         "tui",
