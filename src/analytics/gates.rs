@@ -9,48 +9,36 @@ use super::analysis::FunnelAnalysis;
 use super::data::AnalyticsData;
 use super::ledger;
 use super::policy::AnalyticsPolicy;
+use crate::gate::Gate;
 use crate::input::Millis;
 
-pub const ANALYTICS_EXCLUSION: &str = "analytics_exclusion";
-pub const TRACKING_GAP: &str = "tracking_gap";
-pub const FEE_CAPTURE: &str = "fee_capture";
-pub const LEDGER_INTEGRITY: &str = "ledger_integrity";
-
-/// The analytics gates, in report order.
-pub const GATES: [&str; 4] = [
-    ANALYTICS_EXCLUSION,
-    TRACKING_GAP,
-    FEE_CAPTURE,
-    LEDGER_INTEGRITY,
-];
-
-/// Whether each gate of [`GATES`] can be evaluated on this data: `analytics_exclusion`
+/// Whether each analytics gate (in report order) can be evaluated on this data: `analytics_exclusion`
 /// needs the funnel stream with its `source` column, `tracking_gap` the funnel stream,
 /// `fee_capture` and `ledger_integrity` the ledger stream. A gate that cannot be
 /// evaluated never breaches.
-pub fn evaluated(data: &AnalyticsData) -> [(&'static str, bool); 4] {
+pub fn evaluated(data: &AnalyticsData) -> [(Gate, bool); 4] {
     let funnel = data.funnel.is_some();
     let ledger = data.ledger.is_some();
     [
-        (ANALYTICS_EXCLUSION, funnel && data.has_source),
-        (TRACKING_GAP, funnel),
-        (FEE_CAPTURE, ledger),
-        (LEDGER_INTEGRITY, ledger),
+        (Gate::AnalyticsExclusion, funnel && data.has_source),
+        (Gate::TrackingGap, funnel),
+        (Gate::FeeCapture, ledger),
+        (Gate::LedgerIntegrity, ledger),
     ]
 }
 
 /// The analytics gates breached over the events with `ts <= end`, each with a detail
-/// in words, in [`GATES`] order.
+/// in words, in report order.
 pub fn stage_gates(
     data: &AnalyticsData,
     policy: &AnalyticsPolicy,
     end: Millis,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(Gate, String)> {
     let mut out = Vec::new();
     if let Some(fa) = FunnelAnalysis::new(data, policy, Some(end)) {
         if let Some(n) = fa.leaked_events.filter(|n| *n > 0) {
             out.push((
-                ANALYTICS_EXCLUSION,
+                Gate::AnalyticsExclusion,
                 format!(
                     "{n} synthetic events of {} persons reach KPI rollups (ground-truth source = synthetic, not excluded)",
                     fa.leaked_persons
@@ -78,7 +66,7 @@ pub fn stage_gates(
                     ),
                 })
                 .collect();
-            out.push((TRACKING_GAP, words.join("; ")));
+            out.push((Gate::TrackingGap, words.join("; ")));
         }
     }
     if let Some(l) = &data.ledger {
@@ -88,7 +76,7 @@ pub fn stage_gates(
                 let r = &c.report;
                 if r.fee_violations > 0 {
                     out.push((
-                        FEE_CAPTURE,
+                        Gate::FeeCapture,
                         format!(
                             "{} of {} bookings break the fee rule ({} % {}), e.g. {}",
                             r.fee_violations,
@@ -122,11 +110,11 @@ pub fn stage_gates(
                             r.examples.overdrawn_providers.join(", ")
                         ));
                     }
-                    out.push((LEDGER_INTEGRITY, parts.join("; ")));
+                    out.push((Gate::LedgerIntegrity, parts.join("; ")));
                 }
             }
             Err(e) => out.push((
-                LEDGER_INTEGRITY,
+                Gate::LedgerIntegrity,
                 format!("the ledger could not be checked: {e}"),
             )),
         }
@@ -139,21 +127,11 @@ pub fn stage_gates(
 pub struct AnalyticsGates(pub std::sync::Arc<AnalyticsData>);
 
 impl crate::engine::StageCheck for AnalyticsGates {
-    fn evaluated(&self) -> Vec<(crate::gate::Gate, bool)> {
-        evaluated(&self.0)
-            .into_iter()
-            .filter_map(|(name, ok)| Some((crate::gate::Gate::parse(name)?, ok)))
-            .collect()
+    fn evaluated(&self) -> Vec<(Gate, bool)> {
+        evaluated(&self.0).to_vec()
     }
 
-    fn breaches(
-        &self,
-        policy: &crate::policy::Policy,
-        end: Millis,
-    ) -> Vec<(crate::gate::Gate, String)> {
+    fn breaches(&self, policy: &crate::policy::Policy, end: Millis) -> Vec<(Gate, String)> {
         stage_gates(&self.0, &policy.file.analytics, end)
-            .into_iter()
-            .filter_map(|(name, detail)| Some((crate::gate::Gate::parse(name)?, detail)))
-            .collect()
     }
 }

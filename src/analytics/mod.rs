@@ -25,7 +25,7 @@ pub mod symbols;
 
 pub use analysis::FunnelAnalysis;
 pub use data::{AnalyticsData, AnalyticsInput};
-pub use gates::{GATES, evaluated, stage_gates};
+pub use gates::{evaluated, stage_gates};
 pub use money::Rounding;
 pub use policy::{AnalyticsPolicy, DEFAULT_ANALYTICS_TOML};
 pub use report::{Analytics, AnalyticsReport, analyze};

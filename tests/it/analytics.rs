@@ -659,7 +659,7 @@ fn stage_gates_only_see_events_up_to_the_end() {
     assert!(stage_gates(&data, &p, T0 + 90 * MIN).is_empty());
     let g = stage_gates(&data, &p, T0 + 120 * MIN);
     assert_eq!(g.len(), 1);
-    assert_eq!(g[0].0, "ledger_integrity");
+    assert_eq!(g[0].0.as_str(), "ledger_integrity");
     assert!(
         g[0].1.contains("1 duplicate payouts") && g[0].1.contains("1 overdrawn"),
         "{}",
@@ -677,7 +677,7 @@ fn stage_gates_only_see_events_up_to_the_end() {
     let data = AnalyticsData::from_rows(Some(&rows), None);
     let g = stage_gates(&data, &p, T0 + 30 * MIN);
     assert_eq!(
-        g.iter().map(|g| g.0).collect::<Vec<_>>(),
+        g.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(),
         vec!["analytics_exclusion"]
     );
     assert!(stage_gates(&data, &p, T0 + 29 * MIN).is_empty());

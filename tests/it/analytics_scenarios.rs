@@ -23,7 +23,10 @@ fn breaches(file: &str) -> Vec<(String, Vec<&'static str>)> {
         .iter()
         .map(|st| {
             let gates = stage_gates(&data, &policy, t0 + st.end_ms());
-            (st.name.clone(), gates.into_iter().map(|(g, _)| g).collect())
+            (
+                st.name.clone(),
+                gates.into_iter().map(|(g, _)| g.as_str()).collect(),
+            )
         })
         .collect()
 }
