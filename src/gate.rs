@@ -619,17 +619,56 @@ const SECURITY_KNOBS: [KnobDef; 2] = [
 ];
 
 /// The Go gates in reason order.
-pub const GO: [Gate; count_go()] = go_gates();
+pub const GO: [Gate; count(Order::Go)] = ordered(Order::Go);
 /// The triggers in reason order.
-pub const TRIGGERS: [Gate; count_triggers()] = trigger_gates();
+pub const TRIGGERS: [Gate; count(Order::Trigger)] = ordered(Order::Trigger);
 /// The gates of the terminal UI's gate table, in row order.
-pub const ROWS: [Gate; count_rows()] = row_gates();
+pub const ROWS: [Gate; count(Order::Row)] = ordered(Order::Row);
 
-const fn count_go() -> usize {
-    let mut n = 0;
-    let mut i = 0;
+/// The orders gates are listed in besides the registry's own.
+#[derive(Clone, Copy)]
+enum Order {
+    Registry,
+    Go,
+    Trigger,
+    Row,
+}
+
+/// The place of `GATES[i]` in `order`, when it is listed there (a Go gate's place is
+/// its position among the Go gates of the registry).
+const fn place(i: usize, order: Order) -> Option<usize> {
+    let d = &GATES[i];
+    match order {
+        Order::Registry => Some(i),
+        Order::Go => {
+            if !d.go {
+                return None;
+            }
+            let (mut n, mut j) = (0, 0);
+            while j < i {
+                if GATES[j].go {
+                    n += 1;
+                }
+                j += 1;
+            }
+            Some(n)
+        }
+        Order::Trigger => match d.trigger {
+            Some(r) => Some(r as usize),
+            None => None,
+        },
+        Order::Row => match d.row {
+            Some(r) => Some(r as usize),
+            None => None,
+        },
+    }
+}
+
+/// How many gates `order` lists.
+const fn count(order: Order) -> usize {
+    let (mut n, mut i) = (0, 0);
     while i < GATES.len() {
-        if GATES[i].go {
+        if place(i, order).is_some() {
             n += 1;
         }
         i += 1;
@@ -637,61 +676,13 @@ const fn count_go() -> usize {
     n
 }
 
-const fn go_gates() -> [Gate; count_go()] {
-    let mut out = [Gate::ErrorRate5xx; count_go()];
-    let (mut i, mut n) = (0, 0);
-    while i < GATES.len() {
-        if GATES[i].go {
-            out[n] = GATES[i].gate;
-            n += 1;
-        }
-        i += 1;
-    }
-    out
-}
-
-const fn count_triggers() -> usize {
-    let mut n = 0;
+/// The gates `order` lists, in its order.
+const fn ordered<const N: usize>(order: Order) -> [Gate; N] {
+    let mut out = [Gate::ErrorRate5xx; N];
     let mut i = 0;
     while i < GATES.len() {
-        if GATES[i].trigger.is_some() {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
-}
-
-const fn trigger_gates() -> [Gate; count_triggers()] {
-    let mut out = [Gate::ErrorRate5xx; count_triggers()];
-    let mut i = 0;
-    while i < GATES.len() {
-        if let Some(r) = GATES[i].trigger {
-            out[r as usize] = GATES[i].gate;
-        }
-        i += 1;
-    }
-    out
-}
-
-const fn count_rows() -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < GATES.len() {
-        if GATES[i].row.is_some() {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
-}
-
-const fn row_gates() -> [Gate; count_rows()] {
-    let mut out = [Gate::ErrorRate5xx; count_rows()];
-    let mut i = 0;
-    while i < GATES.len() {
-        if let Some(r) = GATES[i].row {
-            out[r as usize] = GATES[i].gate;
+        if let Some(r) = place(i, order) {
+            out[r] = GATES[i].gate;
         }
         i += 1;
     }
@@ -700,7 +691,7 @@ const fn row_gates() -> [Gate; count_rows()] {
 
 impl Gate {
     /// Every gate once, in report order (the order of [`GATES`]).
-    pub const ALL: [Gate; GATES.len()] = all_gates();
+    pub const ALL: [Gate; GATES.len()] = ordered(Order::Registry);
     /// The Go gates in reason order.
     pub const GO: [Gate; GO.len()] = GO;
     /// The triggers in reason order.
@@ -746,16 +737,6 @@ impl Gate {
     pub fn stream(self) -> Stream {
         self.def().stream
     }
-}
-
-const fn all_gates() -> [Gate; GATES.len()] {
-    let mut out = [Gate::ErrorRate5xx; GATES.len()];
-    let mut i = 0;
-    while i < GATES.len() {
-        out[i] = GATES[i].gate;
-        i += 1;
-    }
-    out
 }
 
 /// Every tunable value, in the gate table's row order, with the sustain span after the

@@ -49,55 +49,42 @@ pub const KIND_PAYOUT: u8 = 1;
 
 /// The columns of the `funnel` stream, in the order decoders see them.
 pub const FUNNEL_COLUMNS: [ColumnSpec; 18] = [
-    req("ts"),
-    req("event"),
-    opt("user_id"),
-    opt("anonymous_id"),
-    opt("cohort"),
-    opt("platform"),
-    opt("utm_source"),
-    opt("utm_medium"),
-    opt("utm_campaign"),
-    opt("revenue"),
-    opt("currency"),
-    opt("order_id"),
-    opt("test_mode"),
-    opt("user_agent"),
-    opt("page_url"),
-    opt("provider_id"),
-    opt("message_id"),
-    opt("source"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("event"),
+    ColumnSpec::optional("user_id"),
+    ColumnSpec::optional("anonymous_id"),
+    ColumnSpec::optional("cohort"),
+    ColumnSpec::optional("platform"),
+    ColumnSpec::optional("utm_source"),
+    ColumnSpec::optional("utm_medium"),
+    ColumnSpec::optional("utm_campaign"),
+    ColumnSpec::optional("revenue"),
+    ColumnSpec::optional("currency"),
+    ColumnSpec::optional("order_id"),
+    ColumnSpec::optional("test_mode"),
+    ColumnSpec::optional("user_agent"),
+    ColumnSpec::optional("page_url"),
+    ColumnSpec::optional("provider_id"),
+    ColumnSpec::optional("message_id"),
+    ColumnSpec::optional("source"),
 ];
 /// Index of `source` in [`FUNNEL_COLUMNS`].
 pub const SOURCE_COLUMN: usize = 17;
 
 /// The columns of the `ledger` stream.
 pub const LEDGER_COLUMNS: [ColumnSpec; 11] = [
-    req("ts"),
-    req("txn_id"),
-    req("entry_id"),
-    req("account"),
-    req("debit_minor"),
-    req("credit_minor"),
-    req("currency"),
-    req("kind"),
-    opt("order_id"),
-    opt("provider_id"),
-    opt("payout_id"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("txn_id"),
+    ColumnSpec::required("entry_id"),
+    ColumnSpec::required("account"),
+    ColumnSpec::required("debit_minor"),
+    ColumnSpec::required("credit_minor"),
+    ColumnSpec::required("currency"),
+    ColumnSpec::required("kind"),
+    ColumnSpec::optional("order_id"),
+    ColumnSpec::optional("provider_id"),
+    ColumnSpec::optional("payout_id"),
 ];
-
-const fn req(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        required: true,
-    }
-}
-const fn opt(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        required: false,
-    }
-}
 
 /// Funnel events, one entry per event in every column, sorted by `ts` (file order on
 /// ties). String columns hold symbols of [`AnalyticsData::symbols`] ([`NONE`] when

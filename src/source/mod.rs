@@ -101,6 +101,24 @@ pub struct ColumnSpec {
     pub required: bool,
 }
 
+impl ColumnSpec {
+    /// A column every file of the stream must have.
+    pub const fn required(name: &'static str) -> Self {
+        Self {
+            name,
+            required: true,
+        }
+    }
+
+    /// A column a file of the stream may leave out.
+    pub const fn optional(name: &'static str) -> Self {
+        Self {
+            name,
+            required: false,
+        }
+    }
+}
+
 /// The row callback: gets the cells of the requested columns in request order.
 pub type RowFn<'f> = dyn for<'c> FnMut(&[Cell<'c>]) -> Result<(), RowProblem> + 'f;
 

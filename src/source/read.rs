@@ -35,56 +35,45 @@ impl Default for ReadOptions {
     }
 }
 
-const fn req(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        required: true,
-    }
-}
-const fn opt(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        required: false,
-    }
-}
-
 pub const REQUEST_COLUMNS: [ColumnSpec; 6] = [
-    req("ts"),
-    req("endpoint"),
-    req("cohort"),
-    req("source"),
-    req("status"),
-    req("latency_ms"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("endpoint"),
+    ColumnSpec::required("cohort"),
+    ColumnSpec::required("source"),
+    ColumnSpec::required("status"),
+    ColumnSpec::required("latency_ms"),
 ];
 pub const PROBE_COLUMNS: [ColumnSpec; 6] = [
-    req("ts"),
-    req("target"),
-    req("status"),
-    req("latency_ms"),
-    opt("payload"),
-    opt("schema_ok"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("target"),
+    ColumnSpec::required("status"),
+    ColumnSpec::required("latency_ms"),
+    ColumnSpec::optional("payload"),
+    ColumnSpec::optional("schema_ok"),
 ];
 pub const INFRA_COLUMNS: [ColumnSpec; 6] = [
-    req("ts"),
-    req("cpu"),
-    req("mem_free"),
-    opt("cohort"),
-    opt("db_p95_ms"),
-    opt("queue_depth"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("cpu"),
+    ColumnSpec::required("mem_free"),
+    ColumnSpec::optional("cohort"),
+    ColumnSpec::optional("db_p95_ms"),
+    ColumnSpec::optional("queue_depth"),
 ];
-pub const SECURITY_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("kind")];
-pub const LOG_COLUMNS: [ColumnSpec; 2] = [req("ts"), req("message")];
+pub const SECURITY_COLUMNS: [ColumnSpec; 2] =
+    [ColumnSpec::required("ts"), ColumnSpec::required("kind")];
+pub const LOG_COLUMNS: [ColumnSpec; 2] =
+    [ColumnSpec::required("ts"), ColumnSpec::required("message")];
 pub const PAGE_COLUMNS: [ColumnSpec; 10] = [
-    req("ts"),
-    req("path"),
-    req("kind"),
-    req("status"),
-    req("cache_control"),
-    opt("test_mode"),
-    opt("canonical"),
-    opt("robots"),
-    opt("in_sitemap"),
-    opt("prerendered"),
+    ColumnSpec::required("ts"),
+    ColumnSpec::required("path"),
+    ColumnSpec::required("kind"),
+    ColumnSpec::required("status"),
+    ColumnSpec::required("cache_control"),
+    ColumnSpec::optional("test_mode"),
+    ColumnSpec::optional("canonical"),
+    ColumnSpec::optional("robots"),
+    ColumnSpec::optional("in_sitemap"),
+    ColumnSpec::optional("prerendered"),
 ];
 
 fn at<T>(cols: &[ColumnSpec], i: usize, r: Result<T, String>) -> Result<T, RowProblem> {

@@ -3,28 +3,14 @@
 
 use crate::gate::Gate;
 use crate::time::format_clock;
-use crate::verdict::GateState;
 
-use super::{TickCx, TickOut, state_of};
+use super::{TickCx, TickOut};
 
 /// PII in the window's log lines.
 pub(super) fn pii(cx: &TickCx, out: &mut TickOut) {
     let f = cx.f;
-    let ev = cx.is_eval(Gate::PiiInLogs);
     let c: u64 = (cx.lo..cx.k).map(|j| f.pii[j]).sum();
-    let breach = ev && c > 0;
-    let state = if ev {
-        state_of(true, breach)
-    } else {
-        GateState::NotEvaluated
-    };
-    out.push(
-        Gate::PiiInLogs,
-        state,
-        ev.then_some(c as f64),
-        Some(0.0),
-        breach,
-    );
+    let breach = out.any_finding(cx, Gate::PiiInLogs, c);
     let ex = if breach {
         f.pii_examples
             .iter()

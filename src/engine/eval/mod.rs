@@ -150,6 +150,20 @@ impl TickOut {
         });
     }
 
+    /// A gate any finding in the window breaches (it fires as a trigger too), with
+    /// `count` findings; `not_evaluated` without its stream. Whether it breached.
+    pub fn any_finding(&mut self, cx: &TickCx, gate: Gate, count: u64) -> bool {
+        let ev = cx.is_eval(gate);
+        let breach = ev && count > 0;
+        let state = if ev {
+            state_of(true, breach)
+        } else {
+            GateState::NotEvaluated
+        };
+        self.push(gate, state, ev.then_some(count as f64), Some(0.0), breach);
+        breach
+    }
+
     /// The comparison and the detail in words a gate's evidence carries.
     pub fn detail(&mut self, gate: Gate, op: &'static str, detail: String) {
         self.details.push((gate, op, detail));

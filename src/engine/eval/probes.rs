@@ -6,10 +6,10 @@ use crate::gate::Gate;
 use crate::input::Millis;
 use crate::policy::Policy;
 use crate::time::{format_clock, format_duration};
-use crate::verdict::{Evidence, GateState};
+use crate::verdict::Evidence;
 
 use super::super::fold::{Folded, ProbeResult};
-use super::{Finding, TickCx, TickOut, state_of};
+use super::{Finding, TickCx, TickOut};
 
 /// Schema failures per tick interval.
 pub(super) fn schema_failures_per_interval(f: &Folded) -> Vec<u64> {
@@ -27,21 +27,8 @@ pub(super) fn schema_failures_per_interval(f: &Folded) -> Vec<u64> {
 /// Schema failures in the window.
 pub(super) fn schema(cx: &TickCx, schema_fail: &[u64], out: &mut TickOut) {
     let (f, lo, k) = (cx.f, cx.lo, cx.k);
-    let ev = cx.is_eval(Gate::SchemaFailures);
     let c: u64 = (lo..k).map(|j| schema_fail[j]).sum();
-    let breach = ev && c > 0;
-    let state = if ev {
-        state_of(true, breach)
-    } else {
-        GateState::NotEvaluated
-    };
-    out.push(
-        Gate::SchemaFailures,
-        state,
-        ev.then_some(c as f64),
-        Some(0.0),
-        breach,
-    );
+    let breach = out.any_finding(cx, Gate::SchemaFailures, c);
     let first_detail = if breach {
         f.probes
             .iter()

@@ -46,18 +46,6 @@ pub const BATCH_ROWS: usize = 65_536;
 /// (other than the one just written) are removed.
 const READ_EXTENSIONS: [&str; 5] = ["csv", "ndjson", "jsonl", "parquet", "arrow"];
 
-/// The streams this writer owns (the ones [`Dataset`] holds).
-const OWNED_STREAMS: [Stream; 8] = [
-    Stream::Requests,
-    Stream::Probes,
-    Stream::Infra,
-    Stream::Security,
-    Stream::Logs,
-    Stream::Pages,
-    Stream::Funnel,
-    Stream::Ledger,
-];
-
 /// The encoding of the stream files of a written dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -156,7 +144,7 @@ pub fn write_dataset(ds: &Dataset, dir: &Path, format: Format) -> Result<(), Wri
     })?;
     write_manifest(ds, dir)?;
 
-    let mut written: Vec<(Stream, bool)> = Vec::with_capacity(OWNED_STREAMS.len());
+    let mut written: Vec<(Stream, bool)> = Vec::with_capacity(Stream::ALL.len());
     written.push((Stream::Requests, write_stream(dir, &ds.requests, format)?));
     written.push((
         Stream::Probes,
