@@ -12,6 +12,7 @@ use crate::app::check::CheckSettings;
 use crate::app::funnel::FunnelSettings;
 use crate::app::generate::GenerateSettings;
 use crate::app::run::RunSettings;
+use crate::app::schema::{SchemaError, SchemaSettings, parse_stream};
 use crate::app::sweep::{SweepError, SweepSettings};
 use crate::app::tui::{Speed, TuiInput, TuiSettings};
 use crate::input::Millis;
@@ -48,6 +49,18 @@ pub enum Command {
     Tui(TuiArgs),
     /// Evaluate every combination of varied thresholds over one replay and group them by verdict.
     Sweep(SweepArgs),
+    /// Print the columns of a stream (or of every stream): required or optional, type, unit, meaning.
+    Schema(SchemaArgs),
+}
+
+/// `rehearse schema`: the dataset format's columns.
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// One stream: requests, probes, infra, security, logs, pages, funnel or ledger (all when left out).
+    pub stream: Option<String>,
+    /// Print JSON (an array of streams, each with its columns) instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -318,6 +331,15 @@ impl FunnelArgs {
             json: self.json,
             out: self.out.clone(),
         }
+    }
+}
+
+impl SchemaArgs {
+    pub fn settings(&self) -> Result<SchemaSettings, SchemaError> {
+        Ok(SchemaSettings {
+            stream: self.stream.as_deref().map(parse_stream).transpose()?,
+            json: self.json,
+        })
     }
 }
 

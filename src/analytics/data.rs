@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::symbols::{NONE, Symbols, fingerprint};
 use crate::input::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
 use crate::source::cell::{self, Cell};
+use crate::source::columns::{COHORTS, LEDGER_KINDS, SOURCES};
 use crate::source::dataset::DatasetDir;
 use crate::source::{ColumnSpec, Encoding, InputError, OnError, RowProblem, open_table};
 
@@ -802,9 +803,6 @@ pub fn minor_units(c: &Cell) -> Result<Option<i64>, String> {
     }
 }
 
-const COHORTS: &str = "canary, baseline";
-const SOURCES: &str = "real, synthetic";
-
 fn message(c: &Cell) -> Option<u128> {
     match c {
         Cell::Null => None,
@@ -918,11 +916,10 @@ pub(crate) fn decode_ledger(c: &[Cell], symbols: &mut Symbols) -> Result<LedgerL
         ));
     }
     let currency = text(6)?;
-    let kind =
-        match cell::one_of(&c[7], LedgerKind::parse, "booking, payout").map_err(|p| (7, p))? {
-            LedgerKind::Booking => KIND_BOOKING,
-            LedgerKind::Payout => KIND_PAYOUT,
-        };
+    let kind = match cell::one_of(&c[7], LedgerKind::parse, LEDGER_KINDS).map_err(|p| (7, p))? {
+        LedgerKind::Booking => KIND_BOOKING,
+        LedgerKind::Payout => KIND_PAYOUT,
+    };
     Ok(LedgerLine {
         ts,
         txn,

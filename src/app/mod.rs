@@ -12,6 +12,7 @@ pub mod policy;
 pub mod replay;
 pub mod run;
 pub mod scenario;
+pub mod schema;
 pub mod setup;
 pub mod sweep;
 pub mod tui;

@@ -4,10 +4,12 @@
 //! the row's location for error messages. Adapters never allocate per row on the
 //! common path and read in bounded batches. [`read::read_streams`] pushes a directory's
 //! streams into an [`crate::input::EventSink`], [`memory::push_dataset`] an in-memory
-//! dataset's.
+//! dataset's. [`columns`] describes every stream's columns for people (`rehearse
+//! schema`, `docs/dataset-format.md`).
 
 pub mod arrowfile;
 pub mod cell;
+pub mod columns;
 pub mod csvfile;
 pub mod dataset;
 pub mod memory;

@@ -12,6 +12,7 @@ use crate::input::{
 };
 
 use super::cell::{self, Cell};
+use super::columns::{COHORTS, PAGE_KINDS, SECURITY_KINDS, SOURCES};
 use super::dataset::DatasetDir;
 use super::{ColumnSpec, InputError, OnError, RequestRow, RowProblem, open_table};
 
@@ -79,9 +80,6 @@ pub const PAGE_COLUMNS: [ColumnSpec; 10] = [
 fn at<T>(cols: &[ColumnSpec], i: usize, r: Result<T, String>) -> Result<T, RowProblem> {
     r.map_err(|p| RowProblem::new(cols[i].name, p))
 }
-
-const COHORTS: &str = "canary, baseline";
-const SOURCES: &str = "real, synthetic";
 
 /// T0 from the data: the earliest `requests` or `probes` event floored to the minute.
 /// Only rows the main pass accepts are events: each row goes through the same decoder
@@ -241,11 +239,7 @@ pub fn read_streams<S: EventSink + Send + Sync>(
                     let kind = at(
                         cols,
                         1,
-                        cell::one_of(
-                            &c[1],
-                            SecurityKind::parse,
-                            "waf_block, auth_failure, rate_limited",
-                        ),
+                        cell::one_of(&c[1], SecurityKind::parse, SECURITY_KINDS),
                     )?;
                     f.security(ts, kind);
                     Ok(())
@@ -265,11 +259,7 @@ pub fn read_streams<S: EventSink + Send + Sync>(
                 let stats = table.for_each_row(cols, opts.on_error, &mut |c: &[Cell]| {
                     let ts = at(cols, 0, cell::ts(&c[0]))?;
                     let path = at(cols, 1, cell::text(&c[1]))?;
-                    let kind = at(
-                        cols,
-                        2,
-                        cell::one_of(&c[2], PageKind::parse, "seo, api, app"),
-                    )?;
+                    let kind = at(cols, 2, cell::one_of(&c[2], PageKind::parse, PAGE_KINDS))?;
                     let status = at(cols, 3, cell::status(&c[3]))?;
                     let cache = at(cols, 4, cell::text(&c[4]))?;
                     let test_mode = at(cols, 5, cell::opt_bool(&c[5]))?;

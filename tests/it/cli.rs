@@ -637,3 +637,155 @@ fn csv_errors_name_the_physical_line() {
         }
     }
 }
+
+#[test]
+fn schema_lists_the_request_columns() {
+    let o = run(&["schema", "requests"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let columns: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        columns,
+        ["ts", "endpoint", "cohort", "source", "status", "latency_ms"],
+        "{out}"
+    );
+    assert!(out.contains("canary|baseline"), "{out}");
+    assert!(
+        !out.contains("optional"),
+        "every request column is required: {out}"
+    );
+}
+
+#[test]
+fn schema_without_a_stream_lists_every_stream() {
+    let o = run(&["schema"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let streams: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("stream "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        streams,
+        [
+            "requests", "probes", "infra", "security", "logs", "pages", "funnel", "ledger"
+        ]
+    );
+}
+
+#[test]
+fn schema_json_parses_and_matches_the_readers() {
+    let o = run(&["schema", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let streams = v.as_array().unwrap();
+    assert_eq!(streams.len(), 8);
+    for s in streams {
+        let stream = rehearse::app::schema::parse_stream(s["stream"].as_str().unwrap()).unwrap();
+        let specs = rehearse::app::schema::specs(stream);
+        let columns = s["columns"].as_array().unwrap();
+        assert_eq!(columns.len(), specs.len(), "{}", s["stream"]);
+        for (c, spec) in columns.iter().zip(specs) {
+            assert_eq!(c["name"], spec.name);
+            assert_eq!(c["required"], spec.required);
+            for field in ["type", "unit", "meaning"] {
+                assert!(
+                    c[field].is_string(),
+                    "{}.{}: {field}",
+                    s["stream"],
+                    spec.name
+                );
+            }
+            assert!(c["values"].is_array());
+        }
+    }
+    let one = run(&["schema", "ledger", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(v[0]["stream"], "ledger");
+    assert_eq!(v[0]["columns"][7]["name"], "kind");
+    assert_eq!(
+        v[0]["columns"][7]["values"],
+        serde_json::json!(["booking", "payout"])
+    );
+}
+
+#[test]
+fn schema_of_an_unknown_stream_is_a_usage_error() {
+    expect_usage_error(
+        &["schema", "nope"],
+        &[
+            "`nope`",
+            "requests, probes, infra, security, logs, pages, funnel, ledger",
+        ],
+    );
+}
+
+/// `docs/dataset-format.md` has a section per stream whose table has a row for every
+/// column the stream's reader asks for, saying required or optional as the reader does.
+#[test]
+fn dataset_format_doc_describes_every_column() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dataset-format.md"),
+    )
+    .unwrap();
+    let mut missing = Vec::new();
+    for stream in rehearse::input::Stream::ALL {
+        let heading = format!("### `{}`\n", stream.as_str());
+        let Some(at) = doc.find(&heading) else {
+            missing.push(format!("no section `{heading}`"));
+            continue;
+        };
+        let section = &doc[at + heading.len()..];
+        let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+        for spec in rehearse::app::schema::specs(stream) {
+            let row = format!("| `{}` | ", spec.name);
+            let need = if spec.required {
+                "required"
+            } else {
+                "optional"
+            };
+            match section.lines().find(|l| l.starts_with(&row)) {
+                None => missing.push(format!("{}: no row for `{}`", stream.as_str(), spec.name)),
+                Some(l) if !l[row.len()..].starts_with(need) => missing.push(format!(
+                    "{}: `{}` should say {need}",
+                    stream.as_str(),
+                    spec.name
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// The CSV example of every stream in `docs/dataset-format.md` reads without an error.
+#[test]
+fn dataset_format_doc_examples_read() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dataset-format.md"),
+    )
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    manifest(d.path());
+    for stream in rehearse::input::Stream::ALL {
+        let heading = format!("### `{}`\n", stream.as_str());
+        let section = &doc[doc.find(&heading).unwrap()..];
+        let body = &section[section.find("```csv\n").unwrap() + 7..];
+        let body = &body[..body.find("```").unwrap()];
+        write(d.path(), &format!("{}.csv", stream.as_str()), body);
+    }
+    let dir = d.path().to_str().unwrap();
+    let v = report(&["run", dir, "--json"]);
+    let inputs = v["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 8, "{inputs:?}");
+    for i in inputs {
+        assert!(i["rows"].as_u64().unwrap() > 0, "{i}");
+    }
+    let o = run(&["funnel", dir, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
