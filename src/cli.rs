@@ -21,11 +21,22 @@ use crate::policy::{PolicyBuilder, PolicyError};
 use crate::source::OnError;
 use crate::source::read::ReadOptions;
 
+/// Every exit status, as `rehearse --help` lists them (and the README).
+const EXIT_STATUSES: &str = "\
+Exit status:
+  0  complete: the rollout completes (run), every scenario passed (check), or the command succeeded
+  1  internal error
+  2  unusable input or usage error
+  3  hold: a stage holds (run)
+  4  rollback: a trigger rolled a stage back (run)
+  5  a check failed: some scenario mismatched its [expect] or could not be loaded or run (check)";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rehearse",
     version,
-    about = "Rehearse a canary rollout: replay event streams through the rollout's gate policy and see which stage goes, holds or rolls back, when and why."
+    about = "Rehearse a canary rollout: replay event streams through the rollout's gate policy and see which stage goes, holds or rolls back, when and why.",
+    after_help = EXIT_STATUSES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -87,7 +98,8 @@ pub struct SweepArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
-    /// A full or partial policy file merged over the default.
+    /// A full or partial policy file merged over the default (`[[stages]]` entries by
+    /// stage name; `replace_stages = true` makes them the whole list).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Override one policy value, e.g. `--set triggers.latency_p95_ms=300` or `--set stages.ramp-5.duration=45m`.

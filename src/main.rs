@@ -1,7 +1,8 @@
 //! The `rehearse` binary: parses arguments, hands the checked settings to the
 //! application layer ([`rehearse::app`]), prints what it returns and maps failures to
-//! the documented exit statuses (0 complete, 3 hold, 4 rollback, 2 unusable input or
-//! usage, 1 internal error). A closed stdout pipe exits quietly.
+//! the documented exit statuses (0 complete, 1 internal error, 2 unusable input or
+//! usage, 3 hold, 4 rollback, 5 a check failed; `rehearse --help` lists them). A closed
+//! stdout pipe exits quietly.
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! `rehearse check`: run every saved scenario of a directory (generated in memory, then
 //! replayed) and compare each result with its `[expect]` table; print the pass/fail
-//! table and optionally write the JUnit report. Exits 0 only when all pass.
+//! table and optionally write the JUnit report. Exits 0 when all pass, 5
+//! ([`EXIT_CHECK_FAILED`]) when any scenario mismatched or could not be loaded or run.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,9 @@ use crate::output::write_atomic;
 
 use super::scenario::{check_one, discover};
 use super::{AppError, Context, Output};
+
+/// The exit status of a check in which some scenario failed (the README's list).
+pub const EXIT_CHECK_FAILED: u8 = 5;
 
 /// The settings of `rehearse check`.
 pub struct CheckSettings {
@@ -33,6 +37,10 @@ pub fn run(settings: &CheckSettings) -> Result<Output, AppError> {
             AppError::internal(Context::new(format!("cannot write {}", path.display()), e))
         })?;
     }
-    let failed = results.iter().any(|r| !r.passed());
-    Ok(Output::new(table(&results), u8::from(failed)))
+    let code = if results.iter().all(|r| r.passed()) {
+        0
+    } else {
+        EXIT_CHECK_FAILED
+    };
+    Ok(Output::new(table(&results), code))
 }

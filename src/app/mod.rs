@@ -38,7 +38,8 @@ impl Output {
 }
 
 /// Why a command failed, with its exit status: 2 for unusable input or a usage error,
-/// 1 for an internal error (documented in the README).
+/// 1 for an internal error (documented in the README and `rehearse --help`; a command
+/// that ran reports 0, 3, 4 or 5 through [`Output`]).
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct AppError {

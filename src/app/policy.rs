@@ -14,7 +14,7 @@ pub fn show(builder: Option<PolicyBuilder>) -> Result<Output, AppError> {
     Ok(Output::new(
         format!(
             "# merged policy (default, then --policy, then --set)\n{}",
-            p.to_toml()
+            p.file.to_complete_toml()
         ),
         0,
     ))

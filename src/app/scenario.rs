@@ -9,7 +9,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::engine::{Run, Setup};
-use crate::output::check::CheckResult;
+use crate::output::check::{CheckError, CheckResult, Phase};
 
 use super::replay::replay_dataset;
 use crate::generate::{GenPlan, GenSpec, StagePlan, generate};
@@ -302,20 +302,28 @@ pub fn check_one(path: &Path) -> CheckResult {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    match Scenario::load(path).and_then(|s| s.run().map(|r| (s, r))) {
-        Ok((s, run)) => CheckResult {
+    let errored = |name: String, phase: Phase, e: ScenarioError| CheckResult {
+        name,
+        path: path.to_path_buf(),
+        outcome: "error".into(),
+        diffs: vec![],
+        error: Some(CheckError {
+            phase,
+            message: e.to_string(),
+        }),
+    };
+    let s = match Scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => return errored(name_of(path), Phase::Load, e),
+    };
+    match s.run() {
+        Ok(run) => CheckResult {
             name: s.name.clone(),
             path: path.to_path_buf(),
             outcome: run.outcome.as_str().to_string(),
             diffs: compare(&s.expect, &run),
             error: None,
         },
-        Err(e) => CheckResult {
-            name: name_of(path),
-            path: path.to_path_buf(),
-            outcome: "error".into(),
-            diffs: vec![],
-            error: Some(e.to_string()),
-        },
+        Err(e) => errored(s.name.clone(), Phase::Run, e),
     }
 }

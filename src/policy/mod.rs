@@ -1,7 +1,9 @@
 //! The gate policy: the embedded, commented default (`default.toml`), partial policy
-//! files and `--set` overrides merged over it, and the checked, compiled form the engine
-//! reads (durations in milliseconds, ratios as exact decimal fractions, latencies in
-//! microseconds). Unknown keys and out-of-range values are errors naming the key.
+//! files and `--set` overrides merged over it (sections key by key, `[[stages]]` entries
+//! by stage name, or as the whole stage list under `replace_stages = true`), and the
+//! checked, compiled form the engine reads (durations in milliseconds, ratios as exact
+//! decimal fractions, latencies in microseconds). Unknown keys and out-of-range values
+//! are errors naming the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,16 @@ use crate::time::{format_duration, parse_duration};
 
 /// The default policy, fully commented, as `rehearse policy show` prints it.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
+
+/// The top-level key that makes a policy file's `[[stages]]` the whole stage list, in
+/// its order (stages it leaves out are removed), instead of merging them by name.
+const REPLACE_STAGES: &str = "replace_stages";
+
+/// The keys of a `[[stages]]` entry (those of [`StageSection`]).
+const STAGE_FIELDS: [&str; 5] = ["name", "duration", "weight", "go_p95_ms", "probes"];
+
+/// The keys a `[[stages]]` entry adding a new stage must give (`probes` defaults to false).
+const NEW_STAGE_FIELDS: [&str; 3] = ["duration", "weight", "go_p95_ms"];
 
 #[derive(Debug, Error)]
 pub enum PolicyError {
@@ -242,9 +254,21 @@ impl Policy {
             _ => None,
         }
     }
-    /// The policy as a TOML document (the merged values, without comments).
+    /// The policy as a TOML document (the merged values, without comments), as the
+    /// event log stores it; read it back with [`PolicyBuilder::complete`].
     pub fn to_toml(&self) -> String {
         toml::to_string(&self.file).unwrap_or_default()
+    }
+}
+
+impl PolicyFile {
+    /// The policy as a file that reads back as itself over any base: every section,
+    /// after `replace_stages = true` so its stages are the whole list.
+    pub fn to_complete_toml(&self) -> String {
+        format!(
+            "{REPLACE_STAGES} = true\n\n{}",
+            toml::to_string(self).unwrap_or_default()
+        )
     }
 }
 
@@ -292,13 +316,27 @@ impl PolicyBuilder {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-        merge(&mut self.table, overlay, "")?;
+        merge_policy(&mut self.table, overlay)?;
+        Ok(self)
+    }
+
+    /// Reads a complete policy written by [`Policy::to_toml`] (an event log's) over the
+    /// current values: its stages are the whole list, with or without `replace_stages`.
+    pub fn complete(mut self, text: &str, origin: &str) -> Result<Self, PolicyError> {
+        let mut overlay: toml::Table = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        if overlay.contains_key("stages") {
+            overlay.insert(REPLACE_STAGES.to_string(), toml::Value::Boolean(true));
+        }
+        merge_policy(&mut self.table, overlay)?;
         Ok(self)
     }
 
     /// Merges an already parsed table (e.g. a scenario's `[policy]`).
     pub fn table(mut self, overlay: toml::Table) -> Result<Self, PolicyError> {
-        merge(&mut self.table, overlay, "")?;
+        merge_policy(&mut self.table, overlay)?;
         Ok(self)
     }
 
@@ -341,6 +379,13 @@ impl PolicyBuilder {
                 .filter_map(toml::Value::as_table_mut)
                 .find(|t| t.get("name").and_then(toml::Value::as_str) == Some(parts[1]))
                 .ok_or_else(|| set_err(&format!("no stage named `{}`", parts[1])))?;
+            if !STAGE_FIELDS.contains(&parts[2]) {
+                return Err(set_err(&format!(
+                    "unknown stage field `{}` (fields: {})",
+                    parts[2],
+                    STAGE_FIELDS.join(", ")
+                )));
+            }
             stage.insert(parts[2].to_string(), value);
             return Ok(self);
         }
@@ -395,8 +440,154 @@ impl PolicyBuilder {
     }
 }
 
+/// Merges one policy layer (a file, a scenario's `[policy]`) over the current values:
+/// `[[stages]]` by stage name ([`merge_stages`]), every other section by [`merge`].
+fn merge_policy(base: &mut toml::Table, mut overlay: toml::Table) -> Result<(), PolicyError> {
+    let replace = match overlay.remove(REPLACE_STAGES) {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(v) => {
+            return Err(invalid(
+                REPLACE_STAGES,
+                format!("{v} must be true or false"),
+            ));
+        }
+    };
+    match overlay.remove("stages") {
+        Some(stages) => merge_stages(base, stages, replace)?,
+        None if replace => {
+            return Err(invalid(
+                REPLACE_STAGES,
+                "`replace_stages = true` needs a [[stages]] list in the same file: \
+                 give every stage of the rollout, in order",
+            ));
+        }
+        None => {}
+    }
+    merge(base, overlay, "")
+}
+
+/// Merges `[[stages]]` entries into the current stages by name. An entry naming a
+/// current stage overrides only the fields it gives; an entry with a new name must give
+/// every field of [`NEW_STAGE_FIELDS`]. Without `replace`, stages keep their places and
+/// new ones are appended in the entries' order; with `replace`, the entries are the
+/// whole list, in their order (each still inheriting the fields of the current stage of
+/// its name).
+fn merge_stages(
+    base: &mut toml::Table,
+    overlay: toml::Value,
+    replace: bool,
+) -> Result<(), PolicyError> {
+    let toml::Value::Array(entries) = overlay else {
+        return Err(invalid(
+            "stages",
+            "must be a list of [[stages]] tables, each with a `name`",
+        ));
+    };
+    let mut current: Vec<toml::Table> = match base.remove("stages") {
+        Some(toml::Value::Array(a)) => a
+            .into_iter()
+            .filter_map(|v| match v {
+                toml::Value::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let name_of = |t: &toml::Table| {
+        t.get("name")
+            .and_then(toml::Value::as_str)
+            .map(str::to_string)
+    };
+    let existing = current
+        .iter()
+        .filter_map(name_of)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut listed: Vec<toml::Table> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let key = |f: &str| format!("stages[{i}].{f}");
+        let toml::Value::Table(entry) = entry else {
+            return Err(invalid(
+                format!("stages[{i}]"),
+                "must be a table ([[stages]] with a `name`)",
+            ));
+        };
+        if let Some(f) = entry.keys().find(|f| !STAGE_FIELDS.contains(&f.as_str())) {
+            return Err(invalid(
+                key(f),
+                format!("unknown stage field (fields: {})", STAGE_FIELDS.join(", ")),
+            ));
+        }
+        let name = match entry.get("name") {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(v) => {
+                return Err(invalid(key("name"), format!("{v} must be a string")));
+            }
+            None => {
+                return Err(invalid(
+                    key("name"),
+                    format!(
+                        "missing: each [[stages]] entry names the stage it changes \
+                         (the policy's stages: {existing}) or adds"
+                    ),
+                ));
+            }
+        };
+        if seen.contains(&name) {
+            return Err(invalid(
+                key("name"),
+                format!("`{name}` appears twice in this [[stages]] list"),
+            ));
+        }
+        seen.push(name.clone());
+        match current
+            .iter()
+            .position(|t| name_of(t).as_deref() == Some(&name))
+        {
+            Some(at) if replace => {
+                let mut stage = current[at].clone();
+                stage.extend(entry);
+                listed.push(stage);
+            }
+            Some(at) => current[at].extend(entry),
+            None => {
+                let missing: Vec<&str> = NEW_STAGE_FIELDS
+                    .into_iter()
+                    .filter(|f| !entry.contains_key(*f))
+                    .collect();
+                if let Some(first) = missing.first() {
+                    return Err(invalid(
+                        key(first),
+                        format!(
+                            "`{name}` is not one of the policy's stages ({existing}), so it \
+                             adds a stage, which must give {}; missing {} (or fix the name \
+                             to change an existing stage)",
+                            NEW_STAGE_FIELDS.join(", "),
+                            missing.join(", ")
+                        ),
+                    ));
+                }
+                if replace {
+                    listed.push(entry);
+                } else {
+                    current.push(entry);
+                }
+            }
+        }
+    }
+    let stages = if replace { listed } else { current };
+    base.insert(
+        "stages".to_string(),
+        toml::Value::Array(stages.into_iter().map(toml::Value::Table).collect()),
+    );
+    Ok(())
+}
+
 /// Deep-merges `overlay` into `base`: tables merge key by key, anything else (arrays
-/// such as `stages` included) replaces. Unknown keys are reported by deserialisation.
+/// such as `probes.targets` included) replaces. Unknown keys are reported by
+/// deserialisation.
 fn merge(base: &mut toml::Table, overlay: toml::Table, prefix: &str) -> Result<(), PolicyError> {
     for (k, v) in overlay {
         let path = if prefix.is_empty() {
@@ -714,5 +905,191 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("rollout.tick"), "{e}");
+    }
+
+    fn stage_plan(p: &Policy) -> Vec<(&str, Millis, f64, u64)> {
+        p.stages
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.duration_ms / 60_000,
+                    s.weight,
+                    s.go_p95_us,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stage_entry_overrides_only_the_fields_it_gives() {
+        let p = PolicyBuilder::new()
+            .text("[[stages]]\nname = \"ramp-5\"\nduration = \"45m\"\n", "t")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            stage_plan(&p),
+            [
+                ("synthetic", 120, 0.0, 200_000),
+                ("ramp-5", 45, 0.05, 200_000),
+                ("ramp-25", 60, 0.25, 200_000),
+                ("full", 120, 1.0, 120_000),
+            ]
+        );
+        assert!(p.stages[0].probes && !p.stages[1].probes);
+        // Entries in any order each find their stage; a second layer merges over the first.
+        let p = PolicyBuilder::new()
+            .text(
+                "[[stages]]\nname = \"full\"\ngo_p95_ms = 150.0\n\
+                 [[stages]]\nname = \"synthetic\"\nprobes = false\n",
+                "t",
+            )
+            .unwrap()
+            .table(toml::from_str("[[stages]]\nname = \"full\"\nweight = 0.9\n").unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(p.stages[3].go_p95_us, 150_000);
+        assert_eq!(p.stages[3].weight, 0.9);
+        assert!(!p.stages[0].probes);
+        assert_eq!(p.stages.len(), 4);
+    }
+
+    #[test]
+    fn a_new_stage_needs_every_required_field_and_is_appended() {
+        let p = PolicyBuilder::new()
+            .text(
+                "[[stages]]\nname = \"canary-50\"\nduration = \"30m\"\nweight = 0.5\n\
+                 go_p95_ms = 180.0\n",
+                "t",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let names: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["synthetic", "ramp-5", "ramp-25", "full", "canary-50"]
+        );
+        assert_eq!(p.stages[4].go_p95_us, 180_000);
+        assert!(!p.stages[4].probes);
+        assert_eq!(p.stages[4].start_ms, p.stages[3].end_ms());
+
+        let e = PolicyBuilder::new()
+            .text("[[stages]]\nname = \"ramp-50\"\nduration = \"45m\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`stages[0].weight`"), "{e}");
+        assert!(e.contains("synthetic, ramp-5, ramp-25, full"), "{e}");
+        assert!(e.contains("missing weight, go_p95_ms"), "{e}");
+    }
+
+    #[test]
+    fn replace_stages_gives_the_whole_list_in_order() {
+        let p = PolicyBuilder::new()
+            .text(
+                "replace_stages = true\n\
+                 [[stages]]\nname = \"ramp-25\"\nduration = \"15m\"\n\
+                 [[stages]]\nname = \"only\"\nduration = \"30m\"\nweight = 1.0\n\
+                 go_p95_ms = 100.0\n\
+                 [[stages]]\nname = \"synthetic\"\n",
+                "t",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            stage_plan(&p),
+            [
+                ("ramp-25", 15, 0.25, 200_000),
+                ("only", 30, 1.0, 100_000),
+                ("synthetic", 120, 0.0, 200_000),
+            ]
+        );
+        assert!(p.stages[2].probes);
+        // replace_stages = false is the ordinary merge.
+        let p = PolicyBuilder::new()
+            .text(
+                "replace_stages = false\n[[stages]]\nname = \"full\"\nduration = \"1h\"\n",
+                "t",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(p.stages.len(), 4);
+        assert_eq!(p.stages[3].duration_ms, 3_600_000);
+    }
+
+    #[test]
+    fn complete_policies_read_back_as_themselves() {
+        let custom = PolicyBuilder::new()
+            .text(
+                "replace_stages = true\n[[stages]]\nname = \"only\"\nduration = \"30m\"\n\
+                 weight = 0.0\ngo_p95_ms = 200.0\n",
+                "t",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let names = |p: &Policy| p.stages.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let again = PolicyBuilder::new()
+            .text(&custom.file.to_complete_toml(), "t")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(names(&again), ["only"]);
+        // An event log's policy carries no marker: `complete` reads its stages whole.
+        let logged = PolicyBuilder::new()
+            .complete(&custom.to_toml(), "t")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(names(&logged), ["only"]);
+        assert_eq!(logged.stages, custom.stages);
+    }
+
+    #[test]
+    fn stage_merge_errors_name_the_key() {
+        let err = |text: &str| {
+            PolicyBuilder::new()
+                .text(text, "t")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[[stages]]\nduration = \"45m\"\n");
+        assert!(
+            e.contains("`stages[0].name`") && e.contains("ramp-25"),
+            "{e}"
+        );
+        let e = err("[[stages]]\nname = \"ramp-5\"\nwieght = 0.1\n");
+        assert!(
+            e.contains("`stages[0].wieght`") && e.contains("unknown"),
+            "{e}"
+        );
+        let e = err("[[stages]]\nname = \"full\"\n[[stages]]\nname = \"full\"\n");
+        assert!(e.contains("`stages[1].name`") && e.contains("twice"), "{e}");
+        let e = err("replace_stages = true\n[go]\navailability = 0.9\n");
+        assert!(
+            e.contains("`replace_stages`") && e.contains("[[stages]]"),
+            "{e}"
+        );
+        let e = err("replace_stages = \"yes\"\n");
+        assert!(e.contains("`replace_stages`"), "{e}");
+        let e = err("stages = 3\n");
+        assert!(e.contains("`stages`"), "{e}");
+        let e = PolicyBuilder::new()
+            .set("stages.ramp-5.wieght=0.1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown stage field `wieght`"), "{e}");
+        // A merged value still goes through the stage checks, by its merged index.
+        let e = PolicyBuilder::new()
+            .text("[[stages]]\nname = \"ramp-25\"\nweight = 2.0\n", "t")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stages[2].weight (ramp-25)"), "{e}");
     }
 }

@@ -443,7 +443,7 @@ impl Session {
     /// A session over a recorded event log.
     pub fn from_recording(label: String, meta: RecordMeta, events: Vec<VerdictEvent>) -> Self {
         let policy = PolicyBuilder::new()
-            .text(&meta.policy_toml, "the recording's policy")
+            .complete(&meta.policy_toml, "the recording's policy")
             .and_then(PolicyBuilder::build)
             .ok();
         let stages: Vec<StageInfo> = meta

@@ -164,8 +164,9 @@ fn number(v: &toml::Value) -> Option<f64> {
     v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
 }
 
-/// The policy as a TOML file that reads back the same from any directory: schema
-/// paths are written absolute.
+/// The policy as a TOML file that reads back the same from any directory and over any
+/// base: schema paths are written absolute, and its stages are the whole list
+/// (`replace_stages = true`).
 pub fn portable_toml(p: &Policy) -> String {
     let mut file = p.file.clone();
     for (target, path) in &p.probe_schemas {
@@ -174,7 +175,7 @@ pub fn portable_toml(p: &Policy) -> String {
             .schemas
             .insert(target.clone(), abs.display().to_string());
     }
-    toml::to_string(&file).unwrap_or_default()
+    file.to_complete_toml()
 }
 
 /// A re-evaluation: the tuned policy and its run.

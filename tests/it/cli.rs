@@ -118,7 +118,7 @@ fn hold_and_complete_exit_statuses() {
         write(
             d.path(),
             "p.toml",
-            "[[stages]]\nname = \"only\"\nduration = \"30m\"\nweight = 0.0\ngo_p95_ms = 200.0\n",
+            "replace_stages = true\n[[stages]]\nname = \"only\"\nduration = \"30m\"\nweight = 0.0\ngo_p95_ms = 200.0\n",
         )
         .to_str()
         .unwrap(),
@@ -472,12 +472,166 @@ fn check_reports_a_mismatch_with_its_diff() {
     let wrong = text.replace("outcome = \"rollback\"", "outcome = \"complete\"");
     let p = write(d.path(), "wrong.toml", &wrong);
     let o = run(&["check", p.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(5));
     let out = stdout(&o);
     assert!(
         out.contains("FAIL") && out.contains("outcome: expected complete, got rollback"),
         "{out}"
     );
+}
+
+/// `rehearse policy check --policy FILE` with `text` as the file: exit status and output.
+fn policy_check(text: &str) -> (Option<i32>, String) {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "policy.toml", text);
+    let o = run(&["policy", "check", "--policy", p.to_str().unwrap()]);
+    (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+}
+
+#[test]
+fn a_partial_stage_keeps_the_other_stages_and_its_other_fields() {
+    let (code, out) = policy_check("[[stages]]\nname = \"ramp-5\"\nduration = \"45m\"\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "policy ok: synthetic 2h (0%) -> ramp-5 45m (5%) -> ramp-25 1h (25%) -> full 2h (100%)\n"
+    );
+    // The merged policy keeps ramp-5's weight and Go p95 (no `weight` in the file).
+    let d = tempfile::tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "policy.toml",
+        "[[stages]]\nname = \"ramp-5\"\nduration = \"45m\"\n",
+    );
+    let o = run(&["policy", "show", "--policy", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shown = stdout(&o);
+    assert!(
+        shown.contains("name = \"ramp-5\"\nduration = \"45m\"\nweight = 0.05\ngo_p95_ms = 200.0\n"),
+        "{shown}"
+    );
+    // The shown policy is a complete file: it reads back as the same plan.
+    let again = write(d.path(), "shown.toml", &shown);
+    let o = run(&["policy", "check", "--policy", again.to_str().unwrap()]);
+    assert_eq!(
+        stdout(&o),
+        "policy ok: synthetic 2h (0%) -> ramp-5 45m (5%) -> ramp-25 1h (25%) -> full 2h (100%)\n",
+        "{}",
+        stderr(&o)
+    );
+    // A run with the partial file rehearses all four stages.
+    let ds = tempfile::tempdir().unwrap();
+    small_dataset(ds.path(), Format::Csv);
+    let v = report(&[
+        "run",
+        ds.path().to_str().unwrap(),
+        "--json",
+        "--policy",
+        p.to_str().unwrap(),
+    ]);
+    let stages = v["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 4, "{v}");
+    assert_eq!(stages[1]["name"], "ramp-5");
+}
+
+#[test]
+fn new_stages_need_every_field_and_replace_stages_sets_the_list() {
+    // A new name with only some fields: the error names the key and the stages.
+    let (code, out) = policy_check("[[stages]]\nname = \"ramp-50\"\nduration = \"45m\"\n");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("stages[0].weight") && out.contains("synthetic, ramp-5, ramp-25, full"),
+        "{out}"
+    );
+    // With every required field it is appended.
+    let (code, out) = policy_check(
+        "[[stages]]\nname = \"ramp-50\"\nduration = \"45m\"\nweight = 0.5\ngo_p95_ms = 200.0\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.ends_with("-> full 2h (100%) -> ramp-50 45m (50%)\n"),
+        "{out}"
+    );
+    // replace_stages = true: the file's stages, in its order, inheriting by name.
+    let (code, out) = policy_check(
+        "replace_stages = true\n[[stages]]\nname = \"synthetic\"\nduration = \"1h\"\n\
+         [[stages]]\nname = \"full\"\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "policy ok: synthetic 1h (0%) -> full 2h (100%)\n");
+}
+
+/// A scenario directory holding 02-5xx-sustained with `expect`'s outcome replaced.
+fn scenario_expecting(dir: &Path, outcome: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("scenarios/02-5xx-sustained.toml")).unwrap();
+    // Copied whole: this scenario names no schema file, so no relative path breaks.
+    write(
+        dir,
+        "a-5xx.toml",
+        &text.replace(
+            "outcome = \"rollback\"",
+            &format!("outcome = \"{outcome}\""),
+        ),
+    )
+}
+
+#[test]
+fn a_failing_check_exits_5_and_a_broken_scenario_is_a_junit_error() {
+    let d = tempfile::tempdir().unwrap();
+    scenario_expecting(d.path(), "hold");
+    let dir = d.path().to_str().unwrap();
+    let o = run(&["check", dir]);
+    assert_eq!(o.status.code(), Some(5), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("outcome: expected hold, got rollback"));
+
+    // A file that is not TOML: an <error>, not a <failure>; the mismatch stays a failure.
+    write(d.path(), "b-broken.toml", "[generate\nseed = 1\n");
+    let junit = d.path().join("junit.xml");
+    let o = run(&["check", dir, "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(5), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL  b-broken") && out.contains("error: "),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("name=\"b-broken\">\n    <error message=\"scenario could not be loaded\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<failure message=\"scenario mismatch\">outcome: expected hold"),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+
+    // Passing scenarios exit 0.
+    let ok = tempfile::tempdir().unwrap();
+    scenario_expecting(ok.path(), "rollback");
+    let o = run(&["check", ok.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn help_lists_every_exit_status() {
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for status in [
+        "0  complete",
+        "1  internal error",
+        "2  unusable input or usage",
+        "3  hold",
+        "4  rollback",
+        "5  a check failed",
+    ] {
+        assert!(text.contains(status), "{status}: {text}");
+    }
 }
 
 /// The JSON report of `rehearse ARGS` (which must include `--json`); a run that prints
