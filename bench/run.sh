@@ -43,7 +43,7 @@ for rps in "${RATES[@]}"; do
   for fmt in parquet csv; do
     dir="$BENCH_DIR/d-$rps-$fmt"
     if [ ! -f "$dir/requests.$fmt" ]; then
-      $BIN generate "$scen" --out "$dir" --format "$fmt" 2>/dev/null
+      $BIN generate "$scen" --out "$dir" --format "$fmt" --force 2>/dev/null
     fi
     events=$($BIN run "$dir" --json | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(sum(i["rows"] for i in r["inputs"]))')
     for threads in 1 2; do

@@ -169,7 +169,8 @@ pub enum FormatArg {
 pub struct GenerateArgs {
     /// The scenario file (its `[generate]` table and `[policy]` overrides are used).
     pub scenario: PathBuf,
-    /// The dataset directory to write.
+    /// The dataset directory to write: a new or empty directory, or with `--force` an
+    /// existing dataset directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// The encoding of the stream files.
@@ -178,6 +179,10 @@ pub struct GenerateArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Replace the dataset in an existing `--out` directory as a whole (only once the
+    /// new one is complete; a directory holding other files is still refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -320,6 +325,7 @@ impl GenerateArgs {
             out: self.out.clone(),
             format: self.format.into(),
             seed: self.seed,
+            force: self.force,
         }
     }
 }

@@ -143,9 +143,14 @@ impl Scenario {
     /// Generates the scenario into a dataset directory, streaming the requests in
     /// chunks so memory stays bounded whatever the traffic. Returns the number of
     /// requests written.
+    ///
+    /// `dir` should be new or empty: the writer removes files of the dataset's streams
+    /// in other encodings (see [`crate::output::dataset::write_dataset`]), and an error
+    /// leaves the files written so far. `rehearse generate` gives it a fresh temporary
+    /// directory and moves that into place only when this returns `Ok`.
     pub fn write(
         &self,
-        out: &Path,
+        dir: &Path,
         format: crate::output::dataset::Format,
     ) -> Result<u64, ScenarioError> {
         let err = |m: String| ScenarioError::Invalid {
@@ -158,7 +163,7 @@ impl Scenario {
         self.add_funnel(&mut ds)?;
         let mut count = 0u64;
         let counted = chunks.inspect(|c| count += c.len() as u64);
-        crate::output::dataset::write_dataset_streaming(&ds, counted, out, format)
+        crate::output::dataset::write_dataset_streaming(&ds, counted, dir, format)
             .map_err(|e| err(e.to_string()))?;
         Ok(count)
     }

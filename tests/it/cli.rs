@@ -943,3 +943,149 @@ fn dataset_format_doc_examples_read() {
     let o = run(&["funnel", dir, "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// A scenario file of `rps` real requests/s over the default policy's stages.
+fn scenario_file(dir: &Path, rps: u32) -> PathBuf {
+    write(
+        dir,
+        &format!("rps-{rps}.toml"),
+        &format!("[generate]\nseed = 5\nrps = {rps}.0\n\n[expect]\noutcome = \"complete\"\n"),
+    )
+}
+
+/// The sorted names in a directory.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn generate(scenario: &Path, out: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "generate",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    run(&args)
+}
+
+#[test]
+fn generate_refuses_a_non_empty_out_and_leaves_it_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(d.path(), 1);
+    let out = d.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    write(&out, "requests.csv", "my own requests\n");
+    write(&out, "notes.md", "my notes\n");
+    let o = generate(&scenario, &out, &["--format", "parquet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(out.to_str().unwrap()) && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(entries(&out), ["notes.md", "requests.csv"]);
+    let mine = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    assert_eq!(mine, "my own requests\n");
+    assert_eq!(entries(d.path()), ["mine", "rps-1.toml"]);
+
+    // `--force` replaces a dataset, never other files.
+    let o = generate(&scenario, &out, &["--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`notes.md`"), "{}", stderr(&o));
+    assert_eq!(entries(&out), ["notes.md", "requests.csv"]);
+    assert_eq!(entries(d.path()), ["mine", "rps-1.toml"]);
+}
+
+#[test]
+fn generate_writes_a_fresh_out_and_force_replaces_the_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(d.path(), 1);
+    let out = d.path().join("new/dataset");
+    let o = generate(&scenario, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        entries(&out),
+        ["dataset.toml", "probes.csv", "requests.csv"]
+    );
+    assert_eq!(entries(&d.path().join("new")), ["dataset"]);
+    let r = run(&["run", out.to_str().unwrap(), "--json"]);
+    assert!(matches!(r.status.code(), Some(0 | 3 | 4)), "{}", stderr(&r));
+
+    // The previous dataset is replaced as a whole, old leftovers included.
+    write(&out, ".rehearse-abc123.tmp", "half a file");
+    let o = generate(&scenario, &out, &["--force", "--format", "parquet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        entries(&out),
+        ["dataset.toml", "probes.parquet", "requests.parquet"]
+    );
+    assert_eq!(entries(&d.path().join("new")), ["dataset"]);
+}
+
+/// Starts `generate` on a scenario that runs for many seconds, interrupts it once its
+/// temporary directory exists, and returns its exit status.
+fn interrupted_generate(scenario: &Path, out: &Path, more: &[&str]) -> Option<i32> {
+    let parent = out.parent().unwrap();
+    let before = entries(parent);
+    let mut child = bin()
+        .args(["generate", scenario.to_str().unwrap(), "--out"])
+        .arg(out)
+        .args(more)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while entries(parent) == before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no temporary directory appeared in {}",
+            parent.display()
+        );
+        assert!(child.try_wait().unwrap().is_none(), "generate ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Let it write for a while.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn an_interrupted_generate_leaves_the_old_directory_and_no_temporary_one() {
+    let d = tempfile::tempdir().unwrap();
+    let big = scenario_file(d.path(), 400);
+    let parent = d.path().join("data");
+    std::fs::create_dir(&parent).unwrap();
+
+    let out = parent.join("fresh");
+    assert_eq!(interrupted_generate(&big, &out, &[]), Some(130));
+    assert!(entries(&parent).is_empty(), "{:?}", entries(&parent));
+
+    // With `--force` the old dataset stays as it was.
+    let small = scenario_file(d.path(), 1);
+    let o = generate(&small, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let old = std::fs::read(out.join("requests.csv")).unwrap();
+    assert_eq!(
+        interrupted_generate(&big, &out, &["--force", "--format", "ndjson"]),
+        Some(130)
+    );
+    assert_eq!(entries(&parent), ["fresh"]);
+    assert_eq!(
+        entries(&out),
+        ["dataset.toml", "probes.csv", "requests.csv"]
+    );
+    assert_eq!(std::fs::read(out.join("requests.csv")).unwrap(), old);
+}

@@ -251,6 +251,12 @@ fn write_chunks<R: Rows, C: AsRef<[R]>>(
 /// Writes a dataset whose requests come as sorted chunks (see
 /// [`crate::generate::generate_streaming`]); `ds.requests` is ignored. Memory holds one
 /// chunk of requests at a time.
+///
+/// Like [`write_dataset`] it removes the stream files of other encodings in `dir`, and
+/// each file is complete or absent but the dataset as a whole is not: an error or an
+/// interrupt part-way leaves the files written so far. A caller that must not touch
+/// existing files, or leave a partial dataset, writes into a fresh directory and moves
+/// it into place afterwards (as `rehearse generate` does, `app/generate.rs`).
 pub fn write_dataset_streaming(
     ds: &Dataset,
     requests: impl Iterator<Item = Vec<RequestRow>>,
