@@ -353,7 +353,6 @@ pub fn extra_bands(axes: &[Axis]) -> Vec<u64> {
     v
 }
 
-/// The value indexes of combination `i` (the last axis varies fastest).
 /// Evaluates every combination (in parallel; the result is in combination order).
 pub fn evaluate_all(sweep: &Sweep, base: &Variant, axes: &[Axis], total: u64) -> Vec<SweepVerdict> {
     let reports = axis_reports(axes);

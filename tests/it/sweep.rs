@@ -259,6 +259,91 @@ fn the_sweep_report_does_not_depend_on_the_thread_count() {
     assert!(text.contains("(as the base)"), "{text}");
 }
 
+/// The combinations a group's `boxes` hold, as (value, value) labels of two axes.
+fn combinations(sweep: &serde_json::Value, group: &serde_json::Value) -> Vec<(String, String)> {
+    let label = |axis: usize, i: u64| {
+        sweep["axes"][axis]["values"][i as usize]
+            .as_str()
+            .expect("a value")
+            .to_string()
+    };
+    let range =
+        |r: &serde_json::Value| r[0].as_u64().expect("first")..=r[1].as_u64().expect("last");
+    let mut out = Vec::new();
+    for b in group["boxes"].as_array().expect("boxes") {
+        for i in range(&b[0]) {
+            for j in range(&b[1]) {
+                out.push((label(0, i), label(1, j)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_group_lists_exactly_its_combinations() {
+    // On the demo, a looser 5xx trigger with a shorter sustain span rolls back at the
+    // same minute: the 12:50 group holds one diagonal of the 3 x 3 grid, so it sees
+    // every value of both axes yet holds 3 combinations, not 9.
+    let args = [
+        "sweep",
+        "datasets/demo",
+        "--vary",
+        "triggers.error_rate_5xx=0.004,0.006,0.012",
+        "--vary",
+        "rollout.sustain=2m,3m,4m",
+    ];
+    let o = rehearse(&[&args[..], &["--json"]].concat(), "2");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sweep = json(&o);
+    let groups = sweep["groups"].as_array().expect("groups");
+    let g = groups
+        .iter()
+        .find(|g| g["at"] == "2026-03-02T12:50:00.000Z")
+        .unwrap_or_else(|| panic!("no group at 12:50: {sweep}"));
+    assert_eq!(g["variants"], 3);
+    assert_eq!(
+        g["values"],
+        serde_json::json!([["0.004", "0.006", "0.012"], ["2m", "3m", "4m"]])
+    );
+    let mut got = combinations(&sweep, g);
+    got.sort();
+    let want: Vec<(String, String)> = [("0.004", "4m"), ("0.006", "3m"), ("0.012", "2m")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // Every combination is in exactly one group's boxes.
+    let mut all: Vec<(String, String)> = groups
+        .iter()
+        .flat_map(|g| combinations(&sweep, g))
+        .collect();
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!((before, all.len()), (9, 9));
+    // The text says the same, one line per box.
+    let text = String::from_utf8_lossy(&rehearse(&args, "2").stdout).into_owned();
+    assert!(
+        text.contains(
+            "ROLLBACK ramp-25 at 12:50 (error_rate_5xx)  3 variants\n\
+             \x20   triggers.error_rate_5xx            all 3\n\
+             \x20   rollout.sustain                    all 3\n\
+             \x20   combinations (3 boxes):\n\
+             \x20     triggers.error_rate_5xx=0.004 x rollout.sustain=4m\n\
+             \x20     triggers.error_rate_5xx=0.006 x rollout.sustain=3m\n\
+             \x20     triggers.error_rate_5xx=0.012 x rollout.sustain=2m\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  1 variant\n"), "{text}");
+}
+
 #[test]
 fn sweep_usage_errors_name_the_key_or_value() {
     let cases: [(&[&str], &str); 5] = [
