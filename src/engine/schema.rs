@@ -1,5 +1,5 @@
 //! Probe payload schemas, compiled: the JSON Schemas the policy names per target
-//! (loaded from their files by [`crate::app::setup`] before the run), applied to
+//! (loaded from their files by [`crate::app::setup()`] before the run), applied to
 //! every status-200 probe payload. A failure names the failing instance path and keyword.
 
 use std::collections::BTreeMap;

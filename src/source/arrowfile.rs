@@ -537,7 +537,7 @@ impl RequestCols {
         })
     }
 
-    /// The cells of row `i` in [`decode::REQUEST_COLUMNS`] order.
+    /// The cells of row `i` in [`super::read::REQUEST_COLUMNS`] order.
     fn cells(&self, i: usize) -> [Cell<'_>; 6] {
         [
             cell_at(&self.ts, i),

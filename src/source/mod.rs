@@ -158,7 +158,7 @@ pub trait Table {
     ) -> Result<ReadStats, InputError>;
 
     /// Calls `f` for every row of the requests stream (`columns` is
-    /// `decode::REQUEST_COLUMNS`): a reader with a columnar fast path hands over the
+    /// `read::REQUEST_COLUMNS`): a reader with a columnar fast path hands over the
     /// rows it decoded itself, and the cells of every other row; the default hands over
     /// cells only. Either way the rows, their order, the errors and the skips are those
     /// of [`Table::for_each_row`].

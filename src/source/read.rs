@@ -83,7 +83,7 @@ fn at<T>(cols: &[ColumnSpec], i: usize, r: Result<T, String>) -> Result<T, RowPr
 
 /// T0 from the data: the earliest `requests` or `probes` event floored to the minute.
 /// Only rows the main pass accepts are events: each row goes through the same decoder
-/// as in [`read_all`], and a row it rejects is ignored here (the main pass reports it,
+/// as in [`read_streams`], and a row it rejects is ignored here (the main pass reports it,
 /// or counts it as a skip), so a skipped row never moves T0.
 pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Millis>, InputError> {
     let mut earliest: Option<Millis> = None;
