@@ -14,6 +14,7 @@ pub mod policy;
 pub mod ratio;
 pub mod sketch;
 pub mod source;
+pub mod suggest;
 pub mod time;
 pub mod tui;
 pub mod verdict;

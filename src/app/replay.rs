@@ -30,9 +30,9 @@ pub enum ReplayError {
     #[error(transparent)]
     Input(#[from] InputError),
     #[error(
-        "{0}: the dataset has no `requests` stream, which `rehearse run` needs (add requests.csv, .ndjson, .jsonl, .parquet or .arrow)"
+        "{0}: the dataset has no `requests` stream, which `rehearse run` needs (add requests.csv, .ndjson, .jsonl, .parquet or .arrow){1}"
     )]
-    NoRequests(String),
+    NoRequests(String, String),
     #[error(
         "{0}: cannot tell the rollout start: the manifest has no `start`, no --start was given and the requests and probes hold no rows"
     )]
@@ -90,7 +90,10 @@ pub fn replay_dir_with_bands(
     let name = dir.display().to_string();
     let ds = DatasetDir::open(dir)?;
     if !ds.streams.contains_key(&Stream::Requests) {
-        return Err(ReplayError::NoRequests(name));
+        return Err(ReplayError::NoRequests(
+            name,
+            ds.lookalikes(Stream::Requests),
+        ));
     }
     let t0 = match opts.start.or(ds.start) {
         Some(t) => t,

@@ -30,15 +30,21 @@ const NEW_STAGE_FIELDS: [&str; 3] = ["duration", "weight", "go_p95_ms"];
 
 #[derive(Debug, Error)]
 pub enum PolicyError {
-    #[error("cannot read policy file {path}: {source}")]
+    /// The I/O error is part of the message and not a `source`, so a printed cause chain
+    /// does not repeat it.
+    #[error("cannot read policy file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("policy {origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("policy key `{key}`: {message}")]
     Invalid { key: String, message: String },
+    /// An error about a key of a policy file; `at` is "in FILE: PROBLEM" or "in FILE,
+    /// line N: PROBLEM".
+    #[error("policy key `{key}` {at}")]
+    InFile { key: String, at: String },
     #[error("--set `{arg}`: {message} (expected KEY=VALUE, e.g. triggers.latency_p95_ms=300)")]
     Set { arg: String, message: String },
 }
@@ -298,9 +304,9 @@ impl PolicyBuilder {
     /// Merges a full or partial policy file over the current values; its directory
     /// becomes the base for relative schema paths.
     pub fn file(mut self, path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| PolicyError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         self = self.text(&text, &path.display().to_string())?;
         self.base_dir = path
@@ -316,7 +322,7 @@ impl PolicyBuilder {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-        merge_policy(&mut self.table, overlay)?;
+        merge_policy(&mut self.table, overlay).map_err(|e| in_file(e, text, origin))?;
         Ok(self)
     }
 
@@ -374,18 +380,32 @@ impl PolicyBuilder {
                 .get_mut("stages")
                 .and_then(toml::Value::as_array_mut)
                 .ok_or_else(|| set_err("the policy has no stages"))?;
+            let stage_names: Vec<String> = stages
+                .iter()
+                .filter_map(|t| t.get("name").and_then(toml::Value::as_str))
+                .map(str::to_string)
+                .collect();
             let stage = stages
                 .iter_mut()
                 .filter_map(toml::Value::as_table_mut)
                 .find(|t| t.get("name").and_then(toml::Value::as_str) == Some(parts[1]))
-                .ok_or_else(|| set_err(&format!("no stage named `{}`", parts[1])))?;
+                .ok_or_else(|| {
+                    set_err(&format!(
+                        "no stage named `{}` ({}the policy's stages: {})",
+                        parts[1],
+                        did_you_mean(parts[1], stage_names.iter().map(String::as_str)),
+                        stage_names.join(", ")
+                    ))
+                })?;
             if !STAGE_FIELDS.contains(&parts[2]) {
                 return Err(set_err(&format!(
-                    "unknown stage field `{}` (fields: {})",
+                    "unknown stage field `{}` ({}fields: {})",
                     parts[2],
+                    did_you_mean(parts[2], STAGE_FIELDS),
                     STAGE_FIELDS.join(", ")
                 )));
             }
+            check_value(key, stage.get(parts[2]), &value)?;
             stage.insert(parts[2].to_string(), value);
             return Ok(self);
         }
@@ -396,19 +416,31 @@ impl PolicyBuilder {
                 if !table.contains_key(*part) && !is_schema {
                     return Err(PolicyError::Invalid {
                         key: key.to_string(),
-                        message: "unknown key (see `rehearse policy show`)".into(),
+                        message: format!(
+                            "unknown key ({}{}; see `rehearse policy show`)",
+                            did_you_mean(part, table.keys().map(String::as_str)),
+                            known_keys(table, i == 0)
+                        ),
                     });
                 }
+                check_value(key, table.get(*part), &value)?;
                 table.insert(part.to_string(), value);
                 break;
+            }
+            if !matches!(table.get(*part), Some(toml::Value::Table(_))) {
+                return Err(PolicyError::Invalid {
+                    key: key.to_string(),
+                    message: format!(
+                        "unknown section `{part}` ({}{}; see `rehearse policy show`)",
+                        did_you_mean(part, table.keys().map(String::as_str)),
+                        known_keys(table, i == 0)
+                    ),
+                });
             }
             table = table
                 .get_mut(*part)
                 .and_then(toml::Value::as_table_mut)
-                .ok_or_else(|| PolicyError::Invalid {
-                    key: key.to_string(),
-                    message: format!("unknown section `{part}` (see `rehearse policy show`)"),
-                })?;
+                .expect("checked to be a table");
         }
         Ok(self)
     }
@@ -517,7 +549,11 @@ fn merge_stages(
         if let Some(f) = entry.keys().find(|f| !STAGE_FIELDS.contains(&f.as_str())) {
             return Err(invalid(
                 key(f),
-                format!("unknown stage field (fields: {})", STAGE_FIELDS.join(", ")),
+                format!(
+                    "unknown stage field ({}fields: {})",
+                    did_you_mean(f, STAGE_FIELDS),
+                    STAGE_FIELDS.join(", ")
+                ),
             ));
         }
         let name = match entry.get("name") {
@@ -585,9 +621,75 @@ fn merge_stages(
     Ok(())
 }
 
+/// "did you mean `X`? " for the known name nearest `name`, or nothing.
+fn did_you_mean<'k>(name: &str, known: impl IntoIterator<Item = &'k str>) -> String {
+    crate::suggest::nearest(name, known)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default()
+}
+
+/// "the section's keys: a, b, c" for a table of the policy ("the policy's sections"
+/// for the top level).
+fn known_keys(table: &toml::Table, top: bool) -> String {
+    let what = if top {
+        "the policy's sections"
+    } else {
+        "the section's keys"
+    };
+    format!(
+        "{what}: {}",
+        table.keys().cloned().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Refuses a string where the policy has a number, with a hint for a percentage given
+/// for a fraction (`"0.5%"` is 0.005).
+fn check_value(
+    key: &str,
+    current: Option<&toml::Value>,
+    new: &toml::Value,
+) -> Result<(), PolicyError> {
+    let (Some(toml::Value::Float(_) | toml::Value::Integer(_)), toml::Value::String(s)) =
+        (current, new)
+    else {
+        return Ok(());
+    };
+    let message = match s.trim().strip_suffix('%').map(|n| n.trim().parse::<f64>()) {
+        Some(Ok(pct)) => format!(
+            "`{s}`: expected a number such as {} (a fraction, not a percentage)",
+            pct / 100.0
+        ),
+        _ => format!("`{s}`: expected a number, not a string"),
+    };
+    Err(invalid(key, message))
+}
+
+/// Adds the policy file (and the key's line, when a line of `text` sets it) to an error
+/// about one of its keys.
+fn in_file(e: PolicyError, text: &str, origin: &str) -> PolicyError {
+    let PolicyError::Invalid { key, message } = e else {
+        return e;
+    };
+    let last = key.rsplit(['.', ']']).next().unwrap_or(&key);
+    let line = text
+        .lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(last)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| format!(", line {}", i + 1))
+        .unwrap_or_default();
+    PolicyError::InFile {
+        key,
+        at: format!("in {origin}{line}: {message}"),
+    }
+}
+
 /// Deep-merges `overlay` into `base`: tables merge key by key, anything else (arrays
-/// such as `probes.targets` included) replaces. Unknown keys are reported by
-/// deserialisation.
+/// such as `probes.targets` included) replaces. A key the current values lack is
+/// unknown (the embedded default gives every key), except under `probes.schemas`, a
+/// map from target to schema file.
 fn merge(base: &mut toml::Table, overlay: toml::Table, prefix: &str) -> Result<(), PolicyError> {
     for (k, v) in overlay {
         let path = if prefix.is_empty() {
@@ -595,6 +697,18 @@ fn merge(base: &mut toml::Table, overlay: toml::Table, prefix: &str) -> Result<(
         } else {
             format!("{prefix}.{k}")
         };
+        if !base.contains_key(&k) && prefix != "probes.schemas" {
+            let what = if prefix.is_empty() { "section" } else { "key" };
+            return Err(invalid(
+                path,
+                format!(
+                    "unknown {what} ({}{}; see `rehearse policy show`)",
+                    did_you_mean(&k, base.keys().map(String::as_str)),
+                    known_keys(base, prefix.is_empty())
+                ),
+            ));
+        }
+        check_value(&path, base.get(&k), &v)?;
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &path)?,
             (Some(toml::Value::Table(_)), _) => {
@@ -877,10 +991,21 @@ mod tests {
     fn unknown_keys_and_bad_values_name_the_key() {
         let e = PolicyBuilder::new()
             .text("[triggers]\nlatency_p96_ms = 1.0\n", "t")
-            .unwrap()
-            .build()
             .unwrap_err();
-        assert!(e.to_string().contains("latency_p96_ms"), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("latency_p96_ms") && e.contains("in t, line 2"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean `latency_p95_ms`?"), "{e}");
+        let e = PolicyBuilder::new()
+            .set("go.error_rate_5xx=0.5%")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("such as 0.005 (a fraction, not a percentage)"),
+            "{e}"
+        );
         let e = PolicyBuilder::new()
             .set("go.error_rate_5xx=1.5")
             .unwrap()

@@ -379,7 +379,18 @@ fn present_columns(
             None if c.required => {
                 return Err(InputError::file(
                     path,
-                    format!("required column `{}` is missing", c.name),
+                    format!(
+                        "required column `{}` is missing{}",
+                        c.name,
+                        super::column_hint(
+                            c.name,
+                            &schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                        )
+                    ),
                 ));
             }
             None => present.push(false),

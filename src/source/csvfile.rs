@@ -225,15 +225,27 @@ impl Table for CsvTable {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
         let names: Vec<&[u8]> = headers.iter().collect();
+        let texts: Vec<&str> = names
+            .iter()
+            .map(|h| std::str::from_utf8(h.trim_ascii()).unwrap_or(""))
+            .collect();
         let mut index = Vec::with_capacity(columns.len());
         for c in columns {
             let found = names
                 .iter()
                 .position(|h| h.trim_ascii() == c.name.as_bytes());
             if found.is_none() && c.required {
+                let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+                if let Some(hint) = super::delimiter_hint(&texts, &known) {
+                    return Err(InputError::file(&path, hint));
+                }
                 return Err(InputError::file(
                     &path,
-                    format!("required column `{}` is missing from the header", c.name),
+                    format!(
+                        "required column `{}` is missing from the header{}",
+                        c.name,
+                        super::column_hint(c.name, &texts)
+                    ),
                 ));
             }
             index.push(found);

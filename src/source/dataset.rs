@@ -75,13 +75,101 @@ impl DatasetDir {
     }
 }
 
+/// The keys a manifest may hold.
+pub const MANIFEST_KEYS: &[&str] = &["start", "notes"];
+
+/// Compression extensions rehearse does not read, with the command that undoes each.
+const COMPRESSED: &[(&str, &str)] = &[
+    ("gz", "gunzip"),
+    ("zst", "unzstd"),
+    ("bz2", "bunzip2"),
+    ("xz", "unxz"),
+    ("zip", "unzip"),
+];
+
+impl DatasetDir {
+    /// For a stream the directory lacks: the files in it that look like the stream's
+    /// (its name in other case, singular or plural, compressed, another extension), each
+    /// with why it was not read, as "; found ..." to add to the error. Empty when none.
+    pub fn lookalikes(&self, stream: Stream) -> String {
+        let want = stream.as_str();
+        let singular = want.strip_suffix('s').unwrap_or(want);
+        let mut entries: Vec<String> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        let why: Vec<String> = entries
+            .iter()
+            .filter_map(|name| {
+                let (stem, rest) = name.split_once('.').unwrap_or((name, ""));
+                let lower = stem.to_lowercase();
+                if lower != want && lower != singular && lower != format!("{want}s") {
+                    return None;
+                }
+                let exts: Vec<&str> = rest.split('.').collect();
+                let ext = exts.first().copied().unwrap_or("");
+                let known = Encoding::from_extension(&ext.to_lowercase()).is_some();
+                let reason = if let Some((_, cmd)) = exts
+                    .last()
+                    .and_then(|l| COMPRESSED.iter().find(|(c, _)| l.eq_ignore_ascii_case(c)))
+                {
+                    format!("compressed files are not read (decompress it: {cmd} {name})")
+                } else if lower != want {
+                    format!(
+                        "the stream's file is named `{want}` (rename it to {want}.{})",
+                        ext.to_lowercase()
+                    )
+                } else if stem != want || (known && Encoding::from_extension(ext).is_none()) {
+                    format!(
+                        "file names are lower case (rename it to {want}.{})",
+                        ext.to_lowercase()
+                    )
+                } else if !known || exts.len() > 1 {
+                    format!(
+                        "`.{rest}` is not one of the encodings (csv, ndjson, jsonl, parquet, arrow)"
+                    )
+                } else {
+                    return None;
+                };
+                Some(format!("`{name}`: {reason}"))
+            })
+            .collect();
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!("; found {}", why.join("; "))
+        }
+    }
+}
+
 /// Reads `start` (a TOML string or datetime; a datetime without offset is read as UTC)
-/// and `notes` from a manifest. Other keys are left for people and ignored.
+/// and `notes` from a manifest; any other key is an error naming it and the known keys.
 pub fn read_manifest(path: &Path) -> Result<(Option<Millis>, Option<String>), InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| InputError::file(path, format!("not valid TOML: {e}")))?;
+    if let Some(key) = table.keys().find(|k| !MANIFEST_KEYS.contains(&k.as_str())) {
+        let near = crate::suggest::nearest(key, MANIFEST_KEYS.iter().copied())
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        return Err(InputError::file(
+            path,
+            format!(
+                "unknown key `{key}` ({near}the manifest's keys are {}; put other notes in `notes`)",
+                MANIFEST_KEYS
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     let start = match table.get("start") {
         None => None,
         Some(toml::Value::String(s)) => Some(parse_manifest_time(s).ok_or_else(|| {

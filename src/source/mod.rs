@@ -259,3 +259,53 @@ pub(crate) fn handle_row(
         }
     }
 }
+
+/// Column names people use for a column under another name: (theirs, ours).
+const COLUMN_ALIASES: &[(&str, &str)] = &[
+    ("timestamp", "ts"),
+    ("time", "ts"),
+    ("latency", "latency_ms"),
+    ("status_code", "status"),
+    ("code", "status"),
+];
+
+/// What to add to "required column `wanted` is missing" when the file has a column that
+/// is probably it: the same name in other case, a known alias, or a near miss (within two
+/// edits, or a prefix). Empty when there is none.
+pub(crate) fn column_hint(wanted: &str, present: &[&str]) -> String {
+    if let Some(p) = present.iter().find(|p| p.eq_ignore_ascii_case(wanted)) {
+        return format!("; a column `{p}` exists; column names are lower case");
+    }
+    if let Some(p) = present
+        .iter()
+        .find(|p| COLUMN_ALIASES.contains(&(p.to_ascii_lowercase().as_str(), wanted)))
+    {
+        return format!(
+            "; a column `{p}` exists: rehearse calls it `{wanted}` (rename the column)"
+        );
+    }
+    let prefix = |p: &str| p.len() >= 3 && (wanted.starts_with(p) || p.starts_with(wanted));
+    let near = present
+        .iter()
+        .find(|p| prefix(p) || crate::suggest::nearest(p, [wanted]).is_some());
+    match near {
+        Some(p) => format!("; a column `{p}` exists: did you mean `{wanted}`? (rename the column)"),
+        None => String::new(),
+    }
+}
+
+/// The hint for a CSV header that is one field holding tabs or semicolons which split it
+/// into column names the stream knows: the file uses another delimiter.
+pub(crate) fn delimiter_hint(header: &[&str], known: &[&str]) -> Option<String> {
+    let [only] = header else { return None };
+    [('\t', "tab", "\\t"), (';', "semicolon", ";")]
+        .into_iter()
+        .find(|(d, _, _)| {
+            only.contains(*d) && only.split(*d).any(|n| known.contains(&n.trim()))
+        })
+        .map(|(_, name, esc)| {
+            format!(
+                "the header is one column; it looks {name}-separated — rehearse reads comma-separated CSV (convert it, e.g. tr '{esc}' ',')"
+            )
+        })
+}

@@ -14,12 +14,20 @@ const RULES: &[(&str, &[&str])] = &[
     ("ratio", &[]),
     ("sketch", &[]),
     ("pii", &[]),
+    ("suggest", &[]),
     ("time", &["input"]),
     ("gate", &["input"]),
     ("verdict", &["gate", "input"]),
     (
         "policy",
-        &["gate", "input", "ratio", "time", "analytics::policy"],
+        &[
+            "gate",
+            "input",
+            "ratio",
+            "suggest",
+            "time",
+            "analytics::policy",
+        ],
     ),
     (
         "engine",
@@ -27,7 +35,7 @@ const RULES: &[(&str, &[&str])] = &[
             "gate", "input", "pii", "policy", "ratio", "sketch", "time", "verdict",
         ],
     ),
-    ("source", &["input", "time"]),
+    ("source", &["input", "suggest", "time"]),
     (
         "analytics",
         &[

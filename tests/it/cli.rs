@@ -1089,3 +1089,162 @@ fn an_interrupted_generate_leaves_the_old_directory_and_no_temporary_one() {
     );
     assert_eq!(std::fs::read(out.join("requests.csv")).unwrap(), old);
 }
+
+#[test]
+fn tab_or_semicolon_separated_header_names_the_delimiter() {
+    for (sep, name, tr) in [
+        ('\t', "tab", "tr '\\t' ','"),
+        (';', "semicolon", "tr ';' ','"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        manifest(d.path());
+        let header = REQ_HEADER.replace(',', &sep.to_string());
+        write(d.path(), "requests.csv", &header);
+        expect_usage_error(
+            &["run", d.path().to_str().unwrap()],
+            &[
+                "requests.csv: the header is one column",
+                &format!("it looks {name}-separated"),
+                "rehearse reads comma-separated CSV",
+                tr,
+            ],
+        );
+    }
+}
+
+#[test]
+fn missing_column_hints_at_case_typos_and_aliases() {
+    for (header, needles) in [
+        (
+            "ts,endpoint,cohort,source,Status,latency_ms\n",
+            &[
+                "`status` is missing",
+                "a column `Status` exists; column names are lower case",
+            ][..],
+        ),
+        (
+            "ts,endpoint,cohort,source,status,latency\n",
+            &[
+                "`latency_ms` is missing",
+                "a column `latency` exists",
+                "`latency_ms`",
+            ][..],
+        ),
+        (
+            "ts,endpoint,cohort,source,status,latncy_ms\n",
+            &["a column `latncy_ms` exists: did you mean `latency_ms`?"][..],
+        ),
+        (
+            "timestamp,endpoint,cohort,source,status,latency_ms\n",
+            &[
+                "`ts` is missing",
+                "a column `timestamp` exists: rehearse calls it `ts`",
+            ][..],
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        manifest(d.path());
+        write(d.path(), "requests.csv", header);
+        expect_usage_error(&["run", d.path().to_str().unwrap()], needles);
+    }
+}
+
+#[test]
+fn missing_stream_names_the_files_that_look_like_it() {
+    for (file, needles) in [
+        (
+            "requests.csv.gz",
+            &[
+                "`requests.csv.gz`: compressed files are not read",
+                "gunzip requests.csv.gz",
+            ][..],
+        ),
+        (
+            "request.csv",
+            &[
+                "`request.csv`: the stream's file is named `requests`",
+                "requests.csv",
+            ][..],
+        ),
+        (
+            "requests.CSV",
+            &["`requests.CSV`: file names are lower case (rename it to requests.csv)"][..],
+        ),
+        (
+            "Requests.csv",
+            &["`Requests.csv`: file names are lower case"][..],
+        ),
+        (
+            "requests.tsv",
+            &["`requests.tsv`: `.tsv` is not one of the encodings"][..],
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        manifest(d.path());
+        write(d.path(), file, REQ_HEADER);
+        let mut all = vec!["no `requests` stream"];
+        all.extend_from_slice(needles);
+        expect_usage_error(&["run", d.path().to_str().unwrap()], &all);
+    }
+}
+
+#[test]
+fn unknown_manifest_keys_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    tiny(d.path(), "");
+    write(
+        d.path(),
+        "dataset.toml",
+        "strat = \"2026-03-02T10:00:00Z\"\n",
+    );
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &[
+            "dataset.toml",
+            "unknown key `strat`",
+            "did you mean `start`?",
+            "`start`, `notes`",
+        ],
+    );
+}
+
+#[test]
+fn policy_errors_point_at_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    tiny(d.path(), "");
+    let ds = d.path().to_str().unwrap();
+    let p = write(d.path(), "bad.toml", "[go]\nerror_rate_5xxx = 0.1\n");
+    expect_usage_error(
+        &["run", ds, "--policy", p.to_str().unwrap()],
+        &[
+            "policy key `go.error_rate_5xxx`",
+            "bad.toml, line 2",
+            "did you mean `error_rate_5xx`?",
+        ],
+    );
+    expect_usage_error(
+        &["run", ds, "--set", "triggers.latency_p96_ms=300"],
+        &["triggers.latency_p96_ms", "did you mean `latency_p95_ms`?"],
+    );
+    expect_usage_error(
+        &["run", ds, "--set", "stages.ramp-50.duration=30m"],
+        &["no stage named `ramp-50`", "ramp-5, ramp-25"],
+    );
+    expect_usage_error(
+        &["run", ds, "--set", "stages.ramp-5.wieght=0.1"],
+        &["did you mean `weight`?"],
+    );
+    expect_usage_error(
+        &["run", ds, "--set", "go.error_rate_5xx=0.5%"],
+        &[
+            "go.error_rate_5xx",
+            "expected a number such as 0.005 (a fraction, not a percentage)",
+        ],
+    );
+    let missing = d.path().join("nope.toml");
+    let o = run(&["run", ds, "--policy", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("cannot read policy file"), "{e}");
+    assert_eq!(e.matches("No such file").count(), 1, "printed once: {e}");
+}
