@@ -6,10 +6,8 @@
 //! `--strict` makes them an error. The rules are documented in `docs/semantics.md`.
 
 use crate::engine::Folded;
-use crate::engine::fold::slot;
 use crate::input::{Millis, Stream, StreamInput};
 use crate::policy::Policy;
-use crate::sketch::Sketch;
 use crate::time::format_rfc3339;
 
 /// Canary real requests needed before their latencies are judged.
@@ -64,18 +62,11 @@ pub fn warnings(policy: &Policy, folded: &Folded, inputs: &[StreamInput]) -> Vec
 
 /// Rule (a): many canary requests whose p95 is under 10 ms.
 fn latency_in_seconds(folded: &Folded, out: &mut Vec<String>) {
-    let n: u64 = (0..folded.ticks)
-        .map(|k| folded.interval_counters(k)[slot::N])
-        .sum();
+    let (n, pcts) = folded.canary_latency_percentiles(&[50, 95]);
     if n < MIN_LATENCY_ROWS {
         return;
     }
-    let mut all = Sketch::default();
-    for s in folded.sketches.iter().flatten() {
-        all.merge(s);
-    }
-    let at = |q: u64| all.value_at_rank((n * q).div_ceil(100));
-    let (Some(p50), Some(p95)) = (at(50), at(95)) else {
+    let [Some(p50), Some(p95)] = pcts[..] else {
         return;
     };
     if p95 < SECONDS_P95_US {
