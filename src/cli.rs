@@ -138,6 +138,10 @@ pub struct RunArgs {
     /// Write the run's event log as an Arrow IPC file.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Make plausibility warnings (latencies in seconds, epoch seconds, rows outside the
+    /// rollout, stages missing a stream) an error with exit status 2.
+    #[arg(long)]
+    pub strict: bool,
     /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
     #[arg(long, value_enum, default_value = "fail")]
     pub on_error: OnErrorArg,
@@ -297,6 +301,7 @@ impl RunArgs {
             },
             json: self.json,
             record: self.record.clone(),
+            strict: self.strict,
         })
     }
 }

@@ -55,10 +55,15 @@ fn main() -> ExitCode {
         }
     };
     let failure = match run(cli) {
-        Ok(out) => match emit(&out.text) {
-            Ok(()) => return ExitCode::from(out.code),
-            Err(e) => AppError::internal(e),
-        },
+        Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("warning: {w}");
+            }
+            match emit(&out.text) {
+                Ok(()) => return ExitCode::from(out.code),
+                Err(e) => AppError::internal(e),
+            }
+        }
         Err(f) => f,
     };
     eprintln!("error: {:#}", anyhow::anyhow!(failure.error));

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod funnel;
 pub mod generate;
+pub mod plausibility;
 pub mod policy;
 pub mod replay;
 pub mod run;
@@ -24,16 +25,22 @@ pub use setup::setup;
 /// A boxed error that keeps its chain of causes.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
-/// What a command prints on stdout, and its exit status.
+/// What a command prints on stdout, its exit status, and the warnings it prints on
+/// stderr (as `warning: ...` lines).
 #[derive(Debug)]
 pub struct Output {
     pub text: String,
     pub code: u8,
+    pub warnings: Vec<String>,
 }
 
 impl Output {
     pub fn new(text: String, code: u8) -> Self {
-        Self { text, code }
+        Self {
+            text,
+            code,
+            warnings: Vec::new(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `rehearse run`: replay a dataset directory through the policy, optionally record the
 //! run's event log, and report (human summary or JSON); the exit status says the
-//! outcome (0 complete, 3 hold, 4 rollback).
+//! outcome (0 complete, 3 hold, 4 rollback). Plausibility warnings
+//! ([`super::plausibility`]) go to stderr, or with `--strict` are an error (exit 2).
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use crate::engine::Setup;
 use crate::output::{record, report};
 use crate::source::read::ReadOptions;
 
+use super::plausibility;
 use super::replay::replay_dir;
 use super::{AppError, Context, Output};
 
@@ -18,6 +20,8 @@ pub struct RunSettings {
     pub read: ReadOptions,
     pub json: bool,
     pub record: Option<PathBuf>,
+    /// Plausibility warnings are an error (exit status 2) instead of `warning:` lines.
+    pub strict: bool,
 }
 
 /// Runs the rollout over the dataset and reports it.
@@ -26,6 +30,10 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
         replay_dir(&settings.setup, &settings.dataset, settings.read).map_err(AppError::usage)?;
     let dataset = settings.dataset.display().to_string();
     let policy = &settings.setup.policy;
+    let warnings = plausibility::warnings(policy, &replay.folded, &replay.inputs);
+    if settings.strict && !warnings.is_empty() {
+        return Err(AppError::usage(plausibility::Implausible(warnings)));
+    }
     if let Some(path) = &settings.record {
         let meta = record::RecordMeta::of_run(&replay.run, policy, &dataset);
         record::write_record(path, &meta, &replay.run.events).map_err(|e| {
@@ -41,5 +49,7 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
     } else {
         report::human(&replay.run, &replay.inputs, policy, &dataset)
     };
-    Ok(Output::new(text, code))
+    let mut out = Output::new(text, code);
+    out.warnings = warnings;
+    Ok(out)
 }

@@ -521,6 +521,24 @@ impl Folded {
         }
     }
 
+    /// The canary real requests folded over every tick, and the displayed value (us) of
+    /// each of their latency percentiles `pcts` (nearest rank, all ticks' display
+    /// sketches merged); `None` for a percentile when no canary request was folded.
+    pub fn canary_latency_percentiles(&self, pcts: &[u64]) -> (u64, Vec<Option<u64>>) {
+        let n: u64 = (0..self.ticks)
+            .map(|k| self.interval_counters(k)[slot::N])
+            .sum();
+        let mut all = Sketch::default();
+        for s in self.sketches.iter().flatten() {
+            all.merge(s);
+        }
+        let values = pcts
+            .iter()
+            .map(|p| all.value_at_rank((n * p).div_ceil(100)))
+            .collect();
+        (n, values)
+    }
+
     /// The counters of tick interval `k` (0-based).
     pub fn interval_counters(&self, k: usize) -> &[u64] {
         &self.counters[k * self.stride..(k + 1) * self.stride]

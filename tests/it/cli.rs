@@ -1248,3 +1248,140 @@ fn policy_errors_point_at_the_fix() {
     assert!(e.contains("cannot read policy file"), "{e}");
     assert_eq!(e.matches("No such file").count(), 1, "printed once: {e}");
 }
+
+/// A clean generated CSV dataset (5 real requests/s, probes included) whose request
+/// and probe cells are passed through `cell(column, value)`.
+fn clean_dataset_with(dir: &Path, cell: impl Fn(&str, &str) -> String) {
+    let mut spec = GenSpec::new(11);
+    spec.rps = 5.0;
+    let ds = rehearse::generate::generate(&spec, &gen_plan(&Policy::default_policy())).unwrap();
+    write_dataset(&ds, dir, Format::Csv).unwrap();
+    for name in ["requests.csv", "probes.csv"] {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let mut out = header.join(",") + "\n";
+        for line in lines {
+            // Only the first columns are rewritten (ts, latency_ms), before any quoted
+            // payload: split at most as many cells as the header names.
+            let cells: Vec<&str> = line.splitn(header.len(), ',').collect();
+            let row: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, v)| cell(header.get(i).copied().unwrap_or(""), v))
+                .collect();
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+        std::fs::write(&path, out).unwrap();
+    }
+}
+
+fn warnings_of(o: &Output) -> Vec<String> {
+    stderr(o)
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn latencies_in_seconds_warn_and_strict_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |col, v| {
+        if col == "latency_ms" {
+            format!("{}", v.parse::<f64>().unwrap() / 1000.0)
+        } else {
+            v.to_string()
+        }
+    });
+    let ds = dir.to_str().unwrap();
+    let plain = run(&["run", ds, "--json"]);
+    assert_ne!(plain.status.code(), Some(2), "{}", stderr(&plain));
+    let w = warnings_of(&plain);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("canary requests have p50") && w[0].contains("looks like seconds"),
+        "{w:?}"
+    );
+    let strict = run(&["run", ds, "--json", "--strict"]);
+    assert_eq!(strict.status.code(), Some(2), "{}", stderr(&strict));
+    assert!(strict.stdout.is_empty());
+    let err = stderr(&strict);
+    assert!(
+        err.starts_with("error: --strict: 1 plausibility warning(s)")
+            && err.contains("looks like seconds"),
+        "{err}"
+    );
+}
+
+/// An RFC 3339 timestamp as epoch seconds.
+fn epoch_seconds(v: &str) -> String {
+    let ms = rehearse::time::parse_rfc3339(v).unwrap();
+    (ms / 1000).to_string()
+}
+
+#[test]
+fn epoch_seconds_timestamps_warn() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |col, v| {
+        if col == "ts" {
+            epoch_seconds(v)
+        } else {
+            v.to_string()
+        }
+    });
+    // With the manifest's start, every row falls outside the rollout window.
+    let ds = dir.to_str().unwrap();
+    let o = run(&["run", ds]);
+    let w = warnings_of(&o);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w.iter()
+            .all(|w| w.contains("rows fall outside the rollout window")),
+        "{w:?}"
+    );
+    assert_eq!(run(&["run", ds, "--strict"]).status.code(), Some(2));
+    // Without a start, T0 falls in 1970.
+    std::fs::remove_file(dir.join("dataset.toml")).unwrap();
+    let o = run(&["run", ds]);
+    let w = warnings_of(&o);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("T0 is 1970-") && w.contains("epoch seconds")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_dataset_without_probes_warns() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |_, v| v.to_string());
+    let ds = dir.to_str().unwrap();
+    let o = run(&["run", ds]);
+    assert_eq!(warnings_of(&o), Vec::<String>::new(), "{}", stderr(&o));
+    std::fs::remove_file(dir.join("probes.csv")).unwrap();
+    let o = run(&["run", ds]);
+    let w = warnings_of(&o);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("no `probes` stream") && w[0].contains("never evaluated"),
+        "{w:?}"
+    );
+    assert_eq!(run(&["run", ds, "--strict"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_bundled_dataset_gives_no_warning() {
+    let o = run(&[
+        "run",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/demo"),
+        "--strict",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
