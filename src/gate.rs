@@ -147,11 +147,11 @@ pub struct GateDef {
 }
 
 /// The sustain span: moves every sustained trigger at once.
-pub const SUSTAIN_KNOB: KnobDef = KnobDef {
-    key: "rollout.sustain",
-    label: "sustain",
-    kind: KnobKind::SustainTicks,
-    gates: &[
+pub const SUSTAIN_KNOB: KnobDef = sweepable_knob(
+    "rollout.sustain",
+    "sustain",
+    KnobKind::SustainTicks,
+    &[
         Gate::ErrorRate5xx,
         Gate::ErrorRate4xxNonauth,
         Gate::LatencyP95,
@@ -163,8 +163,36 @@ pub const SUSTAIN_KNOB: KnobDef = KnobDef {
         Gate::PiiInLogs,
         Gate::QueueBacklog,
     ],
-    sweep: true,
-};
+);
+
+/// A knob live tuning may move, but sweeps may not.
+const fn knob(
+    key: &'static str,
+    label: &'static str,
+    kind: KnobKind,
+    gates: &'static [Gate],
+) -> KnobDef {
+    KnobDef {
+        key,
+        label,
+        kind,
+        gates,
+        sweep: false,
+    }
+}
+
+/// A knob both live tuning and sweeps may move.
+const fn sweepable_knob(
+    key: &'static str,
+    label: &'static str,
+    kind: KnobKind,
+    gates: &'static [Gate],
+) -> KnobDef {
+    KnobDef {
+        sweep: true,
+        ..knob(key, label, kind, gates)
+    }
+}
 
 /// A gate definition with the defaults most gates share.
 const fn def(gate: Gate, id: &'static str, stream: Stream, label: &'static str) -> GateDef {
@@ -200,20 +228,13 @@ pub const GATES: [GateDef; 24] = [
         sustained: true,
         keys: &["go.error_rate_5xx", "triggers.error_rate_5xx"],
         knobs: &[
-            KnobDef {
-                key: "go.error_rate_5xx",
-                label: "5xx go",
-                kind: K::Rate,
-                gates: &[G::ErrorRate5xx],
-                sweep: true,
-            },
-            KnobDef {
-                key: "triggers.error_rate_5xx",
-                label: "5xx trigger",
-                kind: K::Rate,
-                gates: &[G::ErrorRate5xx],
-                sweep: true,
-            },
+            sweepable_knob("go.error_rate_5xx", "5xx go", K::Rate, &[G::ErrorRate5xx]),
+            sweepable_knob(
+                "triggers.error_rate_5xx",
+                "5xx trigger",
+                K::Rate,
+                &[G::ErrorRate5xx],
+            ),
         ],
         ..def(
             G::ErrorRate5xx,
@@ -233,20 +254,18 @@ pub const GATES: [GateDef; 24] = [
             "triggers.error_rate_4xx_nonauth",
         ],
         knobs: &[
-            KnobDef {
-                key: "go.error_rate_4xx_nonauth",
-                label: "4xx go",
-                kind: K::Rate,
-                gates: &[G::ErrorRate4xxNonauth],
-                sweep: true,
-            },
-            KnobDef {
-                key: "triggers.error_rate_4xx_nonauth",
-                label: "4xx trigger",
-                kind: K::Rate,
-                gates: &[G::ErrorRate4xxNonauth],
-                sweep: true,
-            },
+            sweepable_knob(
+                "go.error_rate_4xx_nonauth",
+                "4xx go",
+                K::Rate,
+                &[G::ErrorRate4xxNonauth],
+            ),
+            sweepable_knob(
+                "triggers.error_rate_4xx_nonauth",
+                "4xx trigger",
+                K::Rate,
+                &[G::ErrorRate4xxNonauth],
+            ),
         ],
         ..def(
             G::ErrorRate4xxNonauth,
@@ -262,20 +281,18 @@ pub const GATES: [GateDef; 24] = [
         sustained: true,
         keys: &["stages.*.go_p95_ms", "triggers.latency_p95_ms"],
         knobs: &[
-            KnobDef {
-                key: "stages.*.go_p95_ms",
-                label: "p95 go {stage}",
-                kind: K::Ms,
-                gates: &[G::LatencyP95],
-                sweep: true,
-            },
-            KnobDef {
-                key: "triggers.latency_p95_ms",
-                label: "p95 trigger",
-                kind: K::Ms,
-                gates: &[G::LatencyP95],
-                sweep: true,
-            },
+            sweepable_knob(
+                "stages.*.go_p95_ms",
+                "p95 go {stage}",
+                K::Ms,
+                &[G::LatencyP95],
+            ),
+            sweepable_knob(
+                "triggers.latency_p95_ms",
+                "p95 trigger",
+                K::Ms,
+                &[G::LatencyP95],
+            ),
         ],
         ..def(
             G::LatencyP95,
@@ -303,13 +320,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Availability,
         op: "<",
         keys: &["go.availability"],
-        knobs: &[KnobDef {
-            key: "go.availability",
-            label: "availability",
-            kind: K::Step(0.0005),
-            gates: &[G::Availability],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "go.availability",
+            "availability",
+            K::Step(0.0005),
+            &[G::Availability],
+        )],
         ..def(
             G::Availability,
             "availability",
@@ -322,13 +338,12 @@ pub const GATES: [GateDef; 24] = [
         judged: Judged::StageEnd,
         unit: Unit::TickShare,
         keys: &["go.max_no_data_ticks", "rollout.min_requests"],
-        knobs: &[KnobDef {
-            key: "go.max_no_data_ticks",
-            label: "no-data share",
-            kind: K::Step(0.01),
-            gates: &[G::InsufficientData],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "go.max_no_data_ticks",
+            "no-data share",
+            K::Step(0.01),
+            &[G::InsufficientData],
+        )],
         ..def(
             G::InsufficientData,
             "insufficient_data",
@@ -342,13 +357,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::BudgetShare,
         sustained: true,
         keys: &["budget.slo", "budget.period", "budget.max_burn"],
-        knobs: &[KnobDef {
-            key: "budget.max_burn",
-            label: "budget burn",
-            kind: K::Step(0.01),
-            gates: &[G::BudgetBurn],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "budget.max_burn",
+            "budget burn",
+            K::Step(0.01),
+            &[G::BudgetBurn],
+        )],
         ..def(
             G::BudgetBurn,
             "budget_burn",
@@ -364,13 +378,12 @@ pub const GATES: [GateDef; 24] = [
             "endpoints.p95_ms",
             "endpoints.min_requests",
         ],
-        knobs: &[KnobDef {
-            key: "endpoints.p95_ms",
-            label: "endpoint p95",
-            kind: K::Ms,
-            gates: &[G::EndpointLatencyP95],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "endpoints.p95_ms",
+            "endpoint p95",
+            K::Ms,
+            &[G::EndpointLatencyP95],
+        )],
         ..def(
             G::EndpointLatencyP95,
             "endpoint_latency_p95",
@@ -383,13 +396,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Fraction,
         op: ">=",
         keys: &["infra.cpu_p95"],
-        knobs: &[KnobDef {
-            key: "infra.cpu_p95",
-            label: "cpu p95",
-            kind: K::Step(0.01),
-            gates: &[G::CpuHeadroom],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "infra.cpu_p95",
+            "cpu p95",
+            K::Step(0.01),
+            &[G::CpuHeadroom],
+        )],
         ..def(G::CpuHeadroom, "cpu_headroom", Stream::Infra, "cpu p95")
     },
     GateDef {
@@ -397,13 +409,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Fraction,
         op: "<=",
         keys: &["infra.mem_free_p5"],
-        knobs: &[KnobDef {
-            key: "infra.mem_free_p5",
-            label: "mem free p5",
-            kind: K::Step(0.01),
-            gates: &[G::MemoryHeadroom],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "infra.mem_free_p5",
+            "mem free p5",
+            K::Step(0.01),
+            &[G::MemoryHeadroom],
+        )],
         ..def(
             G::MemoryHeadroom,
             "memory_headroom",
@@ -416,13 +427,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Ms,
         op: ">=",
         keys: &["infra.db_p95_ms"],
-        knobs: &[KnobDef {
-            key: "infra.db_p95_ms",
-            label: "db p95",
-            kind: K::Step(5.0),
-            gates: &[G::DbLatency],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "infra.db_p95_ms",
+            "db p95",
+            K::Step(5.0),
+            &[G::DbLatency],
+        )],
         ..def(G::DbLatency, "db_latency", Stream::Infra, "db p95")
     },
     GateDef {
@@ -430,13 +440,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Depth,
         sustained: true,
         keys: &["infra.queue_depth"],
-        knobs: &[KnobDef {
-            key: "infra.queue_depth",
-            label: "queue depth",
-            kind: K::Step(100.0),
-            gates: &[G::QueueBacklog],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "infra.queue_depth",
+            "queue depth",
+            K::Step(100.0),
+            &[G::QueueBacklog],
+        )],
         ..def(
             G::QueueBacklog,
             "queue_backlog",
@@ -527,13 +536,12 @@ pub const GATES: [GateDef; 24] = [
         unit: Unit::Latency,
         sustained: true,
         keys: &["triggers.latency_p99_ms"],
-        knobs: &[KnobDef {
-            key: "triggers.latency_p99_ms",
-            label: "p99 trigger",
-            kind: K::Ms,
-            gates: &[G::LatencyP99],
-            sweep: true,
-        }],
+        knobs: &[sweepable_knob(
+            "triggers.latency_p99_ms",
+            "p99 trigger",
+            K::Ms,
+            &[G::LatencyP99],
+        )],
         ..def(
             G::LatencyP99,
             "latency_p99",
@@ -550,13 +558,12 @@ pub const GATES: [GateDef; 24] = [
         op: ">=",
         shows_threshold: false,
         keys: &["probes.consecutive_failures"],
-        knobs: &[KnobDef {
-            key: "probes.consecutive_failures",
-            label: "probe fails",
-            kind: K::Count,
-            gates: &[G::ProbeFailures],
-            sweep: false,
-        }],
+        knobs: &[knob(
+            "probes.consecutive_failures",
+            "probe fails",
+            K::Count,
+            &[G::ProbeFailures],
+        )],
         ..def(
             G::ProbeFailures,
             "probe_failures",
@@ -602,20 +609,18 @@ pub const GATES: [GateDef; 24] = [
 
 /// The security limits, shared by both security gates (listed once, on the first).
 const SECURITY_KNOBS: [KnobDef; 2] = [
-    KnobDef {
-        key: "security.factor",
-        label: "sec. factor",
-        kind: K::Step(0.5),
-        gates: &[G::SecurityWafSpike, G::SecurityAuthFailures],
-        sweep: false,
-    },
-    KnobDef {
-        key: "security.min_per_minute",
-        label: "sec. min/min",
-        kind: K::Step(1.0),
-        gates: &[G::SecurityWafSpike, G::SecurityAuthFailures],
-        sweep: false,
-    },
+    knob(
+        "security.factor",
+        "sec. factor",
+        K::Step(0.5),
+        &[G::SecurityWafSpike, G::SecurityAuthFailures],
+    ),
+    knob(
+        "security.min_per_minute",
+        "sec. min/min",
+        K::Step(1.0),
+        &[G::SecurityWafSpike, G::SecurityAuthFailures],
+    ),
 ];
 
 /// The Go gates in reason order.
