@@ -330,6 +330,8 @@ pub struct StreamInput {
     pub stats: ReadStats,
     /// Rows outside `(T0, end of the last stage]`.
     pub outside: u64,
+    /// Of those, rows timed before 2000-01-01 (likely epoch seconds read as milliseconds).
+    pub before_2000: u64,
 }
 
 /// Columnar batch of requests, already reduced to what gates read.
@@ -448,6 +450,8 @@ pub trait EventSink {
     fn columns(&mut self, stream: Stream, has: &dyn Fn(&str) -> bool);
     /// Events of `stream` outside the rollout so far.
     fn outside(&self, stream: Stream) -> u64;
+    /// Of those, events timed before 2000-01-01 (likely epoch seconds).
+    fn before_2000(&self, stream: Stream) -> u64;
     /// The endpoint prefixes whose index a request batch carries.
     fn prefixes(&self) -> &[String];
     /// An empty sink of the same configuration, to fold a share of the requests on

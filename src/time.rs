@@ -52,6 +52,10 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
 /// Parses an RFC 3339 timestamp (`2026-03-02T10:00:00.123456Z`, `...+02:00`) to epoch
 /// milliseconds, flooring sub-millisecond digits. `t`/`T`/space separate date and time;
 /// `z`/`Z` or a `±HH:MM` offset is required.
+/// 2000-01-01T00:00:00Z in epoch milliseconds: a timestamp before it, read as epoch
+/// milliseconds, is most likely epoch seconds (plausibility rule (b)).
+pub const YEAR_2000_MS: Millis = 946_684_800_000;
+
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     let b = s.trim().as_bytes();
     let year = digits(b, 0, 4)? as i64;

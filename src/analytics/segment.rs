@@ -6,7 +6,6 @@
 //! `dataset-format.md` lists them, and errors name the Segment field (`properties.revenue`).
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -17,6 +16,7 @@ use super::data::{
 };
 use super::symbols::{NONE, Symbols, fingerprint};
 use crate::source::cell::{self, Cell};
+use crate::source::text::open_text;
 use crate::source::{InputError, OnError, ReadStats, RowLoc, RowProblem, handle_row};
 
 /// The Segment field each funnel column comes from, in [`FUNNEL_COLUMNS`] order.
@@ -54,8 +54,7 @@ pub struct SegmentStats {
 /// Whether an NDJSON file is a Segment export: its first non-blank line is a JSON
 /// object with a `type` field.
 pub fn is_segment(path: &Path) -> Result<bool, InputError> {
-    let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::new(open_text(path)?);
     let mut line = String::new();
     loop {
         line.clear();
@@ -107,8 +106,7 @@ pub(crate) fn read(
     ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
-    let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut reader = BufReader::with_capacity(1 << 20, open_text(path)?);
     let mut stats = ReadStats {
         present: vec![false; FUNNEL_COLUMNS.len()],
         ..Default::default()

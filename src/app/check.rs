@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::output::check::{junit, table};
 use crate::output::write_atomic;
 
+use super::progress::Progress;
 use super::scenario::{check_one, discover};
 use super::{AppError, Context, Output};
 
@@ -31,7 +32,20 @@ pub fn run(settings: &CheckSettings) -> Result<Output, AppError> {
             settings.dir.display()
         )));
     }
-    let results: Vec<_> = files.iter().map(|f| check_one(f)).collect();
+    let progress = Progress::bar(files.len() as u64, "scenarios");
+    let results: Vec<_> = files
+        .iter()
+        .map(|f| {
+            progress.set_message(
+                f.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            );
+            let r = check_one(f);
+            progress.inc(1);
+            r
+        })
+        .collect();
+    progress.finish();
     if let Some(path) = &settings.junit {
         write_atomic(path, junit(&results).as_bytes()).map_err(|e| {
             AppError::internal(Context::new(format!("cannot write {}", path.display()), e))

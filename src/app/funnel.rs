@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 
 use crate::analytics::{AnalyticsData, AnalyticsPolicy, analyze};
+use crate::input::Stream;
 use crate::output::funnel as report;
 use crate::source::OnError;
+use crate::source::dataset::DatasetDir;
 
+use super::progress::Progress;
 use super::{AppError, Output};
 
 /// The settings of `rehearse funnel`.
@@ -24,14 +27,20 @@ pub struct FunnelSettings {
 pub fn run(s: &FunnelSettings) -> Result<Output, AppError> {
     let policy = AnalyticsPolicy::build(s.policy.as_deref(), &s.set).map_err(AppError::usage)?;
     let dataset = s.dataset.display().to_string();
-    let data = AnalyticsData::load(&s.dataset, s.on_error)
+    let progress = Progress::spinner("loading funnel and ledger");
+    let dir = DatasetDir::open(&s.dataset).map_err(AppError::usage)?;
+    let data = AnalyticsData::load_dir(&dir, s.on_error)
         .map_err(AppError::usage)?
         .ok_or_else(|| {
             AppError::usage(format!(
-                "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment NDJSON export as funnel.ndjson)"
+                "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment NDJSON export as funnel.ndjson){}{}",
+                dir.lookalikes(Stream::Funnel),
+                dir.lookalikes(Stream::Ledger)
             ))
         })?;
+    progress.set_message("analysing");
     let mut analytics = analyze(&data, &policy, &dataset).map_err(AppError::internal)?;
+    progress.finish();
     if let Some(dir) = &s.out {
         report::write_tables(&mut analytics, &data, dir).map_err(AppError::internal)?;
     }

@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::input::Stream;
 use crate::output::dataset::Format;
-use crate::source::Encoding;
+use crate::source::dataset::stream_file;
 
 use super::scenario::Scenario;
 use super::{AppError, Output};
@@ -214,9 +213,7 @@ fn is_dataset_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let stream_file = name.rsplit_once('.').is_some_and(|(stem, ext)| {
-        Stream::ALL.iter().any(|s| s.as_str() == stem) && Encoding::from_extension(ext).is_some()
-    });
+    let stream_file = stream_file(name).is_some();
     let leftover = name.starts_with(".rehearse-") && name.ends_with(".tmp");
     is_file && (name == "dataset.toml" || stream_file || leftover)
 }

@@ -10,6 +10,7 @@ pub mod funnel;
 pub mod generate;
 pub mod plausibility;
 pub mod policy;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod scenario;

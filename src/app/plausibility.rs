@@ -6,16 +6,15 @@
 //! `--strict` makes them an error. The rules are documented in `docs/semantics.md`.
 
 use crate::engine::Folded;
-use crate::input::{Millis, Stream, StreamInput};
+use crate::gate::Gate;
+use crate::input::{Stream, StreamInput};
 use crate::policy::Policy;
-use crate::time::format_rfc3339;
+use crate::time::{YEAR_2000_MS, format_rfc3339};
 
 /// Canary real requests needed before their latencies are judged.
 const MIN_LATENCY_ROWS: u64 = 1000;
 /// A canary p95 below this (microseconds) looks like seconds read as milliseconds.
 const SECONDS_P95_US: u64 = 10_000;
-/// A T0 before 2000-01-01T00:00:00Z looks like epoch seconds read as milliseconds.
-const YEAR_2000_MS: Millis = 946_684_800_000;
 
 /// Plausibility warnings were found and `--strict` makes them an error.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +22,13 @@ const YEAR_2000_MS: Millis = 946_684_800_000;
 pub struct Implausible(pub Vec<String>);
 
 /// The plausibility warnings of a replay, each saying what was seen and the likely fix.
-pub fn warnings(policy: &Policy, folded: &Folded, inputs: &[StreamInput]) -> Vec<String> {
+/// `evaluated` is the run's per-gate "had its data" list.
+pub fn warnings(
+    policy: &Policy,
+    folded: &Folded,
+    inputs: &[StreamInput],
+    evaluated: &[(Gate, bool)],
+) -> Vec<String> {
     let mut out = Vec::new();
     latency_in_seconds(folded, &mut out);
     if folded.t0 < YEAR_2000_MS {
@@ -33,7 +38,17 @@ pub fn warnings(policy: &Policy, folded: &Folded, inputs: &[StreamInput]) -> Vec
         ));
     }
     for i in inputs {
-        if i.stats.rows > 0 && i.outside * 2 > i.stats.rows {
+        if i.stats.rows > 0 && i.before_2000 * 2 > i.stats.rows && folded.t0 >= YEAR_2000_MS {
+            // Rule (b) for one stream: the rollout's T0 is right (from the manifest or
+            // another stream) but this file's timestamps are epoch seconds.
+            out.push(format!(
+                "{}: {} of {} rows are timed before the year 2000 while the rollout starts {}: its timestamps look like epoch seconds read as epoch milliseconds (multiply by 1000, or write RFC 3339 timestamps)",
+                i.file,
+                i.before_2000,
+                i.stats.rows,
+                format_rfc3339(folded.t0)
+            ));
+        } else if i.stats.rows > 0 && i.outside * 2 > i.stats.rows {
             out.push(format!(
                 "{}: {} of {} rows fall outside the rollout window (T0 {}): check that its timestamps are epoch milliseconds or RFC 3339 (not epoch seconds) and that the manifest's `start` or --start is right",
                 i.file,
@@ -57,7 +72,36 @@ pub fn warnings(policy: &Policy, folded: &Folded, inputs: &[StreamInput]) -> Vec
             ));
         }
     }
+    absent_streams(inputs, evaluated, &mut out);
     out
+}
+
+/// Rule (d) for every stream but probes (whose gates belong to some stages only): the
+/// streams the dataset lacks whose gates were therefore never evaluated, in one warning.
+fn absent_streams(inputs: &[StreamInput], evaluated: &[(Gate, bool)], out: &mut Vec<String>) {
+    let mut absent = Vec::new();
+    for stream in Stream::ALL {
+        if stream == Stream::Probes || inputs.iter().any(|i| i.stream == stream) {
+            continue;
+        }
+        let gates: Vec<&str> = evaluated
+            .iter()
+            .filter(|(g, e)| !e && g.stream() == stream)
+            .map(|(g, _)| g.as_str())
+            .collect();
+        if !gates.is_empty() {
+            absent.push(format!("`{}` ({})", stream.as_str(), gates.join(", ")));
+        }
+    }
+    if !absent.is_empty() {
+        out.push(format!(
+            "the dataset has no {} stream{}, so {} gates were never evaluated and cannot hold or roll back any stage (add the stream's file, e.g. {}.csv, if the rollout should be judged on it)",
+            absent.join(", "),
+            if absent.len() == 1 { "" } else { "s" },
+            if absent.len() == 1 { "its" } else { "their" },
+            absent[0].split('`').nth(1).unwrap_or("infra")
+        ));
+    }
 }
 
 /// Rule (a): many canary requests whose p95 is under 10 ms.

@@ -15,6 +15,8 @@ use crate::source::dataset::DatasetDir;
 use crate::source::read::{ReadOptions, earliest_start, floor_minute, read_streams};
 use crate::source::{InputError, memory::push_dataset};
 
+use super::progress::{Progress, Watched};
+
 /// A run over a dataset, with what was read.
 pub struct Replay {
     pub run: Run,
@@ -101,8 +103,18 @@ pub fn replay_dir_with_bands(
     };
     let t0 = check_start(&setup.policy, t0, &name)?;
     let mut folded = new_folded(setup, t0, extra);
-    let inputs = read_streams(&ds, &mut folded, opts)?;
+    let progress = Progress::counter("rows");
+    let inputs = if progress.is_hidden() {
+        read_streams(&ds, &mut folded, opts)?
+    } else {
+        let mut watched = Watched::new(folded, progress.clone());
+        let inputs = read_streams(&ds, &mut watched, opts);
+        folded = watched.into_inner();
+        inputs?
+    };
+    progress.set_message("loading funnel and ledger");
     let analytics = AnalyticsData::load_dir(&ds, opts.on_error)?;
+    progress.finish();
     Ok(finish(setup, folded, inputs, analytics))
 }
 
@@ -168,6 +180,7 @@ fn analytics_inputs(data: &AnalyticsData) -> Vec<StreamInput> {
                 present: Vec::new(),
             },
             outside: 0,
+            before_2000: 0,
         })
         .collect()
 }

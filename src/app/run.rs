@@ -30,7 +30,12 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
         replay_dir(&settings.setup, &settings.dataset, settings.read).map_err(AppError::usage)?;
     let dataset = settings.dataset.display().to_string();
     let policy = &settings.setup.policy;
-    let warnings = plausibility::warnings(policy, &replay.folded, &replay.inputs);
+    let warnings = plausibility::warnings(
+        policy,
+        &replay.folded,
+        &replay.inputs,
+        &replay.run.evaluated,
+    );
     if settings.strict && !warnings.is_empty() {
         return Err(AppError::usage(plausibility::Implausible(warnings)));
     }

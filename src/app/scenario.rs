@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::engine::{Run, Setup};
 use crate::output::check::{CheckError, CheckResult, Phase};
 
+use super::progress::Progress;
 use super::replay::replay_dataset;
 use crate::generate::{GenPlan, GenSpec, StagePlan, generate};
 use crate::input::Dataset;
@@ -162,7 +163,12 @@ impl Scenario {
                 .map_err(|e| err(e.to_string()))?;
         self.add_funnel(&mut ds)?;
         let mut count = 0u64;
-        let counted = chunks.inspect(|c| count += c.len() as u64);
+        let progress = Progress::counter("requests");
+        progress.set_message(format!("generating {}", self.name));
+        let counted = chunks.inspect(|c| {
+            count += c.len() as u64;
+            progress.inc(c.len() as u64);
+        });
         crate::output::dataset::write_dataset_streaming(&ds, counted, dir, format)
             .map_err(|e| err(e.to_string()))?;
         Ok(count)

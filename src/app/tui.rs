@@ -13,6 +13,7 @@ use crate::source::read::ReadOptions;
 use crate::tui::tune::portable_toml;
 use crate::tui::{Origin, Session, run_tui};
 
+use super::progress::Progress;
 use super::replay::{replay_dataset_with_bands, replay_dir_with_bands};
 use super::scenario::Scenario;
 use super::{AppError, BoxError, Context, Output};
@@ -110,8 +111,10 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
                 policy = policy_builder(s, Some(base))?.build()?;
             }
             let setup = super::setup(policy)?;
+            let progress = Progress::spinner(format!("generating and replaying {}", scenario.name));
             let ds = scenario.dataset()?;
             let replay = replay_dataset_with_bands(&setup, &ds, start, 8192, &grid)?;
+            progress.finish();
             Ok(Session::from_replay(
                 format!("scenario {}", scenario.name),
                 Origin::Scenario,

@@ -83,6 +83,8 @@ pub struct Folded {
     pub sketches: Vec<Option<Sketch>>,
     /// Events outside `(T0, end]` per stream.
     pub outside: [u64; 8],
+    /// Of those, events before 2000-01-01 per stream (epoch seconds read as milliseconds).
+    pub before_2000: [u64; 8],
     /// Rows seen per stream.
     pub rows: [u64; 8],
     pub present: [bool; 8],
@@ -162,6 +164,7 @@ impl Folded {
             counters: vec![0; stride * ticks],
             sketches: vec![None; ticks],
             outside: [0; 8],
+            before_2000: [0; 8],
             rows: [0; 8],
             present: [false; 8],
             probes: Vec::new(),
@@ -184,6 +187,15 @@ impl Folded {
             prefixes: p.outlier_prefixes.clone(),
             stage_ends: p.stages.iter().map(|s| t0 + s.end_ms()).collect(),
             security_baseline_ms: p.security_baseline_ms,
+        }
+    }
+
+    /// Counts an event of stream slot `si` outside the rollout, and whether it predates 2000.
+    #[inline]
+    fn count_outside(&mut self, si: usize, ts: Millis) {
+        self.outside[si] += 1;
+        if ts < crate::time::YEAR_2000_MS {
+            self.before_2000[si] += 1;
         }
     }
 
@@ -255,6 +267,7 @@ impl Folded {
             counters: vec![0; self.counters.len()],
             sketches: vec![None; self.ticks],
             outside: [0; 8],
+            before_2000: [0; 8],
             rows: [0; 8],
             present: [false; 8],
             probes: Vec::new(),
@@ -294,6 +307,7 @@ impl Folded {
         let ri = stream_idx(Stream::Requests);
         self.rows[ri] += part.rows[ri];
         self.outside[ri] += part.outside[ri];
+        self.before_2000[ri] += part.before_2000[ri];
     }
 
     /// Folds a batch of requests.
@@ -310,7 +324,7 @@ impl Folded {
                 last
             } else {
                 let Some(k) = self.interval(ts) else {
-                    self.outside[ri] += 1;
+                    self.count_outside(ri, ts);
                     continue;
                 };
                 lo = self.t0 + (k as Millis) * self.tick_ms;
@@ -359,7 +373,7 @@ impl Folded {
         let pi = stream_idx(Stream::Probes);
         self.rows[pi] += 1;
         if self.interval(ts).is_none() {
-            self.outside[pi] += 1;
+            self.count_outside(pi, ts);
             return;
         }
         let t = match self.probe_targets.iter().position(|x| x == target) {
@@ -406,7 +420,7 @@ impl Folded {
         self.rows[ii] += 1;
         match self.interval(ts) {
             Some(k) => self.infra[k].push(s),
-            None => self.outside[ii] += 1,
+            None => self.count_outside(ii, ts),
         }
     }
 
@@ -427,7 +441,7 @@ impl Folded {
                 }
             }
             None => {
-                self.outside[si] += 1;
+                self.count_outside(si, ts);
                 if let Some(i) = idx
                     && ts < self.t0
                     && ts >= self.t0 - self.security_baseline_ms
@@ -443,7 +457,7 @@ impl Folded {
         let li = stream_idx(Stream::Logs);
         self.rows[li] += 1;
         let Some(k) = self.interval(ts) else {
-            self.outside[li] += 1;
+            self.count_outside(li, ts);
             return;
         };
         let det = self.pii_detector.get_or_insert_with(PiiDetector::new);
@@ -476,7 +490,7 @@ impl Folded {
         let gi = stream_idx(Stream::Pages);
         self.rows[gi] += 1;
         if self.interval(ts).is_none() {
-            self.outside[gi] += 1;
+            self.count_outside(gi, ts);
             return;
         }
         let Some(stage) = self.stage_ends.iter().position(|&e| ts <= e) else {
@@ -593,6 +607,9 @@ impl EventSink for Folded {
     }
     fn outside(&self, stream: Stream) -> u64 {
         self.outside[stream_idx(stream)]
+    }
+    fn before_2000(&self, stream: Stream) -> u64 {
+        self.before_2000[stream_idx(stream)]
     }
     fn prefixes(&self) -> &[String] {
         &self.prefixes

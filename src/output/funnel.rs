@@ -7,7 +7,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{ParquetCompression, ParquetWriter};
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+};
+use arrow_schema::{Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use polars::prelude::{DataFrame, DataType, PolarsError, PolarsResult};
 
 use crate::analytics::AnalyticsData;
 use crate::analytics::data::STEP_NAMES;
@@ -32,14 +42,10 @@ pub fn write_tables(
     let mut written = Vec::new();
     for (name, df) in analytics.tables(data)? {
         let path = dir.join(format!("{name}.parquet"));
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .with_compression(ParquetCompression::Snappy)
-            .finish(df)
-            .map_err(|source| ReportError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
+        let bytes = frame_to_parquet(df).map_err(|source| ReportError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
         super::write_atomic(&path, &bytes).map_err(io(&path))?;
         written.push(path);
     }
@@ -47,6 +53,60 @@ pub fn write_tables(
     super::write_atomic(&path, to_json(&analytics.report).as_bytes()).map_err(io(&path))?;
     written.push(path);
     Ok(written)
+}
+
+/// A table as a Snappy-compressed Parquet file, written by the arrow-rs writer the
+/// readers already use (polars' own Parquet writer is not built: it would pull in its
+/// whole I/O stack). Columns keep their type; a type the tables do not use is written
+/// as text.
+fn frame_to_parquet(df: &DataFrame) -> PolarsResult<Vec<u8>> {
+    // A polars column's values (absent ones as `None`) into an arrow-rs array.
+    macro_rules! values {
+        ($ca:expr, $array:ty) => {{
+            let ca = $ca;
+            (0..ca.len()).map(|i| ca.get(i)).collect::<$array>()
+        }};
+    }
+    let mut fields = Vec::with_capacity(df.width());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let s = c.as_materialized_series();
+        let array: ArrayRef = match s.dtype() {
+            DataType::Boolean => Arc::new(values!(s.bool()?, BooleanArray)),
+            DataType::UInt8 => Arc::new(values!(s.u8()?, UInt8Array)),
+            DataType::UInt16 => Arc::new(values!(s.u16()?, UInt16Array)),
+            DataType::UInt32 => Arc::new(values!(s.u32()?, UInt32Array)),
+            DataType::UInt64 => Arc::new(values!(s.u64()?, UInt64Array)),
+            DataType::Int8 => Arc::new(values!(s.i8()?, Int8Array)),
+            DataType::Int16 => Arc::new(values!(s.i16()?, Int16Array)),
+            DataType::Int32 => Arc::new(values!(s.i32()?, Int32Array)),
+            DataType::Int64 => Arc::new(values!(s.i64()?, Int64Array)),
+            DataType::Float32 => Arc::new(values!(s.f32()?, Float32Array)),
+            DataType::Float64 => Arc::new(values!(s.f64()?, Float64Array)),
+            DataType::String => Arc::new(values!(s.str()?, StringArray)),
+            _ => {
+                let t = s.cast(&DataType::String)?;
+                Arc::new(values!(t.str()?, StringArray))
+            }
+        };
+        fields.push(Field::new(
+            c.name().as_str(),
+            array.data_type().clone(),
+            true,
+        ));
+        arrays.push(array);
+    }
+    let other = |e: &dyn std::fmt::Display| PolarsError::ComputeError(e.to_string().into());
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| other(&e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut bytes = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut bytes, schema, Some(props)).map_err(|e| other(&e))?;
+    w.write(&batch).map_err(|e| other(&e))?;
+    w.close().map_err(|e| other(&e))?;
+    Ok(bytes)
 }
 
 /// The report as pretty JSON with a final newline.

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::text::{TextFile, open_text};
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, handle_row,
@@ -19,7 +20,7 @@ pub struct CsvTable {
     path: PathBuf,
     /// A whole file is a range without end (one concrete reader type for both, which
     /// keeps the record loop inlined).
-    reader: csv::Reader<std::io::Take<BufReader<File>>>,
+    reader: csv::Reader<std::io::Take<BufReader<TextFile>>>,
     /// A range's reader: the file's header, and the lines before the range.
     range: Option<(csv::ByteRecord, u64)>,
     /// Bytes before what the CSV parser reads (a byte-order mark).
@@ -37,8 +38,7 @@ pub struct CsvPart {
 
 impl CsvTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file =
-            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let file = open_text(path)?;
         let mut buffered = BufReader::with_capacity(1 << 20, file);
         // A byte-order mark goes before the CSV parser sees the header, so a quoted
         // first column name (`\u{feff}"ts",...`) is still unquoted.
@@ -77,7 +77,8 @@ impl CsvTable {
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         file.seek(SeekFrom::Start(part.start))
             .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-        let body = BufReader::with_capacity(1 << 20, file).take(part.end - part.start);
+        let body =
+            BufReader::with_capacity(1 << 20, TextFile::Plain(file)).take(part.end - part.start);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)

@@ -35,16 +35,11 @@ impl DatasetDir {
             .collect();
         entries.sort();
         for path in entries {
-            let (Some(stem), Some(ext)) = (
-                path.file_stem().and_then(|s| s.to_str()),
-                path.extension().and_then(|s| s.to_str()),
-            ) else {
-                continue;
-            };
-            let Some(stream) = Stream::ALL.into_iter().find(|s| s.as_str() == stem) else {
-                continue;
-            };
-            let Some(enc) = Encoding::from_extension(ext) else {
+            let Some((stream, enc)) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(stream_file)
+            else {
                 continue;
             };
             if !path.is_file() {
@@ -73,6 +68,22 @@ impl DatasetDir {
             streams,
         })
     }
+}
+
+/// The stream and encoding of a stream file's name: `STREAM.EXT` with one of the five
+/// extensions, or `STREAM.EXT.gz` for the text encodings (CSV, NDJSON).
+pub fn stream_file(name: &str) -> Option<(Stream, Encoding)> {
+    let (body, gz) = match name.rsplit_once('.') {
+        Some((body, "gz")) => (body, true),
+        _ => (name, false),
+    };
+    let (stem, ext) = body.rsplit_once('.')?;
+    let stream = Stream::ALL.into_iter().find(|s| s.as_str() == stem)?;
+    let enc = Encoding::from_extension(ext)?;
+    if gz && !matches!(enc, Encoding::Csv | Encoding::Ndjson) {
+        return None;
+    }
+    Some((stream, enc))
 }
 
 /// The keys a manifest may hold.
@@ -114,11 +125,24 @@ impl DatasetDir {
                 let exts: Vec<&str> = rest.split('.').collect();
                 let ext = exts.first().copied().unwrap_or("");
                 let known = Encoding::from_extension(&ext.to_lowercase()).is_some();
-                let reason = if let Some((_, cmd)) = exts
+                let reason = if let Some((c, cmd)) = exts
                     .last()
                     .and_then(|l| COMPRESSED.iter().find(|(c, _)| l.eq_ignore_ascii_case(c)))
                 {
-                    format!("compressed files are not read (decompress it: {cmd} {name})")
+                    if *c == "gz" && lower == want && stem == want {
+                        format!(
+                            "only CSV and NDJSON files are read gzip-compressed; Parquet and Arrow files compress inside (decompress it: {cmd} {name})"
+                        )
+                    } else if *c == "gz" {
+                        format!(
+                            "the stream's file is named `{want}` (rename it to {want}.{}.gz)",
+                            ext.to_lowercase()
+                        )
+                    } else {
+                        format!(
+                            "of compressed files only gzip (`.gz`) is read (decompress it: {cmd} {name}, or recompress it with gzip)"
+                        )
+                    }
                 } else if lower != want {
                     format!(
                         "the stream's file is named `{want}` (rename it to {want}.{})",

@@ -21,6 +21,7 @@ pub fn push_dataset<S: EventSink>(ds: &Dataset, f: &mut S, batch_rows: usize) ->
                 ..Default::default()
             },
             outside: f.outside(stream),
+            before_2000: f.before_2000(stream),
         });
     };
     f.begin(Stream::Requests);

@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod memory;
 pub mod ndjson;
 pub mod read;
+pub mod text;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -3,13 +3,13 @@
 //! so a row costs no allocation unless a string holds escapes.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::text::{TextFile, open_text};
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, check_columns, handle_row,
@@ -17,13 +17,12 @@ use super::{
 
 pub struct NdjsonTable {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<TextFile>,
 }
 
 impl NdjsonTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file =
-            File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+        let file = open_text(path)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, file),
@@ -102,15 +101,47 @@ fn missing_column(path: &Path, columns: &[ColumnSpec], present: &[bool]) -> Resu
         .zip(present)
         .find(|(c, p)| c.required && !**p)
     {
-        Some((c, _)) => Err(InputError::file(
-            path,
-            format!(
-                "required column `{}` is missing: no row has the key",
-                c.name
-            ),
-        )),
+        Some((c, _)) => {
+            let keys = first_keys(path);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            Err(InputError::file(
+                path,
+                format!(
+                    "required column `{}` is missing: no row has the key{}",
+                    c.name,
+                    super::column_hint(c.name, &keys)
+                ),
+            ))
+        }
         None => Ok(()),
     }
+}
+
+/// Lines read for the keys a missing-column hint may point to.
+const HINT_LINES: usize = 100;
+
+/// The top-level keys of the file's first JSON object lines, in first-seen order (for
+/// the hint of a missing column only; unreadable lines are passed over).
+fn first_keys(path: &Path) -> Vec<String> {
+    let Ok(file) = open_text(path) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for line in BufReader::new(file).lines().take(HINT_LINES) {
+        let Ok(line) = line else { break };
+        let text = line.trim_start_matches('\u{feff}').trim();
+        if let Ok(obj) =
+            serde_json::from_str::<std::collections::BTreeMap<String, IgnoredAny>>(text)
+        {
+            // BTreeMap order is by name: stable whatever the file's key order.
+            for k in obj.into_keys() {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    keys
 }
 
 impl NdjsonTable {

@@ -179,6 +179,7 @@ pub fn read_streams<S: EventSink + Send + Sync>(
         }
         let mut table = open_table(path, *enc, opts.batch_rows)?;
         let before = f.outside(stream);
+        let before_old = f.before_2000(stream);
         f.begin(stream);
         let stats = match stream {
             Stream::Requests => {
@@ -296,6 +297,7 @@ pub fn read_streams<S: EventSink + Send + Sync>(
                 .unwrap_or_default(),
             stats,
             outside: f.outside(stream) - before,
+            before_2000: f.before_2000(stream) - before_old,
         });
     }
     Ok(inputs)
@@ -383,6 +385,10 @@ fn csv_split(
     path: &std::path::Path,
     threads: usize,
 ) -> Result<Option<Vec<super::csvfile::CsvPart>>, InputError> {
+    // A compressed file has no byte ranges to start a reader at.
+    if super::text::is_gzip(path) {
+        return Ok(None);
+    }
     let len = std::fs::metadata(path).map_or(0, |m| m.len());
     let min = std::env::var("REHEARSE_CSV_SPLIT_BYTES")
         .ok()

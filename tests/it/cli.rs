@@ -615,6 +615,9 @@ fn a_failing_check_exits_5_and_a_broken_scenario_is_a_junit_error() {
     scenario_expecting(ok.path(), "rollback");
     let o = run(&["check", ok.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // Piped, no progress is drawn: stderr stays empty (a terminal gets a progress
+    // line, tested in tui_pty.rs).
+    assert_eq!(stderr(&o), "");
 }
 
 #[test]
@@ -1113,6 +1116,31 @@ fn tab_or_semicolon_separated_header_names_the_delimiter() {
 }
 
 #[test]
+fn ndjson_missing_key_hints_at_case_and_aliases() {
+    for (line, needles) in [
+        (
+            r#"{"ts":"2026-03-02T10:00:01Z","endpoint":"/api/x","cohort":"canary","source":"real","Status":200,"latency_ms":12}"#,
+            &[
+                "requests.ndjson: required column `status` is missing: no row has the key",
+                "a column `Status` exists; column names are lower case",
+            ][..],
+        ),
+        (
+            r#"{"timestamp":"2026-03-02T10:00:01Z","endpoint":"/api/x","cohort":"canary","source":"real","status":200,"latency_ms":12}"#,
+            &[
+                "`ts` is missing",
+                "a column `timestamp` exists: rehearse calls it `ts`",
+            ][..],
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        manifest(d.path());
+        write(d.path(), "requests.ndjson", &format!("{line}\n{line}\n"));
+        expect_usage_error(&["run", d.path().to_str().unwrap()], needles);
+    }
+}
+
+#[test]
 fn missing_column_hints_at_case_typos_and_aliases() {
     for (header, needles) in [
         (
@@ -1150,13 +1178,103 @@ fn missing_column_hints_at_case_typos_and_aliases() {
 }
 
 #[test]
+fn gzip_compressed_text_streams_replay_as_the_plain_files() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |col, v| {
+        // A slower canary, so the run stops and the comparison means something.
+        if col == "latency_ms" {
+            format!("{}", v.parse::<f64>().unwrap() * 3.0)
+        } else {
+            v.to_string()
+        }
+    });
+    let ds = dir.to_str().unwrap();
+    let plain = run(&["run", ds, "--json"]);
+    // The requests as two gzip members (as `cat` of rotated logs gives), the probes
+    // as one; the infra samples as NDJSON, gzipped.
+    let requests = std::fs::read(dir.join("requests.csv")).unwrap();
+    let cut = requests.len() / 2;
+    let cut = cut + requests[cut..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut gz = Vec::new();
+    for part in [&requests[..cut], &requests[cut..]] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(part).unwrap();
+        gz.extend(e.finish().unwrap());
+    }
+    std::fs::write(dir.join("requests.csv.gz"), gz).unwrap();
+    std::fs::remove_file(dir.join("requests.csv")).unwrap();
+    let probes = std::fs::read(dir.join("probes.csv")).unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&probes).unwrap();
+    std::fs::write(dir.join("probes.csv.gz"), e.finish().unwrap()).unwrap();
+    std::fs::remove_file(dir.join("probes.csv")).unwrap();
+    let gzipped = run(&["run", ds, "--json"]);
+    assert_eq!(
+        gzipped.status.code(),
+        plain.status.code(),
+        "{}",
+        stderr(&gzipped)
+    );
+    assert!(
+        matches!(plain.status.code(), Some(3 | 4)),
+        "the canary is slow: {}",
+        stdout(&plain)
+    );
+    let renamed = stdout(&plain)
+        .replace("\"requests.csv\"", "\"requests.csv.gz\"")
+        .replace("\"probes.csv\"", "\"probes.csv.gz\"");
+    assert_eq!(stdout(&gzipped), renamed);
+    // A corrupt one is an error naming the file.
+    std::fs::write(dir.join("probes.csv.gz"), b"not gzip at all").unwrap();
+    let o = run(&["run", ds]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("probes.csv.gz"), "{}", stderr(&o));
+}
+
+#[test]
+fn funnel_without_its_streams_names_the_look_alike_files() {
+    let d = tempfile::tempdir().unwrap();
+    manifest(d.path());
+    write(d.path(), "Funnel.csv", "ts,event,user_id\n");
+    write(d.path(), "ledgers.parquet.gz", "x");
+    let o = run(&["funnel", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("no `funnel` or `ledger` stream"), "{e}");
+    assert!(
+        e.contains("`Funnel.csv`: file names are lower case (rename it to funnel.csv)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`ledgers.parquet.gz`: the stream's file is named `ledger`"),
+        "{e}"
+    );
+    assert_eq!(e.matches("error").count(), 1, "one message: {e}");
+}
+
+#[test]
 fn missing_stream_names_the_files_that_look_like_it() {
     for (file, needles) in [
         (
-            "requests.csv.gz",
+            "requests.parquet.gz",
             &[
-                "`requests.csv.gz`: compressed files are not read",
-                "gunzip requests.csv.gz",
+                "`requests.parquet.gz`: only CSV and NDJSON files are read gzip-compressed",
+                "gunzip requests.parquet.gz",
+            ][..],
+        ),
+        (
+            "requests.csv.zst",
+            &[
+                "`requests.csv.zst`: of compressed files only gzip (`.gz`) is read",
+                "unzstd requests.csv.zst",
+            ][..],
+        ),
+        (
+            "request.csv.gz",
+            &[
+                "`request.csv.gz`: the stream's file is named `requests` (rename it to requests.csv.gz)",
             ][..],
         ),
         (
@@ -1286,6 +1404,17 @@ fn warnings_of(o: &Output) -> Vec<String> {
         .collect()
 }
 
+/// The absent-streams warning (rule d) every dataset of [`clean_dataset_with`] gets: it
+/// has no funnel and ledger streams (and no infra, security, logs, pages).
+const ABSENT: &str = "gates were never evaluated and cannot hold or roll back any stage";
+
+/// The warnings but the absent-streams one (asserted present).
+fn other_warnings(o: &Output) -> Vec<String> {
+    let w = warnings_of(o);
+    assert_eq!(w.iter().filter(|w| w.contains(ABSENT)).count(), 1, "{w:?}");
+    w.into_iter().filter(|w| !w.contains(ABSENT)).collect()
+}
+
 #[test]
 fn latencies_in_seconds_warn_and_strict_exits_2() {
     let d = tempfile::tempdir().unwrap();
@@ -1300,7 +1429,7 @@ fn latencies_in_seconds_warn_and_strict_exits_2() {
     let ds = dir.to_str().unwrap();
     let plain = run(&["run", ds, "--json"]);
     assert_ne!(plain.status.code(), Some(2), "{}", stderr(&plain));
-    let w = warnings_of(&plain);
+    let w = other_warnings(&plain);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
         w[0].contains("canary requests have p50") && w[0].contains("looks like seconds"),
@@ -1311,7 +1440,7 @@ fn latencies_in_seconds_warn_and_strict_exits_2() {
     assert!(strict.stdout.is_empty());
     let err = stderr(&strict);
     assert!(
-        err.starts_with("error: --strict: 1 plausibility warning(s)")
+        err.starts_with("error: --strict: 2 plausibility warning(s)")
             && err.contains("looks like seconds"),
         "{err}"
     );
@@ -1334,16 +1463,19 @@ fn epoch_seconds_timestamps_warn() {
             v.to_string()
         }
     });
-    // With the manifest's start, every row falls outside the rollout window.
+    // With the manifest's start, each file's rows are timed in 1970: named per file.
     let ds = dir.to_str().unwrap();
     let o = run(&["run", ds]);
-    let w = warnings_of(&o);
+    let w = other_warnings(&o);
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(
-        w.iter()
-            .all(|w| w.contains("rows fall outside the rollout window")),
-        "{w:?}"
-    );
+    for (w, file) in w.iter().zip(["requests.csv", "probes.csv"]) {
+        assert!(
+            w.starts_with(&format!("warning: {file}: "))
+                && w.contains("rows are timed before the year 2000 while the rollout starts 2026-")
+                && w.contains("epoch seconds"),
+            "{w}"
+        );
+    }
     assert_eq!(run(&["run", ds, "--strict"]).status.code(), Some(2));
     // Without a start, T0 falls in 1970.
     std::fs::remove_file(dir.join("dataset.toml")).unwrap();
@@ -1363,16 +1495,67 @@ fn a_dataset_without_probes_warns() {
     clean_dataset_with(&dir, |_, v| v.to_string());
     let ds = dir.to_str().unwrap();
     let o = run(&["run", ds]);
-    assert_eq!(warnings_of(&o), Vec::<String>::new(), "{}", stderr(&o));
+    assert_eq!(other_warnings(&o), Vec::<String>::new(), "{}", stderr(&o));
     std::fs::remove_file(dir.join("probes.csv")).unwrap();
     let o = run(&["run", ds]);
-    let w = warnings_of(&o);
+    let w = other_warnings(&o);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
         w[0].contains("no `probes` stream") && w[0].contains("never evaluated"),
         "{w:?}"
     );
     assert_eq!(run(&["run", ds, "--strict"]).status.code(), Some(2));
+}
+
+#[test]
+fn one_stream_in_epoch_seconds_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |_, v| v.to_string());
+    // Only the security events are written in epoch seconds; T0 comes from the manifest.
+    let events = (0..40)
+        .map(|i| format!("{},waf_block\n", 1_772_445_600 + i * 60))
+        .collect::<String>();
+    std::fs::write(dir.join("security.csv"), format!("ts,kind\n{events}")).unwrap();
+    let o = run(&["run", dir.to_str().unwrap()]);
+    let w = other_warnings(&o);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("warning: security.csv: 40 of 40 rows are timed before the year 2000")
+            && w[0].contains("epoch seconds"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn absent_streams_name_their_unevaluated_gates() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("ds");
+    clean_dataset_with(&dir, |_, v| v.to_string());
+    let ds = dir.to_str().unwrap();
+    let o = run(&["run", ds]);
+    let w = warnings_of(&o);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains(
+            "no `infra` (cpu_headroom, memory_headroom, db_latency, queue_backlog), `security` ("
+        ) && w[0].contains(
+            "`ledger` (fee_capture, ledger_integrity) streams, so their gates were never evaluated"
+        ),
+        "{w:?}"
+    );
+    // The summary names them too, and --strict refuses the run.
+    assert!(stdout(&o).contains("not evaluated (stream or column absent): "));
+    assert_eq!(run(&["run", ds, "--strict"]).status.code(), Some(2));
+    // A security stream present: no longer listed.
+    std::fs::write(
+        dir.join("security.csv"),
+        "ts,kind\n2026-03-02T10:00:30Z,waf_block\n",
+    )
+    .unwrap();
+    let w = warnings_of(&run(&["run", ds]));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(!w[0].contains("`security`"), "{w:?}");
 }
 
 #[test]

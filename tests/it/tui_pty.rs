@@ -264,3 +264,38 @@ fn the_binary_draws_replays_and_quits_in_a_terminal() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Progress lines are drawn on a terminal while `check` works, then cleared: the
+/// screen keeps the result table only. (Piped, nothing is drawn: `tests/it/cli.rs`.)
+#[test]
+fn check_draws_progress_on_a_terminal_and_clears_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for name in [
+        "02-5xx-sustained.toml",
+        "01-clean-rollout.toml",
+        "04-latency-p95.toml",
+    ] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name);
+        std::fs::copy(&from, dir.path().join(name)).expect("a scenario");
+    }
+    let (_master, mut child, mut screen) =
+        start(&["check", dir.path().to_str().expect("a path")], &[]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("the child can be polled") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "check did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}: {}", screen.text());
+    let text = screen.wait_for("3 passed", 10);
+    let raw = String::from_utf8_lossy(&screen.raw).into_owned();
+    assert!(raw.contains("/3 scenarios"), "no progress drawn: {raw:?}");
+    assert!(
+        !text.contains("/3 scenarios"),
+        "progress left on screen:\n{text}"
+    );
+}
