@@ -84,15 +84,24 @@ pub fn ts(c: &Cell) -> Result<Millis, String> {
             // A JSON number such as 1772445600000.0 from tools that write floats.
             Ok(s.parse::<f64>().map_or(0, |f| f as i64))
         }
-        Cell::Str(_) | Cell::Num(_) if c.textual().is_some_and(|s| !s.is_empty()) => parse_ts_text(
-            c.textual().unwrap_or_default(),
-        )
-        .ok_or_else(|| {
-            format!(
-                "{} is not an RFC 3339 timestamp with offset or an integer of epoch milliseconds",
-                c.describe()
-            )
-        }),
+        Cell::Str(_) | Cell::Num(_) if c.textual().is_some_and(|s| !s.is_empty()) => {
+            let text = c.textual().unwrap_or_default();
+            parse_ts_text(text).ok_or_else(|| {
+                if parse_ts_text(&format!("{}Z", text.trim())).is_some() {
+                    // Only the offset is missing: say so, and how to give it.
+                    format!(
+                        "{} has no UTC offset: timestamps in stream files must say their zone (append `Z` for UTC, e.g. `{}Z`, or `+01:00`); only the manifest's `start` is read as UTC without one",
+                        c.describe(),
+                        text.trim()
+                    )
+                } else {
+                    format!(
+                        "{} is not an RFC 3339 timestamp with offset or an integer of epoch milliseconds",
+                        c.describe()
+                    )
+                }
+            })
+        }
         Cell::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
         Cell::Null => Err(MISSING.into()),
         _ => Err(format!("{} is not a timestamp", c.describe())),

@@ -1116,6 +1116,26 @@ fn tab_or_semicolon_separated_header_names_the_delimiter() {
 }
 
 #[test]
+fn a_timestamp_without_offset_says_how_to_give_it() {
+    let d = tempfile::tempdir().unwrap();
+    manifest(d.path());
+    write(
+        d.path(),
+        "requests.csv",
+        &format!("{REQ_HEADER}2026-03-02 10:00:01,/api/x,canary,real,200,12\n"),
+    );
+    expect_usage_error(
+        &["run", d.path().to_str().unwrap()],
+        &[
+            "requests.csv: line 2, column `ts`",
+            "has no UTC offset",
+            "append `Z` for UTC, e.g. `2026-03-02 10:00:01Z`",
+            "only the manifest's `start` is read as UTC without one",
+        ],
+    );
+}
+
+#[test]
 fn ndjson_missing_key_hints_at_case_and_aliases() {
     for (line, needles) in [
         (
