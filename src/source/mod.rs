@@ -7,6 +7,7 @@
 //! dataset's. [`columns`] describes every stream's columns for people (`rehearse
 //! schema`, `docs/dataset-format.md`).
 
+pub mod accesslog;
 pub mod arrowfile;
 pub mod cell;
 pub mod columns;
@@ -190,6 +191,9 @@ pub enum Encoding {
     Ndjson,
     Parquet,
     Arrow,
+    /// A web-server access log named by the manifest's `[access_log]` section (never
+    /// chosen by a file extension; opened by `DatasetDir::open_stream`).
+    AccessLog,
 }
 
 impl Encoding {
@@ -224,6 +228,12 @@ pub fn open_table(
         Encoding::Ndjson => Box::new(ndjson::NdjsonTable::open(path)?),
         Encoding::Parquet => Box::new(arrowfile::ArrowTable::open_parquet(path, batch_rows)?),
         Encoding::Arrow => Box::new(arrowfile::ArrowTable::open_ipc(path, batch_rows)?),
+        Encoding::AccessLog => {
+            return Err(InputError::file(
+                path,
+                "an access log is read through dataset.toml's [access_log] section",
+            ));
+        }
     })
 }
 
