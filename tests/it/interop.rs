@@ -422,3 +422,199 @@ fn a_bad_access_log_line_names_file_line_and_field_and_skip_counts_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `log_format`"));
 }
+
+/// A 5.5-hour rollout's requests (the generator's, 2 a second, a 5xx fault in ramp-25)
+/// with latencies cut to whole milliseconds, which is what nginx `$request_time` and
+/// Envoy `%DURATION%` can hold.
+fn long_rollout() -> rehearse::input::Dataset {
+    use rehearse::app::scenario::gen_plan;
+    use rehearse::generate::{Fault, FaultKind, GenSpec};
+    let mut spec = GenSpec::new(11);
+    spec.rps = 2.0;
+    spec.base_5xx = 0.0;
+    spec.base_4xx_nonauth = 0.0;
+    let mut f = Fault::new(FaultKind::Error5xx, "ramp-25");
+    f.at = "20m".into();
+    f.rate = Some(0.2);
+    spec.faults.push(f);
+    let policy = rehearse::policy::Policy::default_policy();
+    let mut ds = rehearse::generate::generate(&spec, &gen_plan(&policy)).unwrap();
+    for r in &mut ds.requests {
+        r.latency_us = r.latency_us / 1000 * 1000;
+    }
+    ds
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn ua(r: &rehearse::input::RequestRow) -> &'static str {
+    match r.source {
+        rehearse::input::Source::Synthetic => "Mozilla/5.0 (X11; Linux x86_64) SyntheticCanary/2.1",
+        rehearse::input::Source::Real => "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+    }
+}
+
+fn canary(r: &rehearse::input::RequestRow) -> bool {
+    r.cohort == rehearse::input::Cohort::Canary
+}
+
+/// nginx's combined format plus `$msec`, `$request_time` and `$upstream_addr`, written
+/// the way nginx writes each variable.
+fn nginx_line(r: &rehearse::input::RequestRow) -> String {
+    let iso = rehearse::time::format_rfc3339(r.ts);
+    let (y, mo, d, hms) = (&iso[0..4], &iso[5..7], &iso[8..10], &iso[11..19]);
+    let mon = MONTHS[mo.parse::<usize>().unwrap() - 1];
+    format!(
+        "10.1.2.3 - - [{d}/{mon}/{y}:{hms} +0000] \"GET {}?page=2 HTTP/1.1\" {} 512 \"-\" \"{}\" {}.{:03} {}.{:03} {}",
+        r.endpoint,
+        r.status,
+        ua(r),
+        r.ts.div_euclid(1000),
+        r.ts.rem_euclid(1000),
+        r.latency_us / 1_000_000,
+        r.latency_us / 1000 % 1000,
+        if canary(r) {
+            "10.0.9.2:8080"
+        } else {
+            "10.0.9.1:8080"
+        }
+    )
+}
+
+/// Envoy's default format: START_TIME is when the request started (completion minus
+/// DURATION).
+fn envoy_line(r: &rehearse::input::RequestRow, i: usize) -> String {
+    let ms = r.latency_us / 1000;
+    let start = rehearse::time::format_rfc3339(r.ts - ms as i64);
+    format!(
+        "[{start}] \"GET {}?page=2 HTTP/1.1\" {} - 0 512 {ms} {} \"10.1.2.3\" \"{}\" \"req-{i}\" \"shop.test\" \"{}\"",
+        r.endpoint,
+        r.status,
+        ms.saturating_sub(1),
+        ua(r),
+        if canary(r) {
+            "10.0.9.2:8080"
+        } else {
+            "10.0.9.1:8080"
+        }
+    )
+}
+
+/// An ALB entry as AWS documents it (HTTPS, every field through `conn_trace_id`); the
+/// latency split over the three processing times.
+fn alb_line(r: &rehearse::input::RequestRow) -> String {
+    let iso = rehearse::time::format_rfc3339(r.ts);
+    let time = format!("{}641Z", &iso[..iso.len() - 1]);
+    let us = r.latency_us;
+    let (req, tgt) = (us.min(1000), us - us.min(1000));
+    let tg = if canary(r) { "canary" } else { "stable" };
+    format!(
+        "https {time} app/shop-lb/50dc6c495c0c9188 10.1.2.3:2817 10.0.9.{}:8080 {}.{:06} {}.{:06} 0.000 {} {} 34 512 \"GET https://shop.test:443{}?page=2 HTTP/1.1\" \"{}\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/{tg}/73e2d6bc24d8a067 \"Root=1-58337281-1d84f3d73c47ec4e58577259\" \"shop.test\" \"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012\" 0 {time} \"forward\" \"-\" \"-\" \"10.0.9.2:8080\" \"{}\" \"-\" \"-\" TID_1234abcd",
+        if canary(r) { 2 } else { 1 },
+        req / 1_000_000,
+        req % 1_000_000,
+        tgt / 1_000_000,
+        tgt % 1_000_000,
+        r.status,
+        r.status,
+        r.endpoint,
+        ua(r),
+        r.status
+    )
+}
+
+#[test]
+fn a_long_rollout_in_nginx_envoy_and_alb_logs_rehearses_like_the_dataset_format() {
+    let ds = long_rollout();
+    assert!(ds.requests.len() > 30_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("csv");
+    rehearse::output::dataset::write_dataset(
+        &rehearse::input::Dataset {
+            start: ds.start,
+            requests: ds.requests.clone(),
+            ..rehearse::input::Dataset::default()
+        },
+        &csv,
+        rehearse::output::dataset::Format::Csv,
+    )
+    .unwrap();
+    let start = rehearse::time::format_rfc3339(ds.start.unwrap());
+    let lines = |f: &dyn Fn(usize, &rehearse::input::RequestRow) -> String| -> String {
+        ds.requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| f(i, r) + "\n")
+            .collect()
+    };
+    let nginx_fmt = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $msec $request_time $upstream_addr";
+    let cases = [
+        (
+            "nginx",
+            "access.log",
+            format!(
+                "format = \"nginx\"\nlog_format = '{nginx_fmt}'\ncohort_field = \"$upstream_addr\"\ncanary_values = [\"10.0.9.2:8080\"]\n"
+            ),
+            lines(&|_, r| nginx_line(r)),
+        ),
+        (
+            "envoy",
+            "envoy.log",
+            "format = \"envoy\"\ncohort_field = \"%UPSTREAM_HOST%\"\ncanary_regex = '^10\\.0\\.9\\.2:'\n"
+                .to_string(),
+            lines(&|i, r| envoy_line(r, i)),
+        ),
+        (
+            "alb",
+            "alb.log.gz",
+            "format = \"alb\"\ncohort_field = \"target_group_arn\"\ncanary_regex = ':targetgroup/canary/'\n"
+                .to_string(),
+            lines(&|_, r| alb_line(r)),
+        ),
+    ];
+    let args = |d: &Path| {
+        rehearse(&[
+            "run",
+            d.to_str().unwrap(),
+            "--json",
+            "--set",
+            "rollout.min_requests=5",
+        ])
+    };
+    let want = args(&csv);
+    assert_eq!(
+        want.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&want.stderr)
+    );
+    let want = json(&want);
+    assert_eq!(want["rollback"]["stage"], "ramp-25");
+    for (name, file, section, text) in cases {
+        let d = tmp.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let bytes = if file.ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        } else {
+            text.into_bytes()
+        };
+        std::fs::write(d.join(file), bytes).unwrap();
+        std::fs::write(
+            d.join("dataset.toml"),
+            format!("start = \"{start}\"\n\n[access_log]\nfile = \"{file}\"\n{section}"),
+        )
+        .unwrap();
+        let got = args(&d);
+        assert_eq!(
+            got.status.code(),
+            Some(4),
+            "{name}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert_eq!(verdict_parts(&json(&got)), verdict_parts(&want), "{name}");
+    }
+}
