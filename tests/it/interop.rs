@@ -618,3 +618,151 @@ fn a_long_rollout_in_nginx_envoy_and_alb_logs_rehearses_like_the_dataset_format(
         assert_eq!(verdict_parts(&json(&got)), verdict_parts(&want), "{name}");
     }
 }
+
+fn promtool() -> &'static str {
+    assert!(
+        Command::new("promtool").arg("--version").output().is_ok(),
+        "promtool is not installed: apt-get install -y prometheus (.ci/run does)"
+    );
+    "promtool"
+}
+
+/// Runs `promtool test rules` on the test file inside `dir`.
+fn promtool_passes(dir: &Path) -> Result<(), String> {
+    let o = Command::new(promtool())
+        .args(["test", "rules", rehearse::app::export::TEST_FILE])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ))
+    }
+}
+
+const REQUEST_TRIGGERS: [&str; 4] = [
+    "error_rate_5xx",
+    "error_rate_4xx_nonauth",
+    "latency_p95",
+    "latency_p99",
+];
+
+#[test]
+fn promtool_fires_the_exported_alerts_at_every_request_trigger_scenarios_instant() {
+    use rehearse::app::scenario::{Scenario, discover};
+    let names = rehearse::output::export::prometheus::PromNames::default();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = Vec::new();
+    let mut failures = Vec::new();
+    for path in discover(Path::new("scenarios")).unwrap() {
+        let sc = Scenario::load(&path).unwrap();
+        let triggers = sc.expect.triggers.clone().unwrap_or_default();
+        if sc.expect.outcome != "rollback"
+            || !triggers
+                .iter()
+                .any(|t| REQUEST_TRIGGERS.contains(&t.as_str()))
+        {
+            continue;
+        }
+        let ds = sc.dataset().unwrap();
+        let (run, rules, test) =
+            rehearse::app::export::promtool_for_dataset(&sc.setup, &ds, &names).unwrap();
+        let (at, _, gates) = run.rollback.clone().expect("the scenario rolls back");
+        assert!(gates.iter().any(|g| REQUEST_TRIGGERS.contains(&g.as_str())));
+        let eval = rehearse::time::format_duration(at - run.t0);
+        assert!(
+            test.contains(&format!("eval_time: \"{eval}\"")),
+            "{}",
+            sc.name
+        );
+        let dir = tmp.path().join(&sc.name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(rehearse::app::export::RULE_FILE), rules).unwrap();
+        std::fs::write(dir.join(rehearse::app::export::TEST_FILE), test).unwrap();
+        if let Err(e) = promtool_passes(&dir) {
+            failures.push(format!("{}: {}", sc.name, &e[..e.len().min(3000)]));
+        }
+        checked.push(sc.name);
+    }
+    assert!(checked.len() >= 5, "request-trigger scenarios: {checked:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// 200 canary real requests a minute over `minutes` (minute `m` covers
+/// `(T0 + m - 1 min, T0 + m min]`), `errors(m)` of them 503.
+fn minutes_of_requests(
+    minutes: std::ops::RangeInclusive<i64>,
+    errors: impl Fn(i64) -> usize,
+) -> rehearse::input::Dataset {
+    use rehearse::input::{Cohort, RequestRow, Source};
+    let t0 = rehearse::time::parse_rfc3339("2026-03-02T10:00:00Z").unwrap();
+    let mut requests = Vec::new();
+    for m in minutes {
+        for i in 0..200 {
+            requests.push(RequestRow {
+                ts: t0 + (m - 1) * 60_000 + 250 + i as i64 * 250,
+                endpoint: "/api/search".into(),
+                cohort: Cohort::Canary,
+                source: Source::Real,
+                status: if i < errors(m) { 503 } else { 200 },
+                latency_us: 10_000,
+                user_id: None,
+                region: None,
+                method: None,
+            });
+        }
+    }
+    rehearse::input::Dataset {
+        start: Some(t0),
+        requests,
+        ..rehearse::input::Dataset::default()
+    }
+}
+
+fn promtool_on(ds: &rehearse::input::Dataset, sets: &[&str], want_at: &str) {
+    let mut b = rehearse::policy::PolicyBuilder::new();
+    for kv in sets {
+        b = b.set(kv).unwrap();
+    }
+    let setup = rehearse::app::setup(b.build().unwrap()).unwrap();
+    let names = rehearse::output::export::prometheus::PromNames::default();
+    let (run, rules, test) =
+        rehearse::app::export::promtool_for_dataset(&setup, ds, &names).unwrap();
+    let (at, _, gates) = run.rollback.expect("the rehearsal rolls back");
+    assert_eq!(rehearse::time::format_duration(at - run.t0), want_at);
+    assert_eq!(gates, [rehearse::gate::Gate::ErrorRate5xx]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(rehearse::app::export::RULE_FILE), rules).unwrap();
+    std::fs::write(dir.path().join(rehearse::app::export::TEST_FILE), test).unwrap();
+    promtool_passes(dir.path()).unwrap();
+}
+
+#[test]
+fn promtool_agrees_on_a_rate_exactly_at_the_limit_and_a_window_clipped_at_the_stage_start() {
+    // Synthetic stage minutes without errors, then exactly 1 in 200 (= the 0.5 % limit)
+    // from ramp-5's first minute: the clipped windows breach from 2h1m, so the trigger
+    // fires at 2h11m; unclipped windows would start breaching only at 2h5m.
+    promtool_on(
+        &minutes_of_requests(111..=140, |m| usize::from(m > 120)),
+        &[],
+        "2h11m",
+    );
+}
+
+#[test]
+fn promtool_agrees_that_a_run_of_breaches_restarts_at_a_stage_boundary() {
+    // 1 in 200 from 1h51m: nine breaching ticks in the synthetic stage, then the run
+    // restarts in ramp-5 and fires at 2h11m (not at 2h2m, where 11 consecutive ticks
+    // across the boundary end). The Go limits are lowered so that the synthetic stage
+    // goes instead of holding.
+    promtool_on(
+        &minutes_of_requests(112..=140, |_| 1),
+        &["go.error_rate_5xx=0.01", "go.availability=0.99"],
+        "2h11m",
+    );
+}
