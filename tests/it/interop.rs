@@ -766,3 +766,157 @@ fn promtool_agrees_that_a_run_of_breaches_restarts_at_a_stage_boundary() {
         "2h11m",
     );
 }
+
+#[test]
+fn the_argo_and_flagger_queries_turn_to_one_at_a_mid_stage_rollback_instant() {
+    use rehearse::app::scenario::Scenario;
+    let names = rehearse::output::export::prometheus::PromNames::default();
+    let sc = Scenario::load(Path::new("scenarios/02-5xx-sustained.toml")).unwrap();
+    let ds = sc.dataset().unwrap();
+    let (run, rules, test) =
+        rehearse::app::export::promtool_for_dataset(&sc.setup, &ds, &names).unwrap();
+    let (at, _, gates) = run.rollback.clone().unwrap();
+    assert_eq!(gates, [rehearse::gate::Gate::ErrorRate5xx]);
+    // The same input series, with expression tests of the controllers' queries instead
+    // of the alert tests.
+    let cut = test.find("    alert_rule_test:").unwrap();
+    let mut t = test[..cut].to_string();
+    t.push_str("    promql_expr_test:\n");
+    let queries = rehearse::output::export::canary::queries(&sc.setup.policy, &names);
+    let at = at - run.t0;
+    for (gate, q) in &queries {
+        for (when, fired) in [(at - 60_000, false), (at, *gate == "error_rate_5xx")] {
+            let expr = q.replace('\n', "\n          ");
+            t.push_str(&format!(
+                "      - expr: |-\n          {expr}\n        eval_time: {}\n        exp_samples:\n          - labels: '{{}}'\n            value: {}\n",
+                rehearse::time::format_duration(when),
+                u8::from(fired)
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(rehearse::app::export::RULE_FILE), rules).unwrap();
+    std::fs::write(dir.path().join(rehearse::app::export::TEST_FILE), t).unwrap();
+    promtool_passes(dir.path()).unwrap();
+}
+
+#[test]
+fn export_commands_write_rules_promtool_accepts_with_the_teams_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rules.yml");
+    let o = rehearse(&[
+        "export",
+        "prometheus",
+        "--set",
+        "triggers.latency_p95_ms=300",
+        "--requests-metric",
+        "shop_http_requests_total",
+        "--duration-metric",
+        "shop_http_duration_seconds",
+        "--status-label",
+        "status",
+        "--selector",
+        "track=\"canary\",synthetic!=\"true\"",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+    let rules = std::fs::read_to_string(&out).unwrap();
+    assert!(rules.contains(
+        "shop_http_requests_total{track=\"canary\",synthetic!=\"true\",status=~\"5..\"}"
+    ));
+    assert!(rules.contains(
+        "shop_http_duration_seconds_bucket{track=\"canary\",synthetic!=\"true\",le=\"0.3\"}"
+    ));
+    assert!(!rules.contains("le=\"0.25\""));
+    let check = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    // Argo and Flagger queries are valid PromQL: promtool checks them as rules.
+    let policy = rehearse::policy::Policy::default_policy();
+    let names = rehearse::output::export::prometheus::PromNames::default();
+    let mut file = String::from("groups:\n  - name: q\n    rules:\n");
+    for (gate, q) in rehearse::output::export::canary::queries(&policy, &names) {
+        file.push_str(&format!(
+            "      - record: rehearse:{gate}:sustained\n        expr: |-\n          {}\n",
+            q.replace('\n', "\n          ")
+        ));
+    }
+    let qfile = tmp.path().join("queries.yml");
+    std::fs::write(&qfile, file).unwrap();
+    let check = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&qfile)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    for kind in ["argo", "flagger"] {
+        let o = rehearse(&["export", kind]);
+        assert_eq!(o.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("min_over_time(") && text.contains("[10m:1m])"),
+            "{kind}"
+        );
+        assert!(
+            text.contains("# Differences from the rehearsed semantics"),
+            "{kind}"
+        );
+    }
+    // A bad --set is a usage error.
+    let o = rehearse(&["export", "prometheus", "--set", "triggers.nope=1"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn export_promtool_test_on_a_dataset_directory_passes_promtool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = minutes_of_requests(111..=140, |m| usize::from(m > 120));
+    let d = tmp.path().join("ds");
+    rehearse::output::dataset::write_dataset(&ds, &d, rehearse::output::dataset::Format::Ndjson)
+        .unwrap();
+    let out = tmp.path().join("out");
+    let o = rehearse(&[
+        "export",
+        "promtool-test",
+        d.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let test = std::fs::read_to_string(out.join(rehearse::app::export::TEST_FILE)).unwrap();
+    assert!(test.contains("eval_time: \"2h11m\"\n        alertname: \"RehearseRollback5xx\"\n        exp_alerts:\n          - exp_labels:"));
+    promtool_passes(&out).unwrap();
+    // A missing dataset is a usage error naming it.
+    let o = rehearse(&[
+        "export",
+        "promtool-test",
+        "/nonexistent/ds",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/ds"));
+}

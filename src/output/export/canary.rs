@@ -82,6 +82,21 @@ fn metrics(p: &Policy, n: &PromNames) -> Vec<Metric> {
     ]
 }
 
+/// Each exported trigger's gate id and its query (1 when sustained, else 0).
+pub fn queries(p: &Policy, n: &PromNames) -> Vec<(&'static str, String)> {
+    let gates = [
+        "error_rate_5xx",
+        "error_rate_4xx_nonauth",
+        "latency_p95",
+        "latency_p99",
+    ];
+    gates
+        .into_iter()
+        .zip(metrics(p, n))
+        .map(|(g, m)| (g, m.query))
+        .collect()
+}
+
 /// The differences from the rehearsal, shared by both exports.
 fn differences(p: &Policy) -> Vec<String> {
     let w = dur(p.window_ticks as Millis * p.tick_ms);
