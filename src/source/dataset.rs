@@ -20,6 +20,10 @@ pub struct DatasetDir {
     /// The manifest's `[access_log]` section: the `requests` stream is read from a
     /// web-server access log (its entry in `streams` has [`Encoding::AccessLog`]).
     pub access_log: Option<crate::source::accesslog::AccessLogSpec>,
+    /// The manifest's `[infra_prometheus]` section: the `infra` stream is read from
+    /// Prometheus `query_range` responses (its entry in `streams` has
+    /// [`Encoding::PrometheusMatrix`]).
+    pub infra_prometheus: Option<crate::source::prometheus::PromInfraSpec>,
 }
 
 impl DatasetDir {
@@ -63,6 +67,7 @@ impl DatasetDir {
             start,
             notes,
             access_log,
+            infra_prometheus,
         } = if manifest.is_file() {
             read_manifest(&manifest)?
         } else {
@@ -78,12 +83,25 @@ impl DatasetDir {
             }
             streams.insert(Stream::Requests, (spec.file.clone(), Encoding::AccessLog));
         }
+        if let Some(spec) = &infra_prometheus {
+            if let Some((other, _)) = streams.get(&Stream::Infra) {
+                return Err(ds_err(format!(
+                    "two sources for the stream `infra`: {} and the Prometheus responses named in dataset.toml's [infra_prometheus]; keep one",
+                    other.file_name().unwrap_or_default().to_string_lossy()
+                )));
+            }
+            streams.insert(
+                Stream::Infra,
+                (spec.main_file().to_path_buf(), Encoding::PrometheusMatrix),
+            );
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             start,
             notes,
             streams,
             access_log,
+            infra_prometheus,
         })
     }
 
@@ -101,6 +119,13 @@ impl DatasetDir {
             && let Some(spec) = &self.access_log
         {
             return Ok(Some(Box::new(super::accesslog::AccessLogTable::open(
+                spec,
+            )?)));
+        }
+        if *enc == Encoding::PrometheusMatrix
+            && let Some(spec) = &self.infra_prometheus
+        {
+            return Ok(Some(Box::new(super::prometheus::PromInfraTable::open(
                 spec,
             )?)));
         }
@@ -133,7 +158,7 @@ pub fn stream_file(name: &str) -> Option<(Stream, Encoding)> {
 }
 
 /// The keys a manifest may hold.
-pub const MANIFEST_KEYS: &[&str] = &["start", "notes", "access_log"];
+pub const MANIFEST_KEYS: &[&str] = &["start", "notes", "access_log", "infra_prometheus"];
 
 /// What a manifest says.
 #[derive(Clone, Debug, Default)]
@@ -141,6 +166,7 @@ pub struct Manifest {
     pub start: Option<Millis>,
     pub notes: Option<String>,
     pub access_log: Option<crate::source::accesslog::AccessLogSpec>,
+    pub infra_prometheus: Option<crate::source::prometheus::PromInfraSpec>,
 }
 
 /// Compression extensions rehearse does not read, with the command that undoes each.
@@ -303,10 +329,30 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, InputError> {
             ));
         }
     };
+    let infra_prometheus = match table.get("infra_prometheus") {
+        None => None,
+        Some(toml::Value::Table(t)) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            Some(
+                crate::source::prometheus::PromInfraSpec::from_toml(dir, t)
+                    .map_err(|p| InputError::file(path, format!("[infra_prometheus]: {p}")))?,
+            )
+        }
+        Some(other) => {
+            return Err(InputError::file(
+                path,
+                format!(
+                    "key `infra_prometheus`: expected a table ([infra_prometheus] with cpu, mem_free, ...), found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
     Ok(Manifest {
         start,
         notes,
         access_log,
+        infra_prometheus,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod csvfile;
 pub mod dataset;
 pub mod memory;
 pub mod ndjson;
+pub mod prometheus;
 pub mod read;
 pub mod text;
 
@@ -194,6 +195,9 @@ pub enum Encoding {
     /// A web-server access log named by the manifest's `[access_log]` section (never
     /// chosen by a file extension; opened by `DatasetDir::open_stream`).
     AccessLog,
+    /// Prometheus `query_range` responses named by the manifest's `[infra_prometheus]`
+    /// section (opened by `DatasetDir::open_stream`).
+    PrometheusMatrix,
 }
 
 impl Encoding {
@@ -228,10 +232,10 @@ pub fn open_table(
         Encoding::Ndjson => Box::new(ndjson::NdjsonTable::open(path)?),
         Encoding::Parquet => Box::new(arrowfile::ArrowTable::open_parquet(path, batch_rows)?),
         Encoding::Arrow => Box::new(arrowfile::ArrowTable::open_ipc(path, batch_rows)?),
-        Encoding::AccessLog => {
+        Encoding::AccessLog | Encoding::PrometheusMatrix => {
             return Err(InputError::file(
                 path,
-                "an access log is read through dataset.toml's [access_log] section",
+                "access logs and Prometheus responses are read through dataset.toml's [access_log] and [infra_prometheus] sections",
             ));
         }
     })

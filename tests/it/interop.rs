@@ -920,3 +920,104 @@ fn export_promtool_test_on_a_dataset_directory_passes_promtool() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/ds"));
 }
+
+/// A query_range response (matrix) of one infra column: a series per host, labelled
+/// `instance` and `track`, a missing step where the value is absent (`NaN` for every
+/// other absent value, as Prometheus writes it), timestamps in Unix seconds.
+fn query_range(
+    rows: &[rehearse::input::InfraRow],
+    value: impl Fn(&rehearse::input::InfraRow) -> Option<f64>,
+) -> String {
+    let mut series: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for (i, r) in rows.iter().enumerate() {
+        let track = match r.cohort {
+            Some(rehearse::input::Cohort::Canary) => "canary",
+            Some(rehearse::input::Cohort::Baseline) => "stable",
+            None => "none",
+        };
+        let host = r.host.clone().unwrap_or_default();
+        let t = format!("{}.{:03}", r.ts.div_euclid(1000), r.ts.rem_euclid(1000));
+        let entry = series.entry((host, track.to_string())).or_default();
+        match value(r) {
+            Some(v) => entry.push(format!("[{t},\"{v}\"]")),
+            None if i % 2 == 0 => entry.push(format!("[{t},\"NaN\"]")),
+            None => {}
+        }
+    }
+    let result: Vec<String> = series
+        .into_iter()
+        .map(|((host, track), values)| {
+            format!(
+                "{{\"metric\":{{\"__name__\":\"x\",\"instance\":\"{host}\",\"track\":\"{track}\"}},\"values\":[{}]}}",
+                values.join(",")
+            )
+        })
+        .collect();
+    format!(
+        "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{}]}}}}",
+        result.join(",\n")
+    )
+}
+
+#[test]
+fn prometheus_query_range_responses_as_infra_rehearse_like_the_dataset_format() {
+    use rehearse::app::scenario::Scenario;
+    for name in ["25-cpu-saturation", "29-slow-db", "31-queue-backlog"] {
+        let sc = Scenario::load(&PathBuf::from(format!("scenarios/{name}.toml"))).unwrap();
+        let ds = sc.dataset().unwrap();
+        let infra = ds.infra.clone().unwrap();
+        assert!(infra.iter().all(|r| r.host.is_some()));
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("csv");
+        rehearse::output::dataset::write_dataset(&ds, &csv, rehearse::output::dataset::Format::Csv)
+            .unwrap();
+        let prom = tmp.path().join("prom");
+        rehearse::output::dataset::write_dataset(
+            &ds,
+            &prom,
+            rehearse::output::dataset::Format::Csv,
+        )
+        .unwrap();
+        std::fs::remove_file(prom.join("infra.csv")).unwrap();
+        std::fs::write(prom.join("cpu.json"), query_range(&infra, |r| Some(r.cpu))).unwrap();
+        std::fs::write(
+            prom.join("mem.json"),
+            query_range(&infra, |r| Some(r.mem_free)),
+        )
+        .unwrap();
+        std::fs::write(prom.join("db.json"), query_range(&infra, |r| r.db_p95_ms)).unwrap();
+        std::fs::write(
+            prom.join("queue.json"),
+            query_range(&infra, |r| r.queue_depth),
+        )
+        .unwrap();
+        let manifest = std::fs::read_to_string(prom.join("dataset.toml")).unwrap();
+        std::fs::write(
+            prom.join("dataset.toml"),
+            format!(
+                "{manifest}\n[infra_prometheus]\ncpu = \"cpu.json\"\nmem_free = \"mem.json\"\ndb_p95_ms = \"db.json\"\nqueue_depth = \"queue.json\"\nhost_label = \"instance\"\ncohort_label = \"track\"\ncanary_values = [\"canary\"]\n"
+            ),
+        )
+        .unwrap();
+        let a = rehearse(&["run", csv.to_str().unwrap(), "--json"]);
+        let b = rehearse(&["run", prom.to_str().unwrap(), "--json"]);
+        assert_eq!(
+            a.status.code(),
+            b.status.code(),
+            "{name}: {}",
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let (ja, jb) = (json(&a), json(&b));
+        assert_eq!(ja["outcome"], sc.expect.outcome.as_str(), "{name}");
+        assert_eq!(verdict_parts(&ja), verdict_parts(&jb), "{name}");
+        let infra_input = jb["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["stream"] == "infra")
+            .unwrap()
+            .clone();
+        assert_eq!(infra_input["file"], "cpu.json");
+        assert_eq!(infra_input["rows"], infra.len() as u64);
+    }
+}
