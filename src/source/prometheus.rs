@@ -287,7 +287,10 @@ mod tests {
         PromInfraSpec::from_toml(dir, &t).unwrap()
     }
 
-    fn matrix(series: &[(&str, &str, &[(f64, &str)])]) -> String {
+    /// A series for the test responses: host, `track` label, (seconds, value) pairs.
+    type Series<'a> = (&'a str, &'a str, &'a [(f64, &'a str)]);
+
+    fn matrix(series: &[Series]) -> String {
         let result: Vec<String> = series
             .iter()
             .map(|(host, track, values)| {
