@@ -109,13 +109,17 @@ pub struct PromNameArgs {
 }
 
 impl PromNameArgs {
-    fn names(&self, selector: Option<&str>) -> crate::output::export::prometheus::PromNames {
+    fn names(
+        &self,
+        selector: Option<(&str, &str)>,
+    ) -> crate::output::export::prometheus::PromNames {
         let d = crate::output::export::prometheus::PromNames::default();
         crate::output::export::prometheus::PromNames {
             requests: self.requests_metric.clone(),
             duration: self.duration_metric.clone(),
             status_label: self.status_label.clone(),
-            selector: selector.map_or(d.selector, str::to_string),
+            selector: selector.map_or(d.selector, |s| s.0.to_string()),
+            real_selector: selector.map_or(d.real_selector, |s| s.1.to_string()),
             stage_metric: self.stage_metric.clone(),
             stage_label: self.stage_label.clone(),
         }
@@ -136,6 +140,9 @@ pub struct ExportArgs {
         default_value = "cohort=\"canary\",source=\"real\""
     )]
     pub selector: String,
+    /// Label matchers selecting real requests of every cohort (the error budget's traffic).
+    #[arg(long, value_name = "MATCHERS", default_value = "source=\"real\"")]
+    pub real_selector: String,
     /// Argo and Flagger: the Prometheus address their analysis queries.
     #[arg(
         long,
@@ -156,7 +163,9 @@ impl ExportArgs {
         Ok(crate::app::export::ExportSettings {
             target,
             policy: self.policy.builder()?.build()?,
-            names: self.names.names(Some(&self.selector)),
+            names: self
+                .names
+                .names(Some((&self.selector, &self.real_selector))),
             prometheus_address: self.prometheus_address.clone(),
             out: self.out.clone(),
         })

@@ -645,11 +645,12 @@ fn promtool_passes(dir: &Path) -> Result<(), String> {
     }
 }
 
-const REQUEST_TRIGGERS: [&str; 4] = [
+const REQUEST_TRIGGERS: [&str; 5] = [
     "error_rate_5xx",
     "error_rate_4xx_nonauth",
     "latency_p95",
     "latency_p99",
+    "budget_burn",
 ];
 
 #[test]
@@ -689,7 +690,13 @@ fn promtool_fires_the_exported_alerts_at_every_request_trigger_scenarios_instant
         }
         checked.push(sc.name);
     }
-    assert!(checked.len() >= 5, "request-trigger scenarios: {checked:?}");
+    assert!(checked.len() >= 6, "request-trigger scenarios: {checked:?}");
+    for name in ["5xx-sustained", "latency-p99", "budget-burn-leak"] {
+        assert!(
+            checked.iter().any(|c| c == name),
+            "{name} not checked: {checked:?}"
+        );
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -25,6 +25,8 @@ pub struct PromNames {
     pub status_label: String,
     /// Label matchers selecting the canary's real (non-synthetic) requests.
     pub selector: String,
+    /// Label matchers selecting real requests of every cohort (the budget's traffic).
+    pub real_selector: String,
     /// A gauge, present while a stage runs, holding the Unix time (seconds) the stage
     /// started, with the stage's name in `stage_label`.
     pub stage_metric: String,
@@ -38,6 +40,7 @@ impl Default for PromNames {
             duration: "http_request_duration_seconds".into(),
             status_label: "code".into(),
             selector: "cohort=\"canary\",source=\"real\"".into(),
+            real_selector: "source=\"real\"".into(),
             stage_metric: "rollout_stage_start_seconds".into(),
             stage_label: "stage".into(),
         }
@@ -102,6 +105,12 @@ const REQUESTS: &str = "rehearse:canary_requests:window";
 const E5: &str = "rehearse:canary_errors_5xx:window";
 const E4: &str = "rehearse:canary_errors_4xx_nonauth:window";
 const LCOUNT: &str = "rehearse:canary_latency_count:window";
+const ROLLOUT_TICK: &str = "rehearse:rollout_tick";
+const E5_TICK: &str = "rehearse:canary_errors_5xx:tick";
+const REAL_TICK: &str = "rehearse:real_requests:tick";
+const E5_CUM: &str = "rehearse:canary_errors_5xx:since_start";
+const REAL_CUM: &str = "rehearse:real_requests:since_start";
+const ELAPSED: &str = "rehearse:rollout_elapsed_seconds";
 
 fn le_series(us: u64) -> String {
     format!("rehearse:canary_latency_le_{us}us:window")
@@ -184,6 +193,20 @@ fn latency_cond(le_us: u64, (num, den): (u64, u64), min: u64) -> String {
     )
 }
 
+/// Budget burn since T0 above the limit, with data:
+/// `B * elapsed * slo_den * burn_den > burn_num * (slo_den - slo_num) * N * period`
+/// (seconds; the engine's integer comparison).
+fn budget_cond(p: &Policy, (mn, md): (u64, u64)) -> String {
+    let (sa, sb) = frac!(p.budget_slo);
+    let period_s = p.budget_period_ms / 1000;
+    format!(
+        "{E5_CUM} * {ELAPSED} * {} > {} * {REAL_CUM} * {period_s}\nand on() ({REAL_CUM} >= {})",
+        sb * md,
+        mn * (sb - sa),
+        p.min_requests
+    )
+}
+
 fn pct(v: f64) -> String {
     let v = v * 100.0;
     format!("{}", (v * 1e9).round() / 1e9)
@@ -241,6 +264,15 @@ pub fn alerts(p: &Policy) -> Vec<AlertDef> {
             ),
         ),
         a(
+            "RehearseRollbackBudgetBurn",
+            Gate::BudgetBurn,
+            true,
+            format!(
+                "canary 5xx since the rollout start burn more than {}% of the error budget, sustained {sustain}: roll back",
+                pct(p.budget_max_burn.as_f64())
+            ),
+        ),
+        a(
             "RehearseHold5xx",
             Gate::ErrorRate5xx,
             false,
@@ -263,6 +295,15 @@ pub fn alerts(p: &Policy) -> Vec<AlertDef> {
             Gate::LatencyP95,
             false,
             "canary p95 latency above the stage's Go limit: the stage cannot go".into(),
+        ),
+        a(
+            "RehearseHoldBudgetBurn",
+            Gate::BudgetBurn,
+            false,
+            format!(
+                "canary 5xx since the rollout start burn more than {}% of the error budget: the stage cannot go",
+                pct(p.budget_max_burn.as_f64())
+            ),
         ),
     ]
 }
@@ -312,6 +353,54 @@ pub fn rules(p: &Policy, n: &PromNames) -> Node {
             "of which at most the threshold (the histogram needs a bucket at it)",
         ));
     }
+    // The budget: per-tick counts recorded only while a stage runs, summed over the
+    // rollout's length (so nothing before T0 counts, given no earlier rollout in that
+    // span), and the ticks since T0.
+    let stage_any = format!("on() (count({}) > 0)", n.stage_metric);
+    let total = dur(p.total_ms());
+    let tick = |sel: String| {
+        format!(
+            "(sum({sel}) - sum({sel} offset {}))\nand {stage_any}",
+            dur(p.tick_ms)
+        )
+    };
+    recs.push((
+        ROLLOUT_TICK.into(),
+        format!("vector(1) and {stage_any}"),
+        "1 at every tick of the rollout",
+    ));
+    recs.push((
+        E5_TICK.into(),
+        tick(format!("{}{}", n.requests, sel(&[&code5]))),
+        "canary real 5xx in the tick",
+    ));
+    recs.push((
+        REAL_TICK.into(),
+        tick(format!(
+            "{}{}",
+            n.requests,
+            selector(&[n.real_selector.as_str()])
+        )),
+        "real requests of every cohort in the tick",
+    ));
+    recs.push((
+        E5_CUM.into(),
+        format!("sum_over_time({E5_TICK}[{total}])"),
+        "since T0",
+    ));
+    recs.push((
+        REAL_CUM.into(),
+        format!("sum_over_time({REAL_TICK}[{total}])"),
+        "since T0",
+    ));
+    recs.push((
+        ELAPSED.into(),
+        format!(
+            "count_over_time({ROLLOUT_TICK}[{total}]) * {}",
+            p.tick_ms / 1000
+        ),
+        "seconds since T0",
+    ));
     let mut rules: Vec<Node> = recs
         .into_iter()
         .map(|(name, expr, _)| map([("record", s(name)), ("expr", Node::Block(expr))]))
@@ -366,6 +455,16 @@ pub fn rules(p: &Policy, n: &PromNames) -> Node {
                 with_stage(&latency_cond(p.trig_p99_us, frac!(p.q99), min), n, None),
                 None,
             )),
+            (Gate::BudgetBurn, _) => rules.push(alert(
+                d,
+                with_stage(
+                    // One limit for the Go gate and the trigger; the trigger is sustained.
+                    &budget_cond(p, frac!(p.budget_max_burn)),
+                    n,
+                    None,
+                ),
+                None,
+            )),
             (Gate::LatencyP95, false) => {
                 // One rule per Go limit, each for the stages that have it.
                 let mut by_limit: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
@@ -401,9 +500,10 @@ pub fn rules(p: &Policy, n: &PromNames) -> Node {
             "gauge present while a stage runs, holding the Unix time it started.",
             "Windows are counter differences at tick offsets: exact when samples fall",
             "on the evaluation ticks, as in `rehearse export promtool-test`. Counter",
-            "resets inside a window are not handled. Not exported: availability and",
-            "insufficient_data (judged at a stage's end), budget_burn, endpoint,",
-            "infra, security, probe and log gates.",
+            "resets inside a window are not handled. The budget burn sums per-tick",
+            "counts over the rollout's length: no earlier rollout may fall in that span.",
+            "Not exported: availability and insufficient_data (judged at a stage's",
+            "end), endpoint, infra, security, probe and log gates.",
         ],
     )
 }
