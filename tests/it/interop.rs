@@ -1028,3 +1028,159 @@ fn prometheus_query_range_responses_as_infra_rehearse_like_the_dataset_format() 
         assert_eq!(infra_input["rows"], infra.len() as u64);
     }
 }
+
+/// A Python with the vendors' SDKs (tests/sdk/requirements.txt): `target/sdk-venv`,
+/// created with pip on first use (`.ci/run` creates it too).
+fn sdk_python() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target").join("sdk-venv");
+    let python = venv.join("bin").join("python");
+    let ok = Command::new(&python)
+        .args(["-c", "import segment.analytics, rudderstack.analytics"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let st = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(st.success(), "python3 -m venv failed");
+        let st = Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(root.join("tests/sdk/requirements.txt"))
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "pip install -r tests/sdk/requirements.txt failed"
+        );
+    }
+    python
+}
+
+/// A capture server on 127.0.0.1 standing in for the vendor's API: every POST body
+/// (gunzipped when `Content-Encoding: gzip`) is a batch whose messages are kept in
+/// arrival order. Returns the URL and the messages.
+fn capture_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use std::io::BufRead;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut r = std::io::BufReader::new(stream);
+            let (mut len, mut gzip) = (0usize, false);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let l = line.to_ascii_lowercase();
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if l.starts_with("content-encoding:") && l.contains("gzip") {
+                    gzip = true;
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            if gzip {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                body = plain;
+            }
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                && let Some(batch) = v["batch"].as_array()
+            {
+                sink.lock().unwrap().extend(batch.iter().cloned());
+            }
+            let mut s = r.into_inner();
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn segment_and_rudderstack_sdk_batches_read_as_the_funnel_stream() {
+    let python = sdk_python();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for sdk in ["segment", "rudderstack"] {
+        let (url, got) = capture_server();
+        let o = Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/send_events.py"))
+            .args([sdk, &url])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{sdk}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let messages = got.lock().unwrap().clone();
+        // 30 visits, 30 searches, 10 identifies, 10 purchases and one redelivery.
+        assert_eq!(messages.len(), 81, "{sdk}");
+        assert!(
+            messages
+                .iter()
+                .all(|m| m["messageId"].as_str().unwrap().starts_with(sdk))
+        );
+        let d = tmp.path().join(sdk);
+        std::fs::create_dir_all(&d).unwrap();
+        let lines: String = messages.iter().map(|m| format!("{m}\n")).collect();
+        std::fs::write(d.join("funnel.ndjson"), lines).unwrap();
+        std::fs::write(d.join("dataset.toml"), "start = \"2026-03-02T10:00:00Z\"\n").unwrap();
+        let o = rehearse(&["funnel", d.to_str().unwrap(), "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{sdk}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        reports.push(json(&o));
+    }
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "inputs" && k != "dataset" && k != "rehearse");
+        v
+    };
+    assert_eq!(strip(&reports[0]), strip(&reports[1]));
+    // What the SDKs sent, as the funnel report counts it.
+    for r in &reports {
+        assert_eq!(r["inputs"][0]["segment"], true);
+        assert_eq!(r["inputs"][0]["rows"], 81);
+        assert_eq!(r["duplicates_dropped"], 1);
+        assert_eq!(r["persons"]["total"], 30);
+        assert_eq!(r["identity"]["stitched_anonymous_ids"], 10);
+        assert_eq!(r["revenue_minor_without_exclusion"]["USD"], 49_500);
+        let first = &r["attribution_without_exclusion"]["first_touch"];
+        let google = first
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["utm_source"] == "google")
+            .unwrap();
+        assert_eq!(google["conversions"], 10);
+    }
+}
