@@ -335,11 +335,11 @@ fn alb_fields() -> Fields {
     }
 }
 
-/// One access log line as a request.
+/// One access log line as a request (the endpoint borrowed from the line).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogRequest {
+pub struct LogRequest<'l> {
     pub ts: Millis,
-    pub endpoint: String,
+    pub endpoint: &'l str,
     pub cohort: Cohort,
     pub source: Source,
     pub status: u16,
@@ -408,7 +408,7 @@ fn path_of(uri: &str) -> &str {
 impl AccessLogSpec {
     /// Decodes one line (already split into fields) into a request; a problem names
     /// the field.
-    fn decode(&self, v: &[&str]) -> Result<LogRequest, RowProblem> {
+    fn decode<'l>(&self, v: &[&'l str]) -> Result<LogRequest<'l>, RowProblem> {
         let get = |i: usize| -> Result<&str, RowProblem> {
             v.get(i).copied().ok_or_else(|| {
                 RowProblem::new(
@@ -576,7 +576,7 @@ impl AccessLogSpec {
         };
         Ok(LogRequest {
             ts,
-            endpoint: endpoint.to_string(),
+            endpoint,
             cohort,
             source,
             status,
@@ -589,7 +589,7 @@ impl AccessLogSpec {
         &self,
         line: &'l str,
         buf: &mut Vec<&'l str>,
-    ) -> Result<LogRequest, RowProblem> {
+    ) -> Result<LogRequest<'l>, RowProblem> {
         let split = match &self.template {
             Some(t) => t.split(line, buf),
             None => format::alb_split(line, buf).and_then(|()| {
@@ -628,7 +628,7 @@ impl AccessLogTable {
     fn each(
         &mut self,
         on_error: OnError,
-        f: &mut dyn FnMut(&LogRequest) -> Result<(), RowProblem>,
+        f: &mut dyn FnMut(&LogRequest<'_>) -> Result<(), RowProblem>,
     ) -> Result<ReadStats, InputError> {
         let path = self.spec.file.clone();
         let mut reader = BufReader::with_capacity(1 << 16, super::text::open_text(&path)?);
@@ -637,6 +637,8 @@ impl AccessLogTable {
             ..ReadStats::default()
         };
         let mut raw = Vec::new();
+        // The fields' buffer, kept between lines (emptied, its allocation reused).
+        let mut spare: Vec<&'static str> = Vec::with_capacity(32);
         let mut n = 0u64;
         loop {
             raw.clear();
@@ -652,11 +654,14 @@ impl AccessLogTable {
             if line.trim().is_empty() {
                 continue;
             }
-            let mut fields = Vec::with_capacity(32);
+            let mut fields: Vec<&str> =
+                std::mem::take(&mut spare).into_iter().map(|_| "").collect();
             let r = self
                 .spec
                 .parse_line(line, &mut fields)
                 .and_then(|req| f(&req));
+            fields.clear();
+            spare = fields.into_iter().map(|_| "").collect();
             handle_row(r, &path, RowLoc::Line(n), on_error, &mut stats)?;
         }
         Ok(stats)
@@ -676,7 +681,7 @@ impl Table for AccessLogTable {
                 .iter()
                 .map(|n| match *n {
                     "ts" => Cell::Int(r.ts),
-                    "endpoint" => Cell::Str(r.endpoint.as_str().into()),
+                    "endpoint" => Cell::Str(r.endpoint.into()),
                     "cohort" => Cell::Str(r.cohort.as_str().into()),
                     "source" => Cell::Str(r.source.as_str().into()),
                     "status" => Cell::Int(i64::from(r.status)),
@@ -702,7 +707,7 @@ impl Table for AccessLogTable {
                 source: r.source,
                 status: r.status,
                 latency_us: r.latency_us,
-                prefix: prefix_index(prefixes, &r.endpoint),
+                prefix: prefix_index(prefixes, r.endpoint),
             })
         })
     }
@@ -717,7 +722,7 @@ mod tests {
         AccessLogSpec::from_toml(Path::new("/d"), &t)
     }
 
-    fn one(s: &AccessLogSpec, line: &str) -> Result<LogRequest, RowProblem> {
+    fn one<'l>(s: &AccessLogSpec, line: &'l str) -> Result<LogRequest<'l>, RowProblem> {
         let mut buf = Vec::new();
         s.parse_line(line, &mut buf)
     }
@@ -743,7 +748,7 @@ canary_values = ["127.0.0.1:8082"]
             r,
             LogRequest {
                 ts: 1_772_445_600_123,
-                endpoint: "/api/x".into(),
+                endpoint: "/api/x",
                 cohort: Cohort::Canary,
                 source: Source::Synthetic,
                 status: 503,
