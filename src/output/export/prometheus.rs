@@ -572,8 +572,8 @@ impl MinuteCounters {
     /// Counts one request: at sample `ceil((ts - T0) / tick)` (an event at a tick
     /// belongs to the window ending there), events at or before T0 in sample 0.
     pub fn add(&mut self, ts: Millis, canary: bool, real: bool, status: u16, latency_us: u64) {
-        let m = (ts - self.t0).max(0).div_euclid(self.tick_ms)
-            + i64::from((ts - self.t0).max(0).rem_euclid(self.tick_ms) != 0);
+        let since = ts.saturating_sub(self.t0).max(0);
+        let m = since.div_euclid(self.tick_ms) + i64::from(since.rem_euclid(self.tick_ms) != 0);
         let Ok(m) = usize::try_from(m) else { return };
         if m > self.ticks {
             return;
@@ -686,7 +686,7 @@ pub fn promtool_test(
     for st in &p.stages {
         let first = (st.start_ms / tick) as usize + 1;
         let last = ((st.start_ms + st.duration_ms) / tick) as usize;
-        if first > c.ticks {
+        if first > c.ticks || last < first {
             continue;
         }
         let last = last.min(c.ticks);

@@ -360,11 +360,11 @@ fn seconds_us(s: &str) -> Option<u64> {
     let digits = frac.as_bytes();
     let mut scale = 100_000;
     for d in digits.iter().take(6) {
-        us += u64::from(d - b'0') * scale;
+        us = us.checked_add(u64::from(d - b'0') * scale)?;
         scale /= 10;
     }
     if digits.len() > 6 && digits[6] >= b'5' {
-        us += 1;
+        us = us.checked_add(1)?;
     }
     Some(us)
 }
@@ -382,7 +382,7 @@ fn time_local(s: &str) -> Option<Millis> {
     let mon = MONTHS.iter().position(|m| *m == name)? + 1;
     let rest = p.next()?;
     let (year, time) = rest.split_once(':')?;
-    if off.len() != 5 {
+    if off.len() != 5 || !off.is_ascii() {
         return None;
     }
     parse_rfc3339(&format!(
@@ -435,18 +435,22 @@ impl AccessLogSpec {
                     if part == "-" {
                         continue;
                     }
-                    sum += seconds_us(part).ok_or_else(|| {
-                        bad(i, format!("`{part}` in `{s}` is not a number of seconds"))
-                    })?;
+                    sum = seconds_us(part)
+                        .and_then(|us| sum.checked_add(us))
+                        .ok_or_else(|| {
+                            bad(i, format!("`{part}` in `{s}` is not a number of seconds"))
+                        })?;
                 }
                 (sum, false)
             }
             LatencyField::Millis(i) => {
                 let s = get(i)?;
-                let ms: u64 = s
-                    .parse()
-                    .map_err(|_| bad(i, format!("`{s}` is not whole milliseconds")))?;
-                (ms * 1000, false)
+                let us = s
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|ms| ms.checked_mul(1000))
+                    .ok_or_else(|| bad(i, format!("`{s}` is not whole milliseconds")))?;
+                (us, false)
             }
             LatencyField::Alb => {
                 let mut sum = 0u64;
@@ -456,7 +460,8 @@ impl AccessLogSpec {
                     if s == "-1" {
                         none = true;
                     } else {
-                        sum += seconds_us(s)
+                        sum = seconds_us(s)
+                            .and_then(|us| sum.checked_add(us))
                             .ok_or_else(|| bad(i, format!("`{s}` is not a number of seconds")))?;
                     }
                 }
@@ -492,10 +497,10 @@ impl AccessLogSpec {
                     )
                 })?;
                 let d = get(duration)?;
-                let ms: i64 = d
-                    .parse()
-                    .map_err(|_| bad(duration, format!("`{d}` is not whole milliseconds")))?;
-                t + ms
+                d.parse::<i64>()
+                    .ok()
+                    .and_then(|ms| t.checked_add(ms))
+                    .ok_or_else(|| bad(duration, format!("`{d}` is not whole milliseconds")))?
             }
             TsField::AlbTime => {
                 let s = get(1)?;
@@ -812,6 +817,8 @@ canary_regex = "^can"
             (r.status, r.latency_us, r.cohort),
             (502, 0, Cohort::Baseline)
         );
+        let huge = "[2016-04-15T20:17:00.310Z] \"GET /a HTTP/1.1\" 200 - 0 0 9223372036854775807 - \"-\" \"-\" \"-\" \"a\" \"-\"";
+        assert_eq!(one(&s, huge).unwrap_err().column, "%DURATION%");
     }
 
     #[test]
@@ -863,6 +870,9 @@ canary_regex = "^can"
         assert_eq!(seconds_us("0.0000015"), Some(2));
         assert_eq!(seconds_us("-1"), None);
         assert_eq!(seconds_us("1e3"), None);
+        assert_eq!(seconds_us("18446744073709.999999"), None);
+        assert_eq!(seconds_us("99999999999999999999"), None);
+        assert_eq!(time_local("05/Dec/2026:11:05:32 +é00"), None);
         assert_eq!(path_of("https://h:443/a/b?c#d"), "/a/b");
         assert_eq!(path_of("https://h"), "/");
     }
