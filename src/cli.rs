@@ -62,6 +62,151 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Print the columns of a stream (or of every stream): required or optional, type, unit, meaning.
     Schema(SchemaArgs),
+    /// Export the policy to the tool that runs the real canary: Prometheus rules, a promtool test, Argo, Flagger.
+    #[command(subcommand)]
+    Export(ExportCmd),
+}
+
+/// `rehearse export ...`.
+#[derive(Subcommand, Debug)]
+pub enum ExportCmd {
+    /// Print a Prometheus rule file: recording rules for the windows, alerts for the request triggers and Go gates.
+    Prometheus(ExportArgs),
+    /// Write the rule file and a `promtool test rules` file replaying DATASET's requests, expecting the rehearsal's rollback.
+    PromtoolTest(PromtoolTestArgs),
+    /// Print an Argo Rollouts AnalysisTemplate (Prometheus provider) for the request rollback triggers.
+    Argo(ExportArgs),
+    /// Print Flagger MetricTemplates and a Canary analysis (stepWeights from the policy) for the request rollback triggers.
+    Flagger(ExportArgs),
+}
+
+/// The team's metric and label names.
+#[derive(Args, Debug, Clone)]
+pub struct PromNameArgs {
+    /// The request counter, labelled with the status code.
+    #[arg(long, value_name = "NAME", default_value = "http_requests_total")]
+    pub requests_metric: String,
+    /// The request duration histogram (seconds) with a bucket at each latency threshold.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "http_request_duration_seconds"
+    )]
+    pub duration_metric: String,
+    /// The label holding the HTTP status code.
+    #[arg(long, value_name = "LABEL", default_value = "code")]
+    pub status_label: String,
+    /// The stage gauge: present while a stage runs, its value the Unix time the stage started.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "rollout_stage_start_seconds"
+    )]
+    pub stage_metric: String,
+    /// The stage gauge's label holding the stage name.
+    #[arg(long, value_name = "LABEL", default_value = "stage")]
+    pub stage_label: String,
+}
+
+impl PromNameArgs {
+    fn names(
+        &self,
+        selector: Option<(&str, &str)>,
+    ) -> crate::output::export::prometheus::PromNames {
+        let d = crate::output::export::prometheus::PromNames::default();
+        crate::output::export::prometheus::PromNames {
+            requests: self.requests_metric.clone(),
+            duration: self.duration_metric.clone(),
+            status_label: self.status_label.clone(),
+            selector: selector.map_or(d.selector, |s| s.0.to_string()),
+            real_selector: selector.map_or(d.real_selector, |s| s.1.to_string()),
+            stage_metric: self.stage_metric.clone(),
+            stage_label: self.stage_label.clone(),
+        }
+    }
+}
+
+/// `rehearse export prometheus|argo|flagger`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub names: PromNameArgs,
+    /// Label matchers selecting the canary's real (not synthetic) requests.
+    #[arg(
+        long,
+        value_name = "MATCHERS",
+        default_value = "cohort=\"canary\",source=\"real\""
+    )]
+    pub selector: String,
+    /// Label matchers selecting real requests of every cohort (the error budget's traffic).
+    #[arg(long, value_name = "MATCHERS", default_value = "source=\"real\"")]
+    pub real_selector: String,
+    /// Argo and Flagger: the Prometheus address their analysis queries.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://prometheus.monitoring:9090"
+    )]
+    pub prometheus_address: String,
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    pub fn settings(
+        &self,
+        target: crate::app::export::Target,
+    ) -> Result<crate::app::export::ExportSettings, SettingsError> {
+        Ok(crate::app::export::ExportSettings {
+            target,
+            policy: self.policy.builder()?.build()?,
+            names: self
+                .names
+                .names(Some((&self.selector, &self.real_selector))),
+            prometheus_address: self.prometheus_address.clone(),
+            out: self.out.clone(),
+        })
+    }
+}
+
+/// `rehearse export promtool-test`.
+#[derive(Args, Debug)]
+pub struct PromtoolTestArgs {
+    /// The dataset directory whose requests become the test's input series.
+    pub dataset: PathBuf,
+    /// The directory to write the rule file and the test file into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub names: PromNameArgs,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
+    /// The rollout start T0 (RFC 3339), overriding the manifest.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+}
+
+impl PromtoolTestArgs {
+    pub fn settings(&self) -> Result<crate::app::export::PromtoolSettings, SettingsError> {
+        let policy = self.policy.builder()?.build()?;
+        Ok(crate::app::export::PromtoolSettings {
+            setup: crate::app::setup(policy)?,
+            names: self.names.names(None),
+            dataset: self.dataset.clone(),
+            read: ReadOptions {
+                on_error: self.on_error.into(),
+                start: parse_start(&self.start)?,
+                ..ReadOptions::default()
+            },
+            out: self.out.clone(),
+        })
+    }
 }
 
 /// `rehearse schema`: the dataset format's columns.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use rehearse::app::{self, AppError, Output};
-use rehearse::cli::{Cli, Command, PolicyCmd};
+use rehearse::cli::{Cli, Command, ExportCmd, PolicyCmd};
 
 /// Runs one command.
 fn run(cli: Cli) -> Result<Output, AppError> {
@@ -33,6 +33,18 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Sweep(args) => app::sweep::run(&args.settings().map_err(AppError::usage)?),
         Command::Tui(args) => app::tui::run(&args.settings()),
         Command::Schema(args) => app::schema::run(&args.settings().map_err(AppError::usage)?),
+        Command::Export(cmd) => {
+            use app::export::Target;
+            let (args, target) = match cmd {
+                ExportCmd::PromtoolTest(args) => {
+                    return app::export::promtool_test(&args.settings().map_err(AppError::usage)?);
+                }
+                ExportCmd::Prometheus(args) => (args, Target::Prometheus),
+                ExportCmd::Argo(args) => (args, Target::Argo),
+                ExportCmd::Flagger(args) => (args, Target::Flagger),
+            };
+            app::export::run(&args.settings(target).map_err(AppError::usage)?)
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`crate::cli`].
 
 pub mod check;
+pub mod export;
 pub mod funnel;
 pub mod generate;
 pub mod plausibility;

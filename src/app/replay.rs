@@ -90,7 +90,8 @@ pub fn replay_dir_with_bands(
     extra: &[u64],
 ) -> Result<Replay, ReplayError> {
     let name = dir.display().to_string();
-    let ds = DatasetDir::open(dir)?;
+    let mut ds = DatasetDir::open(dir)?;
+    ds.set_policy_markers(&setup.policy.file.analytics.synthetic_user_agents);
     if !ds.streams.contains_key(&Stream::Requests) {
         return Err(ReplayError::NoRequests(
             name,

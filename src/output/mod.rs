@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod dataset;
+pub mod export;
 pub mod funnel;
 pub mod record;
 pub mod report;

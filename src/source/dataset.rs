@@ -17,6 +17,13 @@ pub struct DatasetDir {
     pub notes: Option<String>,
     /// One file per present stream.
     pub streams: BTreeMap<Stream, (PathBuf, Encoding)>,
+    /// The manifest's `[access_log]` section: the `requests` stream is read from a
+    /// web-server access log (its entry in `streams` has [`Encoding::AccessLog`]).
+    pub access_log: Option<crate::source::accesslog::AccessLogSpec>,
+    /// The manifest's `[infra_prometheus]` section: the `infra` stream is read from
+    /// Prometheus `query_range` responses (its entry in `streams` has
+    /// [`Encoding::PrometheusMatrix`]).
+    pub infra_prometheus: Option<crate::source::prometheus::PromInfraSpec>,
 }
 
 impl DatasetDir {
@@ -56,17 +63,81 @@ impl DatasetDir {
             streams.insert(stream, (path, enc));
         }
         let manifest = dir.join("dataset.toml");
-        let (start, notes) = if manifest.is_file() {
+        let Manifest {
+            start,
+            notes,
+            access_log,
+            infra_prometheus,
+        } = if manifest.is_file() {
             read_manifest(&manifest)?
         } else {
-            (None, None)
+            Manifest::default()
         };
+        if let Some(spec) = &access_log {
+            if let Some((other, _)) = streams.get(&Stream::Requests) {
+                return Err(ds_err(format!(
+                    "two sources for the stream `requests`: {} and the access log {} named in dataset.toml; keep one",
+                    other.file_name().unwrap_or_default().to_string_lossy(),
+                    spec.file.display()
+                )));
+            }
+            streams.insert(Stream::Requests, (spec.file.clone(), Encoding::AccessLog));
+        }
+        if let Some(spec) = &infra_prometheus {
+            if let Some((other, _)) = streams.get(&Stream::Infra) {
+                return Err(ds_err(format!(
+                    "two sources for the stream `infra`: {} and the Prometheus responses named in dataset.toml's [infra_prometheus]; keep one",
+                    other.file_name().unwrap_or_default().to_string_lossy()
+                )));
+            }
+            streams.insert(
+                Stream::Infra,
+                (spec.main_file().to_path_buf(), Encoding::PrometheusMatrix),
+            );
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             start,
             notes,
             streams,
+            access_log,
+            infra_prometheus,
         })
+    }
+
+    /// Opens a present stream's file with its adapter (the access log's for `requests`
+    /// when the manifest names one).
+    pub fn open_stream(
+        &self,
+        stream: Stream,
+        batch_rows: usize,
+    ) -> Result<Option<Box<dyn super::Table>>, InputError> {
+        let Some((path, enc)) = self.streams.get(&stream) else {
+            return Ok(None);
+        };
+        if *enc == Encoding::AccessLog
+            && let Some(spec) = &self.access_log
+        {
+            return Ok(Some(Box::new(super::accesslog::AccessLogTable::open(
+                spec,
+            )?)));
+        }
+        if *enc == Encoding::PrometheusMatrix
+            && let Some(spec) = &self.infra_prometheus
+        {
+            return Ok(Some(Box::new(super::prometheus::PromInfraTable::open(
+                spec,
+            )?)));
+        }
+        super::open_table(path, *enc, batch_rows).map(Some)
+    }
+
+    /// Sets the synthetic user-agent markers the access log uses when the manifest
+    /// names none (the policy's `analytics.synthetic_user_agents`).
+    pub fn set_policy_markers(&mut self, markers: &[String]) {
+        if let Some(spec) = &mut self.access_log {
+            spec.policy_markers = markers.to_vec();
+        }
     }
 }
 
@@ -87,7 +158,16 @@ pub fn stream_file(name: &str) -> Option<(Stream, Encoding)> {
 }
 
 /// The keys a manifest may hold.
-pub const MANIFEST_KEYS: &[&str] = &["start", "notes"];
+pub const MANIFEST_KEYS: &[&str] = &["start", "notes", "access_log", "infra_prometheus"];
+
+/// What a manifest says.
+#[derive(Clone, Debug, Default)]
+pub struct Manifest {
+    pub start: Option<Millis>,
+    pub notes: Option<String>,
+    pub access_log: Option<crate::source::accesslog::AccessLogSpec>,
+    pub infra_prometheus: Option<crate::source::prometheus::PromInfraSpec>,
+}
 
 /// Compression extensions rehearse does not read, with the command that undoes each.
 const COMPRESSED: &[(&str, &str)] = &[
@@ -171,9 +251,10 @@ impl DatasetDir {
     }
 }
 
-/// Reads `start` (a TOML string or datetime; a datetime without offset is read as UTC)
-/// and `notes` from a manifest; any other key is an error naming it and the known keys.
-pub fn read_manifest(path: &Path) -> Result<(Option<Millis>, Option<String>), InputError> {
+/// Reads `start` (a TOML string or datetime; a datetime without offset is read as UTC),
+/// `notes` and the `[access_log]` section from a manifest; any other key is an error
+/// naming it and the known keys.
+pub fn read_manifest(path: &Path) -> Result<Manifest, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
     let table: toml::Table = toml::from_str(&text)
@@ -229,7 +310,50 @@ pub fn read_manifest(path: &Path) -> Result<(Option<Millis>, Option<String>), In
         .get("notes")
         .and_then(|v| v.as_str())
         .map(str::to_string);
-    Ok((start, notes))
+    let access_log = match table.get("access_log") {
+        None => None,
+        Some(toml::Value::Table(t)) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            Some(
+                crate::source::accesslog::AccessLogSpec::from_toml(dir, t)
+                    .map_err(|p| InputError::file(path, format!("[access_log]: {p}")))?,
+            )
+        }
+        Some(other) => {
+            return Err(InputError::file(
+                path,
+                format!(
+                    "key `access_log`: expected a table ([access_log] with file, format, ...), found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let infra_prometheus = match table.get("infra_prometheus") {
+        None => None,
+        Some(toml::Value::Table(t)) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            Some(
+                crate::source::prometheus::PromInfraSpec::from_toml(dir, t)
+                    .map_err(|p| InputError::file(path, format!("[infra_prometheus]: {p}")))?,
+            )
+        }
+        Some(other) => {
+            return Err(InputError::file(
+                path,
+                format!(
+                    "key `infra_prometheus`: expected a table ([infra_prometheus] with cpu, mem_free, ...), found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    Ok(Manifest {
+        start,
+        notes,
+        access_log,
+        infra_prometheus,
+    })
 }
 
 fn parse_manifest_time(s: &str) -> Option<Millis> {

@@ -7,6 +7,7 @@
 //! dataset's. [`columns`] describes every stream's columns for people (`rehearse
 //! schema`, `docs/dataset-format.md`).
 
+pub mod accesslog;
 pub mod arrowfile;
 pub mod cell;
 pub mod columns;
@@ -14,6 +15,7 @@ pub mod csvfile;
 pub mod dataset;
 pub mod memory;
 pub mod ndjson;
+pub mod prometheus;
 pub mod read;
 pub mod text;
 
@@ -190,6 +192,12 @@ pub enum Encoding {
     Ndjson,
     Parquet,
     Arrow,
+    /// A web-server access log named by the manifest's `[access_log]` section (never
+    /// chosen by a file extension; opened by `DatasetDir::open_stream`).
+    AccessLog,
+    /// Prometheus `query_range` responses named by the manifest's `[infra_prometheus]`
+    /// section (opened by `DatasetDir::open_stream`).
+    PrometheusMatrix,
 }
 
 impl Encoding {
@@ -224,6 +232,12 @@ pub fn open_table(
         Encoding::Ndjson => Box::new(ndjson::NdjsonTable::open(path)?),
         Encoding::Parquet => Box::new(arrowfile::ArrowTable::open_parquet(path, batch_rows)?),
         Encoding::Arrow => Box::new(arrowfile::ArrowTable::open_ipc(path, batch_rows)?),
+        Encoding::AccessLog | Encoding::PrometheusMatrix => {
+            return Err(InputError::file(
+                path,
+                "access logs and Prometheus responses are read through dataset.toml's [access_log] and [infra_prometheus] sections",
+            ));
+        }
     })
 }
 

@@ -14,7 +14,7 @@ use crate::input::{
 use super::cell::{self, Cell};
 use super::columns::{COHORTS, PAGE_KINDS, SECURITY_KINDS, SOURCES};
 use super::dataset::DatasetDir;
-use super::{ColumnSpec, InputError, OnError, RequestRow, RowProblem, open_table};
+use super::{ColumnSpec, InputError, OnError, RequestRow, RowProblem};
 
 /// How to read a dataset.
 #[derive(Clone, Copy, Debug)]
@@ -89,10 +89,9 @@ pub fn earliest_start(ds: &DatasetDir, batch_rows: usize) -> Result<Option<Milli
     let mut earliest: Option<Millis> = None;
     let mut note = |t: Millis| earliest = Some(earliest.map_or(t, |e| e.min(t)));
     for s in [Stream::Requests, Stream::Probes] {
-        let Some((path, enc)) = ds.streams.get(&s) else {
+        let Some(mut table) = ds.open_stream(s, batch_rows)? else {
             continue;
         };
-        let mut table = open_table(path, *enc, batch_rows)?;
         if s == Stream::Requests {
             let cols = &REQUEST_COLUMNS;
             table.for_each_row(cols, super::OnError::Skip, &mut |c: &[Cell]| {
@@ -177,7 +176,9 @@ pub fn read_streams<S: EventSink + Send + Sync>(
         if matches!(stream, Stream::Funnel | Stream::Ledger) {
             continue;
         }
-        let mut table = open_table(path, *enc, opts.batch_rows)?;
+        let Some(mut table) = ds.open_stream(stream, opts.batch_rows)? else {
+            continue;
+        };
         let before = f.outside(stream);
         let before_old = f.before_2000(stream);
         f.begin(stream);
