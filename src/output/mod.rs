@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod funnel;
 pub mod record;
 pub mod report;
+pub mod ship;
 pub mod sweep;
 
 use std::io::Write;

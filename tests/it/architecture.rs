@@ -86,6 +86,7 @@ const RULES: &[(&str, &[&str])] = &[
             "generate",
             "input",
             "output",
+            "pii",
             "policy",
             "source",
             "time",

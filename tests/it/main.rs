@@ -14,6 +14,7 @@ mod oracle;
 mod pii_corpus;
 mod property_oracle;
 mod request_reader;
+mod ship;
 mod sweep;
 mod tui;
 mod tui_pty;
