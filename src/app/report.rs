@@ -68,6 +68,42 @@ fn funnel_note(
     Some(FunnelNote { visitors, paying })
 }
 
+/// The canary p50 latency (ms) of every tick record, over the same window as the tick's
+/// p95 (the last `window` intervals up to the tick, not before its stage's start), from
+/// the fold's display sketches, nearest rank; `None` below the minimum of requests.
+fn p50_per_tick(
+    room: &ShipRoom,
+    folded: &crate::engine::Folded,
+    policy: &crate::policy::Policy,
+) -> Vec<Option<f64>> {
+    use crate::engine::fold::slot;
+    room.ticks
+        .iter()
+        .map(|t| {
+            let k = t.k as usize;
+            let m = policy
+                .stages
+                .get(t.stage)
+                .map_or(0, |s| (s.start_ms / folded.tick_ms) as usize);
+            let lo = k.saturating_sub(policy.window_ticks).max(m);
+            let mut sketch = crate::sketch::Sketch::default();
+            let mut n = 0u64;
+            for j in lo..k.min(folded.ticks) {
+                n += folded.interval_counters(j)[slot::N];
+                if let Some(s) = &folded.sketches[j] {
+                    sketch.merge(s);
+                }
+            }
+            if n < policy.min_requests {
+                return None;
+            }
+            sketch
+                .value_at_rank(n.div_ceil(2))
+                .map(|us| us as f64 / 1000.0)
+        })
+        .collect()
+}
+
 /// Builds the pack of the settings' input.
 pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
     let det = PiiDetector::new();
@@ -99,6 +135,9 @@ pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
                 room.stages.iter().find(|s| s.weight >= 1.0),
             ) {
                 room.funnel = funnel_note(data, &policy.file.analytics, full.start, room.end);
+            }
+            if settings.html.is_some() {
+                room.p50 = Some(p50_per_tick(&room, &replay.folded, policy));
             }
             if let Some(data) = replay
                 .analytics

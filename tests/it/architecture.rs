@@ -88,6 +88,7 @@ const RULES: &[(&str, &[&str])] = &[
             "output",
             "pii",
             "policy",
+            "sketch",
             "source",
             "time",
             "tui",

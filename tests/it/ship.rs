@@ -592,6 +592,49 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
         seen += 1;
     }
     assert_eq!(seen, n);
+    // From a replay the latency chart also draws the p50: p50, p95, p99 and two limits.
+    let latency = format!(
+        "id=\"chart-latency\" data-expected=\"{ticks}\" data-points=\"{ticks}\" data-series=\"5\""
+    );
+    assert!(dom.contains(&latency), "{latency}");
+    // The p50 has data exactly where the p95 has, and never exceeds it.
+    let json = page
+        .split("id=\"rehearse-data\">")
+        .nth(1)
+        .and_then(|r| r.split("</script>").next())
+        .unwrap()
+        .replace("<\\/", "</");
+    let data: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let chart = data["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "latency")
+        .unwrap();
+    let line = |label: &str| -> Vec<Option<f64>> {
+        chart["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] == label)
+            .unwrap()["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64())
+            .collect()
+    };
+    let (p50, p95) = (line("p50"), line("p95"));
+    assert_eq!(p50.len() as u64, ticks);
+    let mut compared = 0;
+    for (a, b) in p50.iter().zip(&p95) {
+        assert_eq!(a.is_some(), b.is_some());
+        if let (Some(a), Some(b)) = (a, b) {
+            assert!(a <= b && *a > 0.0, "p50 {a} p95 {b}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 30, "{compared}");
     assert!(dom.contains("<canvas"), "uPlot drew its canvases");
 
     // A screenshot at 1280x800 is not blank: many distinct colours, not one background.

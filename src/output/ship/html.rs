@@ -68,7 +68,7 @@ const CHARTS: &[Chart] = &[
     },
     Chart {
         id: "latency",
-        title: "Latency p95 / p99 (canary, per window)",
+        title: "Latency p50 / p95 / p99 (canary, per window)",
         unit: "ms",
         lines: &[
             v("p95", Gate::LatencyP95),
@@ -201,6 +201,18 @@ fn chart_data(room: &ShipRoom) -> Vec<Value> {
                 })
                 .collect();
             let mut series = series;
+            if c.id == "latency"
+                && let Some(p50) = &room.p50
+            {
+                let values: Vec<Value> = p50
+                    .iter()
+                    .map(|v| v.map_or(Value::Null, |x| json!(round(x))))
+                    .collect();
+                series.insert(
+                    0,
+                    json!({"label": "p50", "threshold": false, "values": values}),
+                );
+            }
             if c.id == "availability"
                 && let Some(a) = room.availability_go
             {
@@ -450,8 +462,8 @@ const SCRIPT: &str = r#"
 (function(){
   var data = JSON.parse(document.getElementById('rehearse-data').textContent);
   var t = data.t;
-  var colors = ['#1f77b4','#d62728','#2ca02c','#9467bd'];
-  var tcolors = ['#1f77b4','#d62728','#2ca02c','#9467bd'];
+  var colors = ['#1f77b4','#d62728','#2ca02c','#9467bd','#8c564b'];
+  var tcolors = ['#444444','#b45309','#6b21a8','#0f766e'];
   function bands(u){
     var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
     ctx.save();
@@ -479,7 +491,7 @@ const SCRIPT: &str = r#"
     var rows = [t];
     var vi = 0, ti = 0;
     c.series.forEach(function(s){
-      var col = s.threshold ? tcolors[ti++ % 4] : colors[vi++ % 4];
+      var col = s.threshold ? tcolors[ti++ % 4] : colors[vi++ % 5];
       series.push({label: s.label + ' (' + c.unit + ')', stroke: col, width: s.threshold ? 1 : 1.5, dash: s.threshold ? [6, 4] : undefined, spanGaps: false, points: {show: false}});
       rows.push(s.values);
     });
@@ -563,7 +575,7 @@ pub fn page(room: &ShipRoom) -> String {
 {timeline}
 <h2>Dashboards</h2>
 <div class="grid">{charts}</div>
-<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is not part of the verdict events and is not drawn. Rate-limited requests are counted in the security stream but judged by no gate.</p>
+<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is drawn only from a replay (a recording carries the p95 and p99 the gates judge). Rate-limited requests are counted in the security stream but judged by no gate.</p>
 <h2>Probes</h2>
 {probes}
 <h2>Cache and SEO</h2>

@@ -110,6 +110,9 @@ pub struct ShipRoom {
     pub funnel: Option<FunnelNote>,
     /// The analytics report over the dataset (dashboard), when it has funnel or ledger data.
     pub analytics: Option<Box<crate::analytics::AnalyticsReport>>,
+    /// The canary p50 latency (ms) per tick record, when the pack comes from a replay
+    /// (the verdict events carry the p95 and p99 only).
+    pub p50: Option<Vec<Option<f64>>>,
     /// The stage availability limit (`go.availability` of the run's policy).
     pub availability_go: Option<f64>,
 }
@@ -218,6 +221,7 @@ pub fn build(
         marks,
         funnel: None,
         analytics: None,
+        p50: None,
         availability_go: toml::from_str::<toml::Table>(&meta.policy_toml)
             .ok()
             .and_then(|t| t.get("go")?.get("availability")?.as_float()),
