@@ -104,6 +104,28 @@ fn p50_per_tick(
         .collect()
 }
 
+/// Probes passed and failed (bad status or schema) in each tick record's interval
+/// `(at - tick, at]`.
+fn probes_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<(u32, u32)> {
+    room.ticks
+        .iter()
+        .map(|t| {
+            let from = t.at - room.tick_ms;
+            folded
+                .probes
+                .iter()
+                .filter(|p| p.ts > from && p.ts <= t.at)
+                .fold((0, 0), |(ok, bad), p| {
+                    if p.result == crate::engine::fold::ProbeResult::Pass {
+                        (ok + 1, bad)
+                    } else {
+                        (ok, bad + 1)
+                    }
+                })
+        })
+        .collect()
+}
+
 /// Builds the pack of the settings' input.
 pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
     let det = PiiDetector::new();
@@ -138,6 +160,9 @@ pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
             }
             if settings.html.is_some() {
                 room.p50 = Some(p50_per_tick(&room, &replay.folded, policy));
+                if !replay.folded.probes.is_empty() {
+                    room.probes = Some(probes_per_tick(&room, &replay.folded));
+                }
             }
             if let Some(data) = replay
                 .analytics

@@ -165,7 +165,7 @@ fn round(x: f64) -> f64 {
 
 /// The chart data: per chart, its lines' values at every tick (`null` without data).
 fn chart_data(room: &ShipRoom) -> Vec<Value> {
-    CHARTS
+    let mut out: Vec<Value> = CHARTS
         .iter()
         .map(|c| {
             let series: Vec<Value> = c
@@ -221,8 +221,21 @@ fn chart_data(room: &ShipRoom) -> Vec<Value> {
             }
             json!({"id": c.id, "title": c.title, "unit": c.unit, "series": series})
         })
-        .collect()
+        .collect();
+    if let Some(p) = &room.probes {
+        let passed: Vec<u32> = p.iter().map(|x| x.0).collect();
+        let failed: Vec<u32> = p.iter().map(|x| x.1).collect();
+        out.push(
+            json!({"id": "probes", "title": PROBES_TITLE, "unit": "probes", "series": [
+                {"label": "passed", "threshold": false, "values": passed},
+                {"label": "failed", "threshold": false, "values": failed},
+            ]}),
+        );
+    }
+    out
 }
+
+const PROBES_TITLE: &str = "Probe results per tick (passed; failed: bad status or schema)";
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -422,7 +435,7 @@ fn funnel(room: &ShipRoom) -> String {
     let l = &r.ledger;
     o.push_str("<h3>Fees and ledger</h3>");
     o.push_str(&format!(
-        "<table><tbody><tr><td>bookings</td><td>{}</td></tr><tr><td>fee violations</td><td class=\"{}\">{}</td></tr><tr><td>unbalanced transactions</td><td class=\"{}\">{}</td></tr><tr><td>duplicate payouts</td><td class=\"{}\">{}</td></tr><tr><td>overdrawn providers</td><td class=\"{}\">{}</td></tr><tr><td>gross (minor units)</td><td>{}</td></tr><tr><td>fees captured</td><td>{}</td></tr><tr><td>paid out</td><td>{}</td></tr></tbody></table>",
+        "<table><tbody><tr><td>bookings</td><td>{}</td></tr><tr><td>fee violations</td><td class=\"{}\">{}</td></tr><tr><td>unbalanced transactions</td><td class=\"{}\">{}</td></tr><tr><td>duplicate payouts</td><td class=\"{}\">{}</td></tr><tr><td>overdrawn providers</td><td class=\"{}\">{}</td></tr><tr><td>gross (minor units)</td><td>{}</td></tr><tr><td>fees captured (minor units)</td><td>{}</td></tr><tr><td>paid out (minor units)</td><td>{}</td></tr></tbody></table>",
         l.bookings,
         if l.fee_violations > 0 { "hold" } else { "go" },
         l.fee_violations,
@@ -525,12 +538,12 @@ pub fn page(room: &ShipRoom) -> String {
         crate::verdict::Outcome::Rollback => "rollback",
     };
     let mut charts = String::new();
-    for c in CHARTS {
+    let probes_chart = room.probes.as_ref().map(|_| ("probes", PROBES_TITLE));
+    for (id, title) in CHARTS.iter().map(|c| (c.id, c.title)).chain(probes_chart) {
         charts.push_str(&format!(
-            "<div class=\"chart\" id=\"chart-{}\" data-expected=\"{}\"><h3>{}</h3></div>",
-            c.id,
+            "<div class=\"chart\" id=\"chart-{id}\" data-expected=\"{}\"><h3>{}</h3></div>",
             room.ticks.len(),
-            esc(c.title)
+            esc(title)
         ));
     }
     let probes = gate_table(

@@ -113,6 +113,9 @@ pub struct ShipRoom {
     /// The canary p50 latency (ms) per tick record, when the pack comes from a replay
     /// (the verdict events carry the p95 and p99 only).
     pub p50: Option<Vec<Option<f64>>>,
+    /// Probes passed and failed per tick record, when the pack comes from a replay of a
+    /// dataset with probes.
+    pub probes: Option<Vec<(u32, u32)>>,
     /// The stage availability limit (`go.availability` of the run's policy).
     pub availability_go: Option<f64>,
 }
@@ -222,6 +225,7 @@ pub fn build(
         funnel: None,
         analytics: None,
         p50: None,
+        probes: None,
         availability_go: toml::from_str::<toml::Table>(&meta.policy_toml)
             .ok()
             .and_then(|t| t.get("go")?.get("availability")?.as_float()),
