@@ -89,6 +89,17 @@ fn the_demo_rollback_gives_a_checklist_and_a_p0() {
     assert!(checklist.contains("## Stage 4: full (100 % of traffic, 13:30 -> 15:30): NOT RUN"));
     assert!(checklist.contains("- [ ] 5xx rate `error_rate_5xx` (go + trigger): **fired**"));
     assert!(checklist.contains("- [ ] **QA**: the e2e harness runs with `?e2e=1`"));
+    // ramp-25 rolled back at 12:56: its stage-end gates were never judged.
+    let ramp25 = &checklist[checklist.find("## Stage 3: ramp-25").unwrap()..];
+    assert!(ramp25.contains(
+        "- [ ] availability `availability` (go): **not judged (rolled back before the stage's end)**\n"
+    ));
+    let ramp5 = &checklist[checklist.find("## Stage 2: ramp-5").unwrap()..];
+    assert!(
+        ramp5.contains(
+            "- [x] availability `availability` (go): **ok**: judged at the stage's end\n"
+        )
+    );
     insta::assert_snapshot!("demo_checklist", checklist);
 
     let text = read(&up);

@@ -33,6 +33,8 @@ pub enum RowState {
     NoData,
     /// Its stream or column is absent.
     NotEvaluated,
+    /// A stage-end gate of a stage that rolled back before its end: never judged.
+    NotJudged,
     /// A stage-end gate of a recording: no breach was recorded (a recording does not say
     /// whether its data was there).
     NoBreachRecorded,
@@ -46,6 +48,7 @@ impl RowState {
             RowState::Fired => "fired",
             RowState::NoData => "no data",
             RowState::NotEvaluated => "not evaluated",
+            RowState::NotJudged => "not judged (rolled back before the stage's end)",
             RowState::NoBreachRecorded => "no breach recorded",
         }
     }
@@ -208,7 +211,16 @@ pub fn build(
         s.rows = Gate::ALL
             .iter()
             .filter(|g| g.is_go() || g.is_trigger())
-            .map(|&g| row(g, si, &stage_ticks, &marks, evaluated))
+            .map(|&g| {
+                let mut r = row(g, si, &stage_ticks, &marks, evaluated);
+                if s.verdict == Verdict::Rollback
+                    && g.def().judged == Judged::StageEnd
+                    && matches!(r.state, RowState::Ok | RowState::NoBreachRecorded)
+                {
+                    r.state = RowState::NotJudged;
+                }
+                r
+            })
             .collect();
     }
     ShipRoom {
@@ -325,7 +337,7 @@ pub fn measured(r: &GateRow) -> String {
         if r.breach_ticks > 0 {
             s.push_str(&format!(", {} breached", r.breach_ticks));
         }
-    } else if r.gate.def().judged == Judged::StageEnd {
+    } else if r.gate.def().judged == Judged::StageEnd && r.state != RowState::NotJudged {
         if !s.is_empty() {
             s.push(' ');
         }
