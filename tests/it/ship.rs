@@ -673,4 +673,24 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
     }
     assert!(colours.len() > 50, "{} colours", colours.len());
     assert!(non_white > w * h / 50, "{non_white} non-white pixels");
+
+    // It prints: a PDF of several pages.
+    let pdf = d.path().join("report.pdf");
+    let o = browser(
+        &exe,
+        &[
+            "--virtual-time-budget=10000",
+            "--no-pdf-header-footer",
+            &format!("--print-to-pdf={}", pdf.display()),
+            &url,
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+    let pages = bytes
+        .windows(10)
+        .filter(|w| w == b"/Type /Pag" || w == b"/Type/Page")
+        .count();
+    assert!(pages >= 2, "{pages} page markers");
 }
