@@ -11,6 +11,7 @@ use crate::app::SettingsError;
 use crate::app::check::CheckSettings;
 use crate::app::funnel::FunnelSettings;
 use crate::app::generate::GenerateSettings;
+use crate::app::report::{ReportInput, ReportSettings};
 use crate::app::run::RunSettings;
 use crate::app::schema::{SchemaError, SchemaSettings, parse_stream};
 use crate::app::sweep::{SweepError, SweepSettings};
@@ -65,6 +66,8 @@ pub enum Command {
     /// Export the policy to the tool that runs the real canary: Prometheus rules, a promtool test, Argo, Flagger.
     #[command(subcommand)]
     Export(ExportCmd),
+    /// The ship-room pack: dashboard (HTML), go/no-go checklist (Markdown), status updates (Slack Block Kit NDJSON, --post to a webhook).
+    Report(ReportArgs),
 }
 
 /// `rehearse export ...`.
@@ -207,6 +210,37 @@ impl PromtoolTestArgs {
             out: self.out.clone(),
         })
     }
+}
+
+/// `rehearse report`: the ship-room pack of a rehearsal.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The dataset directory to replay (or give --recording).
+    #[arg(required_unless_present = "recording", conflicts_with = "recording")]
+    pub dataset: Option<PathBuf>,
+    /// Build the pack from a run's recorded event log (`rehearse run --record`) instead.
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Write the self-contained HTML dashboard.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the go/no-go checklist (Markdown).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write the status updates (Slack Block Kit messages, one JSON object per line).
+    #[arg(long, value_name = "FILE")]
+    pub updates: Option<PathBuf>,
+    /// Send the status updates to this webhook (http:// URL), one POST per message.
+    #[arg(long, value_name = "URL")]
+    pub post: Option<String>,
+    /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnErrorArg,
+    /// The rollout start T0 (RFC 3339), overriding the manifest.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
 }
 
 /// `rehearse schema`: the dataset format's columns.
@@ -528,5 +562,30 @@ impl TuiArgs {
             on_error: self.on_error.into(),
             start: self.start.clone(),
         }
+    }
+}
+
+impl ReportArgs {
+    pub fn settings(&self) -> Result<ReportSettings, SettingsError> {
+        let policy = self.policy.builder()?.build()?;
+        let setup = crate::app::setup(policy)?;
+        let input = match (&self.recording, &self.dataset) {
+            (Some(path), _) => ReportInput::Recording(path.clone()),
+            (None, Some(dir)) => ReportInput::Dataset(dir.clone()),
+            (None, None) => ReportInput::Dataset(PathBuf::from(".")),
+        };
+        Ok(ReportSettings {
+            input,
+            setup,
+            read: ReadOptions {
+                on_error: self.on_error.into(),
+                start: parse_start(&self.start)?,
+                ..ReadOptions::default()
+            },
+            html: self.html.clone(),
+            markdown: self.markdown.clone(),
+            updates: self.updates.clone(),
+            post: self.post.clone(),
+        })
     }
 }

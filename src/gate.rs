@@ -43,6 +43,8 @@ pub enum Gate {
     TrackingGap,
     FeeCapture,
     LedgerIntegrity,
+    PaidAcquisition,
+    LeverInstrumentation,
 }
 
 /// When a gate is judged.
@@ -219,7 +221,7 @@ use KnobKind as K;
 
 /// Every gate, in report order: the Go gates in the order a hold lists its reasons,
 /// then the trigger-only gates, then the analytics gates.
-pub const GATES: [GateDef; 24] = [
+pub const GATES: [GateDef; 26] = [
     GateDef {
         trigger: Some(0),
         row: Some(0),
@@ -603,6 +605,26 @@ pub const GATES: [GateDef; 24] = [
             "ledger_integrity",
             Stream::Ledger,
             "ledger",
+        )
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        keys: &["analytics.paid_mediums"],
+        ..def(
+            G::PaidAcquisition,
+            "paid_acquisition",
+            Stream::Funnel,
+            "paid traffic",
+        )
+    },
+    GateDef {
+        judged: Judged::StageEnd,
+        keys: &["analytics.levers", "analytics.lever_min_expected"],
+        ..def(
+            G::LeverInstrumentation,
+            "lever_instrumentation",
+            Stream::Funnel,
+            "rev. levers",
         )
     },
 ];

@@ -32,6 +32,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Check(args) => app::check::run(&args.settings()),
         Command::Sweep(args) => app::sweep::run(&args.settings().map_err(AppError::usage)?),
         Command::Tui(args) => app::tui::run(&args.settings()),
+        Command::Report(args) => app::report::run(&args.settings().map_err(AppError::usage)?),
         Command::Schema(args) => app::schema::run(&args.settings().map_err(AppError::usage)?),
         Command::Export(cmd) => {
             use app::export::Target;

@@ -101,6 +101,8 @@ pub struct FunnelEvents {
     pub cohort: Vec<u8>,
     pub platform: Vec<u32>,
     pub utm_source: Vec<u32>,
+    /// The `utm_medium` symbol ([`NONE`] when absent).
+    pub utm_medium: Vec<u32>,
     /// Revenue in minor units of `currency` (0 without revenue or currency).
     pub revenue_minor: Vec<i64>,
     pub currency: Vec<u32>,
@@ -121,6 +123,7 @@ pub struct FunnelEvent {
     pub cohort: u8,
     pub platform: u32,
     pub utm_source: u32,
+    pub utm_medium: u32,
     pub revenue_minor: i64,
     pub currency: u32,
     pub user_agent: u32,
@@ -149,6 +152,7 @@ impl FunnelEvents {
         self.cohort.push(e.cohort);
         self.platform.push(e.platform);
         self.utm_source.push(e.utm_source);
+        self.utm_medium.push(e.utm_medium);
         self.revenue_minor.push(e.revenue_minor);
         self.currency.push(e.currency);
         self.user_agent.push(e.user_agent);
@@ -166,6 +170,7 @@ impl FunnelEvents {
         self.cohort.reserve(n);
         self.platform.reserve(n);
         self.utm_source.reserve(n);
+        self.utm_medium.reserve(n);
         self.revenue_minor.reserve(n);
         self.currency.reserve(n);
         self.user_agent.reserve(n);
@@ -191,6 +196,7 @@ impl FunnelEvents {
         keep(&mut self.cohort, drop);
         keep(&mut self.platform, drop);
         keep(&mut self.utm_source, drop);
+        keep(&mut self.utm_medium, drop);
         keep(&mut self.revenue_minor, drop);
         keep(&mut self.currency, drop);
         keep(&mut self.user_agent, drop);
@@ -210,6 +216,7 @@ impl FunnelEvents {
             permute(&mut self.cohort, &perm);
             permute(&mut self.platform, &perm);
             permute(&mut self.utm_source, &perm);
+            permute(&mut self.utm_medium, &perm);
             permute(&mut self.revenue_minor, &perm);
             permute(&mut self.currency, &perm);
             permute(&mut self.user_agent, &perm);
@@ -884,6 +891,7 @@ pub(crate) fn decode_funnel<'c>(
         cohort,
         platform: sym(symbols, &c[5]),
         utm_source: sym(symbols, &c[6]),
+        utm_medium: sym(symbols, &c[7]),
         revenue_minor,
         currency,
         user_agent: sym(symbols, &c[13]),

@@ -3,11 +3,15 @@
 //! exclusion and identity computed on that slice). A breach holds the stage:
 //! `analytics_exclusion` (any leaked synthetic event), `tracking_gap` (any gap of
 //! section 5), `fee_capture` (any fee violation), `ledger_integrity` (unbalanced
-//! transactions, duplicate payouts or overdrawn providers).
+//! transactions, duplicate payouts or overdrawn providers). Two more judge the stage's
+//! own span ([`span_gates`], [`super::levers`]): `paid_acquisition` (paid visits before
+//! the full stage) and `lever_instrumentation` (levers or event types the canary build
+//! stopped sending).
 
 use super::analysis::FunnelAnalysis;
 use super::data::AnalyticsData;
 use super::ledger;
+use super::levers;
 use super::policy::AnalyticsPolicy;
 use crate::gate::Gate;
 use crate::input::Millis;
@@ -15,8 +19,9 @@ use crate::input::Millis;
 /// Whether each analytics gate (in report order) can be evaluated on this data: `analytics_exclusion`
 /// needs the funnel stream with its `source` column, `tracking_gap` the funnel stream,
 /// `fee_capture` and `ledger_integrity` the ledger stream. A gate that cannot be
-/// evaluated never breaches.
-pub fn evaluated(data: &AnalyticsData) -> [(Gate, bool); 4] {
+/// evaluated never breaches. `paid_acquisition` and `lever_instrumentation` need the
+/// funnel stream.
+pub fn evaluated(data: &AnalyticsData) -> [(Gate, bool); 6] {
     let funnel = data.funnel.is_some();
     let ledger = data.ledger.is_some();
     [
@@ -24,6 +29,8 @@ pub fn evaluated(data: &AnalyticsData) -> [(Gate, bool); 4] {
         (Gate::TrackingGap, funnel),
         (Gate::FeeCapture, ledger),
         (Gate::LedgerIntegrity, ledger),
+        (Gate::PaidAcquisition, funnel),
+        (Gate::LeverInstrumentation, funnel),
     ]
 }
 
@@ -122,9 +129,43 @@ pub fn stage_gates(
     out
 }
 
+/// The gates judged over stage `si`'s own span `(start, end]` (offsets from `t0`):
+/// `paid_acquisition` in a stage before the first one at 100 % of traffic, and
+/// `lever_instrumentation` in every stage, each with a detail in words.
+pub fn span_gates(
+    data: &AnalyticsData,
+    policy: &crate::policy::Policy,
+    t0: Millis,
+    si: usize,
+) -> Vec<(Gate, String)> {
+    let mut out = Vec::new();
+    let Some(stage) = policy.stages.get(si) else {
+        return out;
+    };
+    let ap = &policy.file.analytics;
+    let (from, to) = (t0 + stage.start_ms, t0 + stage.end_ms());
+    let full = levers::full_stage(policy.stages.iter().map(|s| s.weight));
+    if full.is_none_or(|f| si < f) {
+        let paid = levers::paid_visits(data, ap, from, to);
+        if paid.visits > 0 {
+            let full_name = full.map(|f| policy.stages[f].name.as_str());
+            out.push((
+                Gate::PaidAcquisition,
+                levers::paid_detail(&paid, &stage.name, full_name),
+            ));
+        }
+    }
+    let missing = levers::missing_events(data, ap, from, to);
+    if !missing.is_empty() {
+        out.push((Gate::LeverInstrumentation, levers::missing_detail(&missing)));
+    }
+    out
+}
+
 /// The analytics gates as the engine's stage-end check: the loaded funnel and ledger
-/// events, judged with the policy's `[analytics]` section at each stage's end.
-pub struct AnalyticsGates(pub std::sync::Arc<AnalyticsData>);
+/// events and the rollout's T0, judged with the policy's `[analytics]` section at each
+/// stage's end.
+pub struct AnalyticsGates(pub std::sync::Arc<AnalyticsData>, pub Millis);
 
 impl crate::engine::StageCheck for AnalyticsGates {
     fn evaluated(&self) -> Vec<(Gate, bool)> {
@@ -132,6 +173,11 @@ impl crate::engine::StageCheck for AnalyticsGates {
     }
 
     fn breaches(&self, policy: &crate::policy::Policy, end: Millis) -> Vec<(Gate, String)> {
-        stage_gates(&self.0, &policy.file.analytics, end)
+        let mut out = stage_gates(&self.0, &policy.file.analytics, end);
+        let t0 = self.1;
+        if let Some(si) = policy.stages.iter().position(|s| t0 + s.end_ms() == end) {
+            out.extend(span_gates(&self.0, policy, t0, si));
+        }
+        out
     }
 }

@@ -16,6 +16,7 @@ pub mod funnel;
 pub mod gates;
 pub mod identity;
 pub mod ledger;
+pub mod levers;
 pub mod money;
 pub mod policy;
 pub mod report;
@@ -25,7 +26,7 @@ pub mod symbols;
 
 pub use analysis::FunnelAnalysis;
 pub use data::{AnalyticsData, AnalyticsInput};
-pub use gates::{evaluated, stage_gates};
+pub use gates::{evaluated, span_gates, stage_gates};
 pub use money::Rounding;
 pub use policy::{AnalyticsPolicy, DEFAULT_ANALYTICS_TOML};
 pub use report::{Analytics, AnalyticsReport, analyze};

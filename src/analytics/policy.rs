@@ -34,6 +34,15 @@ pub struct AnalyticsPolicy {
     pub gap_z: f64,
     /// Both cohorts need at least this many persons at the previous step.
     pub gap_min_n: u64,
+    /// `paid_acquisition`: the `utm_medium` values of paid traffic (compared in lower
+    /// case), which must stay paused until the first stage at 100 % of traffic.
+    pub paid_mediums: Vec<String>,
+    /// `lever_instrumentation`: the revenue-lever events the canary build must send,
+    /// as `event` or `event@platform`.
+    pub levers: Vec<String>,
+    /// `lever_instrumentation`: a lever or event type the canary sends none of breaches
+    /// when the baseline's rate per person predicts at least this many canary events.
+    pub lever_min_expected: f64,
 }
 
 impl Default for AnalyticsPolicy {
@@ -48,9 +57,29 @@ impl Default for AnalyticsPolicy {
             fee_rounding: Rounding::HalfUp,
             gap_z: -3.0,
             gap_min_n: 30,
+            paid_mediums: DEFAULT_PAID_MEDIUMS.iter().map(|s| s.to_string()).collect(),
+            levers: DEFAULT_LEVERS.iter().map(|s| s.to_string()).collect(),
+            lever_min_expected: 5.0,
         }
     }
 }
+
+/// The default `paid_mediums`.
+pub const DEFAULT_PAID_MEDIUMS: [&str; 6] =
+    ["cpc", "ppc", "paid", "paid_social", "display", "affiliate"];
+
+/// The default `levers`: the pricing and credit purchase flows on each platform, the
+/// abandon and retry events, and the B2B provider flow.
+pub const DEFAULT_LEVERS: [&str; 8] = [
+    "pricing_view@mobile",
+    "pricing_view@desktop",
+    "credit_purchase@mobile",
+    "credit_purchase@desktop",
+    "abandon",
+    "retry",
+    "provider_signup",
+    "provider_onboarded",
+];
 
 /// The default section as TOML, with comments, for the default policy file.
 pub const DEFAULT_ANALYTICS_TOML: &str = r#"[analytics]
@@ -72,10 +101,19 @@ fee_rounding = "half_up"
 # cohort's (two-proportion z-test), when both cohorts have gap_min_n persons or more.
 gap_z = -3.0
 gap_min_n = 30
+# paid_acquisition: visits whose utm_medium is one of these (any case) before the first
+# stage at 100 % of traffic breach its Go gate: paid traffic stays paused until then.
+paid_mediums = ["cpc", "ppc", "paid", "paid_social", "display", "affiliate"]
+# lever_instrumentation: these events (`event` or `event@platform`) must reach the
+# canary build's analytics. A lever, or any event type the baseline build sends, that
+# the canary sends none of breaches when the baseline's share of events predicts at
+# least lever_min_expected canary events over the same span.
+levers = ["pricing_view@mobile", "pricing_view@desktop", "credit_purchase@mobile", "credit_purchase@desktop", "abandon", "retry", "provider_signup", "provider_onboarded"]
+lever_min_expected = 5.0
 "#;
 
 /// The keys of the section.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 12] = [
     "exclude_synthetic",
     "exclude_canary_only",
     "synthetic_user_agents",
@@ -85,6 +123,9 @@ pub const KEYS: [&str; 9] = [
     "fee_rounding",
     "gap_z",
     "gap_min_n",
+    "paid_mediums",
+    "levers",
+    "lever_min_expected",
 ];
 
 /// A policy problem, naming the key.
@@ -235,6 +276,33 @@ impl AnalyticsPolicy {
                     ));
                 }
             }
+        }
+        if let Some(m) = self.paid_mediums.iter().find(|m| m.trim().is_empty()) {
+            return Err(bad(
+                "paid_mediums",
+                format!("`{m}`: an empty medium would match no visit; remove it"),
+            ));
+        }
+        for l in &self.levers {
+            let (event, platform) = match l.split_once('@') {
+                Some((e, p)) => (e, Some(p)),
+                None => (l.as_str(), None),
+            };
+            if event.is_empty() || platform.is_some_and(str::is_empty) {
+                return Err(bad(
+                    "levers",
+                    format!("`{l}` is not `event` or `event@platform` such as pricing_view@mobile"),
+                ));
+            }
+        }
+        if !(self.lever_min_expected.is_finite() && self.lever_min_expected >= 1.0) {
+            return Err(bad(
+                "lever_min_expected",
+                format!(
+                    "{} is out of range: must be a number of events, at least 1",
+                    self.lever_min_expected
+                ),
+            ));
         }
         Ok(())
     }

@@ -205,6 +205,7 @@ fn row(
                 cohort: 0,
                 platform: NONE,
                 utm_source: NONE,
+                utm_medium: NONE,
                 revenue_minor: 0,
                 currency: NONE,
                 user_agent: NONE,

@@ -13,6 +13,7 @@ pub mod plausibility;
 pub mod policy;
 pub mod progress;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schema;

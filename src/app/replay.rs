@@ -64,7 +64,7 @@ fn finish(
     let analytics = analytics.map(Arc::new);
     if let Some(data) = &analytics {
         inputs.extend(analytics_inputs(data));
-        folded.stage_checks = Some(Arc::new(AnalyticsGates(Arc::clone(data))));
+        folded.stage_checks = Some(Arc::new(AnalyticsGates(Arc::clone(data), folded.t0)));
     }
     folded.finish();
     let run = evaluate(&setup.policy, &folded);

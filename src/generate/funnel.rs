@@ -5,7 +5,11 @@
 //! and UTM source, anonymous until they sign in, some returning in a second session;
 //! their cohort follows the stage weights (mostly sticky, so canary-only users appear).
 //! Synthetic e2e users carry a marker (`test_mode`, a synthetic user agent or `e2e=1`).
-//! Faults: a step the canary build stops sending, synthetic events losing their marker,
+//! Users reaching application start view the pricing page (`pricing_view`) just before.
+//! Paid campaigns (`cpc`, `paid_social`) stay paused until the first stage at 100 % of
+//! traffic: before it, those visits arrive without UTM, as direct traffic.
+//! Faults: a step or any event (optionally on one platform) the canary build stops
+//! sending, paid campaigns running early, synthetic events losing their marker,
 //! purchases without currency, and (in `ledger`) a fee rounding bug and a double payout.
 //! Deterministic for a seed: ChaCha8 streams, no clock, no hash-map order.
 
@@ -69,6 +73,10 @@ pub enum FunnelFaultKind {
     DoublePayout,
     /// The canary build's purchases lack a currency.
     MissingCurrency,
+    /// The canary build stops sending `event` events (on `platform` only, when given).
+    DropEvent,
+    /// Paid campaigns run before the full stage (they are paused until then otherwise).
+    PaidTraffic,
 }
 
 /// One `[[funnel.faults]]` entry.
@@ -89,6 +97,12 @@ pub struct FunnelFault {
     /// `fee_rounding`: the faulty rounding.
     #[serde(default)]
     pub rounding: Option<Rounding>,
+    /// `drop_event`: the event no longer sent.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// `drop_event`: only on this platform (`mobile` or `desktop`).
+    #[serde(default)]
+    pub platform: Option<String>,
 }
 
 fn zero() -> String {
@@ -117,6 +131,8 @@ pub(super) struct FunnelFaultSpan {
     pub(super) to: Millis,
     step: u8,
     pub(super) rounding: Rounding,
+    event: Option<String>,
+    platform: Option<String>,
 }
 
 /// The funnel's view of the rollout: T0, the last stage's end, the stages and the
@@ -127,6 +143,8 @@ pub(super) struct FunnelPlan {
     /// (start, end, canary weight) per stage.
     stages: Vec<(Millis, Millis, f64)>,
     pub(super) faults: Vec<FunnelFaultSpan>,
+    /// The start of the first stage at 100 % of traffic, when paid campaigns resume.
+    paid_from: Millis,
 }
 
 impl FunnelPlan {
@@ -136,6 +154,23 @@ impl FunnelPlan {
             .find(|(s, e, _)| t > *s && t <= *e)
             .map_or(0.0, |s| s.2)
     }
+    /// Whether paid campaigns run at `t`: from the full stage on, or under a
+    /// `paid_traffic` fault.
+    fn paid_runs(&self, t: Millis) -> bool {
+        t > self.paid_from || self.active(FunnelFaultKind::PaidTraffic, t).is_some()
+    }
+
+    /// Whether the canary build drops `event` on `platform` at `t`.
+    fn drops(&self, event: &str, platform: &str, t: Millis) -> bool {
+        self.faults.iter().any(|f| {
+            f.kind == FunnelFaultKind::DropEvent
+                && t >= f.from
+                && t < f.to
+                && f.event.as_deref() == Some(event)
+                && f.platform.as_deref().is_none_or(|p| p == platform)
+        })
+    }
+
     /// The first fault of `kind` active at `t`.
     pub(super) fn active(&self, kind: FunnelFaultKind, t: Millis) -> Option<&FunnelFaultSpan> {
         self.faults
@@ -167,6 +202,11 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<FunnelPla
         at += s.duration_ms;
     }
     let end = at;
+    let paid_from = plan
+        .stages
+        .iter()
+        .position(|s| s.weight >= 1.0)
+        .map_or(Millis::MAX, |i| stages[i].0);
     let mut faults = Vec::new();
     for (i, f) in spec.faults.iter().enumerate() {
         let field = |k: &str| format!("faults[{i}].{k}");
@@ -213,12 +253,30 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<FunnelPla
             }
             _ => 0,
         };
+        if f.kind == FunnelFaultKind::DropEvent && f.event.as_deref().is_none_or(str::is_empty) {
+            return Err(bad(
+                field("event"),
+                "drop_event needs the event it drops, e.g. event = \"pricing_view\"",
+            ));
+        }
+        if let Some(p) = f
+            .platform
+            .as_deref()
+            .filter(|p| !["mobile", "desktop"].contains(p))
+        {
+            return Err(bad(
+                field("platform"),
+                format!("`{p}` is not one of mobile, desktop"),
+            ));
+        }
         faults.push(FunnelFaultSpan {
             kind: f.kind,
             from,
             to,
             step,
             rounding: f.rounding.unwrap_or(Rounding::Floor),
+            event: f.event.clone(),
+            platform: f.platform.clone(),
         });
     }
     Ok(FunnelPlan {
@@ -226,6 +284,7 @@ fn build_plan(spec: &FunnelSpec, plan: &GenPlan, t0: Millis) -> Result<FunnelPla
         end,
         stages,
         faults,
+        paid_from,
     })
 }
 
@@ -239,6 +298,9 @@ const SOURCES: [(Utm, f64); 5] = [
     (Some(("partner", "referral", "affiliates")), 0.05),
     (None, 0.35),
 ];
+
+/// The generator's paid mediums (a subset of the policy's default list).
+const PAID_MEDIUMS: [&str; 2] = ["cpc", "paid_social"];
 
 fn source_factor(src: Option<&str>) -> f64 {
     match src {
@@ -349,6 +411,8 @@ impl FunnelGen<'_> {
                 t += HOUR + rng.exp_ms(6.0 * HOUR as f64);
             }
             let utm = *rng.pick_weighted(&SOURCES);
+            // Paid campaigns paused: the visit arrives as direct traffic.
+            let utm = utm.filter(|u| !PAID_MEDIUMS.contains(&u.1) || self.plan.paid_runs(t));
             let factor = source_factor(utm.map(|u| u.0))
                 * if platform == "mobile" { 0.92 } else { 1.1 }
                 * if session == 1 { 1.2 } else { 1.0 };
@@ -393,10 +457,31 @@ impl FunnelGen<'_> {
                     );
                 }
                 let cohort = self.cohort(rng, sticky, at);
+                if step == 3
+                    && !(cohort == Cohort::Canary
+                        && self.plan.drops("pricing_view", platform, at - 15_000))
+                {
+                    let mut row = self.row(
+                        at - 15_000,
+                        "pricing_view",
+                        signed_in.then_some(user.as_str()),
+                        Some(anon_now.as_str()),
+                        Some(cohort),
+                        platform,
+                        Source::Real,
+                    );
+                    row.page_url = Some(format!("{SITE}/pricing"));
+                    self.rows.push(row);
+                }
                 if let Some(f) = self.plan.active(FunnelFaultKind::DropStep, at) {
                     if f.step == step && cohort == Cohort::Canary {
                         continue;
                     }
+                }
+                if cohort == Cohort::Canary
+                    && self.plan.drops(STEP_NAMES[step as usize], platform, at)
+                {
+                    continue;
                 }
                 let mut row = self.row(
                     at,
@@ -449,6 +534,9 @@ impl FunnelGen<'_> {
         platform: &str,
     ) {
         let cohort = self.cohort(rng, sticky, at);
+        if cohort == Cohort::Canary && self.plan.drops(event, platform, at) {
+            return;
+        }
         let row = self.row(
             at,
             event,
@@ -573,6 +661,8 @@ mod tests {
             duration: None,
             step: Some("shortlist".into()),
             rounding: None,
+            event: None,
+            platform: None,
         });
         let e = generate_funnel(&spec, &plan(), T0, 1).unwrap_err();
         assert_eq!(e.field, "faults[0].stage");
@@ -596,6 +686,8 @@ mod tests {
             duration: None,
             step: Some("shortlist".into()),
             rounding: None,
+            event: None,
+            platform: None,
         });
         let (rows, _) = generate_funnel(&spec, &plan(), T0, 3).unwrap();
         let from = T0 + 150 * 60_000;

@@ -10,6 +10,7 @@ pub mod export;
 pub mod funnel;
 pub mod record;
 pub mod report;
+pub mod ship;
 pub mod sweep;
 
 use std::io::Write;

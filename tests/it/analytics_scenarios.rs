@@ -2,11 +2,12 @@
 //! each is generated in memory, the gates are evaluated at every stage's end over the
 //! events up to that end (as `rehearse run` does), and the first stage with a breach
 //! must be the scenario's expected hold, with exactly the expected reasons. Clean data
-//! (scenario 60 and the demo scenario) must breach nothing at any stage end.
+//! (scenario 60 and the demo scenario) must breach nothing at any stage end. The span
+//! gates (`paid_acquisition`, `lever_instrumentation`) judge each stage's own span.
 
 use std::path::Path;
 
-use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, stage_gates};
+use rehearse::analytics::{AnalyticsData, AnalyticsPolicy, span_gates, stage_gates};
 use rehearse::app::scenario::Scenario;
 
 /// Stage name, and the gates breached at its end.
@@ -21,8 +22,10 @@ fn breaches(file: &str) -> Vec<(String, Vec<&'static str>)> {
         .policy
         .stages
         .iter()
-        .map(|st| {
-            let gates = stage_gates(&data, &policy, t0 + st.end_ms());
+        .enumerate()
+        .map(|(si, st)| {
+            let mut gates = stage_gates(&data, &policy, t0 + st.end_ms());
+            gates.extend(span_gates(&data, &s.setup.policy, t0, si));
             (
                 st.name.clone(),
                 gates.into_iter().map(|(g, _)| g.as_str()).collect(),
@@ -71,10 +74,12 @@ fn demo_analytics_are_clean_before_the_rollback() {
 
 #[test]
 fn a_step_the_canary_stops_sending_is_a_tracking_gap() {
+    // Its conversion collapses (tracking_gap) and its event type goes dark in the
+    // canary (lever_instrumentation).
     expect(
         "61-analytics-tracking-gap.toml",
         ["go", "go", "hold", "not_run"],
-        &["tracking_gap"],
+        &["tracking_gap", "lever_instrumentation"],
     );
 }
 
@@ -111,5 +116,60 @@ fn purchases_without_currency_are_a_tracking_gap() {
         "65-analytics-missing-currency.toml",
         ["go", "go", "hold", "not_run"],
         &["tracking_gap"],
+    );
+}
+
+#[test]
+fn paid_campaigns_before_full_breach_paid_acquisition() {
+    expect(
+        "66-paid-acquisition-early.toml",
+        ["go", "hold", "not_run", "not_run"],
+        &["paid_acquisition"],
+    );
+}
+
+#[test]
+fn paid_campaigns_resume_at_full_without_a_breach() {
+    // The generator pauses paid campaigns until the full stage; there they run, and
+    // the gate does not judge the full stage.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = Scenario::load(&root.join("scenarios/60-analytics-clean.toml")).unwrap();
+    let ds = s.dataset().unwrap();
+    let data = AnalyticsData::from_dataset(&ds).unwrap();
+    let t0 = ds.start.unwrap();
+    let policy = AnalyticsPolicy::default();
+    let stages = &s.setup.policy.stages;
+    let paid: Vec<u64> = stages
+        .iter()
+        .map(|st| {
+            rehearse::analytics::levers::paid_visits(
+                &data,
+                &policy,
+                t0 + st.start_ms,
+                t0 + st.end_ms(),
+            )
+            .visits
+        })
+        .collect();
+    assert_eq!(&paid[..3], &[0, 0, 0], "{paid:?}");
+    assert!(paid[3] > 100, "{paid:?}");
+    assert!(span_gates(&data, &s.setup.policy, t0, 3).is_empty());
+}
+
+#[test]
+fn the_mobile_pricing_lever_going_dark_breaches_lever_instrumentation() {
+    expect(
+        "67-lever-pricing-mobile.toml",
+        ["go", "go", "hold", "not_run"],
+        &["lever_instrumentation"],
+    );
+}
+
+#[test]
+fn dropped_abandon_events_breach_once_enough_are_expected() {
+    expect(
+        "68-lever-abandon.toml",
+        ["go", "go", "hold", "not_run"],
+        &["lever_instrumentation"],
     );
 }

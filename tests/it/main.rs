@@ -15,6 +15,7 @@ mod oracle;
 mod pii_corpus;
 mod property_oracle;
 mod request_reader;
+mod ship;
 mod sweep;
 mod tui;
 mod tui_pty;

@@ -278,7 +278,9 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                 Gate::AnalyticsExclusion
                 | Gate::TrackingGap
                 | Gate::FeeCapture
-                | Gate::LedgerIntegrity => checked.iter().any(|(c, e)| *c == g && *e),
+                | Gate::LedgerIntegrity
+                | Gate::PaidAcquisition
+                | Gate::LeverInstrumentation => checked.iter().any(|(c, e)| *c == g && *e),
                 Gate::DbLatency => present(g.stream()) && f.infra_has_db,
                 Gate::QueueBacklog => present(g.stream()) && f.infra_has_queue,
                 _ => present(g.stream()),

@@ -1,0 +1,238 @@
+//! `rehearse report`: the ship-room pack of a rollout rehearsal. Replays a dataset (or
+//! reads a recorded event log), builds [`crate::output::ship::ShipRoom`] from the verdict
+//! events, and writes what was asked: `--html` (the dashboard), `--markdown` (the go/no-go
+//! checklist), `--updates` (Slack Block Kit NDJSON), and `--post URL` sends the updates
+//! to a webhook. Every free-text detail is passed through the PII detectors' redaction.
+//! Exit status 0 when every file was written (the outcome is in the files), 2 for
+//! unusable input, 1 when a file cannot be written or the webhook refuses.
+
+use std::path::PathBuf;
+
+use crate::analytics::{AnalyticsPolicy, FunnelAnalysis};
+use crate::engine::Setup;
+use crate::input::Millis;
+use crate::output::record::{RecordMeta, read_record};
+use crate::output::ship::{self, FunnelNote, ShipRoom};
+use crate::output::write_atomic;
+use crate::pii::{PiiDetector, redact_message};
+use crate::source::read::ReadOptions;
+
+use super::replay::replay_dir;
+use super::{AppError, Context, Output};
+
+/// What the pack is built from.
+pub enum ReportInput {
+    Dataset(PathBuf),
+    Recording(PathBuf),
+}
+
+/// The checked settings of `rehearse report`.
+pub struct ReportSettings {
+    pub input: ReportInput,
+    pub setup: Setup,
+    pub read: ReadOptions,
+    pub html: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    pub updates: Option<PathBuf>,
+    pub post: Option<String>,
+}
+
+/// Nothing to write.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "rehearse report writes nothing without --html FILE, --markdown FILE, --updates FILE or --post URL"
+)]
+pub struct NothingToDo;
+
+/// Free -> paid of the non-synthetic persons who first arrived after `from` (the full
+/// stage's start) and up to `to` (the board note's early funnel conversion). Canary-only
+/// persons count: at 100 % of traffic every real user is on the canary build.
+fn funnel_note(
+    data: &crate::analytics::AnalyticsData,
+    policy: &AnalyticsPolicy,
+    from: Millis,
+    to: Millis,
+) -> Option<FunnelNote> {
+    let fa = FunnelAnalysis::new(data, policy, Some(to))?;
+    let p = &fa.persons;
+    let (mut visitors, mut paying) = (0, 0);
+    for i in 0..p.len() {
+        if p.synthetic[i] || p.first_ts[i] <= from || p.furthest[i] < 0 {
+            continue;
+        }
+        visitors += 1;
+        if p.first_purchase[i] != crate::analytics::funnel::UNREACHED {
+            paying += 1;
+        }
+    }
+    Some(FunnelNote { visitors, paying })
+}
+
+/// The canary p50 latency (ms) of every tick record, over the same window as the tick's
+/// p95 (the last `window` intervals up to the tick, not before its stage's start), from
+/// the fold's display sketches, nearest rank; `None` below the minimum of requests.
+fn p50_per_tick(
+    room: &ShipRoom,
+    folded: &crate::engine::Folded,
+    policy: &crate::policy::Policy,
+) -> Vec<Option<f64>> {
+    use crate::engine::fold::slot;
+    room.ticks
+        .iter()
+        .map(|t| {
+            let k = t.k as usize;
+            let m = policy
+                .stages
+                .get(t.stage)
+                .map_or(0, |s| (s.start_ms / folded.tick_ms) as usize);
+            let lo = k.saturating_sub(policy.window_ticks).max(m);
+            let mut sketch = crate::sketch::Sketch::default();
+            let mut n = 0u64;
+            for j in lo..k.min(folded.ticks) {
+                n += folded.interval_counters(j)[slot::N];
+                if let Some(s) = &folded.sketches[j] {
+                    sketch.merge(s);
+                }
+            }
+            if n < policy.min_requests {
+                return None;
+            }
+            sketch
+                .value_at_rank(n.div_ceil(2))
+                .map(|us| us as f64 / 1000.0)
+        })
+        .collect()
+}
+
+/// Probes passed and failed (bad status or schema) in each tick record's interval
+/// `(at - tick, at]`.
+fn probes_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<(u32, u32)> {
+    room.ticks
+        .iter()
+        .map(|t| {
+            let from = t.at - room.tick_ms;
+            folded
+                .probes
+                .iter()
+                .filter(|p| p.ts > from && p.ts <= t.at)
+                .fold((0, 0), |(ok, bad), p| {
+                    if p.result == crate::engine::fold::ProbeResult::Pass {
+                        (ok + 1, bad)
+                    } else {
+                        (ok, bad + 1)
+                    }
+                })
+        })
+        .collect()
+}
+
+/// Builds the pack of the settings' input.
+pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
+    let det = PiiDetector::new();
+    let redact = |s: &str| redact_message(&det, s);
+    match &settings.input {
+        ReportInput::Recording(path) => {
+            let (meta, events) = read_record(path).map_err(|e| {
+                AppError::usage(Context::new(
+                    format!("cannot read the recording {}", path.display()),
+                    e,
+                ))
+            })?;
+            Ok(ship::build(&meta, &events, None, &redact))
+        }
+        ReportInput::Dataset(dir) => {
+            let replay =
+                replay_dir(&settings.setup, dir, settings.read).map_err(AppError::usage)?;
+            let policy = &settings.setup.policy;
+            let dataset = dir.display().to_string();
+            let meta = RecordMeta::of_run(&replay.run, policy, &dataset);
+            let mut room = ship::build(
+                &meta,
+                &replay.run.events,
+                Some(&replay.run.evaluated),
+                &redact,
+            );
+            if let (Some(data), Some(full)) = (
+                &replay.analytics,
+                room.stages.iter().find(|s| s.weight >= 1.0),
+            ) {
+                room.funnel = funnel_note(data, &policy.file.analytics, full.start, room.end);
+            }
+            if settings.html.is_some() {
+                room.p50 = Some(p50_per_tick(&room, &replay.folded, policy));
+                if !replay.folded.probes.is_empty() {
+                    room.probes = Some(probes_per_tick(&room, &replay.folded));
+                }
+            }
+            if let Some(data) = replay
+                .analytics
+                .as_ref()
+                .filter(|_| settings.html.is_some())
+            {
+                let a = crate::analytics::analyze(data, &policy.file.analytics, &dataset)
+                    .map_err(AppError::internal)?;
+                room.analytics = Some(Box::new(a.report));
+            }
+            Ok(room)
+        }
+    }
+}
+
+/// Writes the pack.
+pub fn run(settings: &ReportSettings) -> Result<Output, AppError> {
+    if settings.html.is_none()
+        && settings.markdown.is_none()
+        && settings.updates.is_none()
+        && settings.post.is_none()
+    {
+        return Err(AppError::usage(NothingToDo));
+    }
+    if let Some(url) = &settings.post {
+        ship::post::parse_url(url).map_err(AppError::usage)?;
+    }
+    let room = build_room(settings)?;
+    let mut written = Vec::new();
+    let write = |path: &PathBuf, text: &str, what: &str| -> Result<(), AppError> {
+        write_atomic(path, text.as_bytes()).map_err(|e| {
+            AppError::internal(Context::new(
+                format!("cannot write the {what} {}", path.display()),
+                e,
+            ))
+        })
+    };
+    if let Some(path) = &settings.markdown {
+        write(path, &ship::markdown::checklist(&room), "checklist")?;
+        written.push(format!("checklist {}", path.display()));
+    }
+    let messages: Vec<String> = ship::updates::updates(&room)
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    if let Some(path) = &settings.updates {
+        write(path, &ship::updates::ndjson(&room), "updates")?;
+        written.push(format!("{} updates {}", messages.len(), path.display()));
+    }
+    if let Some(path) = &settings.html {
+        let html = ship::html::page(&room);
+        write(path, &html, "dashboard")?;
+        written.push(format!(
+            "dashboard {} ({} ticks, {} bytes)",
+            path.display(),
+            room.ticks.len(),
+            html.len()
+        ));
+    }
+    if let Some(url) = &settings.post {
+        ship::post::post_all(url, &messages).map_err(AppError::internal)?;
+        written.push(format!("{} updates posted to {url}", messages.len()));
+    }
+    Ok(Output::new(
+        format!(
+            "rehearse report {}: {}\n{}\n",
+            room.dataset,
+            ship::outcome_words(&room),
+            written.join("\n")
+        ),
+        0,
+    ))
+}
