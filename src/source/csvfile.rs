@@ -1,5 +1,7 @@
 //! CSV adapter: a header row names the columns; fields are text, an empty field is an
-//! absent value. Rows are read into one reused record, so nothing is allocated per row.
+//! absent value. A row with more or fewer fields than the header is a row problem naming
+//! its line (a shifted column is never guessed at). Rows are read into one reused
+//! record, so nothing is allocated per row.
 //! A large file can be read in byte ranges on several threads ([`csv_parts`]): the
 //! ranges start at line ends outside quoted fields, each reader gets the file's header
 //! and numbers its lines from the line its range starts on, so rows and errors are
@@ -256,7 +258,16 @@ impl Table for CsvTable {
             ..Default::default()
         };
         if self.range.is_some() {
-            self.plain_lines(&index, columns, lines_before, on_error, &mut stats, f)?;
+            let fields = headers.len();
+            self.plain_lines(
+                &index,
+                columns,
+                fields,
+                lines_before,
+                on_error,
+                &mut stats,
+                f,
+            )?;
             return Ok(stats);
         }
         let mut record = csv::ByteRecord::new();
@@ -284,8 +295,11 @@ impl Table for CsvTable {
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
-            let result =
-                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]));
+            let result = if record.len() == headers.len() {
+                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]))
+            } else {
+                Err(field_count_problem(record.len(), headers.len()))
+            };
             if result.is_ok() {
                 stats.rows += 1;
                 continue;
@@ -329,11 +343,14 @@ impl CsvTable {
     /// Reads a range of plain lines (see [`csv_parts`]: no quote, no bare carriage
     /// return) without the CSV parser: a line ends at `\n` (a `\r` before it is dropped),
     /// fields end at commas, and blank lines are passed over, which is what the parser
-    /// makes of such lines, with the same line numbers.
+    /// makes of such lines, with the same line numbers. A line with another number of
+    /// fields than the header's `fields` is a row problem, as it is for the parser.
+    #[allow(clippy::too_many_arguments)]
     fn plain_lines(
         &mut self,
         index: &[Option<usize>],
         columns: &[ColumnSpec],
+        fields: usize,
         lines_before: u64,
         on_error: OnError,
         stats: &mut ReadStats,
@@ -360,7 +377,7 @@ impl CsvTable {
             if buf.is_empty() {
                 if !carry.is_empty() {
                     line_no += 1;
-                    if let Some(result) = plain_row(&carry, &slot_of, columns, f) {
+                    if let Some(result) = plain_row(&carry, &slot_of, columns, fields, f) {
                         handle_row(result, &self.path, RowLoc::Line(line_no), on_error, stats)?;
                     }
                 }
@@ -370,10 +387,10 @@ impl CsvTable {
             for end in memchr::memchr_iter(b'\n', buf) {
                 line_no += 1;
                 let result = if carry.is_empty() {
-                    plain_row(&buf[start..end], &slot_of, columns, f)
+                    plain_row(&buf[start..end], &slot_of, columns, fields, f)
                 } else {
                     carry.extend_from_slice(&buf[start..end]);
-                    let r = plain_row(&carry, &slot_of, columns, f);
+                    let r = plain_row(&carry, &slot_of, columns, fields, f);
                     carry.clear();
                     r
                 };
@@ -396,11 +413,16 @@ fn plain_row(
     line: &[u8],
     slot_of: &[usize],
     columns: &[ColumnSpec],
+    fields: usize,
     f: &mut RowFn<'_>,
 ) -> Option<Result<(), RowProblem>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return None;
+    }
+    let got = memchr::memchr_iter(b',', line).count() + 1;
+    if got != fields {
+        return Some(Err(field_count_problem(got, fields)));
     }
     Some(plain_cells(line, slot_of, columns).and_then(|c| f(&c[..columns.len()])))
 }
@@ -433,6 +455,20 @@ fn plain_cells<'r>(
         }
     }
     Ok(cells)
+}
+
+/// The problem of a row whose field count is not the header's: pandas and polars refuse
+/// such a row too, as it usually means a shifted column, so its values are not guessed.
+fn field_count_problem(got: usize, header: usize) -> RowProblem {
+    let fix = if got > header {
+        "a value holding an unquoted comma, or a stray delimiter? quote such values"
+    } else {
+        "a missing value? leave an empty field between commas for an absent value"
+    };
+    RowProblem::new(
+        "*",
+        format!("the row has {got} fields but the header has {header} ({fix})"),
+    )
 }
 
 /// A non-empty CSV field as a text cell; not UTF-8 is a problem of its column.
