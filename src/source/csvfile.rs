@@ -12,17 +12,21 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::text::{TextFile, open_text};
+use super::text::{LineBounded, Text, TextFile, open_text, read_error};
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, handle_row,
 };
 
+/// The most columns a CSV header may have: far more than any stream's columns, few
+/// enough that a header cannot make every row's field table large.
+pub const MAX_HEADER_COLUMNS: usize = 10_000;
+
 pub struct CsvTable {
     path: PathBuf,
     /// A whole file is a range without end (one concrete reader type for both, which
     /// keeps the record loop inlined).
-    reader: csv::Reader<std::io::Take<BufReader<TextFile>>>,
+    reader: csv::Reader<std::io::Take<BufReader<Text>>>,
     /// A range's reader: the file's header, and the lines before the range.
     range: Option<(csv::ByteRecord, u64)>,
     /// Bytes before what the CSV parser reads (a byte-order mark).
@@ -40,7 +44,7 @@ pub struct CsvPart {
 
 impl CsvTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file = open_text(path)?;
+        let file = open_text(path, true)?;
         let mut buffered = BufReader::with_capacity(1 << 20, file);
         // A byte-order mark goes before the CSV parser sees the header, so a quoted
         // first column name (`\u{feff}"ts",...`) is still unquoted.
@@ -79,8 +83,9 @@ impl CsvTable {
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         file.seek(SeekFrom::Start(part.start))
             .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-        let body =
-            BufReader::with_capacity(1 << 20, TextFile::Plain(file)).take(part.end - part.start);
+        // A range holds plain lines (no quotes): each is bounded on its own.
+        let text = LineBounded::new(TextFile::Plain(file), false, part.lines_before);
+        let body = BufReader::with_capacity(1 << 20, text).take(part.end - part.start);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
@@ -227,6 +232,15 @@ impl Table for CsvTable {
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
+        if headers.len() > MAX_HEADER_COLUMNS {
+            return Err(InputError::file(
+                &path,
+                format!(
+                    "the header has {} columns, more than the {MAX_HEADER_COLUMNS} rehearse reads (is the first line a header? a stream has at most {MAX_COLUMNS} columns of its own)",
+                    headers.len()
+                ),
+            ));
+        }
         let names: Vec<&[u8]> = headers.iter().collect();
         let texts: Vec<&str> = names
             .iter()
@@ -276,6 +290,10 @@ impl Table for CsvTable {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
+                    if let csv::ErrorKind::Io(io) = e.kind() {
+                        let line = lines_before + e.position().map_or(1, |p| self.line_of(p));
+                        return Err(InputError::file(&path, read_error(io, line)));
+                    }
                     let line = lines_before + e.position().map_or(0, |p| self.line_of(p));
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
                     handle_row(
@@ -285,9 +303,6 @@ impl Table for CsvTable {
                         on_error,
                         &mut stats,
                     )?;
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(InputError::file(&path, format!("read error: {e}")));
-                    }
                     continue;
                 }
             }
@@ -365,9 +380,8 @@ impl CsvTable {
             }
         }
         let reader = self.reader.get_mut();
-        let io = |e: std::io::Error, line: u64| {
-            InputError::file(&self.path, format!("read error at line {}: {e}", line + 1))
-        };
+        let io =
+            |e: std::io::Error, line: u64| InputError::file(&self.path, read_error(&e, line + 1));
         // A line is read in place from the reader's buffer; one that spans two fills
         // of it is gathered in `carry`.
         let mut carry: Vec<u8> = Vec::new();

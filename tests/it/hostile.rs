@@ -193,3 +193,259 @@ fn analytics_csv_rows_with_extra_fields_name_their_line() {
     let report = String::from_utf8_lossy(&o.stdout);
     assert!(report.contains("ledger.csv: line 5"), "{report}");
 }
+
+/// The peak resident memory any hostile input may drive the binary to (a debug build
+/// reading a small valid dataset peaks near 20-40 MB; the readers' own bound is one
+/// 16 MiB row plus their 1 MiB buffers). Stated in docs/reliability.md.
+const MEMORY_BOUND_MB: u64 = 256;
+
+/// Runs the binary and reports its exit status, stderr and peak resident set (MB),
+/// measured by `wait4` for that process alone.
+fn measured(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, u64) {
+    let err = tempfile::NamedTempFile::new().expect("a temp file");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rehearse"));
+    c.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err.reopen().expect("reopens"));
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    // Reaped by wait4 below, which also gives the child's own peak memory.
+    #[allow(clippy::zombie_processes)]
+    let child = c.spawn().expect("the binary starts");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our child's, not yet waited for; the pointers are valid.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let text = std::fs::read_to_string(err.path()).expect("stderr");
+    // ru_maxrss is in kilobytes on Linux.
+    (code, text, usage.ru_maxrss as u64 / 1024)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).expect("compresses");
+    e.finish().expect("compresses")
+}
+
+#[test]
+fn a_gigabyte_line_inflated_from_a_thousandfold_gzip_is_refused_within_the_bound() {
+    // 1 GiB of one line from about 1 MiB of gzip (concatenated members, as log
+    // rotation makes): the reader stops at the row bound, never holding the line.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let member = gzip(&vec![b'7'; 4 << 20]);
+    let mut file = gzip(REQ_HEADER.as_bytes());
+    for _ in 0..256 {
+        file.extend_from_slice(&member);
+    }
+    assert!(file.len() < (4 << 20), "{} bytes of gzip", file.len());
+    std::fs::write(dir.path().join("requests.csv.gz"), &file).expect("writes");
+    manifest(dir.path());
+    let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.csv.gz") && err.contains("the row on line 2 is longer than 16 MiB"),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn an_overlong_line_is_refused_by_every_text_reader() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    manifest(dir.path());
+    let long = "9".repeat((16 << 20) + 10);
+    let csv = format!("{REQ_HEADER}{},/a,canary,real,200,1\n{long}\n", T0 + 1);
+    let ndjson = format!(
+        "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n{{\"endpoint\":\"{long}\"}}\n",
+        T0 + 1
+    );
+    // A quoted CSV field is one row whatever line ends it holds: bounded as a whole.
+    let quoted_lines = "x\n".repeat((8 << 20) + 10);
+    let quoted = format!(
+        "{REQ_HEADER}{},\"{quoted_lines}\",canary,real,200,1\n",
+        T0 + 1
+    );
+    let d = dir.path().to_str().expect("utf-8");
+    for (file, text, threads, line) in [
+        ("requests.csv", &csv, "1", 3),
+        ("requests.csv", &csv, "4", 3),
+        ("requests.ndjson", &ndjson, "1", 2),
+        ("requests.csv", &quoted, "1", 2),
+    ] {
+        for f in ["requests.csv", "requests.ndjson"] {
+            let _ = std::fs::remove_file(dir.path().join(f));
+        }
+        std::fs::write(dir.path().join(file), text).expect("writes");
+        let (code, err, mb) = measured(
+            &["run", d, "--on-error", "skip"],
+            &[
+                ("RAYON_NUM_THREADS", threads),
+                ("REHEARSE_CSV_SPLIT_BYTES", "1"),
+            ],
+        );
+        assert_eq!(code, Some(2), "{file}: {err}");
+        assert!(
+            err.contains(file) && err.contains(&format!("the row on line {line} is longer")),
+            "{file} ({threads} threads): {err}"
+        );
+        assert!(mb < MEMORY_BOUND_MB, "{file}: peak {mb} MB");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_column_header_is_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut header = REQ_HEADER.trim_end().to_string();
+    for i in 0..100_000 {
+        header.push_str(&format!(",c{i}"));
+    }
+    std::fs::write(
+        dir.path().join("requests.csv"),
+        format!("{header}\n{},/a,canary,real,200,1\n", T0 + 1),
+    )
+    .expect("writes");
+    manifest(dir.path());
+    let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.csv: the header has 100006 columns, more than the 10000"),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn ten_thousand_deep_json_is_a_row_error() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let good = |i: i64| {
+        format!(
+            "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n",
+            T0 + 1 + i
+        )
+    };
+    let mut text = String::new();
+    for i in 0..50 {
+        text.push_str(&good(i));
+    }
+    // Deep in a key the stream ignores (skipped without recursion: the row is read), and
+    // deep in one it reads (a row error that does not echo the whole value).
+    text.push_str(&format!(
+        "{{\"extra\":{deep},\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n",
+        T0 + 60
+    ));
+    text.push_str(&format!(
+        "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":{deep}}}\n",
+        T0 + 61
+    ));
+    std::fs::write(dir.path().join("requests.ndjson"), text).expect("writes");
+    manifest(dir.path());
+    let d = dir.path().to_str().expect("utf-8");
+    let (code, err, mb) = measured(&["run", d], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.ndjson: line 52, column `latency_ms`"),
+        "{err}"
+    );
+    assert!(
+        err.len() < 2_000,
+        "the error does not echo the value: {err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+    let o = rehearse(&["run", d, "--json", "--on-error", "skip"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    assert_eq!(v["inputs"][0]["rows"], 51);
+}
+
+/// A small valid dataset in `format`, for the footer tests.
+fn columnar(dir: &Path, format: &str) -> std::path::PathBuf {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/12-low-traffic.toml");
+    let o = rehearse(
+        &[
+            "generate",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            dir.to_str().expect("utf-8"),
+            "--format",
+            format,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir.join(format!("requests.{format}"))
+}
+
+#[test]
+fn a_parquet_footer_that_lies_about_its_length_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "parquet");
+    let mut bytes = std::fs::read(&file).expect("reads");
+    let n = bytes.len();
+    // The footer: metadata length (4 bytes, little endian), then `PAR1`.
+    for claim in [u32::MAX, (n as u32) * 4, 0] {
+        bytes[n - 8..n - 4].copy_from_slice(&claim.to_le_bytes());
+        std::fs::write(&file, &bytes).expect("writes");
+        let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+        assert_eq!(code, Some(2), "claim {claim}: {err}");
+        assert!(err.contains("requests.parquet"), "{err}");
+        assert!(mb < MEMORY_BOUND_MB, "claim {claim}: peak {mb} MB");
+    }
+}
+
+/// A seeded xorshift.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[test]
+fn corrupted_parquet_and_arrow_footers_never_panic() {
+    // Seeded byte mutations of the footer (the metadata every reader trusts first):
+    // each read ends in rows or a clear error naming the file, in the library, never a
+    // panic.
+    use rehearse::source::{ColumnSpec, Encoding, OnError, open_table};
+    let columns = [
+        ColumnSpec::required("ts"),
+        ColumnSpec::required("endpoint"),
+        ColumnSpec::required("status"),
+    ];
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let mut seed = 0x00C0_FFEE_u64;
+    for (format, encoding) in [("parquet", Encoding::Parquet), ("arrow", Encoding::Arrow)] {
+        let file = columnar(&tmp.path().join(format), format);
+        let good = std::fs::read(&file).expect("reads");
+        let footer = good.len().min(4_096);
+        let (mut errors, mut reads) = (0, 0);
+        for _ in 0..300 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + next(&mut seed) % 4 {
+                let at = good.len() - 1 - (next(&mut seed) as usize % footer);
+                bytes[at] = next(&mut seed) as u8;
+            }
+            std::fs::write(&file, &bytes).expect("writes");
+            let result = std::panic::catch_unwind(|| {
+                let mut t = open_table(&file, encoding, 1024)?;
+                t.for_each_row(&columns, OnError::Skip, &mut |_| Ok(()))
+            });
+            match result {
+                Ok(Ok(_)) => reads += 1,
+                Ok(Err(e)) => {
+                    errors += 1;
+                    assert!(e.to_string().contains(format), "{e}");
+                }
+                Err(_) => panic!("a corrupted {format} footer panicked the reader"),
+            }
+        }
+        assert!(errors > 0, "{format}: {reads} reads, no error");
+    }
+}
