@@ -14,6 +14,7 @@ mod golden;
 mod hostile;
 mod oracle;
 mod pii_corpus;
+mod pii_outputs;
 mod property_oracle;
 mod repeat;
 mod request_reader;
