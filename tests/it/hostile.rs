@@ -223,7 +223,9 @@ fn measured(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, u64) 
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     let text = std::fs::read_to_string(err.path()).expect("stderr");
     // ru_maxrss is in kilobytes on Linux.
-    (code, text, usage.ru_maxrss as u64 / 1024)
+    let mb = usage.ru_maxrss as u64 / 1024;
+    eprintln!("rehearse {}: peak {mb} MB", args.join(" "));
+    (code, text, mb)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -447,5 +449,49 @@ fn corrupted_parquet_and_arrow_footers_never_panic() {
             }
         }
         assert!(errors > 0, "{format}: {reads} reads, no error");
+    }
+}
+
+/// The fuzz targets (`fuzz/src/targets.rs`), shared with the AFL++ harness.
+#[path = "../../fuzz/src/targets.rs"]
+mod fuzz_targets;
+
+#[test]
+fn fuzz_corpus_and_crashers_replay_without_panics() {
+    // Every seed of `fuzz/corpus/<target>/` and every crasher AFL++ found, kept in
+    // `fuzz/regressions/<target>/`, through its target: each must end without a panic.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut ran = 0;
+    for target in fuzz_targets::TARGETS {
+        for dir in ["corpus", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
+                continue;
+            };
+            let mut files: Vec<_> = entries.map(|e| e.expect("an entry").path()).collect();
+            files.sort();
+            for f in files {
+                let data = std::fs::read(&f).expect("reads");
+                let r = std::panic::catch_unwind(|| fuzz_targets::run(target, &data));
+                assert!(r.is_ok(), "{target}: {} panics", f.display());
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= fuzz_targets::TARGETS.len(), "{ran} inputs");
+}
+
+#[test]
+fn an_arrow_footer_claiming_gigabyte_blocks_is_refused_within_the_bound() {
+    // Found by fuzzing: blocks claiming gigabytes made the IPC reader allocate them
+    // (5 GB peak for an 11 KB file) before reading.
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/arrow");
+    for name in ["alloc-0.arrow", "alloc-1.arrow"] {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::copy(fuzz.join(name), dir.path().join("requests.arrow")).expect("copies");
+        manifest(dir.path());
+        let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains("requests.arrow"), "{name}: {err}");
+        assert!(mb < MEMORY_BOUND_MB, "{name}: peak {mb} MB");
     }
 }

@@ -168,7 +168,11 @@ fn no_planted_pii_in_any_output() {
         let d = ds.to_str().expect("utf-8");
         let what = |o: &str| format!("{scenario}: {o}");
         assert_clean(&what("run"), &rehearse(&["run", d]), &values);
-        assert_clean(&what("run --json"), &rehearse(&["run", d, "--json"]), &values);
+        assert_clean(
+            &what("run --json"),
+            &rehearse(&["run", d, "--json"]),
+            &values,
+        );
         let sweep_out = rehearse(&[
             "sweep",
             d,
@@ -192,7 +196,11 @@ fn no_planted_pii_in_any_output() {
             format!("{meta:?}{events:?}").as_bytes(),
             &values,
         );
-        assert_clean(&what("funnel"), &rehearse(&["funnel", d, "--json"]), &values);
+        assert_clean(
+            &what("funnel"),
+            &rehearse(&["funnel", d, "--json"]),
+            &values,
+        );
         let tables = tmp.path().join("tables");
         let _ = std::fs::remove_dir_all(&tables);
         rehearse(&["funnel", d, "--out", tables.to_str().expect("utf-8")]);
@@ -205,7 +213,11 @@ fn no_planted_pii_in_any_output() {
             );
         }
         for (i, screen) in tui_screens(&ds).iter().enumerate() {
-            assert_clean(&what(&format!("TUI screen {i}")), screen.as_bytes(), &values);
+            assert_clean(
+                &what(&format!("TUI screen {i}")),
+                screen.as_bytes(),
+                &values,
+            );
         }
     }
 }
