@@ -200,32 +200,33 @@ fn analytics_csv_rows_with_extra_fields_name_their_line() {
 const MEMORY_BOUND_MB: u64 = 256;
 
 /// Runs the binary and reports its exit status, stderr and peak resident set (MB),
-/// measured by `wait4` for that process alone.
+/// measured by GNU time (`/usr/bin/time`, Debian package `time`) for that process alone:
+/// the `wait4` of a child spawned from this test process would count this process's
+/// own pages (Linux carries the memory high-water mark across the spawn's exec).
 fn measured(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, u64) {
-    let err = tempfile::NamedTempFile::new().expect("a temp file");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rehearse"));
-    c.args(args)
+    let time = Path::new("/usr/bin/time");
+    assert!(time.exists(), "GNU time is needed: apt-get install time");
+    let rss = tempfile::NamedTempFile::new().expect("a temp file");
+    let mut c = Command::new(time);
+    c.args(["-f", "%M", "-o"])
+        .arg(rss.path())
+        .arg(env!("CARGO_BIN_EXE_rehearse"))
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err.reopen().expect("reopens"));
+        .stdout(Stdio::null());
     for (k, v) in envs {
         c.env(k, v);
     }
-    // Reaped by wait4 below, which also gives the child's own peak memory.
-    #[allow(clippy::zombie_processes)]
-    let child = c.spawn().expect("the binary starts");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the pid is our child's, not yet waited for; the pointers are valid.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4");
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    let text = std::fs::read_to_string(err.path()).expect("stderr");
-    // ru_maxrss is in kilobytes on Linux.
-    let mb = usage.ru_maxrss as u64 / 1024;
+    let o = c.output().expect("the binary runs");
+    let kb: u64 = std::fs::read_to_string(rss.path())
+        .expect("the measure")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .expect("a peak in kilobytes");
+    let mb = kb / 1024;
     eprintln!("rehearse {}: peak {mb} MB", args.join(" "));
-    (code, text, mb)
+    (o.status.code(), stderr(&o), mb)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
