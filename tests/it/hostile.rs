@@ -3,6 +3,8 @@
 //! the byte-range reader), and inputs built to exhaust memory or time (a huge line, a
 //! huge header, deep JSON nesting, a gzip bomb, a Parquet footer that lies), each of
 //! which must end in a clear error within the bounds stated in docs/reliability.md.
+//! The fuzz corpus and every crasher the fuzzer found are replayed here through the
+//! fuzz targets themselves (`fuzz/src/targets.rs`).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
