@@ -16,7 +16,7 @@ use super::data::{
 };
 use super::symbols::{NONE, Symbols, fingerprint};
 use crate::source::cell::{self, Cell};
-use crate::source::text::open_text;
+use crate::source::text::{open_text, read_error};
 use crate::source::{InputError, OnError, ReadStats, RowLoc, RowProblem, handle_row};
 
 /// The Segment field each funnel column comes from, in [`FUNNEL_COLUMNS`] order.
@@ -54,7 +54,7 @@ pub struct SegmentStats {
 /// Whether an NDJSON file is a Segment export: its first non-blank line is a JSON
 /// object with a `type` field.
 pub fn is_segment(path: &Path) -> Result<bool, InputError> {
-    let mut reader = BufReader::new(open_text(path)?);
+    let mut reader = BufReader::new(open_text(path, false)?);
     let mut line = String::new();
     loop {
         line.clear();
@@ -106,7 +106,7 @@ pub(crate) fn read(
     ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
-    let mut reader = BufReader::with_capacity(1 << 20, open_text(path)?);
+    let mut reader = BufReader::with_capacity(1 << 20, open_text(path, false)?);
     let mut stats = ReadStats {
         present: vec![false; FUNNEL_COLUMNS.len()],
         ..Default::default()
@@ -116,9 +116,9 @@ pub(crate) fn read(
     let mut line_no = 0u64;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| {
-            InputError::file(path, format!("read error at line {}: {e}", line_no + 1))
-        })?;
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| InputError::file(path, read_error(&e, line_no + 1)))?;
         if n == 0 {
             break;
         }

@@ -27,6 +27,9 @@ pub struct FunnelSettings {
 pub fn run(s: &FunnelSettings) -> Result<Output, AppError> {
     let policy = AnalyticsPolicy::build(s.policy.as_deref(), &s.set).map_err(AppError::usage)?;
     let dataset = s.dataset.display().to_string();
+    if let Some(dir) = &s.out {
+        report::check_tables_dir(dir).map_err(AppError::usage)?;
+    }
     let progress = Progress::spinner("loading funnel and ledger");
     let dir = DatasetDir::open(&s.dataset).map_err(AppError::usage)?;
     let data = AnalyticsData::load_dir(&dir, s.on_error)

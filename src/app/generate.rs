@@ -3,8 +3,9 @@
 //! existing, non-empty `--out` is refused unless `--force` is given, and then only when
 //! it holds nothing but a dataset. The dataset is written into a fresh temporary
 //! directory beside `--out` and moved into place only once every file is complete: a
-//! rename for a new `--out`; with `--force` the old directory is moved aside, the new
-//! one renamed in and the old one removed. An error or an interrupt (SIGINT, SIGTERM,
+//! rename for a new `--out`; with `--force` the new directory and the old one swap
+//! places in one step (`renameat2` exchange on Linux; elsewhere the old one is moved
+//! aside first and the new one renamed in) and the old one is removed. An error or an interrupt (SIGINT, SIGTERM,
 //! SIGHUP) at any point leaves either the old directory or the complete new one, and no
 //! temporary directory behind; an interrupt exits with status 130.
 
@@ -259,6 +260,28 @@ fn commit(staged: TempDir, target: &Target) -> Result<(), GenerateError> {
         })?;
         let _ = staged.keep();
         return Ok(());
+    }
+    // Where the system can, the new dataset and the old one swap places in one step, so
+    // a run killed at any moment leaves the old dataset or the new one at `dir`.
+    match crate::output::exchange(staged.path(), dir) {
+        Ok(true) => {
+            // `staged` now names the old dataset.
+            let aside = staged.path().to_path_buf();
+            return staged
+                .close()
+                .map_err(|source| GenerateError::RemoveReplaced {
+                    dir: dir.clone(),
+                    aside,
+                    source,
+                });
+        }
+        Ok(false) => {}
+        Err(source) => {
+            return Err(GenerateError::MoveIn {
+                dir: dir.clone(),
+                source,
+            });
+        }
     }
     let aside = tempfile::Builder::new()
         .prefix(".rehearse-replaced-")

@@ -27,8 +27,11 @@ use crate::analytics::rollup::StepRow;
 use crate::time::format_duration;
 
 /// Writes every table of the report as `<name>.parquet` and the report as
-/// `report.json` into `dir` (created if needed); returns the files written. `data` is
-/// the data the report was built from (for the person-level tables).
+/// `report.json` into `dir`; returns the files written. `data` is the data the report
+/// was built from (for the person-level tables). The files are written into a hidden
+/// directory beside `dir` and put in place as a whole ([`super::commit_dir`]), so `dir`
+/// holds the previous table set or the new one, never a mix or a part; check the target
+/// with [`check_tables_dir`] first.
 pub fn write_tables(
     analytics: &mut Analytics,
     data: &AnalyticsData,
@@ -38,21 +41,70 @@ pub fn write_tables(
         let path = path.to_path_buf();
         move |source| ReportError::Write { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let staged = super::stage_dir(dir, ".rehearse-tables-").map_err(io(dir))?;
     let mut written = Vec::new();
     for (name, df) in analytics.tables(data)? {
-        let path = dir.join(format!("{name}.parquet"));
+        let file = format!("{name}.parquet");
+        let path = dir.join(&file);
         let bytes = frame_to_parquet(df).map_err(|source| ReportError::Parquet {
             path: path.clone(),
             source,
         })?;
-        super::write_atomic(&path, &bytes).map_err(io(&path))?;
+        write_synced(&staged.path().join(&file), &bytes).map_err(io(&path))?;
         written.push(path);
     }
     let path = dir.join("report.json");
-    super::write_atomic(&path, to_json(&analytics.report).as_bytes()).map_err(io(&path))?;
+    write_synced(
+        &staged.path().join("report.json"),
+        to_json(&analytics.report).as_bytes(),
+    )
+    .map_err(io(&path))?;
     written.push(path);
+    super::commit_dir(staged, dir).map_err(io(dir))?;
     Ok(written)
+}
+
+/// Writes a file of a staged directory and flushes it to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Whether `dir` may receive the funnel tables: it is new, empty, or holds a previous
+/// table set only (`*.parquet` files and `report.json`), which is replaced as a whole.
+/// A directory holding anything else is refused: replacing it would remove those files.
+pub fn check_tables_dir(dir: &Path) -> Result<(), String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "{}: cannot write the tables there: {e} (give --out a new or empty directory)",
+                dir.display()
+            ));
+        }
+    };
+    let mut foreign: Vec<String> = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| format!("{}: cannot read the directory: {e}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let table = e.file_type().is_ok_and(|t| t.is_file())
+            && (name == "report.json" || name.ends_with(".parquet"));
+        if !table {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    Err(format!(
+        "{}: the directory holds files that are not funnel tables ({}); --out replaces the directory as a whole, so give it a new or empty directory or one written by `rehearse funnel --out`",
+        dir.display(),
+        foreign.join(", ")
+    ))
 }
 
 /// A table as a Snappy-compressed Parquet file, written by the arrow-rs writer the

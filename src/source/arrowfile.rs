@@ -29,6 +29,33 @@ use crate::input::{RequestBatch, prefix_index};
 
 type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
 
+/// A batch iterator whose panics (the Parquet and Arrow readers assert on some kinds of
+/// damaged data instead of returning an error) end the iteration with an error, so a
+/// corrupt file is an input error naming it, not a crash.
+struct Guarded(Option<BatchIter>);
+
+impl Iterator for Guarded {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let inner = self.0.as_mut()?;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.next())) {
+            Ok(item) => item,
+            Err(panic) => {
+                self.0 = None;
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Some(Err(ArrowError::ParseError(format!(
+                    "the data is damaged (the reader failed: {why}); write the file again"
+                ))))
+            }
+        }
+    }
+}
+
 enum Kind {
     Parquet,
     Ipc,
@@ -90,6 +117,7 @@ impl ArrowTable {
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         let b = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| InputError::file(path, format!("not a readable Parquet file: {e}")))?;
+        check_footer(path, b.metadata())?;
         let groups: Vec<u64> = b
             .metadata()
             .row_groups()
@@ -130,6 +158,7 @@ impl ArrowTable {
                 let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
                     InputError::file(path, format!("not a readable Parquet file: {e}"))
                 })?;
+                check_footer(path, b.metadata())?;
                 let schema = b.schema().as_ref().clone();
                 // Read the requested string columns as dictionaries: Parquet stores them
                 // dictionary-encoded, and a decoder can then parse each distinct value
@@ -183,7 +212,7 @@ impl ArrowTable {
                 let reader = b.build().map_err(|e| {
                     InputError::file(path, format!("not a readable Parquet file: {e}"))
                 })?;
-                Ok((Box::new(reader), schema))
+                Ok((Box::new(Guarded(Some(Box::new(reader)))), schema))
             }
             Kind::Ipc => {
                 let mut r = BufReader::new(file);
@@ -192,18 +221,19 @@ impl ArrowTable {
                 r.seek(SeekFrom::Start(0))
                     .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
                 if is_file {
+                    check_ipc_footer(path)?;
                     let reader = arrow_ipc::reader::FileReader::try_new(r, None).map_err(|e| {
                         InputError::file(path, format!("not a readable Arrow IPC file: {e}"))
                     })?;
                     let schema = reader.schema().as_ref().clone();
-                    Ok((Box::new(reader), schema))
+                    Ok((Box::new(Guarded(Some(Box::new(reader)))), schema))
                 } else {
                     let reader =
                         arrow_ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
                             InputError::file(path, format!("not a readable Arrow IPC file: {e}"))
                         })?;
                     let schema = reader.schema().as_ref().clone();
-                    Ok((Box::new(reader), schema))
+                    Ok((Box::new(Guarded(Some(Box::new(reader)))), schema))
                 }
             }
         }
@@ -813,4 +843,106 @@ impl Table for ArrowTable {
         }
         Ok(stats)
     }
+}
+
+/// Checks the blocks an Arrow IPC file's footer lists against the file: each must lie
+/// inside it. The IPC reader allocates what a block claims before reading it, so a
+/// footer that lies about a block's length is refused here.
+fn check_ipc_footer(path: &Path) -> Result<(), InputError> {
+    let io = |e: std::io::Error| InputError::file(path, format!("cannot read: {e}"));
+    let corrupt = |why: String| {
+        InputError::file(
+            path,
+            format!(
+                "the Arrow IPC footer is corrupt: {why} (the file is truncated or damaged; write it again)"
+            ),
+        )
+    };
+    // Only the footer is read: its length and magic in the last 10 bytes, then itself.
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut tail = [0u8; 10];
+    if len < 10 {
+        return Err(corrupt("the file does not end in the footer".into()));
+    }
+    file.seek(SeekFrom::Start(len - 10)).map_err(io)?;
+    file.read_exact(&mut tail).map_err(io)?;
+    if &tail[4..] != b"ARROW1" {
+        return Err(corrupt("the file does not end in the footer".into()));
+    }
+    let footer_len =
+        u64::try_from(i32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])).unwrap_or(u64::MAX);
+    if footer_len > len - 10 {
+        return Err(corrupt(format!(
+            "it claims {footer_len} bytes in a {len}-byte file"
+        )));
+    }
+    let mut bytes = vec![0u8; footer_len as usize];
+    file.seek(SeekFrom::Start(len - 10 - footer_len))
+        .map_err(io)?;
+    file.read_exact(&mut bytes).map_err(io)?;
+    let footer = arrow_ipc::root_as_footer(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let blocks = footer
+        .recordBatches()
+        .into_iter()
+        .flatten()
+        .chain(footer.dictionaries().into_iter().flatten());
+    for b in blocks {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.metaDataLength()).ok())
+            .zip(u64::try_from(b.bodyLength()).ok())
+            .and_then(|((o, m), n)| o.checked_add(m)?.checked_add(n));
+        if end.is_none_or(|end| end > len) {
+            return Err(corrupt(format!(
+                "a block claims {} + {} bytes at offset {} of a {len}-byte file",
+                b.metaDataLength(),
+                b.bodyLength(),
+                b.offset()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what a Parquet footer says of its column chunks against the file: every
+/// chunk must lie inside it. The Parquet reader trusts these numbers (a negative one
+/// panics it, a huge one makes it allocate), so a footer that lies is refused here.
+fn check_footer(
+    path: &Path,
+    meta: &parquet::file::metadata::ParquetMetaData,
+) -> Result<(), InputError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?
+        .len();
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        if group.num_rows() < 0 {
+            return Err(InputError::file(
+                path,
+                format!(
+                    "the Parquet footer is corrupt: row group {g} claims {} rows (the file is damaged; write it again)",
+                    group.num_rows()
+                ),
+            ));
+        }
+        for c in group.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let size = c.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(size).ok())
+                .and_then(|(a, n)| a.checked_add(n))
+                .is_some_and(|end| end <= len);
+            if !inside {
+                return Err(InputError::file(
+                    path,
+                    format!(
+                        "the Parquet footer is corrupt: row group {g}, column `{}` claims {size} bytes at offset {start} of a {len}-byte file (the file is truncated or damaged; write it again)",
+                        c.column_path()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

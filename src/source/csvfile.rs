@@ -1,5 +1,7 @@
 //! CSV adapter: a header row names the columns; fields are text, an empty field is an
-//! absent value. Rows are read into one reused record, so nothing is allocated per row.
+//! absent value. A row with more or fewer fields than the header is a row problem naming
+//! its line (a shifted column is never guessed at). Rows are read into one reused
+//! record, so nothing is allocated per row.
 //! A large file can be read in byte ranges on several threads ([`csv_parts`]): the
 //! ranges start at line ends outside quoted fields, each reader gets the file's header
 //! and numbers its lines from the line its range starts on, so rows and errors are
@@ -10,17 +12,21 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::text::{TextFile, open_text};
+use super::text::{LineBounded, Text, TextFile, open_text, read_error};
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, handle_row,
 };
 
+/// The most columns a CSV header may have: far more than any stream's columns, few
+/// enough that a header cannot make every row's field table large.
+pub const MAX_HEADER_COLUMNS: usize = 10_000;
+
 pub struct CsvTable {
     path: PathBuf,
     /// A whole file is a range without end (one concrete reader type for both, which
     /// keeps the record loop inlined).
-    reader: csv::Reader<std::io::Take<BufReader<TextFile>>>,
+    reader: csv::Reader<std::io::Take<BufReader<Text>>>,
     /// A range's reader: the file's header, and the lines before the range.
     range: Option<(csv::ByteRecord, u64)>,
     /// Bytes before what the CSV parser reads (a byte-order mark).
@@ -38,7 +44,7 @@ pub struct CsvPart {
 
 impl CsvTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file = open_text(path)?;
+        let file = open_text(path, true)?;
         let mut buffered = BufReader::with_capacity(1 << 20, file);
         // A byte-order mark goes before the CSV parser sees the header, so a quoted
         // first column name (`\u{feff}"ts",...`) is still unquoted.
@@ -77,8 +83,9 @@ impl CsvTable {
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         file.seek(SeekFrom::Start(part.start))
             .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-        let body =
-            BufReader::with_capacity(1 << 20, TextFile::Plain(file)).take(part.end - part.start);
+        // A range holds plain lines (no quotes): each is bounded on its own.
+        let text = LineBounded::new(TextFile::Plain(file), false, part.lines_before);
+        let body = BufReader::with_capacity(1 << 20, text).take(part.end - part.start);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
@@ -225,6 +232,15 @@ impl Table for CsvTable {
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(InputError::file(&path, "the file has no CSV header"));
         }
+        if headers.len() > MAX_HEADER_COLUMNS {
+            return Err(InputError::file(
+                &path,
+                format!(
+                    "the header has {} columns, more than the {MAX_HEADER_COLUMNS} rehearse reads (is the first line a header? a stream has at most {MAX_COLUMNS} columns of its own)",
+                    headers.len()
+                ),
+            ));
+        }
         let names: Vec<&[u8]> = headers.iter().collect();
         let texts: Vec<&str> = names
             .iter()
@@ -256,7 +272,16 @@ impl Table for CsvTable {
             ..Default::default()
         };
         if self.range.is_some() {
-            self.plain_lines(&index, columns, lines_before, on_error, &mut stats, f)?;
+            let fields = headers.len();
+            self.plain_lines(
+                &index,
+                columns,
+                fields,
+                lines_before,
+                on_error,
+                &mut stats,
+                f,
+            )?;
             return Ok(stats);
         }
         let mut record = csv::ByteRecord::new();
@@ -265,6 +290,10 @@ impl Table for CsvTable {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
+                    if let csv::ErrorKind::Io(io) = e.kind() {
+                        let line = lines_before + e.position().map_or(1, |p| self.line_of(p));
+                        return Err(InputError::file(&path, read_error(io, line)));
+                    }
                     let line = lines_before + e.position().map_or(0, |p| self.line_of(p));
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
                     handle_row(
@@ -274,9 +303,6 @@ impl Table for CsvTable {
                         on_error,
                         &mut stats,
                     )?;
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(InputError::file(&path, format!("read error: {e}")));
-                    }
                     continue;
                 }
             }
@@ -284,8 +310,11 @@ impl Table for CsvTable {
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
-            let result =
-                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]));
+            let result = if record.len() == headers.len() {
+                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]))
+            } else {
+                Err(field_count_problem(record.len(), headers.len()))
+            };
             if result.is_ok() {
                 stats.rows += 1;
                 continue;
@@ -329,11 +358,14 @@ impl CsvTable {
     /// Reads a range of plain lines (see [`csv_parts`]: no quote, no bare carriage
     /// return) without the CSV parser: a line ends at `\n` (a `\r` before it is dropped),
     /// fields end at commas, and blank lines are passed over, which is what the parser
-    /// makes of such lines, with the same line numbers.
+    /// makes of such lines, with the same line numbers. A line with another number of
+    /// fields than the header's `fields` is a row problem, as it is for the parser.
+    #[allow(clippy::too_many_arguments)]
     fn plain_lines(
         &mut self,
         index: &[Option<usize>],
         columns: &[ColumnSpec],
+        fields: usize,
         lines_before: u64,
         on_error: OnError,
         stats: &mut ReadStats,
@@ -348,9 +380,8 @@ impl CsvTable {
             }
         }
         let reader = self.reader.get_mut();
-        let io = |e: std::io::Error, line: u64| {
-            InputError::file(&self.path, format!("read error at line {}: {e}", line + 1))
-        };
+        let io =
+            |e: std::io::Error, line: u64| InputError::file(&self.path, read_error(&e, line + 1));
         // A line is read in place from the reader's buffer; one that spans two fills
         // of it is gathered in `carry`.
         let mut carry: Vec<u8> = Vec::new();
@@ -360,7 +391,7 @@ impl CsvTable {
             if buf.is_empty() {
                 if !carry.is_empty() {
                     line_no += 1;
-                    if let Some(result) = plain_row(&carry, &slot_of, columns, f) {
+                    if let Some(result) = plain_row(&carry, &slot_of, columns, fields, f) {
                         handle_row(result, &self.path, RowLoc::Line(line_no), on_error, stats)?;
                     }
                 }
@@ -370,10 +401,10 @@ impl CsvTable {
             for end in memchr::memchr_iter(b'\n', buf) {
                 line_no += 1;
                 let result = if carry.is_empty() {
-                    plain_row(&buf[start..end], &slot_of, columns, f)
+                    plain_row(&buf[start..end], &slot_of, columns, fields, f)
                 } else {
                     carry.extend_from_slice(&buf[start..end]);
-                    let r = plain_row(&carry, &slot_of, columns, f);
+                    let r = plain_row(&carry, &slot_of, columns, fields, f);
                     carry.clear();
                     r
                 };
@@ -396,11 +427,16 @@ fn plain_row(
     line: &[u8],
     slot_of: &[usize],
     columns: &[ColumnSpec],
+    fields: usize,
     f: &mut RowFn<'_>,
 ) -> Option<Result<(), RowProblem>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return None;
+    }
+    let got = memchr::memchr_iter(b',', line).count() + 1;
+    if got != fields {
+        return Some(Err(field_count_problem(got, fields)));
     }
     Some(plain_cells(line, slot_of, columns).and_then(|c| f(&c[..columns.len()])))
 }
@@ -433,6 +469,20 @@ fn plain_cells<'r>(
         }
     }
     Ok(cells)
+}
+
+/// The problem of a row whose field count is not the header's: pandas and polars refuse
+/// such a row too, as it usually means a shifted column, so its values are not guessed.
+fn field_count_problem(got: usize, header: usize) -> RowProblem {
+    let fix = if got > header {
+        "a value holding an unquoted comma, or a stray delimiter? quote such values"
+    } else {
+        "a missing value? leave an empty field between commas for an absent value"
+    };
+    RowProblem::new(
+        "*",
+        format!("the row has {got} fields but the header has {header} ({fix})"),
+    )
 }
 
 /// A non-empty CSV field as a text cell; not UTF-8 is a problem of its column.

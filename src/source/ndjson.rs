@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::text::{TextFile, open_text};
+use super::text::{Text, open_text, read_error};
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, check_columns, handle_row,
@@ -17,12 +17,12 @@ use super::{
 
 pub struct NdjsonTable {
     path: PathBuf,
-    reader: BufReader<TextFile>,
+    reader: BufReader<Text>,
 }
 
 impl NdjsonTable {
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let file = open_text(path)?;
+        let file = open_text(path, false)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, file),
@@ -123,7 +123,7 @@ const HINT_LINES: usize = 100;
 /// The top-level keys of the file's first JSON object lines, in first-seen order (for
 /// the hint of a missing column only; unreadable lines are passed over).
 fn first_keys(path: &Path) -> Vec<String> {
-    let Ok(file) = open_text(path) else {
+    let Ok(file) = open_text(path, false) else {
         return Vec::new();
     };
     let mut keys: Vec<String> = Vec::new();
@@ -175,12 +175,10 @@ impl NdjsonTable {
         let mut line = Vec::new();
         while present.iter().zip(columns).any(|(p, c)| c.required && !*p) {
             line.clear();
-            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| {
-                InputError::file(
-                    &self.path,
-                    format!("read error at line {}: {e}", line_no + 1),
-                )
-            })?;
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| InputError::file(&self.path, read_error(&e, line_no + 1)))?;
             if n == 0 {
                 break;
             }
@@ -222,9 +220,10 @@ impl Table for NdjsonTable {
         let mut any_row = false;
         loop {
             line.clear();
-            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| {
-                InputError::file(&path, format!("read error at line {}: {e}", line_no + 1))
-            })?;
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| InputError::file(&path, read_error(&e, line_no + 1)))?;
             if n == 0 {
                 break;
             }

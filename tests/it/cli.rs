@@ -775,8 +775,8 @@ fn csv_errors_name_the_physical_line() {
     // `\r\n` line ends, blank lines and a quoted field spanning two lines: the bad row is
     // on line 5 each time, whichever reader (one, or ranges on two threads) reads it.
     let bodies = [
-        "ts,endpoint,cohort,source,status,latency_ms\r\n1772445601000,/a,canary,real,200,1\r\n\r\n\r\n1772445602000,/a,canary\r\n",
-        "ts,endpoint,cohort,source,status,latency_ms\n1772445601000,\"/a\nb\",canary,real,200,1\n\n1772445602000,/a,canary\n",
+        "ts,endpoint,cohort,source,status,latency_ms\r\n1772445601000,/a,canary,real,200,1\r\n\r\n\r\n1772445602000,/a,canary,,200,1\r\n",
+        "ts,endpoint,cohort,source,status,latency_ms\n1772445601000,\"/a\nb\",canary,real,200,1\n\n1772445602000,/a,canary,,200,1\n",
     ];
     for body in bodies {
         let d = tempfile::tempdir().unwrap();

@@ -1,0 +1,500 @@
+//! Hostile and malformed input: CSV rows with more or fewer fields than the header (a
+//! row error naming the line, or a counted skip, the same from the whole-file reader and
+//! the byte-range reader), and inputs built to exhaust memory or time (a huge line, a
+//! huge header, deep JSON nesting, a gzip bomb, a Parquet footer that lies), each of
+//! which must end in a clear error within the bounds stated in docs/reliability.md.
+//! The fuzz corpus and every crasher the fuzzer found are replayed here through the
+//! fuzz targets themselves (`fuzz/src/targets.rs`).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const T0_ISO: &str = "2026-03-02T10:00:00Z";
+const T0: i64 = 1_772_445_600_000;
+const REQ_HEADER: &str = "ts,endpoint,cohort,source,status,latency_ms\n";
+
+fn rehearse(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rehearse"));
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn manifest(dir: &Path) {
+    std::fs::write(dir.join("dataset.toml"), format!("start = \"{T0_ISO}\"\n")).expect("writes");
+}
+
+/// 2,000 good request rows, with `bad` lines (1-based, the header is line 1) replaced.
+fn requests(bad: &[(u64, &str)]) -> String {
+    let mut s = String::from(REQ_HEADER);
+    for i in 0..2_000u64 {
+        let line = i + 2;
+        if let Some((_, text)) = bad.iter().find(|(l, _)| *l == line) {
+            s.push_str(text);
+            s.push('\n');
+            continue;
+        }
+        let ts = T0 + 1 + i as i64 * 2_000;
+        let cohort = if i % 4 == 0 { "canary" } else { "baseline" };
+        s.push_str(&format!(
+            "{ts},/api/search,{cohort},real,200,{}.5\n",
+            i % 90
+        ));
+    }
+    s
+}
+
+/// Runs `rehearse run --json` over the dataset with the whole-file reader (1 thread)
+/// and the byte-range reader (4 threads, every file split).
+fn run_both(dir: &Path, on_error: &str) -> [(Option<i32>, String, String); 2] {
+    ["1", "4"].map(|threads| {
+        let o = rehearse(
+            &[
+                "run",
+                dir.to_str().expect("utf-8"),
+                "--json",
+                "--on-error",
+                on_error,
+            ],
+            &[
+                ("RAYON_NUM_THREADS", threads),
+                ("REHEARSE_CSV_SPLIT_BYTES", "1"),
+            ],
+        );
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr(&o),
+        )
+    })
+}
+
+#[test]
+fn a_row_with_extra_fields_is_an_error_naming_its_line() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ts = T0 + 5_000;
+    let bad = format!("{ts},/api/search,canary,real,200,44.016,extra,fields");
+    std::fs::write(dir.path().join("requests.csv"), requests(&[(1_234, &bad)])).expect("writes");
+    manifest(dir.path());
+    for (code, _, err) in run_both(dir.path(), "fail") {
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("requests.csv: line 1234"), "{err}");
+        assert!(
+            err.contains("the row has 8 fields but the header has 6"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_row_with_missing_fields_is_an_error_naming_its_line() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // The latency is missing (not empty): the row is short by one field.
+    let bad = format!("{},/api/search,canary,real,200", T0 + 9_000);
+    std::fs::write(dir.path().join("requests.csv"), requests(&[(1_500, &bad)])).expect("writes");
+    manifest(dir.path());
+    for (code, _, err) in run_both(dir.path(), "fail") {
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("requests.csv: line 1500"), "{err}");
+        assert!(
+            err.contains("the row has 5 fields but the header has 6"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn ragged_rows_are_counted_skips_and_both_readers_agree() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let long = format!("{},/api/search,canary,real,200,1.5,x", T0 + 7_000);
+    let short = format!("{},/api/search,canary", T0 + 8_000);
+    // Quoted fields keep the file whole (no byte ranges): commas inside quotes do not
+    // count, so that file's only ragged row is the unquoted one.
+    let text = requests(&[(10, &long), (700, &short), (1_900, &long)]);
+    std::fs::write(dir.path().join("requests.csv"), &text).expect("writes");
+    manifest(dir.path());
+    let [one, four] = run_both(dir.path(), "skip");
+    assert_eq!(one.0, four.0, "{}{}", one.2, four.2);
+    assert_eq!(
+        one.1, four.1,
+        "the byte-range reader reports what one reader does"
+    );
+    let v: serde_json::Value = serde_json::from_str(&one.1).expect("a JSON report");
+    let input = &v["inputs"][0];
+    assert_eq!(input["skipped"], 3, "{input}");
+    assert_eq!(input["rows"], 2_000 - 3, "{input}");
+    let first = input["first_skip"].as_str().expect("a first skip");
+    assert!(
+        first.contains("line 10") && first.contains("7 fields but the header has 6"),
+        "{first}"
+    );
+
+    let quoted = text.replacen(
+        &format!("{},/api/search,", T0 + 2 * 2_000 + 1),
+        &format!("{},\"/api/search?a=1,2\",", T0 + 2 * 2_000 + 1),
+        1,
+    );
+    assert_ne!(quoted, text, "the quoted row is in the file");
+    std::fs::write(dir.path().join("requests.csv"), &quoted).expect("writes");
+    let [one, four] = run_both(dir.path(), "skip");
+    assert_eq!(one.1, four.1);
+    let v: serde_json::Value = serde_json::from_str(&one.1).expect("a JSON report");
+    assert_eq!(v["inputs"][0]["skipped"], 3, "{}", v["inputs"][0]);
+}
+
+#[test]
+fn blank_lines_are_not_ragged_rows() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text = requests(&[(50, ""), (51, "\r"), (1_000, "")]);
+    std::fs::write(dir.path().join("requests.csv"), text).expect("writes");
+    manifest(dir.path());
+    for (code, out, err) in run_both(dir.path(), "fail") {
+        assert!(code.is_some_and(|c| c != 2), "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+        assert_eq!(v["inputs"][0]["rows"], 2_000 - 3);
+    }
+}
+
+#[test]
+fn analytics_csv_rows_with_extra_fields_name_their_line() {
+    // The funnel and ledger streams go through the same CSV reader.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path().join("ds");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/60-analytics-clean.toml");
+    let o = rehearse(
+        &[
+            "generate",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            d.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ledger = d.join("ledger.csv");
+    let text = std::fs::read_to_string(&ledger).expect("reads");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[4].push_str(",surplus");
+    std::fs::write(&ledger, lines.join("\n") + "\n").expect("writes");
+    let ds = d.to_str().expect("utf-8");
+    let o = rehearse(&["funnel", ds], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ledger.csv: line 5") && err.contains("12 fields but the header has 11"),
+        "{err}"
+    );
+    let o = rehearse(&["funnel", ds, "--json", "--on-error", "skip"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("ledger.csv: line 5"), "{report}");
+}
+
+/// The peak resident memory any hostile input may drive the binary to (a debug build
+/// reading a small valid dataset peaks near 20-40 MB; the readers' own bound is one
+/// 16 MiB row plus their 1 MiB buffers). Stated in docs/reliability.md.
+const MEMORY_BOUND_MB: u64 = 256;
+
+/// Runs the binary and reports its exit status, stderr and peak resident set (MB),
+/// measured by GNU time (`/usr/bin/time`, Debian package `time`) for that process alone:
+/// the `wait4` of a child spawned from this test process would count this process's
+/// own pages (Linux carries the memory high-water mark across the spawn's exec).
+fn measured(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, u64) {
+    let time = Path::new("/usr/bin/time");
+    assert!(time.exists(), "GNU time is needed: apt-get install time");
+    let rss = tempfile::NamedTempFile::new().expect("a temp file");
+    let mut c = Command::new(time);
+    c.args(["-f", "%M", "-o"])
+        .arg(rss.path())
+        .arg(env!("CARGO_BIN_EXE_rehearse"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.output().expect("the binary runs");
+    let kb: u64 = std::fs::read_to_string(rss.path())
+        .expect("the measure")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .expect("a peak in kilobytes");
+    let mb = kb / 1024;
+    eprintln!("rehearse {}: peak {mb} MB", args.join(" "));
+    (o.status.code(), stderr(&o), mb)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).expect("compresses");
+    e.finish().expect("compresses")
+}
+
+#[test]
+fn a_gigabyte_line_inflated_from_a_thousandfold_gzip_is_refused_within_the_bound() {
+    // 1 GiB of one line from about 1 MiB of gzip (concatenated members, as log
+    // rotation makes): the reader stops at the row bound, never holding the line.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let member = gzip(&vec![b'7'; 4 << 20]);
+    let mut file = gzip(REQ_HEADER.as_bytes());
+    for _ in 0..256 {
+        file.extend_from_slice(&member);
+    }
+    assert!(file.len() < (4 << 20), "{} bytes of gzip", file.len());
+    std::fs::write(dir.path().join("requests.csv.gz"), &file).expect("writes");
+    manifest(dir.path());
+    let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.csv.gz") && err.contains("the row on line 2 is longer than 16 MiB"),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn an_overlong_line_is_refused_by_every_text_reader() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    manifest(dir.path());
+    let long = "9".repeat((16 << 20) + 10);
+    let csv = format!("{REQ_HEADER}{},/a,canary,real,200,1\n{long}\n", T0 + 1);
+    let ndjson = format!(
+        "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n{{\"endpoint\":\"{long}\"}}\n",
+        T0 + 1
+    );
+    // A quoted CSV field is one row whatever line ends it holds: bounded as a whole.
+    let quoted_lines = "x\n".repeat((8 << 20) + 10);
+    let quoted = format!(
+        "{REQ_HEADER}{},\"{quoted_lines}\",canary,real,200,1\n",
+        T0 + 1
+    );
+    let d = dir.path().to_str().expect("utf-8");
+    for (file, text, threads, line) in [
+        ("requests.csv", &csv, "1", 3),
+        ("requests.csv", &csv, "4", 3),
+        ("requests.ndjson", &ndjson, "1", 2),
+        ("requests.csv", &quoted, "1", 2),
+    ] {
+        for f in ["requests.csv", "requests.ndjson"] {
+            let _ = std::fs::remove_file(dir.path().join(f));
+        }
+        std::fs::write(dir.path().join(file), text).expect("writes");
+        let (code, err, mb) = measured(
+            &["run", d, "--on-error", "skip"],
+            &[
+                ("RAYON_NUM_THREADS", threads),
+                ("REHEARSE_CSV_SPLIT_BYTES", "1"),
+            ],
+        );
+        assert_eq!(code, Some(2), "{file}: {err}");
+        assert!(
+            err.contains(file) && err.contains(&format!("the row on line {line} is longer")),
+            "{file} ({threads} threads): {err}"
+        );
+        assert!(mb < MEMORY_BOUND_MB, "{file}: peak {mb} MB");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_column_header_is_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut header = REQ_HEADER.trim_end().to_string();
+    for i in 0..100_000 {
+        header.push_str(&format!(",c{i}"));
+    }
+    std::fs::write(
+        dir.path().join("requests.csv"),
+        format!("{header}\n{},/a,canary,real,200,1\n", T0 + 1),
+    )
+    .expect("writes");
+    manifest(dir.path());
+    let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.csv: the header has 100006 columns, more than the 10000"),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn ten_thousand_deep_json_is_a_row_error() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let good = |i: i64| {
+        format!(
+            "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n",
+            T0 + 1 + i
+        )
+    };
+    let mut text = String::new();
+    for i in 0..50 {
+        text.push_str(&good(i));
+    }
+    // Deep in a key the stream ignores (skipped without recursion: the row is read), and
+    // deep in one it reads (a row error that does not echo the whole value).
+    text.push_str(&format!(
+        "{{\"extra\":{deep},\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":1}}\n",
+        T0 + 60
+    ));
+    text.push_str(&format!(
+        "{{\"ts\":{},\"endpoint\":\"/a\",\"cohort\":\"canary\",\"source\":\"real\",\"status\":200,\"latency_ms\":{deep}}}\n",
+        T0 + 61
+    ));
+    std::fs::write(dir.path().join("requests.ndjson"), text).expect("writes");
+    manifest(dir.path());
+    let d = dir.path().to_str().expect("utf-8");
+    let (code, err, mb) = measured(&["run", d], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.ndjson: line 52, column `latency_ms`"),
+        "{err}"
+    );
+    assert!(
+        err.len() < 2_000,
+        "the error does not echo the value: {err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+    let o = rehearse(&["run", d, "--json", "--on-error", "skip"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    assert_eq!(v["inputs"][0]["skipped"], 1, "{}", stderr(&o));
+    assert_eq!(v["inputs"][0]["rows"], 51);
+}
+
+/// A small valid dataset in `format`, for the footer tests.
+fn columnar(dir: &Path, format: &str) -> std::path::PathBuf {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/12-low-traffic.toml");
+    let o = rehearse(
+        &[
+            "generate",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            dir.to_str().expect("utf-8"),
+            "--format",
+            format,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir.join(format!("requests.{format}"))
+}
+
+#[test]
+fn a_parquet_footer_that_lies_about_its_length_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "parquet");
+    let mut bytes = std::fs::read(&file).expect("reads");
+    let n = bytes.len();
+    // The footer: metadata length (4 bytes, little endian), then `PAR1`.
+    for claim in [u32::MAX, (n as u32) * 4, 0] {
+        bytes[n - 8..n - 4].copy_from_slice(&claim.to_le_bytes());
+        std::fs::write(&file, &bytes).expect("writes");
+        let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+        assert_eq!(code, Some(2), "claim {claim}: {err}");
+        assert!(err.contains("requests.parquet"), "{err}");
+        assert!(mb < MEMORY_BOUND_MB, "claim {claim}: peak {mb} MB");
+    }
+}
+
+/// A seeded xorshift.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[test]
+fn corrupted_parquet_and_arrow_footers_never_panic() {
+    // Seeded byte mutations of the footer (the metadata every reader trusts first):
+    // each read ends in rows or a clear error naming the file, in the library, never a
+    // panic.
+    use rehearse::source::{ColumnSpec, Encoding, OnError, open_table};
+    let columns = [
+        ColumnSpec::required("ts"),
+        ColumnSpec::required("endpoint"),
+        ColumnSpec::required("status"),
+    ];
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let mut seed = 0x00C0_FFEE_u64;
+    for (format, encoding) in [("parquet", Encoding::Parquet), ("arrow", Encoding::Arrow)] {
+        let file = columnar(&tmp.path().join(format), format);
+        let good = std::fs::read(&file).expect("reads");
+        let footer = good.len().min(4_096);
+        let (mut errors, mut reads) = (0, 0);
+        for _ in 0..300 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + next(&mut seed) % 4 {
+                let at = good.len() - 1 - (next(&mut seed) as usize % footer);
+                bytes[at] = next(&mut seed) as u8;
+            }
+            std::fs::write(&file, &bytes).expect("writes");
+            let result = std::panic::catch_unwind(|| {
+                let mut t = open_table(&file, encoding, 1024)?;
+                t.for_each_row(&columns, OnError::Skip, &mut |_| Ok(()))
+            });
+            match result {
+                Ok(Ok(_)) => reads += 1,
+                Ok(Err(e)) => {
+                    errors += 1;
+                    assert!(e.to_string().contains(format), "{e}");
+                }
+                Err(_) => panic!("a corrupted {format} footer panicked the reader"),
+            }
+        }
+        assert!(errors > 0, "{format}: {reads} reads, no error");
+    }
+}
+
+/// The fuzz targets (`fuzz/src/targets.rs`), shared with the AFL++ harness.
+#[path = "../../fuzz/src/targets.rs"]
+mod fuzz_targets;
+
+#[test]
+fn fuzz_corpus_and_crashers_replay_without_panics() {
+    // Every seed of `fuzz/corpus/<target>/` and every crasher AFL++ found, kept in
+    // `fuzz/regressions/<target>/`, through its target: each must end without a panic.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut ran = 0;
+    for target in fuzz_targets::TARGETS {
+        for dir in ["corpus", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
+                continue;
+            };
+            let mut files: Vec<_> = entries.map(|e| e.expect("an entry").path()).collect();
+            files.sort();
+            for f in files {
+                let data = std::fs::read(&f).expect("reads");
+                let r = std::panic::catch_unwind(|| fuzz_targets::run(target, &data));
+                assert!(r.is_ok(), "{target}: {} panics", f.display());
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= fuzz_targets::TARGETS.len(), "{ran} inputs");
+}
+
+#[test]
+fn an_arrow_footer_claiming_gigabyte_blocks_is_refused_within_the_bound() {
+    // Found by fuzzing: blocks claiming gigabytes made the IPC reader allocate them
+    // (5 GB peak for an 11 KB file) before reading.
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/arrow");
+    for name in ["alloc-0.arrow", "alloc-1.arrow"] {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::copy(fuzz.join(name), dir.path().join("requests.arrow")).expect("copies");
+        manifest(dir.path());
+        let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains("requests.arrow"), "{name}: {err}");
+        assert!(mb < MEMORY_BOUND_MB, "{name}: peak {mb} MB");
+    }
+}
