@@ -119,7 +119,7 @@ fn read_file(
 ) -> Result<(), InputError> {
     let err = |p: String| InputError::file(path, p);
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut super::text::open_text(path)?, &mut text)
+    std::io::Read::read_to_string(&mut super::text::open_raw(path)?, &mut text)
         .map_err(|e| err(format!("cannot read: {e}")))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         err(format!(

@@ -47,6 +47,17 @@ pub fn open_text(path: &Path, csv: bool) -> Result<Text, InputError> {
     Ok(LineBounded::new(file, csv, 0))
 }
 
+/// Opens a file, through a gzip decoder when its name ends in `.gz`, without a line
+/// bound: for whole documents (a Prometheus response is one JSON value, often one line).
+pub fn open_raw(path: &Path) -> Result<TextFile, InputError> {
+    let file = File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    Ok(if is_gzip(path) {
+        TextFile::Gzip(Box::new(MultiGzDecoder::new(file)))
+    } else {
+        TextFile::Plain(file)
+    })
+}
+
 /// A text file as the readers read it.
 pub type Text = LineBounded<TextFile>;
 

@@ -636,7 +636,7 @@ impl AccessLogTable {
         f: &mut dyn FnMut(&LogRequest<'_>) -> Result<(), RowProblem>,
     ) -> Result<ReadStats, InputError> {
         let path = self.spec.file.clone();
-        let mut reader = BufReader::with_capacity(1 << 16, super::text::open_text(&path)?);
+        let mut reader = BufReader::with_capacity(1 << 16, super::text::open_text(&path, false)?);
         let mut stats = ReadStats {
             present: vec![true; 6],
             ..ReadStats::default()
