@@ -127,9 +127,12 @@ fn row(
             flags: FLAG_IDENTITY,
             message,
         };
-        // A call without an anonymous id links nothing: it only takes its `uuid`.
+        // A call without an anonymous id, or linking an id to itself, links nothing:
+        // it only takes its `uuid`.
         let (user, anon) = match anon {
-            Some(a) if !user.is_empty() => (Some(Cow::Owned(user)), Some(Cow::Owned(a))),
+            Some(a) if !user.is_empty() && a != user => {
+                (Some(Cow::Owned(user)), Some(Cow::Owned(a)))
+            }
             _ => (None, None),
         };
         b.add(&Decoded { event, user, anon }, ids);
@@ -209,6 +212,14 @@ mod tests {
         let f = d.funnel.as_ref().unwrap();
         assert_eq!(d.ids.name(f.user[0]), "usr-2");
         assert_eq!(d.ids.name(f.anon[0]), "a2");
+        // An `$identify` of an id already identified links nothing.
+        let d = load(concat!(
+            r#"{"event":"$identify","distinct_id":"usr-3","timestamp":"2026-03-02T10:00:00Z","properties":{"$anon_distinct_id":"usr-3"}}"#,
+            "\n",
+        ))
+        .unwrap();
+        let f = d.funnel.as_ref().unwrap();
+        assert_eq!((f.user[0], f.anon[0]), (NONE, NONE));
     }
 
     #[test]
