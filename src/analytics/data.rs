@@ -2,7 +2,7 @@
 //! Rows go through the project's row-exact readers (`crate::source`), so a bad value is
 //! an error naming the file, the row and the column, or a counted skip under
 //! `--on-error skip`; a Segment-spec NDJSON export is recognised by its first row and
-//! read by [`super::segment`]. Both tables end sorted by timestamp, file order on ties,
+//! read by [`super::segment`], a PostHog one by [`super::posthog`]. Both tables end sorted by timestamp, file order on ties,
 //! which is the order every rule of the contract takes events in.
 
 use std::borrow::Cow;
@@ -333,10 +333,13 @@ pub struct AnalyticsInput {
     /// The first skipped row's error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_skip: Option<String>,
-    /// Rows dropped as delivery duplicates (a `messageId` seen before).
+    /// Rows dropped as delivery duplicates (a `messageId` or PostHog `uuid` seen before).
     pub duplicates: u64,
     /// Whether the file was read as a Segment-spec export.
     pub segment: bool,
+    /// Whether the file was read as a PostHog export (omitted when not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub posthog: bool,
 }
 
 /// The analytics streams of a dataset, decoded and sorted.
@@ -526,6 +529,21 @@ impl AnalyticsData {
                 first_skip: stats.first_skip,
                 duplicates: 0,
                 segment: true,
+                posthog: false,
+            }
+        } else if enc == Encoding::Ndjson && super::posthog::is_posthog(path)? {
+            let stats =
+                super::posthog::read(path, on_error, &mut self.symbols, &mut self.ids, &mut b)?;
+            self.has_source = stats.has_source;
+            AnalyticsInput {
+                stream: "funnel".into(),
+                file,
+                rows: stats.rows,
+                skipped: stats.skipped,
+                first_skip: stats.first_skip,
+                duplicates: 0,
+                segment: false,
+                posthog: true,
             }
         } else {
             let mut table = open_table(path, enc, 8192)?;
@@ -558,6 +576,7 @@ impl AnalyticsData {
                 first_skip: stats.first_skip,
                 duplicates: 0,
                 segment: false,
+                posthog: false,
             }
         };
         let (events, duplicates) = b.finish(&mut self.ids);
@@ -597,6 +616,7 @@ impl AnalyticsData {
             first_skip: stats.first_skip,
             duplicates: 0,
             segment: false,
+            posthog: false,
         });
         Ok(())
     }
@@ -640,6 +660,7 @@ impl AnalyticsData {
                 first_skip,
                 duplicates,
                 segment: false,
+                posthog: false,
             });
             data.funnel = Some(events);
         }
@@ -667,6 +688,7 @@ impl AnalyticsData {
                 first_skip,
                 duplicates: 0,
                 segment: false,
+                posthog: false,
             });
             lines.sort();
             data.ledger = Some(lines);

@@ -4,7 +4,7 @@
 //! units, ARPU/ARPPU and free -> paid, tracking gaps between the canary and baseline
 //! builds, the B2B provider flow, platform fees and ledger integrity. `rehearse funnel`
 //! reports them ([`report`]); `rehearse run` evaluates the analytics gates at each
-//! stage's end ([`gates::stage_gates`]). Reading is row-exact ([`data`], [`segment`]);
+//! stage's end ([`gates::stage_gates`]). Reading is row-exact ([`data`], [`segment`], [`posthog`]);
 //! sequential per-person logic is plain Rust ([`funnel`]); rollups and ledger checks run
 //! in polars ([`rollup`], [`ledger`]). docs/analytics.md documents every reading.
 
@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod levers;
 pub mod money;
 pub mod policy;
+pub mod posthog;
 pub mod report;
 pub mod rollup;
 pub mod segment;

@@ -54,28 +54,34 @@ pub struct SegmentStats {
 /// Whether an NDJSON file is a Segment export: its first non-blank line is a JSON
 /// object with a `type` field.
 pub fn is_segment(path: &Path) -> Result<bool, InputError> {
+    Ok(first_row(path)?.is_some_and(|m| m.contains_key("type")))
+}
+
+/// The first non-blank line of an NDJSON file when it is a JSON object (what tells an
+/// SDK export from a dataset-format file); `None` otherwise.
+pub(super) fn first_row(path: &Path) -> Result<Option<Map<String, Value>>, InputError> {
     let mut reader = BufReader::new(open_text(path, false)?);
     let mut line = String::new();
     loop {
         line.clear();
         match reader.read_line(&mut line) {
-            Ok(0) => return Ok(false),
+            Ok(0) => return Ok(None),
             Ok(_) => {}
             // Not UTF-8 or unreadable: the NDJSON reader reports it.
-            Err(_) => return Ok(false),
+            Err(_) => return Ok(None),
         }
         let t = line.trim_start_matches('\u{feff}').trim();
         if t.is_empty() {
             continue;
         }
-        return Ok(matches!(
-            serde_json::from_str::<Value>(t),
-            Ok(Value::Object(m)) if m.contains_key("type")
-        ));
+        return Ok(match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        });
     }
 }
 
-fn at<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+pub(super) fn at<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
     let mut parts = path.split('.');
     let mut v = obj.get(parts.next()?)?;
     for p in parts {
@@ -84,7 +90,7 @@ fn at<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
     Some(v)
 }
 
-fn to_cell(v: Option<&Value>) -> Cell<'_> {
+pub(super) fn to_cell(v: Option<&Value>) -> Cell<'_> {
     match v {
         None | Some(Value::Null) => Cell::Null,
         Some(Value::String(s)) if s.is_empty() => Cell::Null,
@@ -105,6 +111,16 @@ pub(crate) fn read(
     symbols: &mut Symbols,
     ids: &mut Symbols,
     b: &mut FunnelBuilder,
+) -> Result<SegmentStats, InputError> {
+    read_messages(path, on_error, |obj| row(obj, symbols, ids, b))
+}
+
+/// Reads an NDJSON export one message per line, handing each JSON object to `row`;
+/// a line that is not one is an error of column `*` (or a counted skip).
+pub(super) fn read_messages(
+    path: &Path,
+    on_error: OnError,
+    mut row: impl FnMut(&Map<String, Value>) -> Result<(), RowProblem>,
 ) -> Result<SegmentStats, InputError> {
     let mut reader = BufReader::with_capacity(1 << 20, open_text(path, false)?);
     let mut stats = ReadStats {
@@ -135,7 +151,7 @@ pub(crate) fn read(
         let result = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(obj)) => {
                 has_source |= at(&obj, "properties.source").is_some_and(|v| !v.is_null());
-                row(&obj, symbols, ids, b)
+                row(&obj)
             }
             Ok(_) => Err(RowProblem::new("*", "not a JSON object")),
             Err(e) => Err(RowProblem::new("*", format!("not a JSON object: {e}"))),

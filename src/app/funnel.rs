@@ -36,7 +36,7 @@ pub fn run(s: &FunnelSettings) -> Result<Output, AppError> {
         .map_err(AppError::usage)?
         .ok_or_else(|| {
             AppError::usage(format!(
-                "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment NDJSON export as funnel.ndjson){}{}",
+                "{dataset}: the dataset has no `funnel` or `ledger` stream (add funnel.csv, .ndjson, .jsonl, .parquet or .arrow, or a Segment, RudderStack or PostHog NDJSON export as funnel.ndjson){}{}",
                 dir.lookalikes(Stream::Funnel),
                 dir.lookalikes(Stream::Ledger)
             ))

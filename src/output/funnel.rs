@@ -214,6 +214,9 @@ pub fn human(r: &AnalyticsReport) -> String {
             if i.segment {
                 t.push_str(" (Segment export)");
             }
+            if i.posthog {
+                t.push_str(" (PostHog export)");
+            }
             if i.duplicates > 0 {
                 let _ = write!(t, ", {} duplicates dropped", i.duplicates);
             }

@@ -1036,7 +1036,10 @@ fn sdk_python() -> PathBuf {
     let venv = root.join("target").join("sdk-venv");
     let python = venv.join("bin").join("python");
     let ok = Command::new(&python)
-        .args(["-c", "import segment.analytics, rudderstack.analytics"])
+        .args([
+            "-c",
+            "import segment.analytics, rudderstack.analytics, posthog",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
@@ -1183,4 +1186,125 @@ fn segment_and_rudderstack_sdk_batches_read_as_the_funnel_stream() {
             .unwrap();
         assert_eq!(google["conversions"], 10);
     }
+}
+
+/// The funnel `tests/sdk/send_posthog.py` sends, written in the dataset format: the
+/// `$identify` link is carried by the purchase row holding both ids, the redelivered
+/// purchase repeats its `message_id`.
+fn posthog_funnel_as_csv() -> String {
+    let mut csv = String::from(
+        "ts,event,user_id,anonymous_id,cohort,platform,utm_source,utm_medium,utm_campaign,revenue,currency,order_id,user_agent,page_url,message_id\n",
+    );
+    let t0 = 1_772_445_600i64; // 2026-03-02T10:00:00Z
+    let ts = |s: i64| {
+        let t = t0 + s;
+        format!(
+            "2026-03-02T{:02}:{:02}:{:02}Z",
+            t / 3600 % 24,
+            t / 60 % 60,
+            t % 60
+        )
+    };
+    for u in 0..30i64 {
+        let at = 120 * u + u;
+        let anon = format!("anon-{u:03}");
+        let cohort = if u % 2 == 1 { "canary" } else { "baseline" };
+        let platform = if u % 4 == 1 { "mobile" } else { "desktop" };
+        let utm = match u % 3 {
+            0 => "google,cpc,spring",
+            1 => "newsletter,cpc,spring",
+            _ => ",,",
+        };
+        let tail = "Mozilla/5.0 (X11; Linux x86_64),https://shop.test/";
+        for (dt, event) in [(0, "visit"), (20, "search")] {
+            csv.push_str(&format!(
+                "{},{event},,{anon},{cohort},{platform},{utm},,,,{tail},{u}-{event}\n",
+                ts(at + dt)
+            ));
+        }
+        if u % 3 == 0 {
+            let purchase = format!(
+                "{},credit_purchase,usr-{u:03},{anon},{cohort},{platform},{utm},49.5,USD,ord-{u},{tail},{u}-purchase\n",
+                ts(at + 50)
+            );
+            csv.push_str(&purchase);
+            if u == 0 {
+                csv.push_str(&purchase);
+            }
+        }
+    }
+    csv
+}
+
+#[test]
+fn posthog_sdk_batches_read_as_the_funnel_stream_like_the_dataset_format() {
+    let python = sdk_python();
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, got) = capture_server();
+    let o = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/send_posthog.py"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let messages = got.lock().unwrap().clone();
+    // 30 pageviews, 30 searches, 10 identifies, 10 sets, 10 purchases, one redelivery.
+    assert_eq!(messages.len(), 91);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["distinct_id"].is_string() && m["uuid"].is_string())
+    );
+    let ph = tmp.path().join("posthog");
+    let ds = tmp.path().join("dataset");
+    for d in [&ph, &ds] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("dataset.toml"), "start = \"2026-03-02T10:00:00Z\"\n").unwrap();
+    }
+    let lines: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    std::fs::write(ph.join("funnel.ndjson"), lines).unwrap();
+    std::fs::write(ds.join("funnel.csv"), posthog_funnel_as_csv()).unwrap();
+    let mut reports = Vec::new();
+    for d in [&ph, &ds] {
+        let o = rehearse(&["funnel", d.to_str().unwrap(), "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            d.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        reports.push(json(&o));
+    }
+    let (p, c) = (&reports[0], &reports[1]);
+    assert_eq!(p["inputs"][0]["posthog"], true);
+    assert_eq!(p["inputs"][0]["rows"], 91);
+    assert!(c["inputs"][0].get("posthog").is_none());
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "inputs" && k != "dataset" && k != "rehearse");
+        v
+    };
+    assert_eq!(strip(p), strip(c));
+    // What the SDK sent, as the funnel report counts it.
+    assert_eq!(p["duplicates_dropped"], 1);
+    assert_eq!(p["persons"]["total"], 30);
+    assert_eq!(p["identity"]["stitched_anonymous_ids"], 10);
+    assert_eq!(p["revenue_minor_without_exclusion"]["USD"], 49_500);
+    let first = &p["attribution_without_exclusion"]["first_touch"];
+    let google = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["utm_source"] == "google")
+        .unwrap();
+    assert_eq!(google["conversions"], 10);
+    // The human summary says which reader read the file.
+    let o = rehearse(&["funnel", ph.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("funnel.ndjson 91 rows (PostHog export), 1 duplicates dropped")
+    );
 }
