@@ -11,10 +11,12 @@ use crate::app::SettingsError;
 use crate::app::check::CheckSettings;
 use crate::app::funnel::FunnelSettings;
 use crate::app::generate::GenerateSettings;
+use crate::app::merge::{MergeSettings, Shard, ShardError};
 use crate::app::run::RunSettings;
 use crate::app::schema::{SchemaError, SchemaSettings, parse_stream};
 use crate::app::sweep::{SweepError, SweepSettings};
 use crate::app::tui::{Speed, TuiInput, TuiSettings};
+use crate::app::tune::{TuneError, TuneSettings};
 use crate::input::Millis;
 use crate::output::dataset::Format;
 use crate::policy::{PolicyBuilder, PolicyError};
@@ -62,6 +64,85 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Print the columns of a stream (or of every stream): required or optional, type, unit, meaning.
     Schema(SchemaArgs),
+    /// Choose thresholds from an incident library: every combination of varied values
+    /// scored against labelled incidents and clean rollouts; the Pareto front and the
+    /// recommended policy.
+    Tune(TuneArgs),
+    /// Merge the shard summaries of `--shard i/N` runs into the unsharded report.
+    Merge(MergeArgs),
+}
+
+/// `rehearse tune`: thresholds chosen from an incident library.
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// The library: scenario files (*.toml) and labelled dataset directories.
+    pub library: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A threshold and its values, as in `sweep`: `KEY=LO:HI:STEP` or `KEY=V1,V2,...`.
+    #[arg(long = "vary", value_name = "KEY=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// Print the JSON report on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the recommended policy (a partial policy file) here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Judge only shard i of N (0-based) and print its summary for `rehearse merge`;
+    /// `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+}
+
+/// `rehearse merge`: shard summaries into one report.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shard summaries (JSON), one per shard, in any order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `--shard` as a shard, the index from `JOB_COMPLETION_INDEX` when only N is given.
+pub fn parse_shard(arg: &Option<String>) -> Result<Option<Shard>, ShardError> {
+    match arg {
+        None => Ok(None),
+        Some(a) => {
+            let job = std::env::var("JOB_COMPLETION_INDEX").ok();
+            Shard::parse(a, job.as_deref()).map(Some)
+        }
+    }
+}
+
+/// A bad `tune` argument.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneArgsError {
+    #[error(transparent)]
+    Tune(#[from] TuneError),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+}
+
+impl TuneArgs {
+    pub fn settings(&self) -> Result<TuneSettings, TuneArgsError> {
+        let shard = parse_shard(&self.shard)?;
+        Ok(TuneSettings::new(
+            self.library.clone(),
+            self.policy.policy.clone(),
+            self.policy.set.clone(),
+            self.vary.clone(),
+            self.json,
+            self.out.clone(),
+            shard,
+        )?)
+    }
+}
+
+impl MergeArgs {
+    pub fn settings(&self) -> MergeSettings {
+        MergeSettings {
+            files: self.files.clone(),
+        }
+    }
 }
 
 /// `rehearse schema`: the dataset format's columns.

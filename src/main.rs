@@ -33,6 +33,8 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Sweep(args) => app::sweep::run(&args.settings().map_err(AppError::usage)?),
         Command::Tui(args) => app::tui::run(&args.settings()),
         Command::Schema(args) => app::schema::run(&args.settings().map_err(AppError::usage)?),
+        Command::Tune(args) => app::tune::run(&args.settings().map_err(AppError::usage)?),
+        Command::Merge(args) => app::merge::run(&args.settings()),
     }
 }
 

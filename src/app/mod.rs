@@ -8,6 +8,7 @@
 pub mod check;
 pub mod funnel;
 pub mod generate;
+pub mod merge;
 pub mod plausibility;
 pub mod policy;
 pub mod progress;
@@ -18,6 +19,7 @@ pub mod schema;
 pub mod setup;
 pub mod sweep;
 pub mod tui;
+pub mod tune;
 
 use std::error::Error;
 

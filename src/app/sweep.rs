@@ -160,7 +160,8 @@ pub struct Axis {
 }
 
 impl Axis {
-    fn set(&self, v: &mut Variant, i: usize) {
+    /// Sets value `i` of this axis on `v`.
+    pub fn set(&self, v: &mut Variant, i: usize) {
         let src = &self.values[i];
         match self.field {
             Field::Go5xx => v.go_5xx = src.go_5xx,

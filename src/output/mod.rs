@@ -10,6 +10,7 @@ pub mod funnel;
 pub mod record;
 pub mod report;
 pub mod sweep;
+pub mod tune;
 
 use std::io::Write;
 use std::path::Path;

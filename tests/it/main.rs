@@ -17,3 +17,4 @@ mod request_reader;
 mod sweep;
 mod tui;
 mod tui_pty;
+mod tune;
