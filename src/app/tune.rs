@@ -334,6 +334,11 @@ impl Library {
             .collect()
     }
 
+    /// A variant to reuse with [`Library::score`].
+    pub fn base_variant(&self) -> Variant {
+        self.items[0].base.clone()
+    }
+
     /// The value indexes of combination `i` (the last axis fastest, as in `sweep`).
     pub fn indexes(&self, mut i: u64, out: &mut [usize]) {
         for (a, slot) in self.axes.iter().zip(out.iter_mut()).rev() {

@@ -579,20 +579,21 @@ pub fn human(r: &TuneReport) -> String {
         .max(4);
     let _ = writeln!(
         o,
-        "\n  {:w$}  {:8}  {:14}  {:9}  {:10}  {:>8}  {:>8}",
+        "\n  {:w$}  {:8}  {:14}  {:9}  {:10}  {:>8}  {:>8}  why",
         "item", "truth", "result", "outcome", "stage", "ttd", "exposed"
     );
     for (it, rep) in rec.items.iter().zip(&r.items) {
         let _ = writeln!(
             o,
-            "  {:w$}  {:8}  {:14}  {:9}  {:10}  {:>8}  {:>8}",
+            "  {:w$}  {:8}  {:14}  {:9}  {:10}  {:>8}  {:>8}  {}",
             it.name,
             rep.kind,
             it.result,
             it.outcome,
             it.stage.as_deref().unwrap_or("-"),
             secs(it.time_to_detect_s),
-            it.exposed.map_or("-".into(), |e| e.to_string())
+            it.exposed.map_or("-".into(), |e| e.to_string()),
+            it.reasons.join(", ")
         );
     }
     let _ = writeln!(
@@ -623,5 +624,117 @@ pub fn human(r: &TuneReport) -> String {
         );
     }
     let _ = writeln!(o, "\npolicy (written by --out FILE):\n{}", rec.policy);
-    o
+    let mut t: String = o.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    if !o.ends_with('\n') {
+        t.pop();
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(missed: u32, false_holds: u32, caught: u32, ttd_ms: u64) -> Score {
+        Score {
+            caught,
+            missed,
+            false_holds,
+            ttd_ms,
+            ..Score::default()
+        }
+    }
+
+    fn shard(index: u64, count: u64, total: u64) -> ShardReport {
+        let at = |k: u64| total * k / count;
+        ShardReport {
+            index,
+            count,
+            first: at(index),
+            end: at(index + 1),
+        }
+    }
+
+    fn part(scores: &[(u64, Score, u64)], s: ShardReport) -> TunePartial {
+        partial(
+            "lib".into(),
+            vec![AxisReport {
+                key: "triggers.error_rate_5xx".into(),
+                values: (0..6).map(|i| format!("0.0{}", i + 1)).collect(),
+            }],
+            Vec::new(),
+            6,
+            s,
+            scores,
+            &|i| vec![format!("0.0{}", i + 1)],
+            &|_| Vec::new(),
+        )
+    }
+
+    /// Six combinations: 0 and 1 meet the goal with the same mean time to detect (1 is
+    /// looser), 2 is slower, 3 misses one but detects faster, 4 is dominated by 3, 5
+    /// false-stops once and is fastest.
+    fn scores() -> Vec<(u64, Score, u64)> {
+        vec![
+            (0, score(0, 0, 2, 600_000), 0),
+            (1, score(0, 0, 2, 600_000), 1),
+            (2, score(0, 0, 2, 900_000), 2),
+            (3, score(1, 0, 1, 120_000), 3),
+            (4, score(1, 0, 1, 240_000), 4),
+            (5, score(0, 1, 2, 60_000), 0),
+        ]
+    }
+
+    #[test]
+    fn ties_go_to_the_looser_and_dominated_points_leave_the_front() {
+        let r = finish(vec![part(&scores(), shard(0, 1, 6))]).unwrap();
+        assert!(r.recommended.meets_goal);
+        assert_eq!(r.recommended.values[0].value, "0.02");
+        assert_eq!(r.meeting_goal, 3);
+        let front: Vec<(&str, u64)> = r
+            .pareto_front
+            .iter()
+            .map(|f| (f.values[0].as_str(), f.variants))
+            .collect();
+        // (0,0,5m) twice (the looser shown), (1,0,2m), (0,1,1m); 0.03 and 0.05 dominated.
+        assert_eq!(front, vec![("0.02", 2), ("0.06", 1), ("0.04", 1)]);
+        assert!(
+            r.recommended
+                .policy
+                .contains("[triggers]\nerror_rate_5xx = 0.02\n")
+        );
+    }
+
+    #[test]
+    fn without_a_goal_meeting_combination_the_least_bad_is_named() {
+        let s: Vec<_> = scores().into_iter().filter(|(i, ..)| *i >= 3).collect();
+        let r = finish(vec![part(&s, shard(0, 1, 6))]).unwrap();
+        assert!(!r.recommended.meets_goal);
+        // Fewer misses first: 5 (no miss, one false stop) beats 3.
+        assert_eq!(r.recommended.values[0].value, "0.06");
+        assert!(r.recommended.policy.contains("least bad"));
+    }
+
+    #[test]
+    fn shards_merge_to_the_whole() {
+        let all = scores();
+        let whole = finish(vec![part(&all, shard(0, 1, 6))]).unwrap();
+        let parts: Vec<TunePartial> = (0..4)
+            .rev()
+            .map(|k| {
+                let s = shard(k, 4, 6);
+                let mine: Vec<_> = all
+                    .iter()
+                    .filter(|(i, ..)| (s.first..s.end).contains(i))
+                    .cloned()
+                    .collect();
+                part(&mine, s)
+            })
+            .collect();
+        assert_eq!(finish(parts.clone()).unwrap(), whole);
+        assert!(matches!(
+            finish(parts[1..].to_vec()),
+            Err(MergeError::Shards(..))
+        ));
+    }
 }

@@ -457,3 +457,82 @@ fn a_one_sided_library_is_refused() {
         text(&o.stderr)
     );
 }
+
+/// The starter library's documented grid (docs/tuning.md).
+const STARTER_GRID: [&str; 6] = [
+    "--vary",
+    "go.error_rate_5xx=0.005,0.01,0.02",
+    "--vary",
+    "go.error_rate_4xx_nonauth=0.01,0.02,0.03",
+    "--vary",
+    "rollout.sustain=1m,3m,5m,8m,11m",
+];
+
+/// On the bundled library the recommendation catches every incident without a false
+/// stop, and each item's verdict under the written policy is the full engine's: every
+/// scenario generated and replayed with its own `[policy]`, the recommended file and
+/// nothing else.
+#[test]
+fn the_starter_library_recommendation_holds_under_the_full_engine() {
+    use rehearse::app::replay::replay_dataset;
+    use rehearse::app::scenario::{Scenario, ScenarioFile};
+    use rehearse::policy::PolicyBuilder;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = root.join("library");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rec.toml");
+    let mut args = vec![
+        "tune",
+        lib.to_str().unwrap(),
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(STARTER_GRID);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rec = &r["recommended"];
+    assert_eq!(rec["meets_goal"], true, "{rec}");
+    // The default policy is one of the combinations and is not the recommendation:
+    // it stops clean items on noise.
+    assert!(r["meeting_goal"].as_u64().unwrap() < r["combinations"].as_u64().unwrap());
+    let items = rec["items"].as_array().unwrap();
+    let files = r["items"].as_array().unwrap();
+    assert!(files.iter().any(|i| i["kind"] == "clean"));
+    for (it, meta) in items.iter().zip(files) {
+        let path = lib.join(format!("{}.toml", meta["name"].as_str().unwrap()));
+        let file: ScenarioFile = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut b = PolicyBuilder::new();
+        if let Some(t) = file.policy.clone() {
+            b = b.table(t).unwrap();
+        }
+        let policy = b.file(&out).unwrap().build().unwrap();
+        let setup = rehearse::app::setup(policy).unwrap();
+        let sc = Scenario {
+            path: path.clone(),
+            name: String::new(),
+            description: String::new(),
+            setup,
+            spec: file.generate.clone(),
+            funnel: None,
+            expect: file.expect.clone(),
+        };
+        let ds = sc.dataset().unwrap();
+        let run = replay_dataset(&sc.setup, &ds, None, 8192).unwrap().run;
+        assert_eq!(run.outcome.as_str(), it["outcome"], "{}", path.display());
+        if let Some((at, _, _)) = run.rollback {
+            assert_eq!(
+                Some(rehearse::time::format_rfc3339(at).as_str()),
+                it["at"].as_str()
+            );
+        }
+        let want = if meta["kind"] == "clean" {
+            "pass"
+        } else {
+            "caught"
+        };
+        assert_eq!(it["result"], want, "{}", path.display());
+    }
+}
