@@ -9,6 +9,7 @@ pub mod check;
 pub mod funnel;
 pub mod generate;
 pub mod merge;
+pub mod odds;
 pub mod plausibility;
 pub mod policy;
 pub mod progress;

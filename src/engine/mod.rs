@@ -7,6 +7,7 @@
 
 pub mod eval;
 pub mod fold;
+pub mod odds;
 pub mod schema;
 pub mod whatif;
 

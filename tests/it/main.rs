@@ -10,6 +10,7 @@ mod architecture;
 mod cli;
 mod equivalence;
 mod golden;
+mod odds;
 mod oracle;
 mod pii_corpus;
 mod property_oracle;
