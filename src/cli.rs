@@ -175,6 +175,10 @@ pub struct SweepArgs {
     /// The rollout start T0 (RFC 3339), overriding the manifest.
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
+    /// Evaluate only shard i of N (0-based) of the combinations and print its summary
+    /// for `rehearse merge`; `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -278,6 +282,13 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Print the results as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Check only shard i of N (0-based) of the sorted scenario files and print its
+    /// summary for `rehearse merge`; `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
 }
 
 /// `rehearse tui`: exactly one of a dataset directory, `--scenario` or `--recording`.
@@ -394,13 +405,15 @@ impl SweepArgs {
             start: parse_start(&self.start)?,
             ..ReadOptions::default()
         };
-        SweepSettings::new(
+        let mut s = SweepSettings::new(
             self.dataset.clone(),
             &|| self.policy.builder(),
             &self.vary,
             read,
             self.json,
-        )
+        )?;
+        s.shard = parse_shard(&self.shard).map_err(|e| SweepError::Shard(e.to_string()))?;
+        Ok(s)
     }
 }
 
@@ -417,11 +430,13 @@ impl GenerateArgs {
 }
 
 impl CheckArgs {
-    pub fn settings(&self) -> CheckSettings {
-        CheckSettings {
+    pub fn settings(&self) -> Result<CheckSettings, ShardError> {
+        Ok(CheckSettings {
             dir: self.dir.clone(),
             junit: self.junit.clone(),
-        }
+            json: self.json,
+            shard: parse_shard(&self.shard)?,
+        })
     }
 }
 

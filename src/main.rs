@@ -29,7 +29,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         }
         Command::Generate(args) => app::generate::run(&args.settings()),
         Command::Funnel(args) => app::funnel::run(&args.settings()),
-        Command::Check(args) => app::check::run(&args.settings()),
+        Command::Check(args) => app::check::run(&args.settings().map_err(AppError::usage)?),
         Command::Sweep(args) => app::sweep::run(&args.settings().map_err(AppError::usage)?),
         Command::Tui(args) => app::tui::run(&args.settings()),
         Command::Schema(args) => app::schema::run(&args.settings().map_err(AppError::usage)?),

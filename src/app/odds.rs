@@ -18,6 +18,22 @@ use crate::source::read::{ReadOptions, read_streams};
 /// The seed of the Monte Carlo replays.
 pub const SEED: u64 = 0x00dd_50ff_a15e;
 
+/// The baseline of the dataset in `dir`: its requests read again, latencies also
+/// counted above the `extra` limits (us).
+pub fn tally_dir(
+    policy: &Policy,
+    t0: crate::input::Millis,
+    dir: &Path,
+    opts: ReadOptions,
+    extra: &[u64],
+) -> Result<BaselineTally, InputError> {
+    let mut ds = DatasetDir::open(dir)?;
+    ds.streams.retain(|s, _| *s == Stream::Requests);
+    let mut tally = BaselineTally::with_limits(policy, t0, extra);
+    read_streams(&ds, &mut tally, opts)?;
+    Ok(tally)
+}
+
 /// Each stage's odds over the dataset in `dir` (already replayed into `folded`).
 pub fn of_dir(
     policy: &Policy,
@@ -25,9 +41,6 @@ pub fn of_dir(
     dir: &Path,
     opts: ReadOptions,
 ) -> Result<Vec<Option<StageOdds>>, InputError> {
-    let mut ds = DatasetDir::open(dir)?;
-    ds.streams.retain(|s, _| *s == Stream::Requests);
-    let mut tally = BaselineTally::new(policy, folded.t0);
-    read_streams(&ds, &mut tally, opts)?;
+    let tally = tally_dir(policy, folded.t0, dir, opts, &[])?;
     Ok(odds(policy, folded, &tally, SEED))
 }

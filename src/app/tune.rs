@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::engine::fold::slot;
+use crate::engine::odds::{BaselineTally, odds};
 use crate::engine::whatif::{Sweep, SweepVerdict, Variant, WhatIf};
 use crate::input::Millis;
 use crate::output::tune::{
-    AxisReport, Candidate, ItemOutcome, ItemReport, Score, ShardReport, TunePartial, finish, human,
-    partial,
+    AxisReport, Candidate, ItemOutcome, ItemReport, Score, ShardReport, StageOddsBrief,
+    TunePartial, finish, human, partial,
 };
 use crate::output::write_atomic;
 use crate::policy::{Policy, PolicyBuilder, PolicyError};
@@ -141,6 +142,9 @@ pub struct Item {
     pub policy: Policy,
     sweep: Sweep,
     base: Variant,
+    /// The fold (for the odds of a false stop) and the baseline's counts.
+    whatif: WhatIf,
+    tally: BaselineTally,
     t0: Millis,
     tick_ms: Millis,
     /// Prefix sums of the canary requests per tick interval (`cum[j]`: intervals `< j`).
@@ -413,6 +417,23 @@ impl Library {
                     _ => (None, None),
                 };
                 let stopped = r.outcome != Outcome::Complete;
+                let false_stop_odds = match it.truth {
+                    Truth::Incident { .. } => Vec::new(),
+                    Truth::Clean => {
+                        let p = v.apply(&it.policy);
+                        odds(&p, it.whatif.folded(), &it.tally, super::odds::SEED)
+                            .iter()
+                            .zip(&p.stages)
+                            .filter_map(|(o, st)| {
+                                o.as_ref().map(|o| StageOddsBrief {
+                                    stage: st.name.clone(),
+                                    hold: [o.hold.p, o.hold.low, o.hold.high],
+                                    rollback: [o.rollback.p, o.rollback.low, o.rollback.high],
+                                })
+                            })
+                            .collect()
+                    }
+                };
                 ItemOutcome {
                     name: it.name.clone(),
                     result: fate.as_str().into(),
@@ -426,6 +447,7 @@ impl Library {
                         .collect(),
                     time_to_detect_s: ttd,
                     exposed,
+                    false_stop_odds,
                 }
             })
             .collect()
@@ -552,6 +574,14 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
         let setup = super::setup(policy).map_err(|e| err(e.to_string()))?;
         let replay = replay_dir_with_bands(&setup, path, ReadOptions::default(), bands)
             .map_err(|e| err(e.to_string()))?;
+        let tally = super::odds::tally_dir(
+            &setup.policy,
+            replay.folded.t0,
+            path,
+            ReadOptions::default(),
+            bands,
+        )
+        .map_err(|e| err(e.to_string()))?;
         let truth = match label {
             Label::Clean => Truth::Clean,
             Label::Incident {
@@ -569,7 +599,14 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
                 }
             }
         };
-        Ok(item(name, "dataset", truth, setup.policy, replay.folded))
+        Ok(item(
+            name,
+            "dataset",
+            truth,
+            setup.policy,
+            replay.folded,
+            tally,
+        ))
     } else {
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
         let file: ScenarioFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
@@ -596,12 +633,15 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
             .map_err(|e| err(e.to_string()))?;
         let t0 = replay.folded.t0;
         let truth = scenario_truth(&file, &sc.setup.policy, t0).map_err(err)?;
+        let mut tally = BaselineTally::with_limits(&sc.setup.policy, t0, bands);
+        crate::source::memory::push_dataset(&ds, &mut tally, 8192);
         Ok(item(
             name,
             "scenario",
             truth,
             sc.setup.policy,
             replay.folded,
+            tally,
         ))
     }
 }
@@ -671,6 +711,7 @@ fn item(
     truth: Truth,
     policy: Policy,
     folded: crate::engine::Folded,
+    tally: BaselineTally,
 ) -> Item {
     let (t0, tick_ms, ticks) = (folded.t0, folded.tick_ms, folded.ticks);
     let mut cum = Vec::with_capacity(ticks + 1);
@@ -687,6 +728,8 @@ fn item(
         truth,
         base: Variant::of(&policy),
         sweep: whatif.tables(),
+        whatif,
+        tally,
         policy,
         t0,
         tick_ms,

@@ -56,7 +56,14 @@ impl BaselineTally {
     /// A tally of the baseline in `(t0, t0 + rollout]`, counting latencies above the
     /// policy's latency limits (the p95 and p99 triggers, every stage's Go p95).
     pub fn new(p: &Policy, t0: Millis) -> Self {
+        Self::with_limits(p, t0, &[])
+    }
+
+    /// [`BaselineTally::new`], also counting latencies above `extra` limits (us), so
+    /// that policies with those limits can be judged from the same tally.
+    pub fn with_limits(p: &Policy, t0: Millis, extra: &[u64]) -> Self {
         let mut limits = vec![p.trig_p95_us, p.trig_p99_us];
+        limits.extend_from_slice(extra);
         limits.extend(p.stages.iter().map(|s| s.go_p95_us));
         limits.sort_unstable();
         limits.dedup();

@@ -165,6 +165,17 @@ pub struct ItemOutcome {
     pub reasons: Vec<String>,
     pub time_to_detect_s: Option<f64>,
     pub exposed: Option<u64>,
+    /// Clean items: per stage with canary traffic, the odds of a false hold and of a
+    /// false rollback under this combination, each `[p, low, high]`.
+    pub false_stop_odds: Vec<StageOddsBrief>,
+}
+
+/// One stage's odds of a false stop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageOddsBrief {
+    pub stage: String,
+    pub hold: [f64; 3],
+    pub rollback: [f64; 3],
 }
 
 /// A combination with every item's outcome.
@@ -595,6 +606,33 @@ pub fn human(r: &TuneReport) -> String {
             it.exposed.map_or("-".into(), |e| e.to_string()),
             it.reasons.join(", ")
         );
+    }
+    let odds: Vec<&ItemOutcome> = rec
+        .items
+        .iter()
+        .filter(|i| !i.false_stop_odds.is_empty())
+        .collect();
+    if !odds.is_empty() {
+        let pct = |x: f64| format!("{:.2}%", x * 100.0);
+        let _ = writeln!(
+            o,
+            "\n  odds of a false stop under it on the clean items (a canary behaving like the baseline):"
+        );
+        for it in odds {
+            let per: Vec<String> = it
+                .false_stop_odds
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} hold {} rollback {}",
+                        s.stage,
+                        pct(s.hold[0]),
+                        pct(s.rollback[0])
+                    )
+                })
+                .collect();
+            let _ = writeln!(o, "  {:w$}  {}", it.name, per.join("; "));
+        }
     }
     let _ = writeln!(
         o,

@@ -536,3 +536,98 @@ fn the_starter_library_recommendation_holds_under_the_full_engine() {
         assert_eq!(it["result"], want, "{}", path.display());
     }
 }
+
+/// Runs `args` once per shard of `n` (given in reverse order) and merges the summaries.
+fn sharded(tmp: &Path, args: &[&str], n: u64) -> Output {
+    let mut files = Vec::new();
+    for i in (0..n).rev() {
+        let shard = format!("{i}/{n}");
+        let mut a = args.to_vec();
+        a.extend(["--shard", &shard]);
+        let o = run(&a);
+        assert!(
+            matches!(o.status.code(), Some(0 | 5)),
+            "{}",
+            text(&o.stderr)
+        );
+        let f = tmp.join(format!("part-{i}.json"));
+        std::fs::write(&f, &o.stdout).unwrap();
+        files.push(f);
+    }
+    let mut m = vec!["merge"];
+    m.extend(files.iter().map(|f| f.to_str().unwrap()));
+    run(&m)
+}
+
+#[test]
+fn sharded_sweeps_merge_to_the_unsharded_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "sweep",
+        "datasets/demo",
+        "--vary",
+        "triggers.error_rate_5xx=0.005:0.03:0.005",
+        "--vary",
+        "rollout.sustain=3m,11m,20m",
+    ];
+    let mut whole = args.to_vec();
+    whole.push("--json");
+    let w = run(&whole);
+    assert!(w.status.success(), "{}", text(&w.stderr));
+    let m = sharded(tmp.path(), &args, 4);
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    assert_eq!(text(&m.stdout), text(&w.stdout));
+    // More shards than combinations: some are empty, the merge is still whole.
+    let m = sharded(tmp.path(), &args, 25);
+    assert_eq!(text(&m.stdout), text(&w.stdout));
+}
+
+#[test]
+fn sharded_checks_merge_to_the_unsharded_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pass =
+        scenario(1, "", "outcome = \"complete\"\n") + "\n[policy.rollout]\nmin_requests = 20\n";
+    std::fs::write(dir.join("a.toml"), pass).unwrap();
+    // A scenario whose expectation is wrong: check fails with 5.
+    std::fs::write(
+        dir.join("b.toml"),
+        scenario(2, "", "outcome = \"rollback\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("c.toml"), "not toml [").unwrap();
+    let d = dir.to_str().unwrap();
+    let w = run(&["check", d, "--json"]);
+    assert_eq!(w.status.code(), Some(5));
+    let r: Value = serde_json::from_slice(&w.stdout).unwrap();
+    assert_eq!(r["passed"], 1);
+    assert_eq!(r["failed"], 2);
+    assert_eq!(r["scenarios"][2]["error"][0], "load");
+    let m = sharded(tmp.path(), &["check", d], 2);
+    assert_eq!(m.status.code(), Some(5));
+    assert_eq!(text(&m.stdout), text(&w.stdout));
+    // Shards of different splits do not merge.
+    let s = run(&["check", d, "--shard", "0/1"]);
+    let f = tmp.path().join("check.json");
+    std::fs::write(&f, &s.stdout).unwrap();
+    let t = tmp.path().join("part-1.json");
+    let m = run(&["merge", f.to_str().unwrap(), t.to_str().unwrap()]);
+    assert_eq!(m.status.code(), Some(2));
+    assert!(
+        text(&m.stderr).contains("merge each shard once"),
+        "{}",
+        text(&m.stderr)
+    );
+    // The one-shard summary merges alone to the whole.
+    let m = run(&["merge", f.to_str().unwrap()]);
+    assert_eq!(text(&m.stdout), text(&w.stdout));
+    // A bad --shard is a usage error.
+    let b = run(&["check", d, "--shard", "2/2"]);
+    assert_eq!(b.status.code(), Some(2));
+    assert!(
+        text(&b.stderr).contains("0 <= i < N"),
+        "{}",
+        text(&b.stderr)
+    );
+}
