@@ -19,8 +19,8 @@ use crate::engine::odds::{BaselineTally, odds};
 use crate::engine::whatif::{Sweep, SweepVerdict, Variant, WhatIf};
 use crate::input::Millis;
 use crate::output::tune::{
-    AxisReport, Candidate, ItemOutcome, ItemReport, Score, ShardReport, StageOddsBrief,
-    TunePartial, finish, human, partial,
+    AxisReport, ItemOutcome, ItemReport, Score, ShardReport, StageOddsBrief, TunePartial, finish,
+    human, partial,
 };
 use crate::output::write_atomic;
 use crate::policy::{Policy, PolicyBuilder, PolicyError};
@@ -490,7 +490,7 @@ impl Library {
             },
             &scores,
             &values,
-            &|i| Candidate::outcomes_of(self.outcomes(i)),
+            &|i| self.outcomes(i),
         )
     }
 }

@@ -185,13 +185,6 @@ pub struct Candidate {
     pub items: Vec<ItemOutcome>,
 }
 
-impl Candidate {
-    /// The item outcomes, as given.
-    pub fn outcomes_of(items: Vec<ItemOutcome>) -> Vec<ItemOutcome> {
-        items
-    }
-}
-
 /// Which range of combinations a summary covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardReport {
