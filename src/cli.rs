@@ -11,11 +11,13 @@ use crate::app::SettingsError;
 use crate::app::check::CheckSettings;
 use crate::app::funnel::FunnelSettings;
 use crate::app::generate::GenerateSettings;
+use crate::app::merge::{MergeSettings, Shard, ShardError};
 use crate::app::report::{ReportInput, ReportSettings};
 use crate::app::run::RunSettings;
 use crate::app::schema::{SchemaError, SchemaSettings, parse_stream};
 use crate::app::sweep::{SweepError, SweepSettings};
 use crate::app::tui::{Speed, TuiInput, TuiSettings};
+use crate::app::tune::{TuneError, TuneSettings};
 use crate::input::Millis;
 use crate::output::dataset::Format;
 use crate::policy::{PolicyBuilder, PolicyError};
@@ -68,6 +70,85 @@ pub enum Command {
     Export(ExportCmd),
     /// The ship-room pack: dashboard (HTML), go/no-go checklist (Markdown), status updates (Slack Block Kit NDJSON, --post to a webhook).
     Report(ReportArgs),
+    /// Choose thresholds from an incident library: every combination of varied values
+    /// scored against labelled incidents and clean rollouts; the Pareto front and the
+    /// recommended policy.
+    Tune(TuneArgs),
+    /// Merge the shard summaries of `--shard i/N` runs into the unsharded report.
+    Merge(MergeArgs),
+}
+
+/// `rehearse tune`: thresholds chosen from an incident library.
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// The library: scenario files (*.toml) and labelled dataset directories.
+    pub library: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A threshold and its values, as in `sweep`: `KEY=LO:HI:STEP` or `KEY=V1,V2,...`.
+    #[arg(long = "vary", value_name = "KEY=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// Print the JSON report on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the recommended policy (a partial policy file) here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Judge only shard i of N (0-based) and print its summary for `rehearse merge`;
+    /// `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+}
+
+/// `rehearse merge`: shard summaries into one report.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shard summaries (JSON), one per shard, in any order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `--shard` as a shard, the index from `JOB_COMPLETION_INDEX` when only N is given.
+pub fn parse_shard(arg: &Option<String>) -> Result<Option<Shard>, ShardError> {
+    match arg {
+        None => Ok(None),
+        Some(a) => {
+            let job = std::env::var("JOB_COMPLETION_INDEX").ok();
+            Shard::parse(a, job.as_deref()).map(Some)
+        }
+    }
+}
+
+/// A bad `tune` argument.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneArgsError {
+    #[error(transparent)]
+    Tune(#[from] TuneError),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+}
+
+impl TuneArgs {
+    pub fn settings(&self) -> Result<TuneSettings, TuneArgsError> {
+        let shard = parse_shard(&self.shard)?;
+        Ok(TuneSettings::new(
+            self.library.clone(),
+            self.policy.policy.clone(),
+            self.policy.set.clone(),
+            self.vary.clone(),
+            self.json,
+            self.out.clone(),
+            shard,
+        )?)
+    }
+}
+
+impl MergeArgs {
+    pub fn settings(&self) -> MergeSettings {
+        MergeSettings {
+            files: self.files.clone(),
+        }
+    }
 }
 
 /// `rehearse export ...`.
@@ -273,6 +354,10 @@ pub struct SweepArgs {
     /// The rollout start T0 (RFC 3339), overriding the manifest.
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
+    /// Evaluate only shard i of N (0-based) of the combinations and print its summary
+    /// for `rehearse merge`; `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -376,6 +461,13 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Print the results as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Check only shard i of N (0-based) of the sorted scenario files and print its
+    /// summary for `rehearse merge`; `--shard N` takes i from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
 }
 
 /// `rehearse tui`: exactly one of a dataset directory, `--scenario` or `--recording`.
@@ -492,13 +584,15 @@ impl SweepArgs {
             start: parse_start(&self.start)?,
             ..ReadOptions::default()
         };
-        SweepSettings::new(
+        let mut s = SweepSettings::new(
             self.dataset.clone(),
             &|| self.policy.builder(),
             &self.vary,
             read,
             self.json,
-        )
+        )?;
+        s.shard = parse_shard(&self.shard).map_err(|e| SweepError::Shard(e.to_string()))?;
+        Ok(s)
     }
 }
 
@@ -515,11 +609,13 @@ impl GenerateArgs {
 }
 
 impl CheckArgs {
-    pub fn settings(&self) -> CheckSettings {
-        CheckSettings {
+    pub fn settings(&self) -> Result<CheckSettings, ShardError> {
+        Ok(CheckSettings {
             dir: self.dir.clone(),
             junit: self.junit.clone(),
-        }
+            json: self.json,
+            shard: parse_shard(&self.shard)?,
+        })
     }
 }
 

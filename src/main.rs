@@ -29,7 +29,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         }
         Command::Generate(args) => app::generate::run(&args.settings()),
         Command::Funnel(args) => app::funnel::run(&args.settings()),
-        Command::Check(args) => app::check::run(&args.settings()),
+        Command::Check(args) => app::check::run(&args.settings().map_err(AppError::usage)?),
         Command::Sweep(args) => app::sweep::run(&args.settings().map_err(AppError::usage)?),
         Command::Tui(args) => app::tui::run(&args.settings()),
         Command::Report(args) => app::report::run(&args.settings().map_err(AppError::usage)?),
@@ -46,6 +46,8 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             };
             app::export::run(&args.settings(target).map_err(AppError::usage)?)
         }
+        Command::Tune(args) => app::tune::run(&args.settings().map_err(AppError::usage)?),
+        Command::Merge(args) => app::merge::run(&args.settings()),
     }
 }
 

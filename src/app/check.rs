@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use crate::output::check::{junit, table};
 use crate::output::write_atomic;
 
+use super::merge::{CHECK_KIND, CheckJson, CheckPartial, CheckReport};
 use super::progress::Progress;
 use super::scenario::{check_one, discover};
 use super::{AppError, Context, Output};
+use crate::output::tune::ShardReport;
 
 /// The exit status of a check in which some scenario failed (the README's list).
 pub const EXIT_CHECK_FAILED: u8 = 5;
@@ -21,6 +23,10 @@ pub struct CheckSettings {
     pub dir: PathBuf,
     /// Where to write the JUnit XML report, if anywhere.
     pub junit: Option<PathBuf>,
+    /// Print the results as JSON instead of the table.
+    pub json: bool,
+    /// Check only this shard of the sorted scenario files and print its summary.
+    pub shard: Option<super::merge::Shard>,
 }
 
 /// Runs the scenarios and reports.
@@ -32,6 +38,9 @@ pub fn run(settings: &CheckSettings) -> Result<Output, AppError> {
             settings.dir.display()
         )));
     }
+    let all = files.len() as u64;
+    let range = settings.shard.map_or(0..all, |s| s.range(all));
+    let files = &files[range.start as usize..range.end as usize];
     let progress = Progress::bar(files.len() as u64, "scenarios");
     let results: Vec<_> = files
         .iter()
@@ -56,5 +65,27 @@ pub fn run(settings: &CheckSettings) -> Result<Output, AppError> {
     } else {
         EXIT_CHECK_FAILED
     };
+    let json: Vec<CheckJson> = results.iter().map(CheckJson::from).collect();
+    if let Some(shard) = settings.shard {
+        let part = CheckPartial {
+            kind: CHECK_KIND.into(),
+            dir: settings.dir.display().to_string(),
+            files: all,
+            shard: ShardReport {
+                index: shard.index,
+                count: shard.count,
+                first: range.start,
+                end: range.end,
+            },
+            results: json,
+        };
+        return Ok(Output::new(super::merge::json(&part)?, code));
+    }
+    if settings.json {
+        return Ok(Output::new(
+            super::merge::json(&CheckReport::of(json))?,
+            code,
+        ));
+    }
     Ok(Output::new(table(&results), code))
 }

@@ -9,6 +9,8 @@ pub mod check;
 pub mod export;
 pub mod funnel;
 pub mod generate;
+pub mod merge;
+pub mod odds;
 pub mod plausibility;
 pub mod policy;
 pub mod progress;
@@ -20,6 +22,7 @@ pub mod schema;
 pub mod setup;
 pub mod sweep;
 pub mod tui;
+pub mod tune;
 
 use std::error::Error;
 

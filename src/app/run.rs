@@ -49,10 +49,16 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
         })?;
     }
     let code = replay.run.outcome.exit_code() as u8;
+    let odds = super::odds::of_dir(policy, &replay.folded, &settings.dataset, settings.read)
+        .map_err(AppError::usage)?;
     let text = if settings.json {
-        report::to_json(&report::build(&replay.run, &replay.inputs, &dataset))
+        let mut r = report::build(&replay.run, &replay.inputs, &dataset);
+        report::set_odds(&mut r, &odds);
+        report::to_json(&r)
     } else {
-        report::human(&replay.run, &replay.inputs, policy, &dataset)
+        let mut t = report::human(&replay.run, &replay.inputs, policy, &dataset);
+        t.push_str(&report::odds_lines(policy, &odds));
+        t
     };
     let mut out = Output::new(text, code);
     out.warnings = warnings;

@@ -49,6 +49,9 @@ pub enum SweepError {
     TooMany(u64),
     #[error("give at least one --vary KEY=SPEC")]
     Nothing,
+    /// A bad `--shard`.
+    #[error("{0}")]
+    Shard(String),
     /// A problem with the arguments `run` shares (policy, schemas, `--start`).
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -75,6 +78,8 @@ pub struct SweepSettings {
     pub axes: Vec<Axis>,
     pub total: u64,
     pub json: bool,
+    /// Evaluate only this shard and print its summary for `rehearse merge`.
+    pub shard: Option<super::merge::Shard>,
 }
 
 impl SweepSettings {
@@ -102,12 +107,29 @@ impl SweepSettings {
             axes,
             total,
             json,
+            shard: None,
         })
     }
 }
 
 /// Runs the sweep and reports it.
 pub fn run(s: &SweepSettings) -> Result<Output, AppError> {
+    if let Some(shard) = s.shard {
+        let replay = replay_dir_with_bands(&s.setup, &s.dataset, s.read, &extra_bands(&s.axes))
+            .map_err(AppError::usage)?;
+        let policy = &s.setup.policy;
+        let sweep = WhatIf::new(policy, replay.folded).tables();
+        let part = super::merge::sweep_partial(
+            &s.dataset.display().to_string(),
+            policy,
+            &sweep,
+            &Variant::of(policy),
+            &s.axes,
+            s.total,
+            shard,
+        );
+        return Ok(Output::new(super::merge::json(&part)?, 0));
+    }
     let r = run_sweep(s).map_err(AppError::usage)?;
     let text = if s.json {
         let mut t = serde_json::to_string_pretty(&r).map_err(AppError::internal)?;
@@ -160,7 +182,8 @@ pub struct Axis {
 }
 
 impl Axis {
-    fn set(&self, v: &mut Variant, i: usize) {
+    /// Sets value `i` of this axis on `v`.
+    pub fn set(&self, v: &mut Variant, i: usize) {
         let src = &self.values[i];
         match self.field {
             Field::Go5xx => v.go_5xx = src.go_5xx,

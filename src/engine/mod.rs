@@ -1,12 +1,14 @@
 //! The replay engine, a pure fold: readers push events into [`Folded`] (the per-tick
 //! aggregates, through [`crate::input::EventSink`]), then [`evaluate`] walks the
-//! rollout tick by tick and returns the verdict events. No clock, no IO, no
-//! randomness: every instant comes from the data, schemas arrive compiled, and gates
+//! rollout tick by tick and returns the verdict events. No clock, no IO, no unseeded
+//! randomness (the odds' Monte Carlo fallback, [`odds`], draws from a fixed seed):
+//! every instant comes from the data, schemas arrive compiled, and gates
 //! over streams the engine does not fold (the analytics gates) plug in through
 //! [`StageCheck`]. The engine imports no reader, analytics, polars or UI code.
 
 pub mod eval;
 pub mod fold;
+pub mod odds;
 pub mod schema;
 pub mod whatif;
 

@@ -14,6 +14,7 @@ pub mod record;
 pub mod report;
 pub mod ship;
 pub mod sweep;
+pub mod tune;
 
 use std::io::Write;
 use std::path::Path;

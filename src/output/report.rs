@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::Run;
+use crate::engine::odds::{Odds, StageOdds};
 use crate::input::Millis;
 use crate::input::StreamInput;
 use crate::policy::Policy;
@@ -52,6 +53,126 @@ pub struct StageJson {
     pub real_requests: u64,
     pub ticks: u32,
     pub no_data_ticks: u32,
+    /// The odds of a false stop on noise (`null` without canary traffic, or where the
+    /// report was built without them).
+    pub odds: Option<StageOddsJson>,
+}
+
+/// A probability and its 95 % interval.
+#[derive(Serialize)]
+pub struct OddsJson {
+    pub p: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl From<Odds> for OddsJson {
+    fn from(o: Odds) -> Self {
+        OddsJson {
+            p: o.p,
+            low: o.low,
+            high: o.high,
+        }
+    }
+}
+
+/// A stage's odds of a false hold and a false rollback, per gate and combined.
+#[derive(Serialize)]
+pub struct StageOddsJson {
+    /// `exact` or `monte_carlo` (when any gate's chain was sampled).
+    pub method: &'static str,
+    pub false_hold: OddsJson,
+    pub false_rollback: OddsJson,
+    pub gates: Vec<GateOddsJson>,
+}
+
+#[derive(Serialize)]
+pub struct GateOddsJson {
+    pub gate: &'static str,
+    pub baseline_rate: f64,
+    pub false_hold: Option<OddsJson>,
+    pub false_rollback: Option<OddsJson>,
+    pub method: &'static str,
+    /// The least canary requests per window keeping both below 1 %.
+    pub min_window_requests: Option<u64>,
+}
+
+impl From<&StageOdds> for StageOddsJson {
+    fn from(o: &StageOdds) -> Self {
+        StageOddsJson {
+            method: o.method.as_str(),
+            false_hold: o.hold.into(),
+            false_rollback: o.rollback.into(),
+            gates: o
+                .gates
+                .iter()
+                .map(|g| GateOddsJson {
+                    gate: g.gate.as_str(),
+                    baseline_rate: g.baseline_rate,
+                    false_hold: g.hold.map(Into::into),
+                    false_rollback: g.rollback.map(Into::into),
+                    method: g.method.as_str(),
+                    min_window_requests: g.min_window_requests,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Fills every stage's odds into a report.
+pub fn set_odds(report: &mut Report, odds: &[Option<StageOdds>]) {
+    for (s, o) in report.stages.iter_mut().zip(odds) {
+        s.odds = o.as_ref().map(Into::into);
+    }
+}
+
+fn pct(p: f64) -> String {
+    if p > 0.0 && p < 0.0001 {
+        "<0.01%".into()
+    } else {
+        format!("{:.2}%", p * 100.0)
+    }
+}
+
+/// The human summary's odds lines: one per stage with canary traffic.
+pub fn odds_lines(policy: &Policy, odds: &[Option<StageOdds>]) -> String {
+    let mut out = String::new();
+    if odds.iter().all(Option::is_none) {
+        return out;
+    }
+    out.push_str(
+        "odds of a false stop (a canary behaving like the baseline, at each stage's traffic):\n",
+    );
+    let width = policy
+        .stages
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0);
+    for (s, o) in policy.stages.iter().zip(odds) {
+        let Some(o) = o else { continue };
+        let worst = o
+            .gates
+            .iter()
+            .filter_map(|g| g.min_window_requests.map(|n| (g.gate, n)))
+            .max_by_key(|(_, n)| *n);
+        out.push_str(&format!(
+            "  {:width$}  hold {} [{}, {}]  rollback {} [{}, {}]  ({}){}\n",
+            s.name,
+            pct(o.hold.p),
+            pct(o.hold.low),
+            pct(o.hold.high),
+            pct(o.rollback.p),
+            pct(o.rollback.low),
+            pct(o.rollback.high),
+            o.method.as_str().replace('_', " "),
+            worst.map_or(String::new(), |(g, n)| format!(
+                "; below 1 % from {n} canary requests per window ({})",
+                g.as_str()
+            ))
+        ));
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -164,6 +285,7 @@ pub fn build(run: &Run, inputs: &[StreamInput], dataset: &str) -> Report {
                 real_requests: s.real_requests,
                 ticks: s.ticks,
                 no_data_ticks: s.no_data_ticks,
+                odds: None,
             })
             .collect(),
         t0: format_rfc3339(run.t0),

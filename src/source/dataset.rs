@@ -158,7 +158,7 @@ pub fn stream_file(name: &str) -> Option<(Stream, Encoding)> {
 }
 
 /// The keys a manifest may hold.
-pub const MANIFEST_KEYS: &[&str] = &["start", "notes", "access_log", "infra_prometheus"];
+pub const MANIFEST_KEYS: &[&str] = &["start", "notes", "access_log", "infra_prometheus", "label"];
 
 /// What a manifest says.
 #[derive(Clone, Debug, Default)]
@@ -358,4 +358,140 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, InputError> {
 
 fn parse_manifest_time(s: &str) -> Option<Millis> {
     parse_rfc3339(s).or_else(|| parse_rfc3339(&format!("{s}Z")))
+}
+
+/// The keys of a manifest's `[label]` table (`rehearse tune`'s truth about a dataset).
+pub const LABEL_KEYS: &[&str] = &["kind", "stage", "fault_start", "stop_by"];
+
+/// What a dataset is known to hold, for `rehearse tune`: an incident the rollout should
+/// stop, or a clean rollout it should let through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Label {
+    /// A fault began at `fault_start`; the rollout should be stopped (held or rolled
+    /// back) in `stage` at the latest, and by `stop_by` when given (otherwise by that
+    /// stage's end).
+    Incident {
+        stage: String,
+        fault_start: Millis,
+        stop_by: Option<Millis>,
+    },
+    /// Nothing is wrong: every stop is a false stop.
+    Clean,
+}
+
+/// Reads the `[label]` table of a manifest, if it has one. Its keys are `kind`
+/// (`incident` or `clean`), and for an incident `stage`, `fault_start` and optionally
+/// `stop_by` (timestamps as `start` takes them); any other key, a missing one or a bad
+/// value is an error naming it.
+pub fn read_label(path: &Path) -> Result<Option<Label>, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| InputError::file(path, format!("not valid TOML: {e}")))?;
+    let Some(label) = table.get("label") else {
+        return Ok(None);
+    };
+    let bad = |m: String| InputError::file(path, m);
+    let label = label.as_table().ok_or_else(|| {
+        bad(format!(
+            "key `label`: expected a table ([label]), found {}",
+            label.type_str()
+        ))
+    })?;
+    if let Some(key) = label.keys().find(|k| !LABEL_KEYS.contains(&k.as_str())) {
+        let near = crate::suggest::nearest(key, LABEL_KEYS.iter().copied())
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        return Err(bad(format!(
+            "unknown key `label.{key}` ({near}a label's keys are {})",
+            LABEL_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let time = |key: &str| -> Result<Option<Millis>, InputError> {
+        match label.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let s = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Datetime(d) => d.to_string(),
+                    other => {
+                        return Err(bad(format!(
+                            "key `label.{key}`: expected a timestamp string, found {}",
+                            other.type_str()
+                        )));
+                    }
+                };
+                parse_manifest_time(&s).map(Some).ok_or_else(|| {
+                    bad(format!(
+                        "key `label.{key}`: `{s}` is not an RFC 3339 timestamp such as 2026-03-02T12:40:00Z"
+                    ))
+                })
+            }
+        }
+    };
+    let kind = match label.get("kind") {
+        Some(toml::Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(bad(format!(
+                "key `label.kind`: expected \"incident\" or \"clean\", found {}",
+                other.type_str()
+            )));
+        }
+        None => {
+            return Err(bad(
+                "key `label.kind` is missing: write kind = \"incident\" or kind = \"clean\"".into(),
+            ));
+        }
+    };
+    match kind {
+        "clean" => {
+            if let Some(key) = ["stage", "fault_start", "stop_by"]
+                .iter()
+                .find(|k| label.contains_key(**k))
+            {
+                return Err(bad(format!(
+                    "key `label.{key}`: a clean dataset has no fault; remove it or write kind = \"incident\""
+                )));
+            }
+            Ok(Some(Label::Clean))
+        }
+        "incident" => {
+            let stage = match label.get("stage") {
+                Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
+                Some(other) => {
+                    return Err(bad(format!(
+                        "key `label.stage`: expected a stage name such as \"ramp-25\", found {other}"
+                    )));
+                }
+                None => {
+                    return Err(bad(
+                        "key `label.stage` is missing: an incident names the stage that should stop it, e.g. stage = \"ramp-25\"".into(),
+                    ));
+                }
+            };
+            let fault_start = time("fault_start")?.ok_or_else(|| {
+                bad("key `label.fault_start` is missing: an incident says when its fault began, e.g. fault_start = \"2026-03-02T12:40:00Z\"".into())
+            })?;
+            let stop_by = time("stop_by")?;
+            if let Some(by) = stop_by
+                && by < fault_start
+            {
+                return Err(bad(
+                    "key `label.stop_by`: it is before `label.fault_start`; the rollout must be stopped after the fault begins".into(),
+                ));
+            }
+            Ok(Some(Label::Incident {
+                stage,
+                fault_start,
+                stop_by,
+            }))
+        }
+        other => Err(bad(format!(
+            "key `label.kind`: `{other}` is neither \"incident\" nor \"clean\""
+        ))),
+    }
 }

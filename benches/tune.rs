@@ -1,0 +1,52 @@
+//! `rehearse tune`'s throughput: (item x variant) evaluations per second over the
+//! bundled starter library (`library/`), each one a verdict from the per-tick tables
+//! scored against the item's label. The library is loaded (generated and replayed)
+//! once, outside the measurement; the measured loop judges 1,000 combinations of the
+//! 5xx trigger rate, the p95 trigger latency and the sustain span over every item, on
+//! one thread (`Library::score`) and on the rayon pool (`Library::partial`, the whole
+//! reduction to the Pareto front and the best combination).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use rehearse::app::tune::{Library, TuneSettings};
+
+fn tune(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
+    let settings = TuneSettings::new(
+        dir,
+        None,
+        Vec::new(),
+        vec![
+            "triggers.error_rate_5xx=0.001:0.01:0.001".into(),
+            "triggers.latency_p95_ms=200:290:10".into(),
+            "rollout.sustain=1m:10m:1m".into(),
+        ],
+        true,
+        None,
+        None,
+    )
+    .expect("the settings are valid");
+    let lib = Library::load(&settings).expect("the starter library loads");
+    let items = lib.items.len() as u64;
+    let mut g = c.benchmark_group("tune");
+    g.throughput(Throughput::Elements(lib.total * items));
+    g.bench_function("score 1000 variants x library, one thread", |b| {
+        let mut idx = vec![0usize; lib.axes.len()];
+        let mut v = lib.base_variant();
+        b.iter(|| {
+            (0..lib.total)
+                .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
+                .sum::<u32>()
+        })
+    });
+    g.bench_function("partial 1000 variants x library, rayon", |b| {
+        b.iter(|| lib.partial(None).meeting_goal)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tune);
+criterion_main!(benches);

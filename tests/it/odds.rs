@@ -1,0 +1,113 @@
+//! The odds of a false stop against what happens: many seeded clean datasets (canary
+//! and baseline with the same 1 % 5xx rate) are replayed through the real engine, and
+//! the observed frequencies of a stop (a Go breach: hold or rollback) and of a rollback
+//! must agree with the mean predicted odds, within the predicted intervals widened by
+//! the observation's own sampling error.
+
+use rehearse::app::replay::replay_dataset;
+use rehearse::app::scenario::gen_plan;
+use rehearse::engine::odds::{BaselineTally, odds};
+use rehearse::gate::Gate;
+use rehearse::generate::{GenSpec, generate};
+use rehearse::policy::PolicyBuilder;
+use rehearse::source::memory::push_dataset;
+use rehearse::verdict::Outcome;
+
+/// One 20-minute stage at 10 % of 5 requests/s (about 150 canary requests per
+/// window), the 5xx gates the only ones that can stop it.
+const POLICY: &str = r#"
+replace_stages = true
+
+[[stages]]
+name = "canary"
+duration = "20m"
+weight = 0.1
+go_p95_ms = 2000.0
+
+[rollout]
+min_requests = 50
+sustain = "2m"
+
+[go]
+error_rate_5xx = 0.025
+availability = 0.5
+
+[triggers]
+error_rate_5xx = 0.03
+latency_p95_ms = 2000.0
+latency_p99_ms = 5000.0
+"#;
+
+#[test]
+fn predicted_odds_agree_with_observed_false_stops() {
+    let policy = PolicyBuilder::new()
+        .text(POLICY, "test policy")
+        .unwrap()
+        .build()
+        .unwrap();
+    let setup = rehearse::app::setup(policy.clone()).unwrap();
+    let runs = 200u32;
+    let (mut stops, mut rollbacks) = (0u32, 0u32);
+    let (mut hold_p, mut hold_lo, mut hold_hi) = (0.0, 0.0, 0.0);
+    let (mut rb_p, mut rb_lo, mut rb_hi) = (0.0, 0.0, 0.0);
+    for seed in 0..runs as u64 {
+        let mut spec = GenSpec::new(1000 + seed);
+        spec.rps = 5.0;
+        spec.base_5xx = 0.01;
+        spec.base_4xx_nonauth = 0.0;
+        spec.base_auth_4xx = 0.0;
+        spec.probes = false;
+        spec.streams = Vec::new();
+        let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+        let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
+        match replay.run.outcome {
+            Outcome::Complete => {}
+            Outcome::Hold => {
+                stops += 1;
+                assert_eq!(
+                    replay.run.stages[0].reasons,
+                    vec![Gate::ErrorRate5xx],
+                    "only the 5xx gate may stop"
+                );
+            }
+            Outcome::Rollback => {
+                stops += 1;
+                rollbacks += 1;
+            }
+        }
+        let mut tally = BaselineTally::new(&policy, replay.folded.t0);
+        push_dataset(&ds, &mut tally, 8192);
+        let o = odds(&policy, &replay.folded, &tally, seed)[0]
+            .clone()
+            .expect("the stage has canary traffic");
+        let g = &o.gates[0];
+        assert_eq!(g.gate, Gate::ErrorRate5xx);
+        let (h, r) = (g.hold.unwrap(), g.rollback.unwrap());
+        hold_p += h.p;
+        hold_lo += h.low;
+        hold_hi += h.high;
+        rb_p += r.p;
+        rb_lo += r.low;
+        rb_hi += r.high;
+    }
+    let n = runs as f64;
+    let check = |what: &str, observed: u32, p: f64, lo: f64, hi: f64| {
+        let (f, p, lo, hi) = (observed as f64 / n, p / n, lo / n, hi / n);
+        let se = (p * (1.0 - p) / n).sqrt();
+        eprintln!("{what}: observed {f:.3}, predicted {p:.3} [{lo:.3}, {hi:.3}]");
+        // The mean prediction explains the frequency within 3 standard errors...
+        assert!(
+            (f - p).abs() <= 3.0 * se + 0.005,
+            "{what}: observed {f:.3}, predicted {p:.3} (se {se:.3})"
+        );
+        // ...and the frequency lies in the mean interval, widened by the same error.
+        assert!(
+            f >= lo - 3.0 * se && f <= hi + 3.0 * se,
+            "{what}: observed {f:.3} outside [{lo:.3}, {hi:.3}]"
+        );
+        // Not a test that cannot fail: the odds are far from 0 and 1.
+        assert!(p > 0.05 && p < 0.95, "{what}: predicted {p:.3}");
+    };
+    check("stop (Go breach)", stops, hold_p, hold_lo, hold_hi);
+    check("rollback", rollbacks, rb_p, rb_lo, rb_hi);
+}
