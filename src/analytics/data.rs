@@ -517,9 +517,23 @@ impl AnalyticsData {
     ) -> Result<(), InputError> {
         let mut b = FunnelBuilder::new();
         let file = file_name(path);
-        let input = if enc == Encoding::Ndjson && super::segment::is_segment(path)? {
-            let stats =
-                super::segment::read(path, on_error, &mut self.symbols, &mut self.ids, &mut b)?;
+        // An SDK export (Segment and RudderStack, or PostHog) is read message by message.
+        let sdk = if enc != Encoding::Ndjson {
+            None
+        } else if super::segment::is_segment(path)? {
+            Some(false)
+        } else if super::posthog::is_posthog(path)? {
+            Some(true)
+        } else {
+            None
+        };
+        let input = if let Some(posthog) = sdk {
+            let (symbols, ids) = (&mut self.symbols, &mut self.ids);
+            let stats = if posthog {
+                super::posthog::read(path, on_error, symbols, ids, &mut b)?
+            } else {
+                super::segment::read(path, on_error, symbols, ids, &mut b)?
+            };
             self.has_source = stats.has_source;
             AnalyticsInput {
                 stream: "funnel".into(),
@@ -528,22 +542,8 @@ impl AnalyticsData {
                 skipped: stats.skipped,
                 first_skip: stats.first_skip,
                 duplicates: 0,
-                segment: true,
-                posthog: false,
-            }
-        } else if enc == Encoding::Ndjson && super::posthog::is_posthog(path)? {
-            let stats =
-                super::posthog::read(path, on_error, &mut self.symbols, &mut self.ids, &mut b)?;
-            self.has_source = stats.has_source;
-            AnalyticsInput {
-                stream: "funnel".into(),
-                file,
-                rows: stats.rows,
-                skipped: stats.skipped,
-                first_skip: stats.first_skip,
-                duplicates: 0,
-                segment: false,
-                posthog: true,
+                segment: !posthog,
+                posthog,
             }
         } else {
             let mut table = open_table(path, enc, 8192)?;

@@ -14,9 +14,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::data::{Decoded, FLAG_IDENTITY, FunnelBuilder, FunnelEvent, decode_funnel};
-use super::segment::{SegmentStats, at, first_row, read_messages, to_cell};
-use super::symbols::{NONE, Symbols, fingerprint};
+use super::data::{Decoded, FunnelBuilder, decode_funnel};
+use super::segment::{SegmentStats, at, first_row, identity_event, read_messages, to_cell};
+use super::symbols::{Symbols, fingerprint};
 use crate::source::cell::{self, Cell};
 use crate::source::{InputError, OnError, RowProblem};
 
@@ -110,24 +110,7 @@ fn row(
         let ts = cell::ts(&to_cell(obj.get("timestamp")))
             .map_err(|p| RowProblem::new("timestamp", p))?;
         let message = cell::opt_text(&to_cell(obj.get("uuid"))).map(|t| fingerprint(&t));
-        let event = FunnelEvent {
-            ts,
-            event: NONE,
-            user: NONE,
-            anon: NONE,
-            cohort: 0,
-            platform: NONE,
-            utm_source: NONE,
-            utm_medium: NONE,
-            revenue_minor: 0,
-            currency: NONE,
-            user_agent: NONE,
-            page_url: NONE,
-            provider: NONE,
-            source: 0,
-            flags: FLAG_IDENTITY,
-            message,
-        };
+        let event = identity_event(ts, message);
         // A call without an anonymous id, or linking an id to itself, links nothing:
         // it only takes its `uuid`.
         let (user, anon) = match anon {
@@ -156,6 +139,8 @@ fn row(
 mod tests {
     use super::*;
     use crate::analytics::data::AnalyticsData;
+    use crate::analytics::data::FLAG_IDENTITY;
+    use crate::analytics::symbols::NONE;
     use crate::source::{Encoding, OnError};
 
     fn load(lines: &str) -> Result<AnalyticsData, InputError> {

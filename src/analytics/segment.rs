@@ -104,6 +104,30 @@ pub(super) fn to_cell(v: Option<&Value>) -> Cell<'_> {
     }
 }
 
+/// An identity call (Segment `identify`/`alias`, PostHog `$identify` and the like) as a
+/// funnel row: no event of its own, only the link between the ids it is added with and
+/// its message id for deduplication.
+pub(super) fn identity_event(ts: crate::input::Millis, message: Option<u128>) -> FunnelEvent {
+    FunnelEvent {
+        ts,
+        event: NONE,
+        user: NONE,
+        anon: NONE,
+        cohort: 0,
+        platform: NONE,
+        utm_source: NONE,
+        utm_medium: NONE,
+        revenue_minor: 0,
+        currency: NONE,
+        user_agent: NONE,
+        page_url: NONE,
+        provider: NONE,
+        source: 0,
+        flags: FLAG_IDENTITY,
+        message,
+    }
+}
+
 /// Reads a Segment export into `b`.
 pub(crate) fn read(
     path: &Path,
@@ -213,24 +237,7 @@ fn row(
                 anon = text("anonymousId");
             }
             let message = text("messageId").map(|t| fingerprint(&t));
-            let event = FunnelEvent {
-                ts,
-                event: NONE,
-                user: NONE,
-                anon: NONE,
-                cohort: 0,
-                platform: NONE,
-                utm_source: NONE,
-                utm_medium: NONE,
-                revenue_minor: 0,
-                currency: NONE,
-                user_agent: NONE,
-                page_url: NONE,
-                provider: NONE,
-                source: 0,
-                flags: FLAG_IDENTITY,
-                message,
-            };
+            let event = identity_event(ts, message);
             b.add(
                 &Decoded {
                     event,
