@@ -159,6 +159,12 @@ impl ArrowTable {
                     InputError::file(path, format!("not a readable Parquet file: {e}"))
                 })?;
                 check_footer(path, b.metadata())?;
+                super::parquet_guard::check_pages(
+                    path,
+                    b.metadata(),
+                    self.part.as_ref().map(|p| p.0.as_slice()),
+                    columns,
+                )?;
                 let schema = b.schema().as_ref().clone();
                 // Read the requested string columns as dictionaries: Parquet stores them
                 // dictionary-encoded, and a decoder can then parse each distinct value

@@ -15,6 +15,7 @@ pub mod csvfile;
 pub mod dataset;
 pub mod memory;
 pub mod ndjson;
+pub mod parquet_guard;
 pub mod prometheus;
 pub mod read;
 pub mod text;

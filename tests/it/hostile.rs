@@ -498,3 +498,134 @@ fn an_arrow_footer_claiming_gigabyte_blocks_is_refused_within_the_bound() {
         assert!(mb < MEMORY_BOUND_MB, "{name}: peak {mb} MB");
     }
 }
+
+#[test]
+fn a_parquet_page_header_claiming_a_huge_dictionary_is_refused_within_the_bound() {
+    // Found by fuzzing (`fuzz/findings` then, now `fuzz/regressions/parquet`): a 3.8 KB
+    // file whose first page header claims a dictionary of ~2^48 values made the Parquet
+    // library allocate 2.9 GB before decoding a byte.
+    let bomb = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/parquet/page-size-bomb.parquet");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::copy(bomb, dir.path().join("requests.parquet")).expect("copies");
+    manifest(dir.path());
+    let (code, err, mb) = measured(&["run", dir.path().to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "requests.parquet: the Parquet file is corrupt: row group 0, column `ts`: page 0 \
+             at offset 4: the page header claims num_values = 498676139841701, past a 32-bit \
+             integer"
+        ),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+/// Where the header of the dictionary page (`dictionary`) or the first data page of
+/// `column` (row group 0) of a Parquet file keeps its page type, its uncompressed size
+/// and the `num_values` of its sub-header: (offset, length) of each varint, as written
+/// by arrow-rs (fields 1, 2, 3, then the data page header, field 5, or the dictionary
+/// page header, field 7), and the group's rows.
+fn page_header(file: &Path, column: &str, dictionary: bool) -> ([(usize, usize); 3], i64) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bytes = std::fs::read(file).expect("reads");
+    let r = SerializedFileReader::new(std::fs::File::open(file).expect("opens")).expect("parquet");
+    let group = r.metadata().row_group(0);
+    let chunk = group
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == column)
+        .expect("the column");
+    let mut at = if dictionary {
+        chunk.dictionary_page_offset().expect("a dictionary page")
+    } else {
+        chunk.data_page_offset()
+    } as usize;
+    let varint = |at: &mut usize| {
+        let start = *at;
+        while bytes[*at] & 0x80 != 0 {
+            *at += 1;
+        }
+        *at += 1;
+        (start, *at - start)
+    };
+    // 0x15: field delta 1, type i32.
+    assert_eq!(bytes[at], 0x15, "the page type");
+    at += 1;
+    let kind = varint(&mut at);
+    assert_eq!(bytes[at], 0x15, "the uncompressed size");
+    at += 1;
+    let uncompressed = varint(&mut at);
+    assert_eq!(bytes[at], 0x15, "the compressed size");
+    at += 1;
+    varint(&mut at);
+    // The sub-header (0x2c: field 5, 0x4c: field 7, both structs), num_values first.
+    assert!([0x2c, 0x4c].contains(&bytes[at]), "{:x}", bytes[at]);
+    assert_eq!(bytes[at + 1], 0x15, "num_values");
+    at += 2;
+    let values = varint(&mut at);
+    ([kind, uncompressed, values], group.num_rows())
+}
+
+/// The largest value a zigzag varint of `len` bytes holds, written over `bytes[at..]`.
+fn patch_varint(bytes: &mut [u8], (at, len): (usize, usize)) -> i64 {
+    for i in 0..len {
+        // The low bit (the zigzag sign) clear, every other value bit set.
+        let low = if i == 0 { 0x7e } else { 0x7f };
+        bytes[at + i] = if i + 1 < len { low | 0x80 } else { low };
+    }
+    // All ones but the zigzag sign bit: 2^(7 len - 1) - 1.
+    (1i64 << (7 * len - 1)) - 1
+}
+
+#[test]
+fn parquet_page_headers_that_lie_are_refused_naming_the_page_and_value() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "parquet");
+    let good = std::fs::read(&file).expect("reads");
+    let read = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).expect("writes");
+        let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+        assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+        (code, err)
+    };
+    // The untouched file reads.
+    let (code, err) = read(&good);
+    assert!(matches!(code, Some(0 | 3 | 4)), "{err}");
+
+    // A data page of the flat `ts` column claiming more values than its row group has
+    // rows.
+    let ([_, _, values], rows) = page_header(&file, "ts", false);
+    let mut bytes = good.clone();
+    let claim = patch_varint(&mut bytes, values);
+    assert!(claim > rows, "{claim} values fit in {rows} rows");
+    let (code, err) = read(&bytes);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("requests.parquet: the Parquet file is corrupt: row group 0, column `ts`: page 1 at offset"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the data page claims {claim} values in a row group of {rows} rows"
+        )),
+        "{err}"
+    );
+
+    // A dictionary page (the `endpoint` column's) claiming more values than
+    // its bytes hold (a byte array takes at least its 4-byte length).
+    let ([kind, _, values], _) = page_header(&file, "endpoint", true);
+    assert_eq!(
+        good[kind.0], 4,
+        "a dictionary page first (type 2, zigzag 4)"
+    );
+    let mut bytes = good.clone();
+    let claim = patch_varint(&mut bytes, values);
+    let (code, err) = read(&bytes);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("column `endpoint`: page 0 at offset"), "{err}");
+    assert!(err.contains("(at most "), "{err}");
+    assert!(
+        err.contains(&format!("the dictionary page claims {claim} values in")),
+        "{err}"
+    );
+}
