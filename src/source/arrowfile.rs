@@ -228,12 +228,14 @@ impl ArrowTable {
                     .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
                 if is_file {
                     check_ipc_footer(path)?;
+                    super::ipc_guard::check_file(path)?;
                     let reader = arrow_ipc::reader::FileReader::try_new(r, None).map_err(|e| {
                         InputError::file(path, format!("not a readable Arrow IPC file: {e}"))
                     })?;
                     let schema = reader.schema().as_ref().clone();
                     Ok((Box::new(Guarded(Some(Box::new(reader)))), schema))
                 } else {
+                    super::ipc_guard::check_stream(path)?;
                     let reader =
                         arrow_ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
                             InputError::file(path, format!("not a readable Arrow IPC file: {e}"))

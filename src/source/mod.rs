@@ -13,6 +13,7 @@ pub mod cell;
 pub mod columns;
 pub mod csvfile;
 pub mod dataset;
+pub mod ipc_guard;
 pub mod memory;
 pub mod ndjson;
 pub mod parquet_guard;

@@ -629,3 +629,130 @@ fn parquet_page_headers_that_lie_are_refused_naming_the_page_and_value() {
         "{err}"
     );
 }
+
+/// The generated Arrow dataset's batches rewritten as an IPC stream (LZ4-compressed
+/// when `lz4`) at the same path; returns the stream's bytes.
+fn arrow_stream(file: &Path, lz4: bool) -> Vec<u8> {
+    use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+    let reader =
+        arrow_ipc::reader::FileReader::try_new(std::fs::File::open(file).expect("opens"), None)
+            .expect("an IPC file");
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.expect("a batch")).collect();
+    let mut options = IpcWriteOptions::default();
+    if lz4 {
+        options = options
+            .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
+            .expect("lz4");
+    }
+    let mut out = Vec::new();
+    let mut w = StreamWriter::try_new_with_options(&mut out, &schema, options).expect("a writer");
+    for b in &batches {
+        w.write(b).expect("writes");
+    }
+    w.finish().expect("finishes");
+    drop(w);
+    std::fs::write(file, &out).expect("writes");
+    out
+}
+
+/// The messages of an IPC stream: (offset, metadata start, metadata length).
+fn stream_messages(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        assert_eq!(bytes[at..at + 4], [0xff; 4], "a continuation marker");
+        let len = i32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+        if len == 0 {
+            break;
+        }
+        let m = arrow_ipc::root_as_message(&bytes[at + 8..at + 8 + len]).expect("a message");
+        out.push((at, at + 8, len));
+        at += 8 + len + m.bodyLength() as usize;
+    }
+    out
+}
+
+#[test]
+fn an_arrow_stream_message_claiming_a_huge_body_is_refused_within_the_bound() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "arrow");
+    let good = arrow_stream(&file, false);
+    let (code, err, _) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert!(matches!(code, Some(0 | 3 | 4)), "the stream reads: {err}");
+    // The first record batch's body length (an i64 in its metadata) set to 1 TiB.
+    let &(at, meta, len) = stream_messages(&good).get(1).expect("a record batch");
+    let body = arrow_ipc::root_as_message(&good[meta..meta + len])
+        .expect("a message")
+        .bodyLength();
+    let mut bytes = good.clone();
+    let field = bytes[meta..meta + len]
+        .windows(8)
+        .position(|w| w == body.to_le_bytes())
+        .expect("the body length in the metadata")
+        + meta;
+    bytes[field..field + 8].copy_from_slice(&(1i64 << 40).to_le_bytes());
+    std::fs::write(&file, &bytes).expect("writes");
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    let left = good.len() - meta - len;
+    assert!(
+        err.contains(&format!(
+            "requests.arrow: the Arrow IPC data is corrupt: message 1 at offset {at}: it claims a body of 1099511627776 bytes, but {left} bytes of the file follow"
+        )),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+    // A metadata length past the end of the file.
+    let mut bytes = good.clone();
+    bytes[at + 4..at + 8].copy_from_slice(&i32::MAX.to_le_bytes());
+    std::fs::write(&file, &bytes).expect("writes");
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "message 1 at offset {at}: it claims 2147483647 bytes of metadata, but"
+        )),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn a_compressed_arrow_buffer_claiming_a_terabyte_is_refused_within_the_bound() {
+    // The IPC reader reserves a compressed buffer's claimed uncompressed length (its
+    // first 8 bytes) before inflating it.
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "arrow");
+    let good = arrow_stream(&file, true);
+    let (code, err, _) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert!(
+        matches!(code, Some(0 | 3 | 4)),
+        "the compressed stream reads: {err}"
+    );
+    let &(at, meta, len) = stream_messages(&good).get(1).expect("a record batch");
+    let m = arrow_ipc::root_as_message(&good[meta..meta + len]).expect("a message");
+    let batch = m.header_as_record_batch().expect("a record batch");
+    let (i, b) = batch
+        .buffers()
+        .expect("buffers")
+        .iter()
+        .enumerate()
+        .find(|(_, b)| b.length() >= 8)
+        .expect("a compressed buffer");
+    let prefix = meta + len + b.offset() as usize;
+    let mut bytes = good.clone();
+    bytes[prefix..prefix + 8].copy_from_slice(&(1i64 << 40).to_le_bytes());
+    std::fs::write(&file, &bytes).expect("writes");
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "requests.arrow: the Arrow IPC data is corrupt: message 1 at offset {at}: compressed buffer {i} claims 1099511627776 bytes uncompressed, more than the 1073741824 bytes (1 GiB)"
+        )),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
