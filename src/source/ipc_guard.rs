@@ -140,7 +140,7 @@ impl<'a> Walker<'a> {
         let len = file.metadata().map_err(io)?.len();
         Ok(Walker {
             path,
-            r: BufReader::with_capacity(16 << 10, file),
+            r: BufReader::with_capacity(4 << 10, file),
             len,
             meta: Vec::new(),
         })

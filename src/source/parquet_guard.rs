@@ -59,7 +59,7 @@ pub fn check_pages(
     let io = |e: std::io::Error| InputError::file(path, format!("cannot read: {e}"));
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
-    let mut r = BufReader::with_capacity(16 << 10, file);
+    let mut r = BufReader::with_capacity(4 << 10, file);
     let groups = meta.row_groups();
     let all: Vec<usize> = (0..groups.len()).collect();
     for &g in row_groups.unwrap_or(&all) {

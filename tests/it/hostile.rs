@@ -1,7 +1,8 @@
 //! Hostile and malformed input: CSV rows with more or fewer fields than the header (a
 //! row error naming the line, or a counted skip, the same from the whole-file reader and
 //! the byte-range reader), and inputs built to exhaust memory or time (a huge line, a
-//! huge header, deep JSON nesting, a gzip bomb, a Parquet footer that lies), each of
+//! huge header, deep JSON nesting, a gzip bomb, a Parquet footer or page header that
+//! lies, an Arrow IPC message or compressed buffer that claims terabytes), each of
 //! which must end in a clear error within the bounds stated in docs/reliability.md.
 //! The fuzz corpus and every crasher the fuzzer found are replayed here through the
 //! fuzz targets themselves (`fuzz/src/targets.rs`).
