@@ -126,6 +126,17 @@ fn probes_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<(u32,
         .collect()
 }
 
+/// WAF blocks and rate-limited requests in each tick record's interval `(at - tick, at]`.
+fn security_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<[u64; 2]> {
+    room.ticks
+        .iter()
+        .map(|t| match folded.interval(t.at) {
+            Some(k) => [folded.security[k][0], folded.rate_limited[k]],
+            None => [0, 0],
+        })
+        .collect()
+}
+
 /// Builds the pack of the settings' input.
 pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
     let det = PiiDetector::new();
@@ -162,6 +173,10 @@ pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
                 room.p50 = Some(p50_per_tick(&room, &replay.folded, policy));
                 if !replay.folded.probes.is_empty() {
                     room.probes = Some(probes_per_tick(&room, &replay.folded));
+                }
+                let security = crate::engine::fold::stream_idx(crate::input::Stream::Security);
+                if replay.folded.present[security] {
+                    room.security = Some(security_per_tick(&room, &replay.folded));
                 }
             }
             if let Some(data) = replay

@@ -590,8 +590,9 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
     );
     let charts = attr("<body", "data-rendered").expect("the charts were drawn");
     let n: usize = charts.parse().unwrap();
-    // Nine gate dashboards and, from a replay of a dataset with probes, probe results.
-    assert_eq!(n, 10, "{n} charts");
+    // Nine gate dashboards and, from a replay of a dataset with probes and security
+    // events, probe results and the WAF blocks and rate-limited requests per tick.
+    assert_eq!(n, 11, "{n} charts");
     let mut seen = 0;
     for (i, _) in dom.match_indices("<div class=\"chart\" id=\"chart-") {
         let head = &dom[i..i + dom[i..].find('>').unwrap()];
@@ -609,6 +610,10 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
         "id=\"chart-latency\" data-expected=\"{ticks}\" data-points=\"{ticks}\" data-series=\"5\""
     );
     assert!(dom.contains(&latency), "{latency}");
+    let security = format!(
+        "id=\"chart-security-events\" data-expected=\"{ticks}\" data-points=\"{ticks}\" data-series=\"2\""
+    );
+    assert!(dom.contains(&security), "{security}");
     // The p50 has data exactly where the p95 has, and never exceeds it.
     let json = page
         .split("id=\"rehearse-data\">")
@@ -695,4 +700,111 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
         .filter(|w| &w[..marker.len()] == marker && w[marker.len()] != b's')
         .count();
     assert!(pages >= 2, "{pages} page markers");
+}
+
+/// The dashboard's data (the JSON the page's script draws).
+fn page_data(page: &str) -> serde_json::Value {
+    let json = page
+        .split("id=\"rehearse-data\">")
+        .nth(1)
+        .and_then(|r| r.split("</script>").next())
+        .expect("the page carries its data")
+        .replace("<\\/", "</");
+    serde_json::from_str(&json).unwrap()
+}
+
+/// The values of one line of one chart, `None` where the chart has a gap.
+fn chart_line(data: &serde_json::Value, chart: &str, label: &str) -> Vec<Option<f64>> {
+    let c = data["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chart)
+        .unwrap_or_else(|| panic!("no chart {chart}"));
+    c["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == label)
+        .unwrap_or_else(|| panic!("no line {label} in {chart}"))["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64())
+        .collect()
+}
+
+/// A clean rollout with a security stream: WAF blocks, auth failures and rate-limited
+/// requests throughout.
+fn clean_with_security() -> String {
+    CLEAN.replace(
+        "rps = 8.0",
+        "rps = 8.0\nstreams = [\"probes\", \"security\"]",
+    )
+}
+
+#[test]
+fn the_dashboard_charts_waf_blocks_and_rate_limited_requests_per_tick() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &clean_with_security());
+    let o = run_in(d.path(), &["report", "ds", "--html", "r.html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let page = read(&d.path().join("r.html"));
+    assert!(page.contains("id=\"chart-security-events\""));
+    let data = page_data(&page);
+    let t: Vec<i64> = data["t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() * 1000)
+        .collect();
+    let tick = t[1] - t[0];
+    // Count the security stream's rows by kind into the tick intervals `(at - tick, at]`.
+    let csv = read(&d.path().join("ds/security.csv"));
+    let (mut waf, mut limited) = (vec![0u64; t.len()], vec![0u64; t.len()]);
+    let (mut waf_rows, mut limited_rows) = (0, 0);
+    for line in csv.lines().skip(1) {
+        let mut f = line.split(',');
+        let ts = rehearse::time::parse_rfc3339(f.next().unwrap()).unwrap();
+        let kind = f.next().unwrap();
+        let Some(i) = t.iter().position(|&at| ts > at - tick && ts <= at) else {
+            continue;
+        };
+        match kind {
+            "waf_block" => {
+                waf[i] += 1;
+                waf_rows += 1;
+            }
+            "rate_limited" => {
+                limited[i] += 1;
+                limited_rows += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        waf_rows > 100 && limited_rows > 100,
+        "{waf_rows} {limited_rows}"
+    );
+    let as_counts = |v: Vec<Option<f64>>| -> Vec<u64> {
+        v.into_iter()
+            .map(|x| x.expect("a count at every tick") as u64)
+            .collect()
+    };
+    assert_eq!(
+        as_counts(chart_line(&data, "security-events", "waf blocks")),
+        waf
+    );
+    assert_eq!(
+        as_counts(chart_line(&data, "security-events", "rate limited")),
+        limited
+    );
+
+    // Without a security stream there is nothing to chart: no empty chart.
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), CLEAN);
+    let o = run_in(d.path(), &["report", "ds", "--html", "r.html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let page = read(&d.path().join("r.html"));
+    assert!(!page.contains("security-events"));
 }

@@ -2,7 +2,8 @@
 //! Content-Security-Policy that forbids every network request) drawing the rollout with
 //! the vendored uPlot (MIT, `assets/uPlot.LICENSE`): one chart per dashboard over every
 //! tick (availability, latency, error rates, DB latency, queue depth, CPU and memory
-//! headroom, security events, findings, budget burn), with stage bands, threshold lines,
+//! headroom, security gates, findings, budget burn; from a replay, probe results and the
+//! WAF blocks and rate-limited requests per tick), with stage bands, threshold lines,
 //! breach and trigger markers and hover values; the verdict timeline; each stage's probe
 //! gates; the funnel (steps kept and excluded, conversion per platform and cohort,
 //! tracking gaps), fees and ledger findings. Script errors and CSP violations are
@@ -232,10 +233,22 @@ fn chart_data(room: &ShipRoom) -> Vec<Value> {
             ]}),
         );
     }
+    if let Some(sec) = &room.security {
+        let waf: Vec<u64> = sec.iter().map(|x| x[0]).collect();
+        let limited: Vec<u64> = sec.iter().map(|x| x[1]).collect();
+        out.push(
+            json!({"id": "security-events", "title": SECURITY_TITLE, "unit": "events", "series": [
+                {"label": "waf blocks", "threshold": false, "values": waf},
+                {"label": "rate limited", "threshold": false, "values": limited},
+            ]}),
+        );
+    }
     out
 }
 
 const PROBES_TITLE: &str = "Probe results per tick (passed; failed: bad status or schema)";
+const SECURITY_TITLE: &str =
+    "WAF blocks and rate-limited requests per tick (rate limiting is judged by no gate)";
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -539,7 +552,16 @@ pub fn page(room: &ShipRoom) -> String {
     };
     let mut charts = String::new();
     let probes_chart = room.probes.as_ref().map(|_| ("probes", PROBES_TITLE));
-    for (id, title) in CHARTS.iter().map(|c| (c.id, c.title)).chain(probes_chart) {
+    let security_chart = room
+        .security
+        .as_ref()
+        .map(|_| ("security-events", SECURITY_TITLE));
+    for (id, title) in CHARTS
+        .iter()
+        .map(|c| (c.id, c.title))
+        .chain(probes_chart)
+        .chain(security_chart)
+    {
         charts.push_str(&format!(
             "<div class=\"chart\" id=\"chart-{id}\" data-expected=\"{}\"><h3>{}</h3></div>",
             room.ticks.len(),
@@ -588,7 +610,7 @@ pub fn page(room: &ShipRoom) -> String {
 {timeline}
 <h2>Dashboards</h2>
 <div class="grid">{charts}</div>
-<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is drawn only from a replay (a recording carries the p95 and p99 the gates judge). Rate-limited requests are counted in the security stream but judged by no gate.</p>
+<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is drawn only from a replay (a recording carries the p95 and p99 the gates judge). Rate-limited requests are judged by no gate: their chart is for the room to see, next to the WAF blocks.</p>
 <h2>Probes</h2>
 {probes}
 <h2>Cache and SEO</h2>

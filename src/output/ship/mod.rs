@@ -119,6 +119,10 @@ pub struct ShipRoom {
     /// Probes passed and failed per tick record, when the pack comes from a replay of a
     /// dataset with probes.
     pub probes: Option<Vec<(u32, u32)>>,
+    /// WAF blocks and rate-limited requests in each tick record's interval, when the
+    /// pack comes from a replay of a dataset with a security stream (no gate judges
+    /// rate-limited requests, so the verdict events do not carry them).
+    pub security: Option<Vec<[u64; 2]>>,
     /// The stage availability limit (`go.availability` of the run's policy).
     pub availability_go: Option<f64>,
 }
@@ -238,6 +242,7 @@ pub fn build(
         analytics: None,
         p50: None,
         probes: None,
+        security: None,
         availability_go: toml::from_str::<toml::Table>(&meta.policy_toml)
             .ok()
             .and_then(|t| t.get("go")?.get("availability")?.as_float()),
