@@ -2,7 +2,7 @@
 //! reads a recorded event log), builds [`crate::output::ship::ShipRoom`] from the verdict
 //! events, and writes what was asked: `--html` (the dashboard), `--markdown` (the go/no-go
 //! checklist), `--updates` (Slack Block Kit NDJSON), and `--post URL` sends the updates
-//! to a webhook. Every free-text detail is passed through the PII detectors' redaction.
+//! to a webhook (`https://` verified against the machine's trust store or `--cacert`). Every free-text detail is passed through the PII detectors' redaction.
 //! Exit status 0 when every file was written (the outcome is in the files), 2 for
 //! unusable input, 1 when a file cannot be written or the webhook refuses.
 
@@ -35,6 +35,9 @@ pub struct ReportSettings {
     pub markdown: Option<PathBuf>,
     pub updates: Option<PathBuf>,
     pub post: Option<String>,
+    /// The CA certificates (PEM) an `https://` webhook is verified against, instead of
+    /// the machine's trust store.
+    pub cacert: Option<PathBuf>,
 }
 
 /// Nothing to write.
@@ -202,9 +205,12 @@ pub fn run(settings: &ReportSettings) -> Result<Output, AppError> {
     {
         return Err(AppError::usage(NothingToDo));
     }
-    if let Some(url) = &settings.post {
-        ship::post::parse_url(url).map_err(AppError::usage)?;
-    }
+    let hook = match &settings.post {
+        Some(url) => Some(
+            ship::post::Webhook::new(url, settings.cacert.as_deref()).map_err(AppError::usage)?,
+        ),
+        None => None,
+    };
     let room = build_room(settings)?;
     let mut written = Vec::new();
     let write = |path: &PathBuf, text: &str, what: &str| -> Result<(), AppError> {
@@ -237,8 +243,8 @@ pub fn run(settings: &ReportSettings) -> Result<Output, AppError> {
             html.len()
         ));
     }
-    if let Some(url) = &settings.post {
-        ship::post::post_all(url, &messages).map_err(AppError::internal)?;
+    if let (Some(url), Some(hook)) = (&settings.post, &hook) {
+        ship::post::post_all(hook, &messages).map_err(AppError::internal)?;
         written.push(format!("{} updates posted to {url}", messages.len()));
     }
     Ok(Output::new(

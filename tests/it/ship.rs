@@ -1,7 +1,8 @@
 //! `rehearse report`, the ship-room pack, end to end through the binary: the go/no-go
 //! checklist and the Slack status updates (snapshots), the board note after a complete
 //! rollout, no PII value in any file, the same pack from a recording, and `--post`
-//! against a local webhook on 127.0.0.1.
+//! against local webhooks on 127.0.0.1, plain and https (a throwaway CA made with
+//! openssl, trusted with `--cacert`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -315,6 +316,35 @@ fn a_recording_gives_the_same_updates_as_the_dataset() {
     );
 }
 
+/// Reads one POST from a webhook client, checks its request line, answers `status` and
+/// returns the body (`None` when the client went away, e.g. a refused TLS handshake).
+fn serve_one<S: Read + Write>(s: S, status: &str) -> Option<String> {
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    let mut first = String::new();
+    r.read_line(&mut first).ok()?;
+    if first.is_empty() {
+        return None;
+    }
+    assert!(first.starts_with("POST /hook HTTP/1.1"), "{first}");
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).ok()?;
+        if l == "\r\n" || l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    let s = r.get_mut();
+    write!(s, "HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok").unwrap();
+    s.flush().unwrap();
+    Some(String::from_utf8(body).unwrap())
+}
+
 /// A webhook on 127.0.0.1 answering `status` to every request, collecting the bodies.
 fn webhook(status: &'static str, max: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -322,28 +352,10 @@ fn webhook(status: &'static str, max: usize) -> (String, std::thread::JoinHandle
     let h = std::thread::spawn(move || {
         let mut bodies = Vec::new();
         for stream in listener.incoming().take(max) {
-            let mut s = stream.unwrap();
+            let s = stream.unwrap();
             s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
                 .unwrap();
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut first = String::new();
-            r.read_line(&mut first).unwrap();
-            assert!(first.starts_with("POST /hook HTTP/1.1"), "{first}");
-            loop {
-                let mut l = String::new();
-                r.read_line(&mut l).unwrap();
-                if l == "\r\n" || l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).unwrap();
-            bodies.push(String::from_utf8(body).unwrap());
-            write!(s, "HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok").unwrap();
+            bodies.extend(serve_one(s, status));
             if !status.starts_with('2') {
                 break;
             }
@@ -351,6 +363,182 @@ fn webhook(status: &'static str, max: usize) -> (String, std::thread::JoinHandle
         bodies
     });
     (url, h)
+}
+
+/// Runs `openssl` (Debian's; .ci/run installs it) in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl runs (apt-get install -y openssl)");
+    assert!(o.status.success(), "openssl {args:?}: {}", err(&o));
+}
+
+/// A throwaway CA (`ca.pem`) and a server certificate it signed for the IP address
+/// 127.0.0.1 (`server.pem`, key `server.key`), made in `dir` for this test only.
+fn test_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rehearse test CA",
+    ]);
+    openssl(dir, &a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(dir, &a);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+/// An https webhook on 127.0.0.1 serving `dir`'s test certificate, answering 200 to
+/// up to `max` connections, collecting the bodies (a refused handshake adds none).
+fn https_webhook(dir: &Path, max: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/hook", listener.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for stream in listener.incoming().take(max) {
+            let s = stream.unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            match serve_one(&mut tls, "200 OK") {
+                Some(b) => bodies.push(b),
+                None => break,
+            }
+            tls.conn.send_close_notify();
+            let _ = tls.conn.complete_io(&mut tls.sock);
+        }
+        bodies
+    });
+    (url, h)
+}
+
+#[test]
+fn post_sends_the_updates_over_https_verifying_the_certificate() {
+    let d = tempfile::tempdir().unwrap();
+    test_pki(d.path());
+    let up = d.path().join("up.ndjson");
+    let ca = d.path().join("ca.pem");
+    let (url, h) = https_webhook(d.path(), 4);
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--updates",
+            up.to_str().unwrap(),
+            "--post",
+            &url,
+            "--cacert",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 updates posted to https://"));
+    let bodies = h.join().unwrap();
+    let lines: Vec<String> = read(&up).lines().map(str::to_string).collect();
+    assert_eq!(bodies, lines);
+
+    // Without --cacert the machine's trust store does not know the test CA: refused,
+    // nothing sent.
+    let (url, h) = https_webhook(d.path(), 1);
+    let o = run_in(root(), &["report", "datasets/demo", "--post", &url]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("message 1: TLS with the webhook failed"),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("--cacert FILE"), "{}", err(&o));
+    assert!(h.join().unwrap().is_empty());
+
+    // A CA that did not sign the server's certificate: refused too.
+    let (url, h) = https_webhook(d.path(), 1);
+    let server = d.path().join("server.pem");
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--post",
+            &url,
+            "--cacert",
+            server.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("TLS with the webhook failed"),
+        "{}",
+        err(&o)
+    );
+    assert!(h.join().unwrap().is_empty());
 }
 
 #[test]
@@ -387,7 +575,7 @@ fn post_sends_every_update_to_the_webhook_in_order() {
 }
 
 #[test]
-fn report_needs_an_output_and_a_plain_http_webhook() {
+fn report_needs_an_output_a_web_url_and_a_usable_ca_file() {
     let o = run_in(root(), &["report", "datasets/demo"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -397,15 +585,44 @@ fn report_needs_an_output_and_a_plain_http_webhook() {
     );
     let o = run_in(
         root(),
+        &["report", "datasets/demo", "--post", "ftp://hooks.example/x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("not an http:// or https:// URL"),
+        "{}",
+        err(&o)
+    );
+    // A CA file is for an https webhook, and must hold a certificate.
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--markdown",
+            "x.md",
+            "--cacert",
+            "Cargo.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let o = run_in(
+        root(),
         &[
             "report",
             "datasets/demo",
             "--post",
-            "https://hooks.example/x",
+            "https://127.0.0.1:9/hook",
+            "--cacert",
+            "Cargo.toml",
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("not an http:// URL"), "{}", err(&o));
+    assert!(
+        err(&o).contains("--cacert Cargo.toml: it holds no certificate"),
+        "{}",
+        err(&o)
+    );
     let o = run_in(root(), &["report", "--markdown", "x.md"]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
 }
