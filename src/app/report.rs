@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use crate::analytics::{AnalyticsPolicy, FunnelAnalysis};
 use crate::engine::Setup;
 use crate::input::Millis;
-use crate::output::record::{RecordMeta, read_record};
-use crate::output::ship::{self, FunnelNote, ShipRoom};
+use crate::output::record::{RecordExtras, RecordMeta, TickDisplay, read_record_with};
+use crate::output::ship::{self, DashFunnel, FunnelNote, ShipRoom};
 use crate::output::write_atomic;
 use crate::pii::{PiiDetector, redact_message};
 use crate::source::read::ReadOptions;
+use crate::verdict::TickRecord;
 
 use super::replay::replay_dir;
 use super::{AppError, Context, Output};
@@ -75,12 +76,12 @@ fn funnel_note(
 /// p95 (the last `window` intervals up to the tick, not before its stage's start), from
 /// the fold's display sketches, nearest rank; `None` below the minimum of requests.
 fn p50_per_tick(
-    room: &ShipRoom,
+    ticks: &[&TickRecord],
     folded: &crate::engine::Folded,
     policy: &crate::policy::Policy,
 ) -> Vec<Option<f64>> {
     use crate::engine::fold::slot;
-    room.ticks
+    ticks
         .iter()
         .map(|t| {
             let k = t.k as usize;
@@ -108,30 +109,29 @@ fn p50_per_tick(
 }
 
 /// Probes passed and failed (bad status or schema) in each tick record's interval
-/// `(at - tick, at]`.
-fn probes_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<(u32, u32)> {
-    room.ticks
+/// `(at - tick, at]` (the fold keeps its probes sorted by time).
+fn probes_per_tick(ticks: &[&TickRecord], folded: &crate::engine::Folded) -> Vec<(u32, u32)> {
+    let probes = &folded.probes;
+    ticks
         .iter()
         .map(|t| {
-            let from = t.at - room.tick_ms;
-            folded
-                .probes
-                .iter()
-                .filter(|p| p.ts > from && p.ts <= t.at)
-                .fold((0, 0), |(ok, bad), p| {
-                    if p.result == crate::engine::fold::ProbeResult::Pass {
-                        (ok + 1, bad)
-                    } else {
-                        (ok, bad + 1)
-                    }
-                })
+            let from = t.at - folded.tick_ms;
+            let lo = probes.partition_point(|p| p.ts <= from);
+            let hi = probes.partition_point(|p| p.ts <= t.at);
+            probes[lo..hi.max(lo)].iter().fold((0, 0), |(ok, bad), p| {
+                if p.result == crate::engine::fold::ProbeResult::Pass {
+                    (ok + 1, bad)
+                } else {
+                    (ok, bad + 1)
+                }
+            })
         })
         .collect()
 }
 
 /// WAF blocks and rate-limited requests in each tick record's interval `(at - tick, at]`.
-fn security_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<[u64; 2]> {
-    room.ticks
+fn security_per_tick(ticks: &[&TickRecord], folded: &crate::engine::Folded) -> Vec<[u64; 2]> {
+    ticks
         .iter()
         .map(|t| match folded.interval(t.at) {
             Some(k) => [folded.security[k][0], folded.rate_limited[k]],
@@ -140,58 +140,136 @@ fn security_per_tick(room: &ShipRoom, folded: &crate::engine::Folded) -> Vec<[u6
         .collect()
 }
 
-/// Builds the pack of the settings' input.
-pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
+/// What the pack shows of a replay beyond its verdict events (the recording's extras):
+/// which gates had their data, the board note's early funnel and, when `dashboard`, the
+/// per-tick display columns and the dashboard's funnel section. `rehearse run --record`
+/// writes them into the recording, so a pack from it equals the pack from the dataset.
+pub fn extras(
+    replay: &super::replay::Replay,
+    policy: &crate::policy::Policy,
+    meta: &RecordMeta,
+    dashboard: bool,
+) -> Result<RecordExtras, AppError> {
+    let mut x = RecordExtras {
+        evaluated: Some(replay.run.evaluated.clone()),
+        ..RecordExtras::default()
+    };
+    let end = replay
+        .run
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            crate::verdict::VerdictEvent::Outcome { at, .. } => Some(*at),
+            _ => None,
+        })
+        .unwrap_or_else(|| meta.stages.last().map_or(meta.t0, |s| s.end));
+    let full = meta.stages.iter().find(|s| s.weight >= 1.0);
+    if let (Some(data), Some(full)) = (&replay.analytics, full) {
+        let note = funnel_note(data, &policy.file.analytics, full.start, end);
+        x.board_funnel = note
+            .map(|n| serde_json::to_string(&n))
+            .transpose()
+            .map_err(AppError::internal)?;
+    }
+    if !dashboard {
+        return Ok(x);
+    }
+    let ticks: Vec<&crate::verdict::TickRecord> = replay
+        .run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            crate::verdict::VerdictEvent::Tick(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let folded = &replay.folded;
+    let p50 = p50_per_tick(&ticks, folded, policy);
+    let probes = (!folded.probes.is_empty()).then(|| probes_per_tick(&ticks, folded));
+    let security = crate::engine::fold::stream_idx(crate::input::Stream::Security);
+    let security = folded.present[security].then(|| security_per_tick(&ticks, folded));
+    x.ticks = (0..ticks.len())
+        .map(|i| TickDisplay {
+            p50_ms: p50[i],
+            probes: probes.as_ref().map(|p| p[i]),
+            security: security.as_ref().map(|s| s[i]),
+        })
+        .collect();
+    if let Some(data) = &replay.analytics {
+        let dataset = meta.dataset.as_str();
+        let a = crate::analytics::analyze(data, &policy.file.analytics, dataset)
+            .map_err(AppError::internal)?;
+        let dash = serde_json::to_string(&DashFunnel::of(&a.report)).map_err(AppError::internal)?;
+        x.dashboard_funnel = Some(dash);
+    }
+    Ok(x)
+}
+
+/// A recording's extras that do not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: metadata `{key}` is not the JSON rehearse writes there: {source}")]
+pub struct BadExtras {
+    path: String,
+    key: &'static str,
+    source: serde_json::Error,
+}
+
+/// The pack of a run's events and extras.
+fn room_of(
+    meta: &RecordMeta,
+    events: &[crate::verdict::VerdictEvent],
+    x: &RecordExtras,
+    source: &str,
+) -> Result<ShipRoom, AppError> {
     let det = PiiDetector::new();
     let redact = |s: &str| redact_message(&det, s);
+    let mut room = ship::build(meta, events, x.evaluated.as_deref(), &redact);
+    let bad = |key, e| {
+        AppError::usage(BadExtras {
+            path: source.to_string(),
+            key,
+            source: e,
+        })
+    };
+    if let Some(t) = &x.board_funnel {
+        room.funnel = Some(serde_json::from_str(t).map_err(|e| bad("rehearse.board_funnel", e))?);
+    }
+    if let Some(t) = &x.dashboard_funnel {
+        room.analytics =
+            Some(serde_json::from_str(t).map_err(|e| bad("rehearse.dashboard_funnel", e))?);
+    }
+    if x.ticks.len() == room.ticks.len() && !x.ticks.is_empty() {
+        room.p50 = Some(x.ticks.iter().map(|t| t.p50_ms).collect());
+        if x.ticks.iter().all(|t| t.probes.is_some()) {
+            room.probes = Some(x.ticks.iter().filter_map(|t| t.probes).collect());
+        }
+        if x.ticks.iter().all(|t| t.security.is_some()) {
+            room.security = Some(x.ticks.iter().filter_map(|t| t.security).collect());
+        }
+    }
+    Ok(room)
+}
+
+/// Builds the pack of the settings' input.
+pub fn build_room(settings: &ReportSettings) -> Result<ShipRoom, AppError> {
     match &settings.input {
         ReportInput::Recording(path) => {
-            let (meta, events) = read_record(path).map_err(|e| {
+            let (meta, events, x) = read_record_with(path).map_err(|e| {
                 AppError::usage(Context::new(
                     format!("cannot read the recording {}", path.display()),
                     e,
                 ))
             })?;
-            Ok(ship::build(&meta, &events, None, &redact))
+            room_of(&meta, &events, &x, &path.display().to_string())
         }
         ReportInput::Dataset(dir) => {
             let replay =
                 replay_dir(&settings.setup, dir, settings.read).map_err(AppError::usage)?;
             let policy = &settings.setup.policy;
-            let dataset = dir.display().to_string();
-            let meta = RecordMeta::of_run(&replay.run, policy, &dataset);
-            let mut room = ship::build(
-                &meta,
-                &replay.run.events,
-                Some(&replay.run.evaluated),
-                &redact,
-            );
-            if let (Some(data), Some(full)) = (
-                &replay.analytics,
-                room.stages.iter().find(|s| s.weight >= 1.0),
-            ) {
-                room.funnel = funnel_note(data, &policy.file.analytics, full.start, room.end);
-            }
-            if settings.html.is_some() {
-                room.p50 = Some(p50_per_tick(&room, &replay.folded, policy));
-                if !replay.folded.probes.is_empty() {
-                    room.probes = Some(probes_per_tick(&room, &replay.folded));
-                }
-                let security = crate::engine::fold::stream_idx(crate::input::Stream::Security);
-                if replay.folded.present[security] {
-                    room.security = Some(security_per_tick(&room, &replay.folded));
-                }
-            }
-            if let Some(data) = replay
-                .analytics
-                .as_ref()
-                .filter(|_| settings.html.is_some())
-            {
-                let a = crate::analytics::analyze(data, &policy.file.analytics, &dataset)
-                    .map_err(AppError::internal)?;
-                room.analytics = Some(Box::new(a.report));
-            }
-            Ok(room)
+            let meta = RecordMeta::of_run(&replay.run, policy, &dir.display().to_string());
+            let x = extras(&replay, policy, &meta, settings.html.is_some())?;
+            room_of(&meta, &replay.run.events, &x, &dir.display().to_string())
         }
     }
 }

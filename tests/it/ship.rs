@@ -263,57 +263,88 @@ outcome = "rollback"
     }
 }
 
+/// Writes the whole pack (dashboard, checklist, updates) of `input`, run in `dir`, to
+/// files named `prefix` plus `.html`, `.md`, `.ndjson`, and returns the three texts.
+fn pack(dir: &Path, input: &[&str], prefix: &str) -> [String; 3] {
+    let (html, md, up) = (
+        format!("{prefix}.html"),
+        format!("{prefix}.md"),
+        format!("{prefix}.ndjson"),
+    );
+    let mut args = vec!["report"];
+    args.extend_from_slice(input);
+    args.extend(["--html", &html, "--markdown", &md, "--updates", &up]);
+    let o = run_in(dir, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    [html, md, up].map(|f| read(&dir.join(f)))
+}
+
 #[test]
-fn a_recording_gives_the_same_updates_as_the_dataset() {
+fn a_recording_gives_the_same_pack_as_the_dataset() {
     let d = tempfile::tempdir().unwrap();
-    generate(d.path(), CLEAN);
+    generate(d.path(), &clean_with_security());
     let o = run_in(d.path(), &["run", "ds", "--record", "run.arrow"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let [html_a, md_a, up_a] = pack(d.path(), &["--recording", "run.arrow"], "a");
+    let [html_b, md_b, up_b] = pack(d.path(), &["ds"], "b");
+    assert_eq!(up_a, up_b);
+    assert_eq!(md_a, md_b);
+    assert_eq!(html_a, html_b);
+    // The recording knew the funnel stream was there, and the early conversion.
+    assert!(
+        md_a.contains("- [x] tracking gap `tracking_gap` (go): **ok**"),
+        "{md_a}"
+    );
+    let board = up_a.lines().last().unwrap();
+    assert!(board.contains("📋 Board note"), "{board}");
+    assert!(board.contains(" visitors)"), "{board}");
+    assert!(!board.contains("not measured"), "{board}");
+}
+
+#[test]
+fn the_demo_pack_from_a_recording_equals_the_pack_from_the_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("demo.arrow");
     let o = run_in(
-        d.path(),
-        &[
-            "report",
-            "--recording",
-            "run.arrow",
-            "--updates",
-            "a.ndjson",
-            "--markdown",
-            "a.md",
-        ],
+        root(),
+        &["run", "datasets/demo", "--record", rec.to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let o = run_in(
-        d.path(),
-        &[
-            "report",
-            "ds",
-            "--updates",
-            "b.ndjson",
-            "--markdown",
-            "b.md",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let a = read(&d.path().join("a.ndjson"));
-    let b = read(&d.path().join("b.ndjson"));
-    // The recording has no funnel: the board note says so; every other line is equal.
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    assert_eq!(a.len(), b.len());
-    assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+    assert_eq!(o.status.code(), Some(4), "{}", err(&o));
+    // Absolute output paths: the binary runs in the repository (for datasets/demo).
+    let prefix = |p: &str| d.path().join(p).to_str().unwrap().to_string();
+    let texts = [
+        pack(
+            root(),
+            &["--recording", rec.to_str().unwrap()],
+            &prefix("rec"),
+        ),
+        pack(root(), &["datasets/demo"], &prefix("ds")),
+    ];
+    assert_eq!(texts[0][2], texts[1][2], "updates");
+    assert_eq!(texts[0][1], texts[1][1], "checklist");
+    assert_eq!(texts[0][0], texts[1][0], "dashboard");
+    // And the recording's dashboard is the full one: the p50, probe results, security
+    // events per tick, the funnel, fees and ledger.
+    let page = &texts[0][0];
+    let data = page_data(page);
     assert!(
-        a.last()
-            .unwrap()
-            .contains("early funnel conversion (free -> paid): not measured")
-    );
-    // Stage-end gates a recording cannot vouch for read "no breach recorded".
-    let md = read(&d.path().join("a.md"));
-    assert!(
-        md.contains("- [x] tracking gap `tracking_gap` (go): **no breach recorded**"),
-        "{md}"
+        chart_line(&data, "latency", "p50")
+            .iter()
+            .any(Option::is_some)
     );
     assert!(
-        read(&d.path().join("b.md")).contains("- [x] tracking gap `tracking_gap` (go): **ok**")
+        chart_line(&data, "probes", "passed")
+            .iter()
+            .any(|v| v.unwrap() > 0.0)
     );
+    assert!(
+        chart_line(&data, "security-events", "rate limited")
+            .iter()
+            .any(|v| v.unwrap() > 0.0)
+    );
+    assert!(page.contains("<h3>Tracking gaps</h3>"));
+    assert!(page.contains("<td>fee violations</td>"));
+    assert!(!page.contains("No funnel or ledger stream"));
 }
 
 /// Reads one POST from a webhook client, checks its request line, answers `status` and
