@@ -1,10 +1,13 @@
 //! `rehearse report`: the ship-room pack of a rollout rehearsal. Replays a dataset (or
 //! reads a recorded event log), builds [`crate::output::ship::ShipRoom`] from the verdict
-//! events, and writes what was asked: `--html` (the dashboard), `--markdown` (the go/no-go
+//! events and what the replay measured beside them ([`extras`], which `rehearse run
+//! --record` also writes into the recording, so both inputs give the same pack), and
+//! writes what was asked: `--html` (the dashboard), `--markdown` (the go/no-go
 //! checklist), `--updates` (Slack Block Kit NDJSON), and `--post URL` sends the updates
-//! to a webhook (`https://` verified against the machine's trust store or `--cacert`). Every free-text detail is passed through the PII detectors' redaction.
-//! Exit status 0 when every file was written (the outcome is in the files), 2 for
-//! unusable input, 1 when a file cannot be written or the webhook refuses.
+//! to a webhook (`https://` verified against the machine's trust store or `--cacert`).
+//! Every free-text detail is passed through the PII detectors' redaction. Exit status 0
+//! when every file was written (the outcome is in the files), 2 for unusable input, 1
+//! when a file cannot be written or the webhook refuses.
 
 use std::path::PathBuf;
 
@@ -175,7 +178,7 @@ pub fn extras(
     if !dashboard {
         return Ok(x);
     }
-    let ticks: Vec<&crate::verdict::TickRecord> = replay
+    let ticks: Vec<&TickRecord> = replay
         .run
         .events
         .iter()
