@@ -313,9 +313,12 @@ pub struct ReportArgs {
     /// Write the status updates (Slack Block Kit messages, one JSON object per line).
     #[arg(long, value_name = "FILE")]
     pub updates: Option<PathBuf>,
-    /// Send the status updates to this webhook (http:// URL), one POST per message.
+    /// Send the status updates to this webhook (http:// or https:// URL), one POST per message.
     #[arg(long, value_name = "URL")]
     pub post: Option<String>,
+    /// Verify an https:// --post webhook against the CA certificates in this PEM file instead of the machine's trust store.
+    #[arg(long, value_name = "FILE", requires = "post")]
+    pub cacert: Option<PathBuf>,
     /// What to do with a bad row: stop with an error (fail) or skip and count it (skip).
     #[arg(long, value_enum, default_value = "fail")]
     pub on_error: OnErrorArg,
@@ -682,6 +685,7 @@ impl ReportArgs {
             markdown: self.markdown.clone(),
             updates: self.updates.clone(),
             post: self.post.clone(),
+            cacert: self.cacert.clone(),
         })
     }
 }

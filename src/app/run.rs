@@ -41,7 +41,9 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
     }
     if let Some(path) = &settings.record {
         let meta = record::RecordMeta::of_run(&replay.run, policy, &dataset);
-        record::write_record(path, &meta, &replay.run.events).map_err(|e| {
+        // What `rehearse report --recording` shows beyond the events.
+        let extras = super::report::extras(&replay, policy, &meta, true)?;
+        record::write_record_with(path, &meta, &replay.run.events, &extras).map_err(|e| {
             AppError::internal(Context::new(
                 format!("cannot write the recording {}", path.display()),
                 e,

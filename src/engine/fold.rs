@@ -97,6 +97,9 @@ pub struct Folded {
     pub infra_has_queue: bool,
     /// `waf_block`, `auth_failure` counts per tick interval.
     pub security: Vec<[u64; 2]>,
+    /// `rate_limited` security events per tick interval (no gate judges them; the
+    /// ship-room dashboard charts them beside the WAF blocks).
+    pub rate_limited: Vec<u64>,
     /// Per kind, events in `[T0 - baseline, T0)`.
     pub security_pre: [u64; 2],
     pub security_earliest: Option<Millis>,
@@ -175,6 +178,7 @@ impl Folded {
             infra_has_db: false,
             infra_has_queue: false,
             security: vec![[0; 2]; ticks],
+            rate_limited: vec![0; ticks],
             security_pre: [0; 2],
             security_earliest: None,
             pii: vec![0; ticks],
@@ -278,6 +282,7 @@ impl Folded {
             infra_has_db: false,
             infra_has_queue: false,
             security: Vec::new(),
+            rate_limited: Vec::new(),
             security_pre: [0; 2],
             security_earliest: None,
             pii: Vec::new(),
@@ -435,11 +440,10 @@ impl Folded {
             SecurityKind::RateLimited => None,
         };
         match self.interval(ts) {
-            Some(k) => {
-                if let Some(i) = idx {
-                    self.security[k][i] += 1;
-                }
-            }
+            Some(k) => match idx {
+                Some(i) => self.security[k][i] += 1,
+                None => self.rate_limited[k] += 1,
+            },
             None => {
                 self.count_outside(si, ts);
                 if let Some(i) = idx

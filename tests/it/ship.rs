@@ -1,7 +1,8 @@
 //! `rehearse report`, the ship-room pack, end to end through the binary: the go/no-go
 //! checklist and the Slack status updates (snapshots), the board note after a complete
 //! rollout, no PII value in any file, the same pack from a recording, and `--post`
-//! against a local webhook on 127.0.0.1.
+//! against local webhooks on 127.0.0.1, plain and https (a throwaway CA made with
+//! openssl, trusted with `--cacert`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -262,57 +263,117 @@ outcome = "rollback"
     }
 }
 
+/// Writes the whole pack (dashboard, checklist, updates) of `input`, run in `dir`, to
+/// files named `prefix` plus `.html`, `.md`, `.ndjson`, and returns the three texts.
+fn pack(dir: &Path, input: &[&str], prefix: &str) -> [String; 3] {
+    let (html, md, up) = (
+        format!("{prefix}.html"),
+        format!("{prefix}.md"),
+        format!("{prefix}.ndjson"),
+    );
+    let mut args = vec!["report"];
+    args.extend_from_slice(input);
+    args.extend(["--html", &html, "--markdown", &md, "--updates", &up]);
+    let o = run_in(dir, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    [html, md, up].map(|f| read(&dir.join(f)))
+}
+
 #[test]
-fn a_recording_gives_the_same_updates_as_the_dataset() {
+fn a_recording_gives_the_same_pack_as_the_dataset() {
     let d = tempfile::tempdir().unwrap();
-    generate(d.path(), CLEAN);
+    generate(d.path(), &clean_with_security());
     let o = run_in(d.path(), &["run", "ds", "--record", "run.arrow"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let [html_a, md_a, up_a] = pack(d.path(), &["--recording", "run.arrow"], "a");
+    let [html_b, md_b, up_b] = pack(d.path(), &["ds"], "b");
+    assert_eq!(up_a, up_b);
+    assert_eq!(md_a, md_b);
+    assert_eq!(html_a, html_b);
+    // The recording knew the funnel stream was there, and the early conversion.
+    assert!(
+        md_a.contains("- [x] tracking gap `tracking_gap` (go): **ok**"),
+        "{md_a}"
+    );
+    let board = up_a.lines().last().unwrap();
+    assert!(board.contains("📋 Board note"), "{board}");
+    assert!(board.contains(" visitors)"), "{board}");
+    assert!(!board.contains("not measured"), "{board}");
+}
+
+#[test]
+fn the_demo_pack_from_a_recording_equals_the_pack_from_the_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("demo.arrow");
     let o = run_in(
-        d.path(),
-        &[
-            "report",
-            "--recording",
-            "run.arrow",
-            "--updates",
-            "a.ndjson",
-            "--markdown",
-            "a.md",
-        ],
+        root(),
+        &["run", "datasets/demo", "--record", rec.to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let o = run_in(
-        d.path(),
-        &[
-            "report",
-            "ds",
-            "--updates",
-            "b.ndjson",
-            "--markdown",
-            "b.md",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let a = read(&d.path().join("a.ndjson"));
-    let b = read(&d.path().join("b.ndjson"));
-    // The recording has no funnel: the board note says so; every other line is equal.
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    assert_eq!(a.len(), b.len());
-    assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+    assert_eq!(o.status.code(), Some(4), "{}", err(&o));
+    // Absolute output paths: the binary runs in the repository (for datasets/demo).
+    let prefix = |p: &str| d.path().join(p).to_str().unwrap().to_string();
+    let texts = [
+        pack(
+            root(),
+            &["--recording", rec.to_str().unwrap()],
+            &prefix("rec"),
+        ),
+        pack(root(), &["datasets/demo"], &prefix("ds")),
+    ];
+    assert_eq!(texts[0][2], texts[1][2], "updates");
+    assert_eq!(texts[0][1], texts[1][1], "checklist");
+    assert_eq!(texts[0][0], texts[1][0], "dashboard");
+    // And the recording's dashboard is the full one: the p50, probe results, security
+    // events per tick, the funnel, fees and ledger.
+    let page = &texts[0][0];
+    let data = page_data(page);
     assert!(
-        a.last()
-            .unwrap()
-            .contains("early funnel conversion (free -> paid): not measured")
-    );
-    // Stage-end gates a recording cannot vouch for read "no breach recorded".
-    let md = read(&d.path().join("a.md"));
-    assert!(
-        md.contains("- [x] tracking gap `tracking_gap` (go): **no breach recorded**"),
-        "{md}"
+        chart_line(&data, "latency", "p50")
+            .iter()
+            .any(Option::is_some)
     );
     assert!(
-        read(&d.path().join("b.md")).contains("- [x] tracking gap `tracking_gap` (go): **ok**")
+        chart_line(&data, "probes", "passed")
+            .iter()
+            .any(|v| v.unwrap() > 0.0)
     );
+    assert!(
+        chart_line(&data, "security-events", "rate limited")
+            .iter()
+            .any(|v| v.unwrap() > 0.0)
+    );
+    assert!(page.contains("<h3>Tracking gaps</h3>"));
+    assert!(page.contains("<td>fee violations</td>"));
+    assert!(!page.contains("No funnel or ledger stream"));
+}
+
+/// Reads one POST from a webhook client, checks its request line, answers `status` and
+/// returns the body (`None` when the client went away, e.g. a refused TLS handshake).
+fn serve_one<S: Read + Write>(s: S, status: &str) -> Option<String> {
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    let mut first = String::new();
+    r.read_line(&mut first).ok()?;
+    if first.is_empty() {
+        return None;
+    }
+    assert!(first.starts_with("POST /hook HTTP/1.1"), "{first}");
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).ok()?;
+        if l == "\r\n" || l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    let s = r.get_mut();
+    write!(s, "HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok").unwrap();
+    s.flush().unwrap();
+    Some(String::from_utf8(body).unwrap())
 }
 
 /// A webhook on 127.0.0.1 answering `status` to every request, collecting the bodies.
@@ -322,28 +383,10 @@ fn webhook(status: &'static str, max: usize) -> (String, std::thread::JoinHandle
     let h = std::thread::spawn(move || {
         let mut bodies = Vec::new();
         for stream in listener.incoming().take(max) {
-            let mut s = stream.unwrap();
+            let s = stream.unwrap();
             s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
                 .unwrap();
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut first = String::new();
-            r.read_line(&mut first).unwrap();
-            assert!(first.starts_with("POST /hook HTTP/1.1"), "{first}");
-            loop {
-                let mut l = String::new();
-                r.read_line(&mut l).unwrap();
-                if l == "\r\n" || l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).unwrap();
-            bodies.push(String::from_utf8(body).unwrap());
-            write!(s, "HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok").unwrap();
+            bodies.extend(serve_one(s, status));
             if !status.starts_with('2') {
                 break;
             }
@@ -351,6 +394,182 @@ fn webhook(status: &'static str, max: usize) -> (String, std::thread::JoinHandle
         bodies
     });
     (url, h)
+}
+
+/// Runs `openssl` (Debian's; .ci/run installs it) in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl runs (apt-get install -y openssl)");
+    assert!(o.status.success(), "openssl {args:?}: {}", err(&o));
+}
+
+/// A throwaway CA (`ca.pem`) and a server certificate it signed for the IP address
+/// 127.0.0.1 (`server.pem`, key `server.key`), made in `dir` for this test only.
+fn test_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rehearse test CA",
+    ]);
+    openssl(dir, &a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(dir, &a);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+/// An https webhook on 127.0.0.1 serving `dir`'s test certificate, answering 200 to
+/// up to `max` connections, collecting the bodies (a refused handshake adds none).
+fn https_webhook(dir: &Path, max: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/hook", listener.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for stream in listener.incoming().take(max) {
+            let s = stream.unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            match serve_one(&mut tls, "200 OK") {
+                Some(b) => bodies.push(b),
+                None => break,
+            }
+            tls.conn.send_close_notify();
+            let _ = tls.conn.complete_io(&mut tls.sock);
+        }
+        bodies
+    });
+    (url, h)
+}
+
+#[test]
+fn post_sends_the_updates_over_https_verifying_the_certificate() {
+    let d = tempfile::tempdir().unwrap();
+    test_pki(d.path());
+    let up = d.path().join("up.ndjson");
+    let ca = d.path().join("ca.pem");
+    let (url, h) = https_webhook(d.path(), 4);
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--updates",
+            up.to_str().unwrap(),
+            "--post",
+            &url,
+            "--cacert",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 updates posted to https://"));
+    let bodies = h.join().unwrap();
+    let lines: Vec<String> = read(&up).lines().map(str::to_string).collect();
+    assert_eq!(bodies, lines);
+
+    // Without --cacert the machine's trust store does not know the test CA: refused,
+    // nothing sent.
+    let (url, h) = https_webhook(d.path(), 1);
+    let o = run_in(root(), &["report", "datasets/demo", "--post", &url]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("message 1: TLS with the webhook failed"),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("--cacert FILE"), "{}", err(&o));
+    assert!(h.join().unwrap().is_empty());
+
+    // A CA that did not sign the server's certificate: refused too.
+    let (url, h) = https_webhook(d.path(), 1);
+    let server = d.path().join("server.pem");
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--post",
+            &url,
+            "--cacert",
+            server.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("TLS with the webhook failed"),
+        "{}",
+        err(&o)
+    );
+    assert!(h.join().unwrap().is_empty());
 }
 
 #[test]
@@ -387,7 +606,7 @@ fn post_sends_every_update_to_the_webhook_in_order() {
 }
 
 #[test]
-fn report_needs_an_output_and_a_plain_http_webhook() {
+fn report_needs_an_output_a_web_url_and_a_usable_ca_file() {
     let o = run_in(root(), &["report", "datasets/demo"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -397,15 +616,44 @@ fn report_needs_an_output_and_a_plain_http_webhook() {
     );
     let o = run_in(
         root(),
+        &["report", "datasets/demo", "--post", "ftp://hooks.example/x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("not an http:// or https:// URL"),
+        "{}",
+        err(&o)
+    );
+    // A CA file is for an https webhook, and must hold a certificate.
+    let o = run_in(
+        root(),
+        &[
+            "report",
+            "datasets/demo",
+            "--markdown",
+            "x.md",
+            "--cacert",
+            "Cargo.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let o = run_in(
+        root(),
         &[
             "report",
             "datasets/demo",
             "--post",
-            "https://hooks.example/x",
+            "https://127.0.0.1:9/hook",
+            "--cacert",
+            "Cargo.toml",
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("not an http:// URL"), "{}", err(&o));
+    assert!(
+        err(&o).contains("--cacert Cargo.toml: it holds no certificate"),
+        "{}",
+        err(&o)
+    );
     let o = run_in(root(), &["report", "--markdown", "x.md"]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
 }
@@ -590,8 +838,9 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
     );
     let charts = attr("<body", "data-rendered").expect("the charts were drawn");
     let n: usize = charts.parse().unwrap();
-    // Nine gate dashboards and, from a replay of a dataset with probes, probe results.
-    assert_eq!(n, 10, "{n} charts");
+    // Nine gate dashboards and, from a replay of a dataset with probes and security
+    // events, probe results and the WAF blocks and rate-limited requests per tick.
+    assert_eq!(n, 11, "{n} charts");
     let mut seen = 0;
     for (i, _) in dom.match_indices("<div class=\"chart\" id=\"chart-") {
         let head = &dom[i..i + dom[i..].find('>').unwrap()];
@@ -609,6 +858,10 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
         "id=\"chart-latency\" data-expected=\"{ticks}\" data-points=\"{ticks}\" data-series=\"5\""
     );
     assert!(dom.contains(&latency), "{latency}");
+    let security = format!(
+        "id=\"chart-security-events\" data-expected=\"{ticks}\" data-points=\"{ticks}\" data-series=\"2\""
+    );
+    assert!(dom.contains(&security), "{security}");
     // The p50 has data exactly where the p95 has, and never exceeds it.
     let json = page
         .split("id=\"rehearse-data\">")
@@ -695,4 +948,111 @@ fn the_demo_dashboard_renders_in_headless_chromium() {
         .filter(|w| &w[..marker.len()] == marker && w[marker.len()] != b's')
         .count();
     assert!(pages >= 2, "{pages} page markers");
+}
+
+/// The dashboard's data (the JSON the page's script draws).
+fn page_data(page: &str) -> serde_json::Value {
+    let json = page
+        .split("id=\"rehearse-data\">")
+        .nth(1)
+        .and_then(|r| r.split("</script>").next())
+        .expect("the page carries its data")
+        .replace("<\\/", "</");
+    serde_json::from_str(&json).unwrap()
+}
+
+/// The values of one line of one chart, `None` where the chart has a gap.
+fn chart_line(data: &serde_json::Value, chart: &str, label: &str) -> Vec<Option<f64>> {
+    let c = data["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chart)
+        .unwrap_or_else(|| panic!("no chart {chart}"));
+    c["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == label)
+        .unwrap_or_else(|| panic!("no line {label} in {chart}"))["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64())
+        .collect()
+}
+
+/// A clean rollout with a security stream: WAF blocks, auth failures and rate-limited
+/// requests throughout.
+fn clean_with_security() -> String {
+    CLEAN.replace(
+        "rps = 8.0",
+        "rps = 8.0\nstreams = [\"probes\", \"security\"]",
+    )
+}
+
+#[test]
+fn the_dashboard_charts_waf_blocks_and_rate_limited_requests_per_tick() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &clean_with_security());
+    let o = run_in(d.path(), &["report", "ds", "--html", "r.html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let page = read(&d.path().join("r.html"));
+    assert!(page.contains("id=\"chart-security-events\""));
+    let data = page_data(&page);
+    let t: Vec<i64> = data["t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() * 1000)
+        .collect();
+    let tick = t[1] - t[0];
+    // Count the security stream's rows by kind into the tick intervals `(at - tick, at]`.
+    let csv = read(&d.path().join("ds/security.csv"));
+    let (mut waf, mut limited) = (vec![0u64; t.len()], vec![0u64; t.len()]);
+    let (mut waf_rows, mut limited_rows) = (0, 0);
+    for line in csv.lines().skip(1) {
+        let mut f = line.split(',');
+        let ts = rehearse::time::parse_rfc3339(f.next().unwrap()).unwrap();
+        let kind = f.next().unwrap();
+        let Some(i) = t.iter().position(|&at| ts > at - tick && ts <= at) else {
+            continue;
+        };
+        match kind {
+            "waf_block" => {
+                waf[i] += 1;
+                waf_rows += 1;
+            }
+            "rate_limited" => {
+                limited[i] += 1;
+                limited_rows += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        waf_rows > 100 && limited_rows > 100,
+        "{waf_rows} {limited_rows}"
+    );
+    let as_counts = |v: Vec<Option<f64>>| -> Vec<u64> {
+        v.into_iter()
+            .map(|x| x.expect("a count at every tick") as u64)
+            .collect()
+    };
+    assert_eq!(
+        as_counts(chart_line(&data, "security-events", "waf blocks")),
+        waf
+    );
+    assert_eq!(
+        as_counts(chart_line(&data, "security-events", "rate limited")),
+        limited
+    );
+
+    // Without a security stream there is nothing to chart: no empty chart.
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), CLEAN);
+    let o = run_in(d.path(), &["report", "ds", "--html", "r.html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let page = read(&d.path().join("r.html"));
+    assert!(!page.contains("security-events"));
 }

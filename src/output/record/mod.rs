@@ -16,8 +16,8 @@ mod write;
 #[cfg(test)]
 mod fixtures;
 
-pub use read::read_record;
-pub use write::write_record;
+pub use read::{read_record, read_record_with};
+pub use write::{write_record, write_record_with};
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +39,49 @@ const KEY_TICK_MS: &str = "rehearse.tick_ms";
 const KEY_DATASET: &str = "rehearse.dataset";
 const KEY_POLICY: &str = "rehearse.policy";
 const KEY_STAGES: &str = "rehearse.stages";
+const KEY_EVALUATED: &str = "rehearse.evaluated";
+const KEY_BOARD_FUNNEL: &str = "rehearse.board_funnel";
+const KEY_DASHBOARD_FUNNEL: &str = "rehearse.dashboard_funnel";
+
+/// What `rehearse report` shows of a run that its verdict events do not carry, so that a
+/// pack built from a recording equals the one built from the dataset: per tick, the
+/// display columns; for the run, which gates had their data, the board note's early
+/// funnel and the dashboard's funnel section (both JSON text, owned by the ship-room
+/// pack). A recording written without them (or before they existed) reads back with
+/// the default: nothing known.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordExtras {
+    /// One per `tick` event, in event order (empty: not recorded).
+    pub ticks: Vec<TickDisplay>,
+    /// Each gate and whether its stream or column was there.
+    pub evaluated: Option<Vec<(Gate, bool)>>,
+    pub board_funnel: Option<String>,
+    pub dashboard_funnel: Option<String>,
+}
+
+/// The display columns of one tick row: measured by the replay, judged by no gate.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TickDisplay {
+    /// The canary p50 latency (ms) over the tick's window.
+    pub p50_ms: Option<f64>,
+    /// Probes passed and failed in the tick's interval (the dataset has probes).
+    pub probes: Option<(u32, u32)>,
+    /// WAF blocks and rate-limited requests in the tick's interval (the dataset has a
+    /// security stream).
+    pub security: Option<[u64; 2]>,
+}
+
+/// The display columns, added after every other column; a recording without them
+/// still reads (they are then unknown).
+fn display_columns() -> [(&'static str, DataType); 5] {
+    [
+        ("p50_ms", DataType::Float64),
+        ("probes_passed", DataType::UInt32),
+        ("probes_failed", DataType::UInt32),
+        ("waf_blocks", DataType::UInt64),
+        ("rate_limited", DataType::UInt64),
+    ]
+}
 
 /// Metadata stored in the Arrow schema's metadata (string key/values).
 #[derive(Clone, Debug, PartialEq)]
@@ -179,6 +222,55 @@ fn rfc3339_checked(ms: Millis, what: &str) -> Result<String, String> {
     }
 }
 
+/// The extras' metadata keys (only those known).
+fn extras_to_map(x: &RecordExtras, map: &mut HashMap<String, String>) -> Result<(), String> {
+    if let Some(ev) = &x.evaluated {
+        let pairs: Vec<(&str, bool)> = ev.iter().map(|(g, ok)| (g.as_str(), *ok)).collect();
+        let text = serde_json::to_string(&pairs)
+            .map_err(|e| format!("cannot encode the evaluated gates: {e}"))?;
+        map.insert(KEY_EVALUATED.to_string(), text);
+    }
+    if let Some(t) = &x.board_funnel {
+        map.insert(KEY_BOARD_FUNNEL.to_string(), t.clone());
+    }
+    if let Some(t) = &x.dashboard_funnel {
+        map.insert(KEY_DASHBOARD_FUNNEL.to_string(), t.clone());
+    }
+    Ok(())
+}
+
+/// The extras' metadata keys read back (the per-tick columns are read with the rows).
+fn extras_from_schema(path: &Path, schema: &Schema) -> Result<RecordExtras, RecordError> {
+    let md = schema.metadata();
+    let evaluated = match md.get(KEY_EVALUATED) {
+        None => None,
+        Some(text) => {
+            let pairs: Vec<(String, bool)> =
+                serde_json::from_str(text).map_err(|e| RecordError::Invalid {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "metadata `{KEY_EVALUATED}` is not a JSON array of [gate, bool] pairs: {e}"
+                    ),
+                })?;
+            let mut out = Vec::with_capacity(pairs.len());
+            for (id, ok) in pairs {
+                let g = Gate::parse(&id).ok_or_else(|| RecordError::Invalid {
+                    path: path.to_path_buf(),
+                    problem: format!("metadata `{KEY_EVALUATED}` names an unknown gate `{id}`"),
+                })?;
+                out.push((g, ok));
+            }
+            Some(out)
+        }
+    };
+    Ok(RecordExtras {
+        ticks: Vec::new(),
+        evaluated,
+        board_funnel: md.get(KEY_BOARD_FUNNEL).cloned(),
+        dashboard_funnel: md.get(KEY_DASHBOARD_FUNNEL).cloned(),
+    })
+}
+
 fn meta_to_map(meta: &RecordMeta) -> Result<HashMap<String, String>, String> {
     let mut seen = HashMap::new();
     let mut stages = Vec::with_capacity(meta.stages.len());
@@ -218,6 +310,11 @@ fn record_schema(metadata: HashMap<String, String>) -> Schema {
     let fields: Vec<Field> = columns()
         .into_iter()
         .map(|(n, t, null)| Field::new(n, t, null))
+        .chain(
+            display_columns()
+                .into_iter()
+                .map(|(n, t)| Field::new(n, t, true)),
+        )
         .collect();
     Schema::new_with_metadata(fields, metadata)
 }
@@ -317,6 +414,16 @@ fn check_columns(path: &Path, schema: &Schema) -> Result<(), RecordError> {
             (want, got) => want == got,
         };
         if !ok {
+            return Err(RecordError::NotARecording {
+                path: path.to_path_buf(),
+                problem: format!("column `{name}` is {}, expected {ty}", field.data_type()),
+            });
+        }
+    }
+    for (name, ty) in display_columns() {
+        if let Ok(field) = schema.field_with_name(name)
+            && field.data_type() != &ty
+        {
             return Err(RecordError::NotARecording {
                 path: path.to_path_buf(),
                 problem: format!("column `{name}` is {}, expected {ty}", field.data_type()),
@@ -423,6 +530,11 @@ mod tests {
             ("follow_up", DataType::Utf8),
             ("reasons", DataType::Utf8),
             ("outcome", DataType::Utf8),
+            ("p50_ms", DataType::Float64),
+            ("probes_passed", DataType::UInt32),
+            ("probes_failed", DataType::UInt32),
+            ("waf_blocks", DataType::UInt64),
+            ("rate_limited", DataType::UInt64),
         ] {
             assert_eq!(
                 schema.field_with_name(name).unwrap().data_type(),
@@ -430,7 +542,9 @@ mod tests {
                 "{name}"
             );
         }
-        assert_eq!(schema.fields().len(), 7 + 5 * Gate::ALL.len() + 11);
+        assert_eq!(schema.fields().len(), 7 + 5 * Gate::ALL.len() + 11 + 5);
+        // The display columns come last (columns are only ever added).
+        assert_eq!(schema.fields().last().unwrap().name(), "rate_limited");
         assert_eq!(schema.field(0).name(), "seq");
         assert!(!schema.field(0).is_nullable());
         let md = schema.metadata();

@@ -14,7 +14,8 @@ use arrow_array::{
 use arrow_ipc::reader::FileReader;
 
 use super::{
-    KEY_STAGES, RecordError, RecordMeta, check_columns, gate_col, gate_slot, meta_from_schema,
+    KEY_STAGES, RecordError, RecordExtras, RecordMeta, TickDisplay, check_columns,
+    extras_from_schema, gate_col, gate_slot, meta_from_schema,
 };
 use crate::verdict::{
     Evidence, FollowUp, Gate, GateState, GateTick, Outcome, TickRecord, Verdict, VerdictEvent,
@@ -84,6 +85,20 @@ struct Cols<'a> {
     verdict: &'a StringArray,
     reasons: &'a StringArray,
     outcome: &'a StringArray,
+    /// The display columns, absent from recordings made before they existed.
+    p50_ms: Option<&'a Float64Array>,
+    probes_passed: Option<&'a UInt32Array>,
+    probes_failed: Option<&'a UInt32Array>,
+    waf_blocks: Option<&'a UInt64Array>,
+    rate_limited: Option<&'a UInt64Array>,
+}
+
+/// An optional column: absent is `None`, present with the wrong type an error.
+fn opt_col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
+    match batch.column_by_name(name) {
+        None => Ok(None),
+        Some(_) => col(batch, name).map(Some),
+    }
 }
 
 pub(super) fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
@@ -139,6 +154,11 @@ impl<'a> Cols<'a> {
             verdict: col(b, "verdict")?,
             reasons: col(b, "reasons")?,
             outcome: col(b, "outcome")?,
+            p50_ms: opt_col(b, "p50_ms")?,
+            probes_passed: opt_col(b, "probes_passed")?,
+            probes_failed: opt_col(b, "probes_failed")?,
+            waf_blocks: opt_col(b, "waf_blocks")?,
+            rate_limited: opt_col(b, "rate_limited")?,
         })
     }
 }
@@ -256,8 +276,29 @@ fn decode_row(
     })
 }
 
+/// The display columns of tick row `i`: each pair known only when both halves are.
+fn display_of(c: &Cols, i: usize) -> TickDisplay {
+    let get = |a: Option<&UInt32Array>| a.and_then(|a| opt(a, i));
+    let get64 = |a: Option<&UInt64Array>| a.and_then(|a| opt(a, i));
+    TickDisplay {
+        p50_ms: c.p50_ms.and_then(|a| opt(a, i)),
+        probes: get(c.probes_passed).zip(get(c.probes_failed)),
+        security: get64(c.waf_blocks)
+            .zip(get64(c.rate_limited))
+            .map(|(w, r)| [w, r]),
+    }
+}
+
 /// Reads a recording back: the metadata and the events, equal to what was written.
 pub fn read_record(path: &Path) -> Result<(RecordMeta, Vec<VerdictEvent>), RecordError> {
+    read_record_with(path).map(|(m, e, _)| (m, e))
+}
+
+/// Reads a recording back with its extras (empty `ticks` when the file has no display
+/// columns or none of its tick rows has a display value).
+pub fn read_record_with(
+    path: &Path,
+) -> Result<(RecordMeta, Vec<VerdictEvent>, RecordExtras), RecordError> {
     let file = File::open(path).map_err(|source| RecordError::Io {
         path: path.to_path_buf(),
         what: "cannot open",
@@ -271,6 +312,7 @@ pub fn read_record(path: &Path) -> Result<(RecordMeta, Vec<VerdictEvent>), Recor
         })?;
     let schema = reader.schema();
     let meta = meta_from_schema(path, &schema)?;
+    let mut extras = extras_from_schema(path, &schema)?;
     check_columns(path, &schema)?;
     let mut stage_idx: HashMap<&str, usize> = HashMap::with_capacity(meta.stages.len());
     for (i, s) in meta.stages.iter().enumerate() {
@@ -304,10 +346,16 @@ pub fn read_record(path: &Path) -> Result<(RecordMeta, Vec<VerdictEvent>), Recor
             }
             let event =
                 decode_row(&cols, i, &stage_idx).map_err(|p| invalid(format!("row {row}: {p}")))?;
+            if matches!(event, VerdictEvent::Tick(_)) {
+                extras.ticks.push(display_of(&cols, i));
+            }
             events.push(event);
         }
     }
-    Ok((meta, events))
+    if extras.ticks.iter().all(|t| *t == TickDisplay::default()) {
+        extras.ticks.clear();
+    }
+    Ok((meta, events, extras))
 }
 
 #[cfg(test)]
@@ -446,6 +494,76 @@ mod tests {
     }
 
     #[test]
+    fn extras_round_trip_and_older_recordings_read_without_them() {
+        use super::super::{RecordExtras, TickDisplay, write_record_with};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.arrow");
+        let (m, ev) = (
+            super::super::fixtures::meta(),
+            super::super::fixtures::events(),
+        );
+        let ticks = ev
+            .iter()
+            .filter(|e| matches!(e, VerdictEvent::Tick(_)))
+            .count();
+        assert!(ticks >= 2);
+        let x = RecordExtras {
+            ticks: (0..ticks)
+                .map(|i| TickDisplay {
+                    p50_ms: (i > 0).then_some(i as f64 + 0.25),
+                    probes: Some((i as u32, 1)),
+                    security: Some([i as u64 * 3, 7]),
+                })
+                .collect(),
+            evaluated: Some(vec![
+                (Gate::Availability, true),
+                (Gate::CacheHeaderScope, false),
+            ]),
+            board_funnel: Some("{\"visitors\":3,\"paying\":1}".into()),
+            dashboard_funnel: Some("{}".into()),
+        };
+        write_record_with(&path, &m, &ev, &x).unwrap();
+        let (m2, ev2, x2) = read_record_with(&path).unwrap();
+        assert_eq!((m2, ev2), (m.clone(), ev.clone()));
+        assert_eq!(x2, x);
+
+        // A tick display row per tick event, or none.
+        let mut short = x.clone();
+        short.ticks.pop();
+        let msg = write_record_with(&path, &m, &ev, &short)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("tick display rows for"), "{msg}");
+
+        // A recording made before the display columns and extras keys existed: the same
+        // events, nothing known beyond them.
+        let plain = dir.path().join("plain.arrow");
+        super::super::write_record(&plain, &m, &ev).unwrap();
+        let reader = FileReader::try_new(File::open(&plain).unwrap(), None).unwrap();
+        let schema = reader.schema();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| {
+                ![
+                    "p50_ms",
+                    "probes_passed",
+                    "probes_failed",
+                    "waf_blocks",
+                    "rate_limited",
+                ]
+                .contains(&schema.field(i).name().as_str())
+            })
+            .collect();
+        let old_schema = schema.project(&keep).unwrap();
+        let batches: Vec<RecordBatch> =
+            reader.map(|b| b.unwrap().project(&keep).unwrap()).collect();
+        let old = dir.path().join("old.arrow");
+        write_raw(&old, old_schema, &batches);
+        let (m3, ev3, x3) = read_record_with(&old).unwrap();
+        assert_eq!((m3, ev3), (m, ev));
+        assert_eq!(x3, RecordExtras::default());
+    }
+
+    #[test]
     fn rejects_rows_that_do_not_decode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.arrow");
@@ -456,6 +574,7 @@ mod tests {
             &meta(),
             0,
             &VerdictEvent::StageStarted { stage: 0, at: T0 },
+            None,
         )
         .unwrap();
         let mut r = Row::empty();

@@ -14,7 +14,10 @@ use arrow_ipc::writer::FileWriter;
 use arrow_schema::SchemaRef;
 use tempfile::NamedTempFile;
 
-use super::{RecordError, RecordMeta, gate_slot, meta_to_map, record_schema};
+use super::{
+    RecordError, RecordExtras, RecordMeta, TickDisplay, extras_to_map, gate_slot, meta_to_map,
+    record_schema,
+};
 use crate::input::Millis;
 use crate::verdict::{Evidence, Gate, GateTick, VerdictEvent};
 
@@ -35,6 +38,7 @@ pub(super) struct Row<'a> {
     pub(super) verdict: Option<&'static str>,
     pub(super) reasons: Option<String>,
     pub(super) outcome: Option<&'static str>,
+    pub(super) display: Option<&'a TickDisplay>,
 }
 
 impl Row<'_> {
@@ -51,6 +55,7 @@ impl Row<'_> {
             verdict: None,
             reasons: None,
             outcome: None,
+            display: None,
         }
     }
 }
@@ -84,6 +89,11 @@ pub(super) struct Chunk {
     verdict: StringBuilder,
     reasons: StringBuilder,
     outcome: StringBuilder,
+    p50_ms: Float64Builder,
+    probes_passed: UInt32Builder,
+    probes_failed: UInt32Builder,
+    waf_blocks: UInt64Builder,
+    rate_limited: UInt64Builder,
 }
 
 impl Chunk {
@@ -113,6 +123,11 @@ impl Chunk {
             verdict: StringBuilder::new(),
             reasons: StringBuilder::new(),
             outcome: StringBuilder::new(),
+            p50_ms: Float64Builder::new(),
+            probes_passed: UInt32Builder::new(),
+            probes_failed: UInt32Builder::new(),
+            waf_blocks: UInt64Builder::new(),
+            rate_limited: UInt64Builder::new(),
         }
     }
 
@@ -143,6 +158,16 @@ impl Chunk {
         self.verdict.append_option(r.verdict);
         self.reasons.append_option(r.reasons.as_deref());
         self.outcome.append_option(r.outcome);
+        let d = r.display;
+        self.p50_ms.append_option(d.and_then(|d| d.p50_ms));
+        self.probes_passed
+            .append_option(d.and_then(|d| d.probes.map(|p| p.0)));
+        self.probes_failed
+            .append_option(d.and_then(|d| d.probes.map(|p| p.1)));
+        self.waf_blocks
+            .append_option(d.and_then(|d| d.security.map(|s| s[0])));
+        self.rate_limited
+            .append_option(d.and_then(|d| d.security.map(|s| s[1])));
     }
 
     pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
@@ -174,6 +199,11 @@ impl Chunk {
             Arc::new(self.verdict.finish()),
             Arc::new(self.reasons.finish()),
             Arc::new(self.outcome.finish()),
+            Arc::new(self.p50_ms.finish()),
+            Arc::new(self.probes_passed.finish()),
+            Arc::new(self.probes_failed.finish()),
+            Arc::new(self.waf_blocks.finish()),
+            Arc::new(self.rate_limited.finish()),
         ]);
         c
     }
@@ -192,12 +222,14 @@ fn event_name(e: &VerdictEvent) -> &'static str {
     }
 }
 
-/// Appends one event to the chunk, or says why it cannot be recorded.
+/// Appends one event to the chunk (a tick with its display columns, when known), or
+/// says why it cannot be recorded.
 pub(super) fn append_event(
     chunk: &mut Chunk,
     meta: &RecordMeta,
     seq: usize,
     e: &VerdictEvent,
+    display: Option<&TickDisplay>,
 ) -> Result<(), String> {
     let name = event_name(e);
     let stage_name =
@@ -231,6 +263,7 @@ pub(super) fn append_event(
                 *slot = Some(gt);
             }
             r.gates = Some(join_gates(t.gates.iter().map(|g| g.gate)));
+            r.display = display;
             t.at
         }
         VerdictEvent::Breach {
@@ -281,6 +314,7 @@ fn write_body<W: Write>(
     schema: &SchemaRef,
     meta: &RecordMeta,
     events: &[VerdictEvent],
+    extras: &RecordExtras,
 ) -> Result<(), RecordError> {
     let arrow_err = |source| RecordError::Arrow {
         path: path.to_path_buf(),
@@ -288,10 +322,18 @@ fn write_body<W: Write>(
         source,
     };
     let mut writer = FileWriter::try_new(w, schema).map_err(arrow_err)?;
+    let mut tick = 0usize;
     for (c, chunk_events) in events.chunks(BATCH_ROWS).enumerate() {
         let mut chunk = Chunk::new();
         for (i, e) in chunk_events.iter().enumerate() {
-            append_event(&mut chunk, meta, c * BATCH_ROWS + i, e).map_err(|problem| {
+            let display = match e {
+                VerdictEvent::Tick(_) => {
+                    tick += 1;
+                    extras.ticks.get(tick - 1)
+                }
+                _ => None,
+            };
+            append_event(&mut chunk, meta, c * BATCH_ROWS + i, e, display).map_err(|problem| {
                 RecordError::Unrecordable {
                     path: path.to_path_buf(),
                     problem,
@@ -310,10 +352,33 @@ pub fn write_record(
     meta: &RecordMeta,
     events: &[VerdictEvent],
 ) -> Result<(), RecordError> {
-    let metadata = meta_to_map(meta).map_err(|problem| RecordError::Unrecordable {
+    write_record_with(path, meta, events, &RecordExtras::default())
+}
+
+/// Like [`write_record`], with what the ship-room pack needs beyond the events
+/// (`extras.ticks` holds one entry per tick event, or none).
+pub fn write_record_with(
+    path: &Path,
+    meta: &RecordMeta,
+    events: &[VerdictEvent],
+    extras: &RecordExtras,
+) -> Result<(), RecordError> {
+    let unrecordable = |problem| RecordError::Unrecordable {
         path: path.to_path_buf(),
         problem,
-    })?;
+    };
+    let ticks = events
+        .iter()
+        .filter(|e| matches!(e, VerdictEvent::Tick(_)))
+        .count();
+    if !extras.ticks.is_empty() && extras.ticks.len() != ticks {
+        return Err(unrecordable(format!(
+            "{} tick display rows for {ticks} tick events",
+            extras.ticks.len()
+        )));
+    }
+    let mut metadata = meta_to_map(meta).map_err(unrecordable)?;
+    extras_to_map(extras, &mut metadata).map_err(unrecordable)?;
     let schema: SchemaRef = Arc::new(record_schema(metadata));
     let io_err = |what| {
         move |source| RecordError::Io {
@@ -338,7 +403,7 @@ pub fn write_record(
         .map_err(io_err("cannot create a temporary file in its directory"))?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
-        write_body(&mut w, path, &schema, meta, events)?;
+        write_body(&mut w, path, &schema, meta, events, extras)?;
         w.flush().map_err(io_err("cannot write"))?;
     }
     tmp.as_file().sync_all().map_err(io_err("cannot write"))?;

@@ -2,7 +2,8 @@
 //! Content-Security-Policy that forbids every network request) drawing the rollout with
 //! the vendored uPlot (MIT, `assets/uPlot.LICENSE`): one chart per dashboard over every
 //! tick (availability, latency, error rates, DB latency, queue depth, CPU and memory
-//! headroom, security events, findings, budget burn), with stage bands, threshold lines,
+//! headroom, security gates, findings, budget burn; from a replay, probe results and the
+//! WAF blocks and rate-limited requests per tick), with stage bands, threshold lines,
 //! breach and trigger markers and hover values; the verdict timeline; each stage's probe
 //! gates; the funnel (steps kept and excluded, conversion per platform and cohort,
 //! tracking gaps), fees and ledger findings. Script errors and CSP violations are
@@ -232,10 +233,22 @@ fn chart_data(room: &ShipRoom) -> Vec<Value> {
             ]}),
         );
     }
+    if let Some(sec) = &room.security {
+        let waf: Vec<u64> = sec.iter().map(|x| x[0]).collect();
+        let limited: Vec<u64> = sec.iter().map(|x| x[1]).collect();
+        out.push(
+            json!({"id": "security-events", "title": SECURITY_TITLE, "unit": "events", "series": [
+                {"label": "waf blocks", "threshold": false, "values": waf},
+                {"label": "rate limited", "threshold": false, "values": limited},
+            ]}),
+        );
+    }
     out
 }
 
 const PROBES_TITLE: &str = "Probe results per tick (passed; failed: bad status or schema)";
+const SECURITY_TITLE: &str =
+    "WAF blocks and rate-limited requests per tick (rate limiting is judged by no gate)";
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -361,43 +374,38 @@ fn money(m: &std::collections::BTreeMap<String, i64>) -> String {
 
 fn funnel(room: &ShipRoom) -> String {
     let Some(r) = &room.analytics else {
-        return "<p>No funnel or ledger stream (or the pack was built from a recording, which carries none).</p>".into();
+        return "<p>No funnel or ledger stream (or the pack was built from a recording made before recordings carried the funnel).</p>".into();
     };
     let mut o = String::new();
+    let [total, included, synthetic, canary_only] = r.persons;
     o.push_str(&format!(
-        "<p>{} persons: {} kept in KPI rollups, {} synthetic, {} canary-only.</p>",
-        r.persons.total, r.persons.included, r.persons.synthetic, r.persons.canary_only
+        "<p>{total} persons: {included} kept in KPI rollups, {synthetic} synthetic, {canary_only} canary-only.</p>"
     ));
     o.push_str("<table><thead><tr><th>step</th><th>kept</th><th>conversion</th><th>excluded</th></tr></thead><tbody>");
-    for (i, s) in r.funnel.steps.iter().enumerate() {
-        let ex = r.funnel_excluded.steps.get(i).map_or(0, |x| x.persons);
+    for (name, kept, conversion, excluded) in &r.steps {
         o.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{ex}</td></tr>",
-            esc(s.name),
-            s.persons,
-            s.conversion_from_previous
-                .map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0))
+            "<tr><td>{}</td><td>{kept}</td><td>{}</td><td>{excluded}</td></tr>",
+            esc(name),
+            conversion.map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0))
         ));
     }
     o.push_str("</tbody></table>");
-    let groups = |title: &str, gs: &[crate::analytics::rollup::GroupFunnel]| -> String {
+    let groups = |title: &str, gs: &super::DashGroups| -> String {
         let mut o = format!("<table><thead><tr><th>{}</th>", esc(title));
-        if let Some(g) = gs.first() {
-            for s in &g.steps {
-                o.push_str(&format!("<th>{}</th>", esc(s.name)));
-            }
+        for s in &gs.steps {
+            o.push_str(&format!("<th>{}</th>", esc(s)));
         }
         o.push_str("<th>visit -> purchase</th></tr></thead><tbody>");
-        for g in gs {
+        for (value, steps) in &gs.groups {
             o.push_str(&format!(
                 "<tr><td>{}</td>",
-                esc(g.value.as_deref().unwrap_or("(none)"))
+                esc(value.as_deref().unwrap_or("(none)"))
             ));
-            for s in &g.steps {
-                o.push_str(&format!("<td>{}</td>", s.persons));
+            for n in steps {
+                o.push_str(&format!("<td>{n}</td>"));
             }
-            let first = g.steps.first().map_or(0, |s| s.persons);
-            let last = g.steps.last().map_or(0, |s| s.persons);
+            let first = steps.first().copied().unwrap_or(0);
+            let last = steps.last().copied().unwrap_or(0);
             o.push_str(&format!(
                 "<td>{}</td></tr>",
                 if first == 0 {
@@ -410,44 +418,52 @@ fn funnel(room: &ShipRoom) -> String {
         o.push_str("</tbody></table>");
         o
     };
-    o.push_str(&groups("platform", &r.funnel.by_platform));
+    o.push_str(&groups("platform", &r.by_platform));
     o.push_str(&groups(
         "cohort (every person, canary-only included)",
-        &r.funnel_without_exclusion.by_cohort,
+        &r.by_cohort,
     ));
     o.push_str("<h3>Tracking gaps</h3>");
     if r.tracking_gaps.is_empty() {
         o.push_str("<p>None: the canary build's step conversions match the baseline's.</p>");
     } else {
         o.push_str("<ul>");
-        for g in &r.tracking_gaps {
+        for (step, z, events) in &r.tracking_gaps {
             o.push_str(&format!(
                 "<li>{}{}{}</li>",
-                esc(g.step),
-                g.z.map_or(String::new(), |z| format!(": z = {z:.2}")),
-                g.events.map_or(String::new(), |n| format!(
+                esc(step),
+                z.map_or(String::new(), |z| format!(": z = {z:.2}")),
+                events.map_or(String::new(), |n| format!(
                     ": {n} purchases without revenue or currency"
                 ))
             ));
         }
         o.push_str("</ul>");
     }
-    let l = &r.ledger;
+    let [
+        bookings,
+        fee_violations,
+        unbalanced,
+        duplicate_payouts,
+        overdrawn,
+    ] = r.ledger;
+    let [gross, fees, paid_out] = &r.money;
+    let flag = |n: u64| if n > 0 { "hold" } else { "go" };
     o.push_str("<h3>Fees and ledger</h3>");
     o.push_str(&format!(
         "<table><tbody><tr><td>bookings</td><td>{}</td></tr><tr><td>fee violations</td><td class=\"{}\">{}</td></tr><tr><td>unbalanced transactions</td><td class=\"{}\">{}</td></tr><tr><td>duplicate payouts</td><td class=\"{}\">{}</td></tr><tr><td>overdrawn providers</td><td class=\"{}\">{}</td></tr><tr><td>gross (minor units)</td><td>{}</td></tr><tr><td>fees captured (minor units)</td><td>{}</td></tr><tr><td>paid out (minor units)</td><td>{}</td></tr></tbody></table>",
-        l.bookings,
-        if l.fee_violations > 0 { "hold" } else { "go" },
-        l.fee_violations,
-        if l.unbalanced_txns > 0 { "hold" } else { "go" },
-        l.unbalanced_txns,
-        if l.duplicate_payouts > 0 { "hold" } else { "go" },
-        l.duplicate_payouts,
-        if l.overdrawn_providers > 0 { "hold" } else { "go" },
-        l.overdrawn_providers,
-        esc(&money(&l.gross_minor)),
-        esc(&money(&l.fees_minor)),
-        esc(&money(&l.paid_out_minor)),
+        bookings,
+        flag(fee_violations),
+        fee_violations,
+        flag(unbalanced),
+        unbalanced,
+        flag(duplicate_payouts),
+        duplicate_payouts,
+        flag(overdrawn),
+        overdrawn,
+        esc(&money(gross)),
+        esc(&money(fees)),
+        esc(&money(paid_out)),
     ));
     o
 }
@@ -539,7 +555,16 @@ pub fn page(room: &ShipRoom) -> String {
     };
     let mut charts = String::new();
     let probes_chart = room.probes.as_ref().map(|_| ("probes", PROBES_TITLE));
-    for (id, title) in CHARTS.iter().map(|c| (c.id, c.title)).chain(probes_chart) {
+    let security_chart = room
+        .security
+        .as_ref()
+        .map(|_| ("security-events", SECURITY_TITLE));
+    for (id, title) in CHARTS
+        .iter()
+        .map(|c| (c.id, c.title))
+        .chain(probes_chart)
+        .chain(security_chart)
+    {
         charts.push_str(&format!(
             "<div class=\"chart\" id=\"chart-{id}\" data-expected=\"{}\"><h3>{}</h3></div>",
             room.ticks.len(),
@@ -588,7 +613,7 @@ pub fn page(room: &ShipRoom) -> String {
 {timeline}
 <h2>Dashboards</h2>
 <div class="grid">{charts}</div>
-<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is drawn only from a replay (a recording carries the p95 and p99 the gates judge). Rate-limited requests are counted in the security stream but judged by no gate.</p>
+<p class="muted">Latency quantiles are the engine's display sketch (approximate); the p50 is the replay's, over the same window as the p95. Rate-limited requests are judged by no gate: their chart is for the room to see, next to the WAF blocks.</p>
 <h2>Probes</h2>
 {probes}
 <h2>Cache and SEO</h2>

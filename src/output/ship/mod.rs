@@ -13,6 +13,10 @@ pub mod markdown;
 pub mod post;
 pub mod updates;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use crate::gate::{Gate, Judged};
 use crate::input::Millis;
 use crate::output::record::RecordMeta;
@@ -87,11 +91,100 @@ pub struct StageRoom {
 }
 
 /// The early funnel of the full stage for the board note (from the analytics report).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FunnelNote {
     /// Persons (after exclusion) who visited, and who bought credits.
     pub visitors: u64,
     pub paying: u64,
+}
+
+/// The dashboard's funnel, fees and ledger section: what it shows of the analytics
+/// report over the dataset, and no more. A recording carries it as JSON (metadata
+/// `rehearse.dashboard_funnel`), so its shape is part of the recording format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashFunnel {
+    /// Persons: every one, kept in KPI rollups, synthetic, canary-only.
+    pub persons: [u64; 4],
+    /// Per funnel step: name, persons kept, conversion from the previous step, persons
+    /// excluded.
+    pub steps: Vec<(String, u64, Option<f64>, u64)>,
+    /// Per platform (kept persons) and per cohort (every person): step names, then per
+    /// group its value (`None` for none) and persons at each step.
+    pub by_platform: DashGroups,
+    pub by_cohort: DashGroups,
+    /// Tracking gaps: step, z score, purchases without revenue or currency.
+    pub tracking_gaps: Vec<(String, Option<f64>, Option<u64>)>,
+    /// Bookings, fee violations, unbalanced transactions, duplicate payouts, overdrawn
+    /// providers.
+    pub ledger: [u64; 5],
+    /// Gross, fees captured and paid out, minor units per currency.
+    pub money: [BTreeMap<String, i64>; 3],
+}
+
+/// One grouping of the funnel (platform or cohort).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashGroups {
+    pub steps: Vec<String>,
+    pub groups: Vec<(Option<String>, Vec<u64>)>,
+}
+
+impl DashFunnel {
+    /// The dashboard's part of an analytics report.
+    pub fn of(r: &crate::analytics::AnalyticsReport) -> Self {
+        let groups = |gs: &[crate::analytics::rollup::GroupFunnel]| DashGroups {
+            steps: gs
+                .first()
+                .map(|g| g.steps.iter().map(|s| s.name.to_string()).collect())
+                .unwrap_or_default(),
+            groups: gs
+                .iter()
+                .map(|g| (g.value.clone(), g.steps.iter().map(|s| s.persons).collect()))
+                .collect(),
+        };
+        let l = &r.ledger;
+        DashFunnel {
+            persons: [
+                r.persons.total,
+                r.persons.included,
+                r.persons.synthetic,
+                r.persons.canary_only,
+            ],
+            steps: r
+                .funnel
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let excluded = r.funnel_excluded.steps.get(i).map_or(0, |x| x.persons);
+                    (
+                        s.name.to_string(),
+                        s.persons,
+                        s.conversion_from_previous,
+                        excluded,
+                    )
+                })
+                .collect(),
+            by_platform: groups(&r.funnel.by_platform),
+            by_cohort: groups(&r.funnel_without_exclusion.by_cohort),
+            tracking_gaps: r
+                .tracking_gaps
+                .iter()
+                .map(|g| (g.step.to_string(), g.z, g.events))
+                .collect(),
+            ledger: [
+                l.bookings,
+                l.fee_violations,
+                l.unbalanced_txns,
+                l.duplicate_payouts,
+                l.overdrawn_providers,
+            ],
+            money: [
+                l.gross_minor.clone(),
+                l.fees_minor.clone(),
+                l.paid_out_minor.clone(),
+            ],
+        }
+    }
 }
 
 /// Everything the pack is made of.
@@ -111,14 +204,19 @@ pub struct ShipRoom {
     /// Breach and trigger events: stage, instant, evidence (redacted).
     pub marks: Vec<(usize, Millis, bool, Evidence)>,
     pub funnel: Option<FunnelNote>,
-    /// The analytics report over the dataset (dashboard), when it has funnel or ledger data.
-    pub analytics: Option<Box<crate::analytics::AnalyticsReport>>,
+    /// The dashboard's funnel, fees and ledger section, when the dataset has funnel or
+    /// ledger data.
+    pub analytics: Option<DashFunnel>,
     /// The canary p50 latency (ms) per tick record, when the pack comes from a replay
     /// (the verdict events carry the p95 and p99 only).
     pub p50: Option<Vec<Option<f64>>>,
     /// Probes passed and failed per tick record, when the pack comes from a replay of a
     /// dataset with probes.
     pub probes: Option<Vec<(u32, u32)>>,
+    /// WAF blocks and rate-limited requests in each tick record's interval, when the
+    /// pack comes from a replay of a dataset with a security stream (no gate judges
+    /// rate-limited requests, so the verdict events do not carry them).
+    pub security: Option<Vec<[u64; 2]>>,
     /// The stage availability limit (`go.availability` of the run's policy).
     pub availability_go: Option<f64>,
 }
@@ -238,6 +336,7 @@ pub fn build(
         analytics: None,
         p50: None,
         probes: None,
+        security: None,
         availability_go: toml::from_str::<toml::Table>(&meta.policy_toml)
             .ok()
             .and_then(|t| t.get("go")?.get("availability")?.as_float()),
