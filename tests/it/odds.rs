@@ -4,13 +4,13 @@
 //! must agree with the mean predicted odds, within the predicted intervals widened by
 //! the observation's own sampling error.
 
+use rayon::prelude::*;
 use rehearse::app::replay::replay_dataset;
 use rehearse::app::scenario::gen_plan;
-use rehearse::engine::odds::{BaselineTally, odds};
+use rehearse::engine::odds::odds;
 use rehearse::gate::Gate;
 use rehearse::generate::{GenSpec, generate};
 use rehearse::policy::PolicyBuilder;
-use rehearse::source::memory::push_dataset;
 use rehearse::verdict::Outcome;
 
 /// One 20-minute stage at 10 % of 5 requests/s (about 150 canary requests per
@@ -47,49 +47,45 @@ fn predicted_odds_agree_with_observed_false_stops() {
         .unwrap();
     let setup = rehearse::app::setup(policy.clone()).unwrap();
     let runs = 200u32;
-    let (mut stops, mut rollbacks) = (0u32, 0u32);
-    let (mut hold_p, mut hold_lo, mut hold_hi) = (0.0, 0.0, 0.0);
-    let (mut rb_p, mut rb_lo, mut rb_hi) = (0.0, 0.0, 0.0);
-    for seed in 0..runs as u64 {
-        let mut spec = GenSpec::new(1000 + seed);
-        spec.rps = 5.0;
-        spec.base_5xx = 0.01;
-        spec.base_4xx_nonauth = 0.0;
-        spec.base_auth_4xx = 0.0;
-        spec.probes = false;
-        spec.streams = Vec::new();
-        let ds = generate(&spec, &gen_plan(&policy)).unwrap();
-        let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
-        match replay.run.outcome {
-            Outcome::Complete => {}
-            Outcome::Hold => {
-                stops += 1;
+    // Each seed on its own (rayon), the sums taken in seed order afterwards.
+    let per_seed: Vec<(Outcome, [f64; 6])> = (0..runs as u64)
+        .into_par_iter()
+        .map(|seed| {
+            let mut spec = GenSpec::new(1000 + seed);
+            spec.rps = 5.0;
+            spec.base_5xx = 0.01;
+            spec.base_4xx_nonauth = 0.0;
+            spec.base_auth_4xx = 0.0;
+            spec.probes = false;
+            spec.streams = Vec::new();
+            let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+            let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
+            if replay.run.outcome == Outcome::Hold {
                 assert_eq!(
                     replay.run.stages[0].reasons,
                     vec![Gate::ErrorRate5xx],
                     "only the 5xx gate may stop"
                 );
             }
-            Outcome::Rollback => {
-                stops += 1;
-                rollbacks += 1;
-            }
+            let o = odds(&policy, &replay.folded, seed)[0]
+                .clone()
+                .expect("the stage has canary traffic");
+            let g = &o.gates[0];
+            assert_eq!(g.gate, Gate::ErrorRate5xx);
+            let (h, r) = (g.hold.unwrap(), g.rollback.unwrap());
+            (replay.run.outcome, [h.p, h.low, h.high, r.p, r.low, r.high])
+        })
+        .collect();
+    let (mut stops, mut rollbacks) = (0u32, 0u32);
+    let mut sums = [0.0f64; 6];
+    for (outcome, v) in &per_seed {
+        stops += (*outcome != Outcome::Complete) as u32;
+        rollbacks += (*outcome == Outcome::Rollback) as u32;
+        for (s, x) in sums.iter_mut().zip(v) {
+            *s += x;
         }
-        let mut tally = BaselineTally::new(&policy, replay.folded.t0);
-        push_dataset(&ds, &mut tally, 8192);
-        let o = odds(&policy, &replay.folded, &tally, seed)[0]
-            .clone()
-            .expect("the stage has canary traffic");
-        let g = &o.gates[0];
-        assert_eq!(g.gate, Gate::ErrorRate5xx);
-        let (h, r) = (g.hold.unwrap(), g.rollback.unwrap());
-        hold_p += h.p;
-        hold_lo += h.low;
-        hold_hi += h.high;
-        rb_p += r.p;
-        rb_lo += r.low;
-        rb_hi += r.high;
     }
+    let [hold_p, hold_lo, hold_hi, rb_p, rb_lo, rb_hi] = sums;
     let n = runs as f64;
     let check = |what: &str, observed: u32, p: f64, lo: f64, hi: f64| {
         let (f, p, lo, hi) = (observed as f64 / n, p / n, lo / n, hi / n);
