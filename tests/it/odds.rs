@@ -107,3 +107,57 @@ fn predicted_odds_agree_with_observed_false_stops() {
     check("stop (Go breach)", stops, hold_p, hold_lo, hold_hi);
     check("rollback", rollbacks, rb_p, rb_lo, rb_hi);
 }
+
+/// The baseline counts the fold keeps for the odds are those of a direct count of the
+/// dataset's real baseline requests within the rollout, whatever the batch size (the
+/// readers split requests into batches and parts; the counts must not depend on it).
+#[test]
+fn the_fold_counts_the_baseline_like_a_direct_tally() {
+    use rehearse::engine::odds::BaselineTally;
+    use rehearse::input::{Cohort, Source};
+    let policy = rehearse::policy::Policy::default_policy();
+    let setup = rehearse::app::setup(policy.clone()).unwrap();
+    let mut spec = GenSpec::new(5);
+    spec.rps = 2.0;
+    spec.base_5xx = 0.01;
+    spec.base_4xx_nonauth = 0.02;
+    let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+    let mut tallies = Vec::new();
+    for batch in [1, 333, 8192] {
+        let replay = replay_dataset(&setup, &ds, None, batch).unwrap();
+        let f = &replay.folded;
+        let end = f.t0 + policy.total_ms();
+        let base: Vec<_> = ds
+            .requests
+            .iter()
+            .filter(|r| {
+                r.cohort == Cohort::Baseline
+                    && r.source == Source::Real
+                    && r.ts > f.t0
+                    && r.ts <= end
+            })
+            .collect();
+        let t = BaselineTally::of(f);
+        assert_eq!(t.n, base.len() as u64);
+        let e5 = base
+            .iter()
+            .filter(|r| (500..=599).contains(&r.status))
+            .count();
+        let e4 = base
+            .iter()
+            .filter(|r| (400..=499).contains(&r.status) && r.status != 401 && r.status != 403)
+            .count();
+        assert_eq!((t.e5, t.e4), (e5 as u64, e4 as u64));
+        assert!(
+            e5 > 10 && e4 > 10,
+            "a test that can fail: {e5} 5xx, {e4} 4xx"
+        );
+        for (limit, above) in t.limits.iter().zip(&t.above) {
+            let want = base.iter().filter(|r| r.latency_us > *limit).count() as u64;
+            assert_eq!(*above, want, "slower than {limit} us");
+        }
+        assert!(t.above.iter().any(|a| *a > 0) && t.above.iter().any(|a| *a < t.n));
+        tallies.push((t.n, t.e5, t.e4, t.above.clone()));
+    }
+    assert!(tallies.windows(2).all(|w| w[0] == w[1]));
+}
