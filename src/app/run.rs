@@ -51,8 +51,7 @@ pub fn run(settings: &RunSettings) -> Result<Output, AppError> {
         })?;
     }
     let code = replay.run.outcome.exit_code() as u8;
-    let odds = super::odds::of_dir(policy, &replay.folded, &settings.dataset, settings.read)
-        .map_err(AppError::usage)?;
+    let odds = super::odds::of_fold(policy, &replay.folded);
     let text = if settings.json {
         let mut r = report::build(&replay.run, &replay.inputs, &dataset);
         report::set_odds(&mut r, &odds);

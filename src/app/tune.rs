@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::engine::fold::slot;
-use crate::engine::odds::{BaselineTally, odds};
 use crate::engine::whatif::{Sweep, SweepVerdict, Variant, WhatIf};
 use crate::input::Millis;
 use crate::output::tune::{
@@ -142,9 +141,8 @@ pub struct Item {
     pub policy: Policy,
     sweep: Sweep,
     base: Variant,
-    /// The fold (for the odds of a false stop) and the baseline's counts.
+    /// The fold (for the odds of a false stop: its canary traffic and baseline counts).
     whatif: WhatIf,
-    tally: BaselineTally,
     t0: Millis,
     tick_ms: Millis,
     /// Prefix sums of the canary requests per tick interval (`cum[j]`: intervals `< j`).
@@ -421,7 +419,7 @@ impl Library {
                     Truth::Incident { .. } => Vec::new(),
                     Truth::Clean => {
                         let p = v.apply(&it.policy);
-                        odds(&p, it.whatif.folded(), &it.tally, super::odds::SEED)
+                        super::odds::of_fold(&p, it.whatif.folded())
                             .iter()
                             .zip(&p.stages)
                             .filter_map(|(o, st)| {
@@ -574,14 +572,6 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
         let setup = super::setup(policy).map_err(|e| err(e.to_string()))?;
         let replay = replay_dir_with_bands(&setup, path, ReadOptions::default(), bands)
             .map_err(|e| err(e.to_string()))?;
-        let tally = super::odds::tally_dir(
-            &setup.policy,
-            replay.folded.t0,
-            path,
-            ReadOptions::default(),
-            bands,
-        )
-        .map_err(|e| err(e.to_string()))?;
         let truth = match label {
             Label::Clean => Truth::Clean,
             Label::Incident {
@@ -599,14 +589,7 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
                 }
             }
         };
-        Ok(item(
-            name,
-            "dataset",
-            truth,
-            setup.policy,
-            replay.folded,
-            tally,
-        ))
+        Ok(item(name, "dataset", truth, setup.policy, replay.folded))
     } else {
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
         let file: ScenarioFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
@@ -633,15 +616,12 @@ fn load_item(s: &TuneSettings, path: &Path, bands: &[u64]) -> Result<Item, TuneE
             .map_err(|e| err(e.to_string()))?;
         let t0 = replay.folded.t0;
         let truth = scenario_truth(&file, &sc.setup.policy, t0).map_err(err)?;
-        let mut tally = BaselineTally::with_limits(&sc.setup.policy, t0, bands);
-        crate::source::memory::push_dataset(&ds, &mut tally, 8192);
         Ok(item(
             name,
             "scenario",
             truth,
             sc.setup.policy,
             replay.folded,
-            tally,
         ))
     }
 }
@@ -711,7 +691,6 @@ fn item(
     truth: Truth,
     policy: Policy,
     folded: crate::engine::Folded,
-    tally: BaselineTally,
 ) -> Item {
     let (t0, tick_ms, ticks) = (folded.t0, folded.tick_ms, folded.ticks);
     let mut cum = Vec::with_capacity(ticks + 1);
@@ -729,7 +708,6 @@ fn item(
         base: Variant::of(&policy),
         sweep: whatif.tables(),
         whatif,
-        tally,
         policy,
         t0,
         tick_ms,

@@ -13,6 +13,7 @@ use crate::input::{
 use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
+use super::odds::BaselineCounts;
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 
@@ -81,6 +82,9 @@ pub struct Folded {
     pub counters: Vec<u64>,
     /// Display sketch of canary real latencies per tick interval.
     pub sketches: Vec<Option<Sketch>>,
+    /// The baseline's real requests within the rollout by status class and latency
+    /// band, for the odds of a false stop (a fixed-size table, not per tick).
+    pub baseline: BaselineCounts,
     /// Events outside `(T0, end]` per stream.
     pub outside: [u64; 8],
     /// Of those, events before 2000-01-01 per stream (epoch seconds read as milliseconds).
@@ -166,6 +170,7 @@ impl Folded {
             stride,
             counters: vec![0; stride * ticks],
             sketches: vec![None; ticks],
+            baseline: BaselineCounts::new(nb),
             outside: [0; 8],
             before_2000: [0; 8],
             rows: [0; 8],
@@ -270,6 +275,7 @@ impl Folded {
             stride: self.stride,
             counters: vec![0; self.counters.len()],
             sketches: vec![None; self.ticks],
+            baseline: BaselineCounts::new(self.bands.len() + 1),
             outside: [0; 8],
             before_2000: [0; 8],
             rows: [0; 8],
@@ -309,6 +315,7 @@ impl Folded {
                 a.get_or_insert_with(Sketch::default).merge(b);
             }
         }
+        self.baseline.merge(&part.baseline);
         let ri = stream_idx(Stream::Requests);
         self.rows[ri] += part.rows[ri];
         self.outside[ri] += part.outside[ri];
@@ -343,12 +350,13 @@ impl Folded {
                 continue;
             }
             self.counters[base + slot::REAL_ALL] += 1;
-            if !b.canary[i] {
-                continue;
-            }
             let st = b.status[i];
             let lat = b.latency_us[i];
             let band = self.band(lat);
+            if !b.canary[i] {
+                self.baseline.add(st, band);
+                continue;
+            }
             let c = &mut self.counters[base..base + self.stride];
             c[slot::N] += 1;
             c[slot::E5XX] += (500..=599).contains(&st) as u64;

@@ -3,8 +3,9 @@
 //! the stage's observed canary traffic) breaches the Go gate at some tick of the stage
 //! (a false hold) or keeps the trigger condition for the sustain span (a false
 //! rollback), with a 95 % interval, and the least canary requests per window that keep
-//! each below 1 %. Pure: the baseline's counts come from [`BaselineTally`] (an
-//! [`EventSink`] the readers push the requests into), the canary traffic from the fold.
+//! each below 1 %. Pure: the baseline's counts come from the fold's [`BaselineCounts`]
+//! (kept by [`Folded`] as the requests stream by, so nothing is read twice), the canary
+//! traffic from its per-tick counters.
 //!
 //! The model: each tick interval's count of bad canary requests (5xx, non-auth 4xx, or
 //! slower than the limit) is Binomial(canary requests of the interval, baseline rate),
@@ -20,9 +21,6 @@
 //! rate's 95 % Wilson interval through the chain (the odds rise with the rate).
 
 use crate::gate::Gate;
-use crate::input::{
-    EventSink, InfraSample, Millis, PageEvent, ProbeEvent, RequestBatch, SecurityKind, Stream,
-};
 use crate::policy::Policy;
 use crate::ratio::Ratio;
 
@@ -37,13 +35,84 @@ const MAX_EXACT_WORK: usize = 50_000;
 /// The odds the least traffic is sought for.
 pub const TARGET: f64 = 0.01;
 
-/// The baseline's real requests within the rollout: counts of 5xx, non-auth 4xx and
-/// latencies above each limit.
+/// The status classes of [`BaselineCounts`].
+pub mod class {
+    /// Neither 5xx nor non-auth 4xx (2xx, 3xx, 401, 403, ...).
+    pub const OTHER: usize = 0;
+    pub const E5XX: usize = 1;
+    /// 4xx other than 401 and 403.
+    pub const E4XX: usize = 2;
+    pub const COUNT: usize = 3;
+}
+
+/// The status class of a request's status code.
+#[inline]
+pub fn status_class(status: u16) -> usize {
+    if (500..=599).contains(&status) {
+        class::E5XX
+    } else if (400..=499).contains(&status) && status != 401 && status != 403 {
+        class::E4XX
+    } else {
+        class::OTHER
+    }
+}
+
+/// The baseline's real requests within the rollout, counted by the fold: per status
+/// class and latency band (the fold's bands), a fixed-size table whatever the data
+/// volume. The odds need its margins; the Monte Carlo replays draw whole requests
+/// (class and band together) from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaselineCounts {
+    /// Latency bands (the fold's band thresholds plus one).
+    nb: usize,
+    /// `counts[class * nb + band]`.
+    counts: Vec<u64>,
+}
+
+impl BaselineCounts {
+    /// An empty table over `nb` latency bands.
+    pub fn new(nb: usize) -> Self {
+        BaselineCounts {
+            nb,
+            counts: vec![0; class::COUNT * nb],
+        }
+    }
+
+    /// Counts one baseline request: its status code and latency band.
+    #[inline]
+    pub fn add(&mut self, status: u16, band: usize) {
+        self.counts[status_class(status) * self.nb + band] += 1;
+    }
+
+    /// Adds another part's counts (sums: the split of the requests does not matter).
+    pub fn merge(&mut self, other: &BaselineCounts) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += *b;
+        }
+    }
+
+    /// Latency bands per class.
+    pub fn bands(&self) -> usize {
+        self.nb
+    }
+
+    /// Requests of status class `class` in latency band `band`.
+    pub fn get(&self, class: usize, band: usize) -> u64 {
+        self.counts[class * self.nb + band]
+    }
+
+    /// Every baseline request counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// The baseline's margins the chain needs: its real requests within the rollout and
+/// the counts of 5xx, non-auth 4xx and latencies above each of the fold's latency
+/// bands, all read off the fold's [`BaselineCounts`].
 #[derive(Clone, Debug)]
 pub struct BaselineTally {
-    t0: Millis,
-    end: Millis,
-    /// Latency limits (us), as given.
+    /// Latency limits (us): the fold's band thresholds.
     pub limits: Vec<u64>,
     pub n: u64,
     pub e5: u64,
@@ -53,85 +122,33 @@ pub struct BaselineTally {
 }
 
 impl BaselineTally {
-    /// A tally of the baseline in `(t0, t0 + rollout]`, counting latencies above the
-    /// policy's latency limits (the p95 and p99 triggers, every stage's Go p95).
-    pub fn new(p: &Policy, t0: Millis) -> Self {
-        Self::with_limits(p, t0, &[])
-    }
-
-    /// [`BaselineTally::new`], also counting latencies above `extra` limits (us), so
-    /// that policies with those limits can be judged from the same tally.
-    pub fn with_limits(p: &Policy, t0: Millis, extra: &[u64]) -> Self {
-        let mut limits = vec![p.trig_p95_us, p.trig_p99_us];
-        limits.extend_from_slice(extra);
-        limits.extend(p.stages.iter().map(|s| s.go_p95_us));
-        limits.sort_unstable();
-        limits.dedup();
+    /// The margins of the baseline the fold counted.
+    pub fn of(f: &Folded) -> Self {
+        let b = &f.baseline;
+        let nb = b.bands();
+        let row = |c: usize| (0..nb).map(|j| b.get(c, j)).sum::<u64>();
+        let per_band: Vec<u64> = (0..nb)
+            .map(|j| (0..class::COUNT).map(|c| b.get(c, j)).sum())
+            .collect();
+        // Slower than threshold i: in band i + 1 or above.
+        let above = (0..f.bands.len())
+            .map(|i| per_band[i + 1..].iter().sum())
+            .collect();
         BaselineTally {
-            t0,
-            end: t0 + p.total_ms(),
-            above: vec![0; limits.len()],
-            limits,
-            n: 0,
-            e5: 0,
-            e4: 0,
+            limits: f.bands.clone(),
+            n: b.total(),
+            e5: row(class::E5XX),
+            e4: row(class::E4XX),
+            above,
         }
     }
 
+    /// Requests slower than `us`, which must be one of the fold's bands (0 otherwise).
     fn above_of(&self, us: u64) -> u64 {
         self.limits
             .iter()
             .position(|l| *l == us)
             .map_or(0, |i| self.above[i])
-    }
-}
-
-impl EventSink for BaselineTally {
-    fn begin(&mut self, _: Stream) {}
-    fn requests(&mut self, b: &RequestBatch) {
-        for i in 0..b.len() {
-            if !b.real[i] || b.canary[i] || b.ts[i] <= self.t0 || b.ts[i] > self.end {
-                continue;
-            }
-            let st = b.status[i];
-            self.n += 1;
-            self.e5 += (500..=599).contains(&st) as u64;
-            self.e4 += ((400..=499).contains(&st) && st != 401 && st != 403) as u64;
-            for (a, l) in self.above.iter_mut().zip(&self.limits) {
-                *a += (b.latency_us[i] > *l) as u64;
-            }
-        }
-    }
-    fn probe(&mut self, _: ProbeEvent<'_>) {}
-    fn infra(&mut self, _: Millis, _: InfraSample) {}
-    fn security(&mut self, _: Millis, _: SecurityKind) {}
-    fn log(&mut self, _: Millis, _: &str) {}
-    fn page(&mut self, _: PageEvent<'_>) {}
-    fn columns(&mut self, _: Stream, _: &dyn Fn(&str) -> bool) {}
-    fn outside(&self, _: Stream) -> u64 {
-        0
-    }
-    fn before_2000(&self, _: Stream) -> u64 {
-        0
-    }
-    fn prefixes(&self) -> &[String] {
-        &[]
-    }
-    fn request_part(&self) -> Self {
-        let mut p = self.clone();
-        p.n = 0;
-        p.e5 = 0;
-        p.e4 = 0;
-        p.above.iter_mut().for_each(|a| *a = 0);
-        p
-    }
-    fn merge_requests(&mut self, part: &Self) {
-        self.n += part.n;
-        self.e5 += part.e5;
-        self.e4 += part.e4;
-        for (a, b) in self.above.iter_mut().zip(&part.above) {
-            *a += b;
-        }
     }
 }
 
@@ -217,7 +234,9 @@ struct StagePlan {
 }
 
 /// The odds of every stage with canary traffic (`None` for the others).
-pub fn odds(p: &Policy, f: &Folded, base: &BaselineTally, seed: u64) -> Vec<Option<StageOdds>> {
+pub fn odds(p: &Policy, f: &Folded, seed: u64) -> Vec<Option<StageOdds>> {
+    let tally = BaselineTally::of(f);
+    let base = &tally;
     p.stages
         .iter()
         .enumerate()
@@ -525,37 +544,44 @@ fn exact(pmfs: &[Vec<f64>], need: &[u64], hist: usize, base: usize, s: usize) ->
     } else {
         base.pow(hist as u32 - 1)
     };
+    // Per history: the window sum of its counts, and the history with its oldest
+    // count (the highest digit) dropped and room for the newest, computed once.
+    let mut sums = vec![0u64; hsize];
+    let mut shifted = vec![0usize; hsize];
+    for h in 0..hsize {
+        let mut r = h;
+        for _ in 0..hist {
+            sums[h] += (r % base) as u64;
+            r /= base;
+        }
+        if hist > 0 {
+            shifted[h] = (h % top) * base;
+        }
+    }
+    let last = base - 1;
     for (t, pmf) in pmfs.iter().enumerate() {
-        next.iter_mut().for_each(|x| *x = 0.0);
+        next.fill(0.0);
+        let need_t = need[t];
         for h in 0..hsize {
-            // The window sum of the history.
-            let mut sum = 0u64;
-            let mut r = h;
-            for _ in 0..hist {
-                sum += (r % base) as u64;
-                r /= base;
-            }
+            let sum = sums[h];
+            let push = shifted[h];
             for c in 0..s {
                 let mass = dist[h * s + c];
                 if mass == 0.0 {
                     continue;
                 }
-                for (x, px) in pmf.iter().enumerate() {
-                    if *px == 0.0 {
+                for (x, &px) in pmf.iter().enumerate() {
+                    if px == 0.0 {
                         continue;
                     }
-                    let breach = sum + x as u64 >= need[t];
+                    let breach = sum + x as u64 >= need_t;
                     let c2 = if breach { c + 1 } else { 0 };
                     if c2 >= s {
                         fired += mass * px;
                         continue;
                     }
-                    // Drop the oldest count (the highest digit), push x.
-                    let h2 = if hist == 0 {
-                        0
-                    } else {
-                        (h % top) * base + x.min(base - 1)
-                    };
+                    // Drop the oldest count, push x.
+                    let h2 = if hist == 0 { 0 } else { push + x.min(last) };
                     next[h2 * s + c2] += mass * px;
                 }
             }
@@ -590,13 +616,16 @@ fn sample(
     let mut counts = vec![0u64; window];
     let mut hits = 0u32;
     for _ in 0..replays {
-        counts.iter_mut().for_each(|c| *c = 0);
+        counts.fill(0);
+        // The window's sum, kept as counts enter and leave it.
+        let mut sum = 0u64;
         let mut run = 0usize;
         for (t, cdf) in cdfs.iter().enumerate() {
             let u = rng.u01();
             let x = cdf.partition_point(|c| *c <= u).min(cdf.len() - 1) as u64;
-            counts[t % window] = x;
-            let sum: u64 = counts.iter().sum();
+            let slot = &mut counts[t % window];
+            sum = sum - *slot + x;
+            *slot = x;
             if sum >= need[t] {
                 run += 1;
                 if run >= s {

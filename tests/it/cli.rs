@@ -444,20 +444,14 @@ fn closed_pipe_exits_quietly() {
 #[test]
 fn saved_scenarios_pass_rehearse_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let junit = tempfile::tempdir().unwrap();
-    let jpath = junit.path().join("junit.xml");
-    let o = run(&[
-        "check",
-        root.join("scenarios").to_str().unwrap(),
-        "--junit",
-        jpath.to_str().unwrap(),
-    ]);
-    let text = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    // The same run the golden test hashes, made once for both (crate::shared).
+    let o = crate::shared::check_scenarios();
+    let text = &o.stdout;
+    assert_eq!(o.code, Some(0), "{text}{}", o.stderr);
     let n = std::fs::read_dir(root.join("scenarios")).unwrap().count();
     assert!(n >= 12);
     assert_eq!(text.matches("PASS").count(), n, "{text}");
-    let xml = std::fs::read_to_string(jpath).unwrap();
+    let xml = String::from_utf8_lossy(&o.junit);
     assert!(
         xml.contains(&format!("tests=\"{n}\" failures=\"0\"")),
         "{xml}"
@@ -1390,10 +1384,8 @@ fn policy_errors_point_at_the_fix() {
 /// A clean generated CSV dataset (5 real requests/s, probes included) whose request
 /// and probe cells are passed through `cell(column, value)`.
 fn clean_dataset_with(dir: &Path, cell: impl Fn(&str, &str) -> String) {
-    let mut spec = GenSpec::new(11);
-    spec.rps = 5.0;
-    let ds = rehearse::generate::generate(&spec, &gen_plan(&Policy::default_policy())).unwrap();
-    write_dataset(&ds, dir, Format::Csv).unwrap();
+    // Generated once for every test that rewrites it (crate::shared).
+    write_dataset(crate::shared::clean_dataset(), dir, Format::Csv).unwrap();
     for name in ["requests.csv", "probes.csv"] {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).unwrap();

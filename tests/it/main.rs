@@ -20,6 +20,7 @@ mod pii_outputs;
 mod property_oracle;
 mod repeat;
 mod request_reader;
+mod shared;
 mod ship;
 mod sweep;
 mod tui;

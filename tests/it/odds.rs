@@ -4,13 +4,13 @@
 //! must agree with the mean predicted odds, within the predicted intervals widened by
 //! the observation's own sampling error.
 
+use rayon::prelude::*;
 use rehearse::app::replay::replay_dataset;
 use rehearse::app::scenario::gen_plan;
-use rehearse::engine::odds::{BaselineTally, odds};
+use rehearse::engine::odds::odds;
 use rehearse::gate::Gate;
 use rehearse::generate::{GenSpec, generate};
 use rehearse::policy::PolicyBuilder;
-use rehearse::source::memory::push_dataset;
 use rehearse::verdict::Outcome;
 
 /// One 20-minute stage at 10 % of 5 requests/s (about 150 canary requests per
@@ -47,49 +47,45 @@ fn predicted_odds_agree_with_observed_false_stops() {
         .unwrap();
     let setup = rehearse::app::setup(policy.clone()).unwrap();
     let runs = 200u32;
-    let (mut stops, mut rollbacks) = (0u32, 0u32);
-    let (mut hold_p, mut hold_lo, mut hold_hi) = (0.0, 0.0, 0.0);
-    let (mut rb_p, mut rb_lo, mut rb_hi) = (0.0, 0.0, 0.0);
-    for seed in 0..runs as u64 {
-        let mut spec = GenSpec::new(1000 + seed);
-        spec.rps = 5.0;
-        spec.base_5xx = 0.01;
-        spec.base_4xx_nonauth = 0.0;
-        spec.base_auth_4xx = 0.0;
-        spec.probes = false;
-        spec.streams = Vec::new();
-        let ds = generate(&spec, &gen_plan(&policy)).unwrap();
-        let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
-        match replay.run.outcome {
-            Outcome::Complete => {}
-            Outcome::Hold => {
-                stops += 1;
+    // Each seed on its own (rayon), the sums taken in seed order afterwards.
+    let per_seed: Vec<(Outcome, [f64; 6])> = (0..runs as u64)
+        .into_par_iter()
+        .map(|seed| {
+            let mut spec = GenSpec::new(1000 + seed);
+            spec.rps = 5.0;
+            spec.base_5xx = 0.01;
+            spec.base_4xx_nonauth = 0.0;
+            spec.base_auth_4xx = 0.0;
+            spec.probes = false;
+            spec.streams = Vec::new();
+            let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+            let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
+            if replay.run.outcome == Outcome::Hold {
                 assert_eq!(
                     replay.run.stages[0].reasons,
                     vec![Gate::ErrorRate5xx],
                     "only the 5xx gate may stop"
                 );
             }
-            Outcome::Rollback => {
-                stops += 1;
-                rollbacks += 1;
-            }
+            let o = odds(&policy, &replay.folded, seed)[0]
+                .clone()
+                .expect("the stage has canary traffic");
+            let g = &o.gates[0];
+            assert_eq!(g.gate, Gate::ErrorRate5xx);
+            let (h, r) = (g.hold.unwrap(), g.rollback.unwrap());
+            (replay.run.outcome, [h.p, h.low, h.high, r.p, r.low, r.high])
+        })
+        .collect();
+    let (mut stops, mut rollbacks) = (0u32, 0u32);
+    let mut sums = [0.0f64; 6];
+    for (outcome, v) in &per_seed {
+        stops += (*outcome != Outcome::Complete) as u32;
+        rollbacks += (*outcome == Outcome::Rollback) as u32;
+        for (s, x) in sums.iter_mut().zip(v) {
+            *s += x;
         }
-        let mut tally = BaselineTally::new(&policy, replay.folded.t0);
-        push_dataset(&ds, &mut tally, 8192);
-        let o = odds(&policy, &replay.folded, &tally, seed)[0]
-            .clone()
-            .expect("the stage has canary traffic");
-        let g = &o.gates[0];
-        assert_eq!(g.gate, Gate::ErrorRate5xx);
-        let (h, r) = (g.hold.unwrap(), g.rollback.unwrap());
-        hold_p += h.p;
-        hold_lo += h.low;
-        hold_hi += h.high;
-        rb_p += r.p;
-        rb_lo += r.low;
-        rb_hi += r.high;
     }
+    let [hold_p, hold_lo, hold_hi, rb_p, rb_lo, rb_hi] = sums;
     let n = runs as f64;
     let check = |what: &str, observed: u32, p: f64, lo: f64, hi: f64| {
         let (f, p, lo, hi) = (observed as f64 / n, p / n, lo / n, hi / n);
@@ -110,4 +106,58 @@ fn predicted_odds_agree_with_observed_false_stops() {
     };
     check("stop (Go breach)", stops, hold_p, hold_lo, hold_hi);
     check("rollback", rollbacks, rb_p, rb_lo, rb_hi);
+}
+
+/// The baseline counts the fold keeps for the odds are those of a direct count of the
+/// dataset's real baseline requests within the rollout, whatever the batch size (the
+/// readers split requests into batches and parts; the counts must not depend on it).
+#[test]
+fn the_fold_counts_the_baseline_like_a_direct_tally() {
+    use rehearse::engine::odds::BaselineTally;
+    use rehearse::input::{Cohort, Source};
+    let policy = rehearse::policy::Policy::default_policy();
+    let setup = rehearse::app::setup(policy.clone()).unwrap();
+    let mut spec = GenSpec::new(5);
+    spec.rps = 2.0;
+    spec.base_5xx = 0.01;
+    spec.base_4xx_nonauth = 0.02;
+    let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+    let mut tallies = Vec::new();
+    for batch in [1, 333, 8192] {
+        let replay = replay_dataset(&setup, &ds, None, batch).unwrap();
+        let f = &replay.folded;
+        let end = f.t0 + policy.total_ms();
+        let base: Vec<_> = ds
+            .requests
+            .iter()
+            .filter(|r| {
+                r.cohort == Cohort::Baseline
+                    && r.source == Source::Real
+                    && r.ts > f.t0
+                    && r.ts <= end
+            })
+            .collect();
+        let t = BaselineTally::of(f);
+        assert_eq!(t.n, base.len() as u64);
+        let e5 = base
+            .iter()
+            .filter(|r| (500..=599).contains(&r.status))
+            .count();
+        let e4 = base
+            .iter()
+            .filter(|r| (400..=499).contains(&r.status) && r.status != 401 && r.status != 403)
+            .count();
+        assert_eq!((t.e5, t.e4), (e5 as u64, e4 as u64));
+        assert!(
+            e5 > 10 && e4 > 10,
+            "a test that can fail: {e5} 5xx, {e4} 4xx"
+        );
+        for (limit, above) in t.limits.iter().zip(&t.above) {
+            let want = base.iter().filter(|r| r.latency_us > *limit).count() as u64;
+            assert_eq!(*above, want, "slower than {limit} us");
+        }
+        assert!(t.above.iter().any(|a| *a > 0) && t.above.iter().any(|a| *a < t.n));
+        tallies.push((t.n, t.e5, t.e4, t.above.clone()));
+    }
+    assert!(tallies.windows(2).all(|w| w[0] == w[1]));
 }
