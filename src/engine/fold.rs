@@ -13,6 +13,7 @@ use crate::input::{
 use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
+use super::eval::judge::BaselineErrors;
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 
@@ -109,6 +110,8 @@ pub struct Folded {
     /// The stage-end checks over streams the fold does not hold (the analytics gates
     /// over funnel and ledger events), when any applies.
     pub stage_checks: Option<Arc<dyn StageCheck>>,
+    /// The baseline's errors per tick interval, for the canary judge.
+    pub baseline_errors: BaselineErrors,
     pii_detector: Option<PiiDetector>,
     schemas: SchemaSet,
     prefixes: Vec<String>,
@@ -182,6 +185,7 @@ impl Folded {
             pages: vec![PageStage::default(); p.stages.len()],
             page_cols: PageColumns::default(),
             stage_checks: None,
+            baseline_errors: BaselineErrors::new(ticks),
             pii_detector: None,
             schemas: setup.schemas.clone(),
             prefixes: p.outlier_prefixes.clone(),
@@ -285,6 +289,7 @@ impl Folded {
             pages: Vec::new(),
             page_cols: PageColumns::default(),
             stage_checks: None,
+            baseline_errors: BaselineErrors::new(self.ticks),
             pii_detector: None,
             schemas: self.schemas.clone(),
             prefixes: self.prefixes.clone(),
@@ -304,6 +309,7 @@ impl Folded {
                 a.get_or_insert_with(Sketch::default).merge(b);
             }
         }
+        self.baseline_errors.merge(&part.baseline_errors);
         let ri = stream_idx(Stream::Requests);
         self.rows[ri] += part.rows[ri];
         self.outside[ri] += part.outside[ri];
@@ -339,6 +345,7 @@ impl Folded {
             }
             self.counters[base + slot::REAL_ALL] += 1;
             if !b.canary[i] {
+                self.baseline_errors.add(k, b.status[i]);
                 continue;
             }
             let st = b.status[i];

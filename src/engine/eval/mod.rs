@@ -8,6 +8,7 @@
 //! every instant comes from the data (T0 and the tick grid).
 
 mod infra;
+pub(crate) mod judge;
 mod logs;
 mod pages;
 pub(crate) mod probes;
@@ -81,6 +82,7 @@ struct State {
     since: [Millis; Gate::TRIGGERS.len()],
     requests: RequestState,
     infra: InfraState,
+    judge: judge::JudgeState,
     prev_breach: Vec<bool>,
     /// Go gate breaches of the current stage: (gate, evidence of the first breach, ticks).
     stage_breaches: Vec<Evidence>,
@@ -283,6 +285,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                 | Gate::LeverInstrumentation => checked.iter().any(|(c, e)| *c == g && *e),
                 Gate::DbLatency => present(g.stream()) && f.infra_has_db,
                 Gate::QueueBacklog => present(g.stream()) && f.infra_has_queue,
+                Gate::CanaryJudge => present(g.stream()) && p.judge_enabled,
                 _ => present(g.stream()),
             };
             (g, ok)
@@ -300,6 +303,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         since: [0; Gate::TRIGGERS.len()],
         requests: RequestState::new(f.n_prefixes),
         infra: InfraState::default(),
+        judge: judge::JudgeState::new(0.0, p.judge_prior),
         prev_breach: vec![false; Gate::ALL.len()],
         stage_breaches: Vec::new(),
         no_data_ticks: 0,
@@ -345,6 +349,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         st.sustain = [0; Gate::TRIGGERS.len()];
         st.infra.queue_run = 0;
         st.requests.new_stage();
+        st.judge = judge::JudgeState::new(stage.weight, p.judge_prior);
         st.prev_breach.iter_mut().for_each(|b| *b = false);
         st.stage_breaches.clear();
         st.no_data_ticks = 0;
@@ -443,6 +448,9 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
             security::anomalies(&cx, &sec_base, &mut out);
             probes::schema(&cx, &schema_fail, &mut out);
             logs::pii(&cx, &mut out);
+            if p.judge_enabled {
+                judge::judge(&cx, &mut st.judge, &mut out);
+            }
             for fu in out.follow_ups.drain(..) {
                 events.push(VerdictEvent::FollowUp(fu.clone()));
                 follow_ups.push(fu);
@@ -474,7 +482,13 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                     st.sustain[ti] = 0;
                 }
                 g.sustain = st.sustain[ti];
-                if st.sustain[ti] as usize >= p.sustain_ticks {
+                // A trigger the registry does not sustain (the canary judge) fires at once.
+                let needs = if g.gate.def().sustained {
+                    p.sustain_ticks
+                } else {
+                    1
+                };
+                if st.sustain[ti] as usize >= needs {
                     fired.push(g.gate);
                     let (op, detail) = detail_of(&details, g.gate);
                     let thr = p.trigger_limit(g.gate).or(g.threshold);
