@@ -344,6 +344,9 @@ mod tests {
                 }
             }
             let rate = alarms as f64 / replays as f64;
+            eprintln!(
+                "weight {weight}, prior {strength}: false alarms in {alarms} of {replays} null replays"
+            );
             // Ville's bound is alpha; 2,000 replays estimate a rate of 0.05 within
             // about +-0.01, so the margin is that sampling error.
             assert!(

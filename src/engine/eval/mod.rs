@@ -60,9 +60,10 @@ pub struct Run {
     pub stages: Vec<StageOutcome>,
     pub events: Vec<VerdictEvent>,
     pub follow_ups: Vec<FollowUp>,
-    /// Per gate of [`Gate::ALL`]: whether its stream (and column) is present.
+    /// Per gate of [`Gate::ALL`] the policy has on (all but a disabled canary judge):
+    /// whether its stream (and column) is present.
     pub evaluated: Vec<(Gate, bool)>,
-    /// Per gate: breached or fired anywhere in the evaluated stages.
+    /// Per gate of `evaluated`: breached or fired anywhere in the evaluated stages.
     pub gate_hits: Vec<(Gate, u32)>,
 }
 
@@ -686,10 +687,15 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         at: end_at,
         outcome,
     });
+    // A gate the policy leaves off (the canary judge unless enabled) is not part of
+    // this run: reports list neither its status nor its hits.
+    let listed = |g: Gate| g != Gate::CanaryJudge || p.judge_enabled;
     let gate_hits = Gate::ALL
         .iter()
+        .filter(|&&g| listed(g))
         .map(|&g| (g, st.hits[gate_slot(g)]))
         .collect();
+    let evaluated = evaluated.into_iter().filter(|(g, _)| listed(*g)).collect();
     Run {
         t0,
         end: t0 + p.total_ms(),
