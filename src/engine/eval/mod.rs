@@ -1,7 +1,8 @@
 //! The evaluator: a pure fold over ticks. At each tick the window aggregates are summed
 //! and every stream's gates judged (`requests.rs`, `infra.rs`, `security.rs`,
-//! `probes.rs`, `logs.rs`), each pushing its gate ticks and evidence into a `TickOut`;
-//! this module owns what is common to all gates: sustain counters and firing, Go
+//! `probes.rs`, `logs.rs`; the optional canary judge in `judge.rs`), each pushing its
+//! gate ticks and evidence into a `TickOut`; this module owns what is common to all
+//! gates: sustain counters and firing, Go
 //! breaches and their events, stage verdicts (with the stage-end gates of `requests.rs`,
 //! `probes.rs`, `pages.rs` and the plugged-in [`super::StageCheck`]), rollbacks and the
 //! outcome, as the contract's sections 4-6 and 8 say. No clock, no IO, no randomness:
