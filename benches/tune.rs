@@ -4,7 +4,11 @@
 //! once, outside the measurement; the measured loop judges 1,000 combinations of the
 //! 5xx trigger rate, the p95 trigger latency and the sustain span over every item, on
 //! one thread (`Library::score`) and on the rayon pool (`Library::partial`, the whole
-//! reduction to the Pareto front and the best combination).
+//! reduction to the Pareto front and the best combination). A third measurement turns
+//! the canary judge on and varies its alpha too (10,000 combinations), which adds one
+//! comparison per tick. Criterion's `thrpt` line is the (item x variant) evaluations
+//! per second. `cargo test --bench tune` runs each measurement once, in debug, as a
+//! check that the benchmark works.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -13,23 +17,30 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use rehearse::app::tune::{Library, TuneSettings};
 
-fn tune(c: &mut Criterion) {
+/// The starter library loaded for these `--set`s and `--vary`s.
+fn load(sets: &[&str], vary: &[&str]) -> Library {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
     let settings = TuneSettings::new(
         dir,
         None,
-        Vec::new(),
-        vec![
-            "triggers.error_rate_5xx=0.001:0.01:0.001".into(),
-            "triggers.latency_p95_ms=200:290:10".into(),
-            "rollout.sustain=1m:10m:1m".into(),
-        ],
+        sets.iter().map(|s| s.to_string()).collect(),
+        vary.iter().map(|s| s.to_string()).collect(),
         true,
         None,
         None,
     )
     .expect("the settings are valid");
-    let lib = Library::load(&settings).expect("the starter library loads");
+    Library::load(&settings).expect("the starter library loads")
+}
+
+const VARY: [&str; 3] = [
+    "triggers.error_rate_5xx=0.001:0.01:0.001",
+    "triggers.latency_p95_ms=200:290:10",
+    "rollout.sustain=1m:10m:1m",
+];
+
+fn tune(c: &mut Criterion) {
+    let lib = load(&[], &VARY);
     let items = lib.items.len() as u64;
     let mut g = c.benchmark_group("tune");
     g.throughput(Throughput::Elements(lib.total * items));
@@ -45,6 +56,26 @@ fn tune(c: &mut Criterion) {
     g.bench_function("partial 1000 variants x library, rayon", |b| {
         b.iter(|| lib.partial(None).meeting_goal)
     });
+    g.finish();
+
+    let mut vary = VARY.to_vec();
+    vary.push("judge.alpha=0.001:0.01:0.001");
+    let lib = load(&["judge.enabled=true"], &vary);
+    let items = lib.items.len() as u64;
+    let mut g = c.benchmark_group("tune_judge");
+    g.throughput(Throughput::Elements(lib.total * items));
+    g.bench_function(
+        "score 10000 variants x library with the judge, one thread",
+        |b| {
+            let mut idx = vec![0usize; lib.axes.len()];
+            let mut v = lib.base_variant();
+            b.iter(|| {
+                (0..lib.total)
+                    .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
+                    .sum::<u32>()
+            })
+        },
+    );
     g.finish();
 }
 

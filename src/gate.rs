@@ -45,6 +45,7 @@ pub enum Gate {
     LedgerIntegrity,
     PaidAcquisition,
     LeverInstrumentation,
+    CanaryJudge,
 }
 
 /// When a gate is judged.
@@ -87,6 +88,8 @@ pub enum Unit {
     GapSeconds,
     /// A count of findings.
     Count,
+    /// A Bayes factor (evidence against "the canary fails like the baseline").
+    BayesFactor,
 }
 
 /// How a tunable value moves and reads (live tuning and sweeps).
@@ -221,7 +224,7 @@ use KnobKind as K;
 
 /// Every gate, in report order: the Go gates in the order a hold lists its reasons,
 /// then the trigger-only gates, then the analytics gates.
-pub const GATES: [GateDef; 26] = [
+pub const GATES: [GateDef; 27] = [
     GateDef {
         trigger: Some(0),
         row: Some(0),
@@ -627,7 +630,51 @@ pub const GATES: [GateDef; 26] = [
             "rev. levers",
         )
     },
+    // The canary-versus-baseline judge (src/engine/eval/judge.rs): an always-valid
+    // sequential test, off unless `judge.enabled`. It fires at once (the test is
+    // already sequential: sustaining it would only delay a decision that is final).
+    GateDef {
+        go: false,
+        trigger: Some(10),
+        unit: Unit::BayesFactor,
+        op: ">=",
+        keys: &["judge.enabled", "judge.alpha", "judge.prior_strength"],
+        knobs: &[
+            sweepable_knob(
+                "judge.alpha",
+                "judge alpha",
+                K::Step(0.001),
+                &[G::CanaryJudge],
+            ),
+            knob(
+                "judge.prior_strength",
+                "judge prior",
+                K::Step(1.0),
+                &[G::CanaryJudge],
+            ),
+        ],
+        ..def(
+            G::CanaryJudge,
+            "canary_judge",
+            Stream::Requests,
+            "canary judge",
+        )
+    },
 ];
+
+/// A Bayes factor in at most 9 characters: one decimal below 1000, then powers of ten.
+fn bayes(v: f64) -> String {
+    if !v.is_finite() {
+        "inf".to_string()
+    } else if v < 1000.0 {
+        format!("{v:.1}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:.2e}")
+    }
+}
 
 /// The security limits, shared by both security gates (listed once, on the first).
 const SECURITY_KNOBS: [KnobDef; 2] = [
@@ -767,7 +814,8 @@ impl Gate {
 }
 
 /// Every tunable value, in the gate table's row order, with the sustain span after the
-/// latency triggers (the last of the request triggers).
+/// latency triggers (the last of the request triggers), then the knobs of gates the
+/// table has no row for.
 pub fn knobs() -> Vec<&'static KnobDef> {
     let mut out = Vec::new();
     for g in ROWS {
@@ -775,6 +823,10 @@ pub fn knobs() -> Vec<&'static KnobDef> {
         if g == Gate::LatencyP99 {
             out.push(&SUSTAIN_KNOB);
         }
+    }
+    // Gates without a row of the gate table (the canary judge) come last.
+    for d in GATES.iter().filter(|d| d.row.is_none()) {
+        out.extend(d.knobs.iter());
     }
     out
 }
@@ -813,6 +865,7 @@ impl Unit {
             Unit::PerMinute => format!("{v:.1}/min"),
             Unit::InARow => format!("{v:.0} in a row"),
             Unit::GapSeconds => format!("{v:.0}s gap"),
+            Unit::BayesFactor => format!("Bayes factor {}", bayes(v)),
         }
     }
 
@@ -821,6 +874,7 @@ impl Unit {
         match self {
             Unit::Latency => format!("{v} ms"),
             Unit::SlowShare => format!("{:.0}%", v * 100.0),
+            Unit::BayesFactor => bayes(v),
             _ => self.report(v).trim_start_matches('≈').to_string(),
         }
     }
@@ -835,6 +889,7 @@ impl Unit {
             Unit::PerMinute => format!("{v:.1}/m"),
             Unit::GapSeconds => format!("{v:.0}s"),
             Unit::Depth | Unit::InARow | Unit::Count => format!("{v:.0}"),
+            Unit::BayesFactor => bayes(v),
         }
     }
 
@@ -874,7 +929,7 @@ mod tests {
         let mut r: Vec<u8> = GATES.iter().filter_map(|d| d.row).collect();
         r.sort_unstable();
         assert_eq!(r, (0..r.len() as u8).collect::<Vec<_>>());
-        assert_eq!(GO.len() + 2, GATES.len());
+        assert_eq!(GO.len() + 3, GATES.len());
         assert_eq!(TRIGGERS[3], Gate::LatencyP99);
         assert!(GO.iter().all(|g| g.is_go()));
     }
@@ -893,6 +948,9 @@ mod tests {
         assert!(sweepable("rollout.sustain"));
         assert!(sweepable("triggers.latency_p99_ms"));
         assert!(!sweepable("budget.max_burn"));
+        assert!(sweepable("judge.alpha"));
+        assert!(!sweepable("judge.prior_strength"));
+        assert_eq!(TRIGGERS[10], Gate::CanaryJudge);
         assert!(!sweepable("stages..go_p95_ms"));
         assert!(knob_of("nope").is_none());
     }

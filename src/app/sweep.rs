@@ -35,6 +35,7 @@ pub enum SweepError {
         keys = sweepable_keys()
     )]
     Key(String, String),
+    /// A bad range, or a key the base policy makes moot.
     #[error("--vary `{arg}`: {message}")]
     Range { arg: String, message: String },
     #[error("--vary `{arg}`: value `{value}`")]
@@ -169,6 +170,7 @@ enum Field {
     TrigP99,
     StageGoP95(usize),
     Sustain,
+    JudgeAlpha,
 }
 
 /// One varied key: its values as written and as the variant field takes them.
@@ -194,6 +196,7 @@ impl Axis {
             Field::TrigP99 => v.trig_p99_us = src.trig_p99_us,
             Field::StageGoP95(s) => v.go_p95_us[s] = src.go_p95_us[s],
             Field::Sustain => v.sustain_ticks = src.sustain_ticks,
+            Field::JudgeAlpha => v.judge_alpha = src.judge_alpha,
         }
     }
 
@@ -317,6 +320,15 @@ pub fn parse_axis(
         "triggers.latency_p95_ms" => Field::TrigP95,
         "triggers.latency_p99_ms" => Field::TrigP99,
         "rollout.sustain" => Field::Sustain,
+        "judge.alpha" if !base.judge_enabled => {
+            return Err(SweepError::Range {
+                arg: arg.into(),
+                message: "the canary judge is off in the base policy, so its alpha moves \
+                          nothing: add --set judge.enabled=true"
+                    .into(),
+            });
+        }
+        "judge.alpha" => Field::JudgeAlpha,
         k => match k
             .strip_prefix("stages.")
             .and_then(|r| r.strip_suffix(".go_p95_ms"))

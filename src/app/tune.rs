@@ -493,8 +493,10 @@ impl Library {
     }
 }
 
-/// Ranks of an axis's values from the tightest (smallest number or duration) up.
+/// Ranks of an axis's values from the tightest (smallest number or duration) up; for
+/// the canary judge's alpha, from the largest (a larger false-alarm bound stops sooner).
 fn ranks(a: &Axis) -> Vec<u32> {
+    let tighter_when_larger = a.key == "judge.alpha";
     let mag: Vec<f64> = a
         .labels
         .iter()
@@ -506,7 +508,11 @@ fn ranks(a: &Axis) -> Vec<u32> {
         })
         .collect();
     mag.iter()
-        .map(|m| mag.iter().filter(|x| *x < m).count() as u32)
+        .map(|m| {
+            mag.iter()
+                .filter(|x| if tighter_when_larger { *x > m } else { *x < m })
+                .count() as u32
+        })
         .collect()
 }
 

@@ -14,6 +14,7 @@ use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
 use super::odds::BaselineCounts;
+use super::eval::judge::BaselineErrors;
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 
@@ -116,6 +117,8 @@ pub struct Folded {
     /// The stage-end checks over streams the fold does not hold (the analytics gates
     /// over funnel and ledger events), when any applies.
     pub stage_checks: Option<Arc<dyn StageCheck>>,
+    /// The baseline's errors per tick interval, for the canary judge.
+    pub baseline_errors: BaselineErrors,
     pii_detector: Option<PiiDetector>,
     schemas: SchemaSet,
     prefixes: Vec<String>,
@@ -191,6 +194,7 @@ impl Folded {
             pages: vec![PageStage::default(); p.stages.len()],
             page_cols: PageColumns::default(),
             stage_checks: None,
+            baseline_errors: BaselineErrors::new(ticks),
             pii_detector: None,
             schemas: setup.schemas.clone(),
             prefixes: p.outlier_prefixes.clone(),
@@ -296,6 +300,7 @@ impl Folded {
             pages: Vec::new(),
             page_cols: PageColumns::default(),
             stage_checks: None,
+            baseline_errors: BaselineErrors::new(self.ticks),
             pii_detector: None,
             schemas: self.schemas.clone(),
             prefixes: self.prefixes.clone(),
@@ -316,6 +321,7 @@ impl Folded {
             }
         }
         self.baseline.merge(&part.baseline);
+        self.baseline_errors.merge(&part.baseline_errors);
         let ri = stream_idx(Stream::Requests);
         self.rows[ri] += part.rows[ri];
         self.outside[ri] += part.outside[ri];
@@ -355,6 +361,7 @@ impl Folded {
             let band = self.band(lat);
             if !b.canary[i] {
                 self.baseline.add(st, band);
+                self.baseline_errors.add(k, st);
                 continue;
             }
             let c = &mut self.counters[base..base + self.stride];

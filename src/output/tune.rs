@@ -503,6 +503,11 @@ pub fn policy_toml(library: &str, values: &[KeyValue], meets: bool) -> String {
                     .or_insert_with(|| toml::Value::Table(toml::Table::new()));
                 if let toml::Value::Table(t) = t {
                     t.insert(key.to_string(), value);
+                    // The judge's alpha is only varied with the judge on (sweep refuses
+                    // it otherwise): the file turns it on too, or its alpha moves nothing.
+                    if kv.key == "judge.alpha" {
+                        t.insert("enabled".into(), toml::Value::Boolean(true));
+                    }
                 }
             }
             _ => {}
@@ -767,5 +772,33 @@ mod tests {
             finish(parts[1..].to_vec()),
             Err(MergeError::Shards(..))
         ));
+    }
+}
+
+#[cfg(test)]
+mod judge_tests {
+    use super::*;
+    use crate::policy::PolicyBuilder;
+
+    #[test]
+    fn a_recommended_judge_alpha_turns_the_judge_on() {
+        let values = [
+            KeyValue {
+                key: "judge.alpha".into(),
+                value: "0.05".into(),
+            },
+            KeyValue {
+                key: "rollout.sustain".into(),
+                value: "5m".into(),
+            },
+        ];
+        let text = policy_toml("library", &values, true);
+        let p = PolicyBuilder::new()
+            .text(&text, "the recommendation")
+            .and_then(PolicyBuilder::build)
+            .expect("the partial policy reads back");
+        assert!(p.judge_enabled, "{text}");
+        assert_eq!(p.judge_alpha, 0.05);
+        assert_eq!(p.sustain_ticks, 6);
     }
 }

@@ -70,6 +70,9 @@ pub struct PolicyFile {
     pub infra: InfraSection,
     pub security: SecuritySection,
     pub followups: FollowupSection,
+    /// The canary-versus-baseline judge (off unless `enabled`); optional in files.
+    #[serde(default)]
+    pub judge: JudgeSection,
     /// The analytics section, checked by [`crate::analytics::policy::AnalyticsPolicy::from_table`].
     #[serde(default)]
     pub analytics: crate::analytics::policy::AnalyticsPolicy,
@@ -165,6 +168,28 @@ pub struct FollowupSection {
     pub split_min_requests: u64,
 }
 
+/// The canary-versus-baseline judge: an always-valid sequential test of the canary's
+/// share of the errors against its share of the traffic (`canary_judge`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeSection {
+    pub enabled: bool,
+    /// The false-alarm bound per stage, over the whole stage (time-uniform).
+    pub alpha: f64,
+    /// The Beta prior's concentration around the traffic share.
+    pub prior_strength: f64,
+}
+
+impl Default for JudgeSection {
+    fn default() -> Self {
+        JudgeSection {
+            enabled: false,
+            alpha: 0.01,
+            prior_strength: 10.0,
+        }
+    }
+}
+
 /// A stage of the checked policy, with its bounds relative to T0.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
@@ -225,6 +250,11 @@ pub struct Policy {
     pub security_baseline_ms: Millis,
     pub split_tolerance: Ratio,
     pub split_min_requests: u64,
+    /// Whether the canary judge runs, its false-alarm bound `alpha` in (0, 1) and its
+    /// prior's strength (positive).
+    pub judge_enabled: bool,
+    pub judge_alpha: f64,
+    pub judge_prior: f64,
 }
 
 impl Policy {
@@ -744,6 +774,18 @@ fn fraction(key: &str, v: f64, lo_open: bool) -> Result<Ratio, PolicyError> {
     Ratio::from_f64(v).ok_or_else(|| invalid(key, format!("{v} has too many decimal digits")))
 }
 
+/// A probability strictly between 0 and 1 (the judge's false-alarm bound).
+fn open_fraction(key: &str, v: f64) -> Result<f64, PolicyError> {
+    if v.is_finite() && v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(invalid(
+            key,
+            format!("{v} is out of range: must be a probability in (0, 1), such as 0.01"),
+        ))
+    }
+}
+
 fn positive(key: &str, v: f64) -> Result<f64, PolicyError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
@@ -926,6 +968,9 @@ fn compile(file: PolicyFile, base_dir: &Path) -> Result<Policy, PolicyError> {
             false,
         )?,
         split_min_requests: file.followups.split_min_requests,
+        judge_enabled: file.judge.enabled,
+        judge_alpha: open_fraction("judge.alpha", file.judge.alpha)?,
+        judge_prior: positive("judge.prior_strength", file.judge.prior_strength)?,
         file,
     })
 }

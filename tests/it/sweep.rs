@@ -60,9 +60,17 @@ fn variant(stages: usize) -> impl Strategy<Value = Variant> {
         proptest::collection::vec(latency(), stages),
         (latency(), latency()),
         1usize..=14,
+        // The canary judge, off or on at alpha from 0.001 to 0.3.
+        (proptest::bool::ANY, 1u32..=300),
     )
         .prop_map(
-            |((go_5xx, go_4xx, trig_5xx, trig_4xx), go_p95_us, (p95, p99), sustain)| Variant {
+            |(
+                (go_5xx, go_4xx, trig_5xx, trig_4xx),
+                go_p95_us,
+                (p95, p99),
+                sustain,
+                (judge, alpha),
+            )| Variant {
                 go_5xx,
                 go_4xx,
                 trig_5xx,
@@ -71,6 +79,8 @@ fn variant(stages: usize) -> impl Strategy<Value = Variant> {
                 trig_p95_us: p95,
                 trig_p99_us: p99,
                 sustain_ticks: sustain,
+                judge,
+                judge_alpha: alpha as f64 / 1000.0,
             },
         )
 }

@@ -1,13 +1,15 @@
 //! The evaluator: a pure fold over ticks. At each tick the window aggregates are summed
 //! and every stream's gates judged (`requests.rs`, `infra.rs`, `security.rs`,
-//! `probes.rs`, `logs.rs`), each pushing its gate ticks and evidence into a `TickOut`;
-//! this module owns what is common to all gates: sustain counters and firing, Go
+//! `probes.rs`, `logs.rs`; the optional canary judge in `judge.rs`), each pushing its
+//! gate ticks and evidence into a `TickOut`; this module owns what is common to all
+//! gates: sustain counters and firing, Go
 //! breaches and their events, stage verdicts (with the stage-end gates of `requests.rs`,
 //! `probes.rs`, `pages.rs` and the plugged-in [`super::StageCheck`]), rollbacks and the
 //! outcome, as the contract's sections 4-6 and 8 say. No clock, no IO, no randomness:
 //! every instant comes from the data (T0 and the tick grid).
 
 mod infra;
+pub(crate) mod judge;
 mod logs;
 mod pages;
 pub(crate) mod probes;
@@ -59,9 +61,10 @@ pub struct Run {
     pub stages: Vec<StageOutcome>,
     pub events: Vec<VerdictEvent>,
     pub follow_ups: Vec<FollowUp>,
-    /// Per gate of [`Gate::ALL`]: whether its stream (and column) is present.
+    /// Per gate of [`Gate::ALL`] the policy has on (all but a disabled canary judge):
+    /// whether its stream (and column) is present.
     pub evaluated: Vec<(Gate, bool)>,
-    /// Per gate: breached or fired anywhere in the evaluated stages.
+    /// Per gate of `evaluated`: breached or fired anywhere in the evaluated stages.
     pub gate_hits: Vec<(Gate, u32)>,
 }
 
@@ -81,6 +84,7 @@ struct State {
     since: [Millis; Gate::TRIGGERS.len()],
     requests: RequestState,
     infra: InfraState,
+    judge: judge::JudgeState,
     prev_breach: Vec<bool>,
     /// Go gate breaches of the current stage: (gate, evidence of the first breach, ticks).
     stage_breaches: Vec<Evidence>,
@@ -283,6 +287,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                 | Gate::LeverInstrumentation => checked.iter().any(|(c, e)| *c == g && *e),
                 Gate::DbLatency => present(g.stream()) && f.infra_has_db,
                 Gate::QueueBacklog => present(g.stream()) && f.infra_has_queue,
+                Gate::CanaryJudge => present(g.stream()) && p.judge_enabled,
                 _ => present(g.stream()),
             };
             (g, ok)
@@ -300,6 +305,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         since: [0; Gate::TRIGGERS.len()],
         requests: RequestState::new(f.n_prefixes),
         infra: InfraState::default(),
+        judge: judge::JudgeState::new(0.0, p.judge_prior),
         prev_breach: vec![false; Gate::ALL.len()],
         stage_breaches: Vec::new(),
         no_data_ticks: 0,
@@ -345,6 +351,7 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         st.sustain = [0; Gate::TRIGGERS.len()];
         st.infra.queue_run = 0;
         st.requests.new_stage();
+        st.judge = judge::JudgeState::new(stage.weight, p.judge_prior);
         st.prev_breach.iter_mut().for_each(|b| *b = false);
         st.stage_breaches.clear();
         st.no_data_ticks = 0;
@@ -443,6 +450,9 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
             security::anomalies(&cx, &sec_base, &mut out);
             probes::schema(&cx, &schema_fail, &mut out);
             logs::pii(&cx, &mut out);
+            if p.judge_enabled {
+                judge::judge(&cx, &mut st.judge, &mut out);
+            }
             for fu in out.follow_ups.drain(..) {
                 events.push(VerdictEvent::FollowUp(fu.clone()));
                 follow_ups.push(fu);
@@ -474,7 +484,13 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
                     st.sustain[ti] = 0;
                 }
                 g.sustain = st.sustain[ti];
-                if st.sustain[ti] as usize >= p.sustain_ticks {
+                // A trigger the registry does not sustain (the canary judge) fires at once.
+                let needs = if g.gate.def().sustained {
+                    p.sustain_ticks
+                } else {
+                    1
+                };
+                if st.sustain[ti] as usize >= needs {
                     fired.push(g.gate);
                     let (op, detail) = detail_of(&details, g.gate);
                     let thr = p.trigger_limit(g.gate).or(g.threshold);
@@ -672,10 +688,15 @@ fn evaluate_inner(policy: &Policy, f: &Folded, display: bool, through: bool) -> 
         at: end_at,
         outcome,
     });
+    // A gate the policy leaves off (the canary judge unless enabled) is not part of
+    // this run: reports list neither its status nor its hits.
+    let listed = |g: Gate| g != Gate::CanaryJudge || p.judge_enabled;
     let gate_hits = Gate::ALL
         .iter()
+        .filter(|&&g| listed(g))
         .map(|&g| (g, st.hits[gate_slot(g)]))
         .collect();
+    let evaluated = evaluated.into_iter().filter(|(g, _)| listed(*g)).collect();
     Run {
         t0,
         end: t0 + p.total_ms(),

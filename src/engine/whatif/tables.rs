@@ -1,7 +1,9 @@
 //! Per-tick tables for sweeps: the verdicts of many variants of one policy over the same per-tick
 //! aggregates, at hundreds of thousands of variants per second. A variant moves the
 //! request thresholds (the 5xx and non-auth 4xx Go and trigger rates, each stage's Go
-//! p95, the p95 and p99 trigger latencies) and the sustain span; every other value is
+//! p95, the p95 and p99 trigger latencies), the sustain span and the canary judge's
+//! switch and false-alarm bound (its Bayes factor per tick is kept, from the base
+//! policy's prior); every other value is
 //! the base policy's. [`Sweep::new`] runs the base policy once with every stage
 //! evaluated over its whole span ([`crate::engine::eval::evaluate_through`]) and keeps, per
 //! tick, the window counts of the request gates, the latency counts above every band,
@@ -18,6 +20,7 @@ use crate::time::format_duration;
 use crate::verdict::{Gate, Outcome, Verdict, VerdictEvent};
 
 use super::super::eval::evaluate_through;
+use super::super::eval::judge::{JudgeState, ln_threshold};
 use super::super::eval::probes::first_probe_firing;
 use super::super::fold::{Folded, slot};
 
@@ -40,6 +43,9 @@ struct TickRow {
     /// The queue depth is above its limit at this tick (the backlog gate's sustain
     /// depends on the variant's sustain span).
     queue_over: bool,
+    /// The canary judge's log Bayes factor since the stage's start (`-inf` without
+    /// evidence of a regression); it fires where it reaches the variant's level.
+    judge: f64,
 }
 
 /// A stage's ticks and the hold reasons no variant moves.
@@ -64,6 +70,9 @@ pub struct Variant {
     pub trig_p99_us: u64,
     /// Consecutive ticks a sustained trigger needs.
     pub sustain_ticks: usize,
+    /// Whether the canary judge runs, and its false-alarm bound.
+    pub judge: bool,
+    pub judge_alpha: f64,
 }
 
 impl Variant {
@@ -78,6 +87,8 @@ impl Variant {
             trig_p95_us: p.trig_p95_us,
             trig_p99_us: p.trig_p99_us,
             sustain_ticks: p.sustain_ticks,
+            judge: p.judge_enabled,
+            judge_alpha: p.judge_alpha,
         }
     }
 
@@ -92,6 +103,8 @@ impl Variant {
         p.trig_p95_us = self.trig_p95_us;
         p.trig_p99_us = self.trig_p99_us;
         p.sustain_ticks = self.sustain_ticks.max(1);
+        p.judge_enabled = self.judge;
+        p.judge_alpha = self.judge_alpha;
         for (s, us) in p.stages.iter_mut().zip(&self.go_p95_us) {
             s.go_p95_us = *us;
         }
@@ -106,6 +119,8 @@ impl Variant {
             s.go_p95_ms = *us as f64 / 1000.0;
         }
         f.rollout.sustain = format_duration((p.sustain_ticks as Millis - 1) * p.tick_ms);
+        f.judge.enabled = self.judge;
+        f.judge.alpha = self.judge_alpha;
         p
     }
 }
@@ -228,6 +243,7 @@ impl Sweep {
             let m = (stage.start_ms / f.tick_ms) as usize;
             let k_end = (stage.end_ms() / f.tick_ms) as usize;
             let first = rows.len();
+            let mut judge = JudgeState::new(stage.weight, p.judge_prior);
             for k in m + 1..=k_end {
                 let lo = k.saturating_sub(p.window_ticks).max(m);
                 let (mut n, mut e5, mut e4) = (0u64, 0u64, 0u64);
@@ -252,6 +268,14 @@ impl Sweep {
                     acc += band_sum[j + 1];
                     above[start + j] = acc;
                 }
+                let cur = f.interval_counters(k - 1);
+                let canary = cur[slot::N];
+                let j = judge.step(
+                    canary,
+                    [cur[slot::E5XX], cur[slot::E4XX]],
+                    cur[slot::REAL_ALL].saturating_sub(canary),
+                    f.baseline_errors.at(k - 1),
+                );
                 let mut other = 0u16;
                 let mut queue_over = false;
                 if let Some(rec) = records.next() {
@@ -261,6 +285,7 @@ impl Sweep {
                             && g.gate.is_trigger()
                             && g.gate != Gate::ProbeFailures
                             && !MOVED.contains(&g.gate)
+                            && g.gate != Gate::CanaryJudge
                         {
                             other |= trig_bit(g.gate) as u16;
                         }
@@ -279,6 +304,11 @@ impl Sweep {
                     lim99: n - p.q99.ceil_mul(n),
                     other_triggers: other,
                     queue_over,
+                    judge: if requests && j.data {
+                        j.score
+                    } else {
+                        f64::NEG_INFINITY
+                    },
                 });
             }
             stages.push(StageRow {
@@ -339,6 +369,13 @@ impl Sweep {
             go_bit(Gate::QueueBacklog),
         );
         let probe_bit = trig_bit(Gate::ProbeFailures);
+        let judge_bit = trig_bit(Gate::CanaryJudge);
+        // The judge's level, or one no score reaches when it is off.
+        let judge_level = if v.judge {
+            ln_threshold(v.judge_alpha)
+        } else {
+            f64::INFINITY
+        };
         let mut last = 0;
         for (si, stage) in self.stages.iter().enumerate() {
             last = si;
@@ -407,6 +444,10 @@ impl Sweep {
                 }
                 if self.probe_fire == Some(r.at) {
                     fired |= probe_bit;
+                }
+                // The judge is not sustained: it fires at the first tick it reaches its level.
+                if r.judge >= judge_level {
+                    fired |= judge_bit;
                 }
                 if fired != 0 {
                     return SweepVerdict {

@@ -396,9 +396,23 @@ fn meta_from_schema(path: &Path, schema: &Schema) -> Result<RecordMeta, RecordEr
     })
 }
 
-/// Checks that every column of this format is present with its type.
+/// Gates added to the format after recordings were first written: a recording made
+/// before one of them has none of its columns (and no tick listing it), and still reads.
+pub(super) const LATER_GATES: [Gate; 1] = [Gate::CanaryJudge];
+
+/// Checks that every column of this format is present with its type (the columns of
+/// [`LATER_GATES`] may be absent).
 fn check_columns(path: &Path, schema: &Schema) -> Result<(), RecordError> {
+    let later: Vec<String> = LATER_GATES
+        .iter()
+        .flat_map(|g| {
+            ["value", "threshold", "state", "sustain", "trigger"].map(|f| gate_col(*g, f))
+        })
+        .collect();
     for (name, ty, _) in columns() {
+        if later.contains(&name) && schema.field_with_name(&name).is_err() {
+            continue;
+        }
         let field = schema
             .field_with_name(&name)
             .map_err(|_| RecordError::NotARecording {
@@ -460,6 +474,55 @@ mod tests {
             panic!("not a tick")
         };
         assert!(t.gates[3].value.is_some_and(|v| v.is_sign_negative()));
+    }
+
+    /// Writes `ev` as a recording from before the canary judge: without its columns.
+    fn write_without_judge(dir: &Path, m: &RecordMeta, ev: &[VerdictEvent]) -> PathBuf {
+        let path = dir.join("run.arrow");
+        write_record(&path, m, ev).unwrap();
+        let reader = FileReader::try_new(File::open(&path).unwrap(), None).unwrap();
+        let schema = reader.schema();
+        let keep: Vec<usize> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.name().starts_with("canary_judge."))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(keep.len() + 5, schema.fields().len());
+        let old = dir.join(format!("old-{}.arrow", ev.len()));
+        let projected = schema.project(&keep).unwrap();
+        let mut w = arrow_ipc::writer::FileWriter::try_new(File::create(&old).unwrap(), &projected)
+            .unwrap();
+        for b in reader {
+            w.write(&b.unwrap().project(&keep).unwrap()).unwrap();
+        }
+        w.finish().unwrap();
+        old
+    }
+
+    /// A recording written before the canary judge existed has none of its columns
+    /// (and no tick listing it): it still reads, to the same events. A tick listing a
+    /// gate whose columns are missing is an error naming the column.
+    #[test]
+    fn a_recording_without_the_later_gates_columns_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = meta();
+        let ev: Vec<VerdictEvent> = events()
+            .into_iter()
+            .map(|e| match e {
+                VerdictEvent::Tick(mut t) => {
+                    t.gates.retain(|g| g.gate != Gate::CanaryJudge);
+                    VerdictEvent::Tick(t)
+                }
+                e => e,
+            })
+            .collect();
+        let old = write_without_judge(dir.path(), &m, &ev);
+        assert_eq!(read_record(&old).unwrap(), (m.clone(), ev));
+        let bad = write_without_judge(dir.path(), &m, &events());
+        let err = read_record(&bad).unwrap_err().to_string();
+        assert!(err.contains("canary_judge.state"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use arrow_array::{
 use arrow_ipc::reader::FileReader;
 
 use super::{
-    KEY_STAGES, RecordError, RecordExtras, RecordMeta, TickDisplay, check_columns,
+    KEY_STAGES, LATER_GATES, RecordError, RecordExtras, RecordMeta, TickDisplay, check_columns,
     extras_from_schema, gate_col, gate_slot, meta_from_schema,
 };
 use crate::verdict::{
@@ -69,11 +69,13 @@ struct Cols<'a> {
     k: &'a UInt32Array,
     requests: &'a UInt64Array,
     gates: &'a StringArray,
-    g_value: Vec<&'a Float64Array>,
-    g_threshold: Vec<&'a Float64Array>,
-    g_state: Vec<&'a StringArray>,
-    g_sustain: Vec<&'a UInt32Array>,
-    g_trigger: Vec<&'a BooleanArray>,
+    /// Per gate; `None` for the columns of a gate added after the recording was
+    /// written (`record::LATER_GATES`), which none of its ticks lists.
+    g_value: Vec<Option<&'a Float64Array>>,
+    g_threshold: Vec<Option<&'a Float64Array>>,
+    g_state: Vec<Option<&'a StringArray>>,
+    g_sustain: Vec<Option<&'a UInt32Array>>,
+    g_trigger: Vec<Option<&'a BooleanArray>>,
     gate: &'a StringArray,
     value: &'a Float64Array,
     threshold: &'a Float64Array,
@@ -125,23 +127,28 @@ impl<'a> Cols<'a> {
             gates: col(b, "gates")?,
             g_value: per_gate("value")
                 .iter()
-                .map(|n| col(b, n))
+                .zip(Gate::ALL)
+                .map(|(n, g)| gate_column(b, n, g))
                 .collect::<Result<_, _>>()?,
             g_threshold: per_gate("threshold")
                 .iter()
-                .map(|n| col(b, n))
+                .zip(Gate::ALL)
+                .map(|(n, g)| gate_column(b, n, g))
                 .collect::<Result<_, _>>()?,
             g_state: per_gate("state")
                 .iter()
-                .map(|n| col(b, n))
+                .zip(Gate::ALL)
+                .map(|(n, g)| gate_column(b, n, g))
                 .collect::<Result<_, _>>()?,
             g_sustain: per_gate("sustain")
                 .iter()
-                .map(|n| col(b, n))
+                .zip(Gate::ALL)
+                .map(|(n, g)| gate_column(b, n, g))
                 .collect::<Result<_, _>>()?,
             g_trigger: per_gate("trigger")
                 .iter()
-                .map(|n| col(b, n))
+                .zip(Gate::ALL)
+                .map(|(n, g)| gate_column(b, n, g))
                 .collect::<Result<_, _>>()?,
             gate: col(b, "gate")?,
             value: col(b, "value")?,
@@ -160,6 +167,20 @@ impl<'a> Cols<'a> {
             waf_blocks: opt_col(b, "waf_blocks")?,
             rate_limited: opt_col(b, "rate_limited")?,
         })
+    }
+}
+
+/// A gate's column: required, unless the gate was added to the format after recordings
+/// were first written (then a recording without it has no tick listing the gate).
+fn gate_column<'a, T: 'static>(
+    b: &'a RecordBatch,
+    name: &str,
+    g: Gate,
+) -> Result<Option<&'a T>, String> {
+    match col(b, name) {
+        Ok(c) => Ok(Some(c)),
+        Err(_) if LATER_GATES.contains(&g) && b.column_by_name(name).is_none() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -218,16 +239,23 @@ fn decode_row(
             for g in ids {
                 let s = gate_slot(g);
                 let state_col = gate_col(g, "state");
-                let state_text = need(opt_str(c.g_state[s], i), &state_col)?;
+                let missing = || format!("column `{state_col}` is missing for a tick listing it");
+                let state_text = need(opt_str(c.g_state[s].ok_or_else(missing)?, i), &state_col)?;
                 gates.push(GateTick {
                     gate: g,
                     state: parse_state(state_text).ok_or_else(|| {
                         format!("column `{state_col}` holds an unknown state `{state_text}`")
                     })?,
-                    value: opt(c.g_value[s], i),
-                    threshold: opt(c.g_threshold[s], i),
-                    trigger: need(opt_bool(c.g_trigger[s], i), &gate_col(g, "trigger"))?,
-                    sustain: need(opt(c.g_sustain[s], i), &gate_col(g, "sustain"))?,
+                    value: c.g_value[s].and_then(|a| opt(a, i)),
+                    threshold: c.g_threshold[s].and_then(|a| opt(a, i)),
+                    trigger: need(
+                        c.g_trigger[s].and_then(|a| opt_bool(a, i)),
+                        &gate_col(g, "trigger"),
+                    )?,
+                    sustain: need(
+                        c.g_sustain[s].and_then(|a| opt(a, i)),
+                        &gate_col(g, "sustain"),
+                    )?,
                 });
             }
             VerdictEvent::Tick(TickRecord {

@@ -221,6 +221,17 @@ pub struct ShipRoom {
     pub availability_go: Option<f64>,
 }
 
+/// Whether a gate is part of the run: listed in `evaluated` when known; else, for the
+/// canary judge (off unless the policy enables it), listed by a tick record.
+fn in_run(g: Gate, evaluated: Option<&[(Gate, bool)]>, ticks: &[TickRecord]) -> bool {
+    match evaluated {
+        Some(e) => e.iter().any(|(x, _)| *x == g),
+        None => {
+            g != Gate::CanaryJudge || ticks.iter().any(|t| t.gates.iter().any(|gt| gt.gate == g))
+        }
+    }
+}
+
 /// Builds the pack from a run's events. `evaluated` lists the gates whose data was
 /// there (a replay knows it; a recording passes `None`); `redact` cleans every free-text
 /// detail.
@@ -309,6 +320,7 @@ pub fn build(
         s.rows = Gate::ALL
             .iter()
             .filter(|g| g.is_go() || g.is_trigger())
+            .filter(|&&g| in_run(g, evaluated, &ticks))
             .map(|&g| {
                 let mut r = row(g, si, &stage_ticks, &marks, evaluated);
                 if s.verdict == Verdict::Rollback
