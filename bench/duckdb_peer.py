@@ -145,17 +145,22 @@ for si, (name, _, _, weight, _) in enumerate(STAGES):
     reasons = []
     for r in ticks:
         (tick, _, f5, f4, p95go, p95, p99, burn, endpoint, t5, t4, tp95, tp99, tburn) = r[:14]
-        for g, hit in zip(GATES, [f5, f4, p95go, p99, burn, endpoint]):
+        # Go gates count their breaching ticks (latency_p99 is a trigger only).
+        for g, hit in zip(GATES, [f5, f4, p95go, False, burn, endpoint]):
             if hit:
                 breaches[g] += 1
-                if g != "latency_p99" and g not in reasons:
+                if g not in reasons:
                     reasons.append(g)
-        fired = [g for g, t in zip(["error_rate_5xx", "error_rate_4xx_nonauth", "latency_p95", "latency_p99", "budget_burn"], [t5, t4, tp95, tp99, tburn]) if t]
+        triggers = ["error_rate_5xx", "error_rate_4xx_nonauth", "latency_p95", "latency_p99", "budget_burn"]
+        fired = [g for g, t in zip(triggers, [t5, t4, tp95, tp99, tburn]) if t]
         if fired:
+            # A firing counts once more for its gate; the stage's reasons are the triggers.
+            for g in fired:
+                breaches[g] += 1
             rollback = {"at_ms": T0_MS + tick * TICK, "stage": name, "triggers": fired}
             break
     if rollback:
-        stages.append({"name": name, "verdict": "rollback"})
+        stages.append({"name": name, "verdict": "rollback", "reasons": rollback["triggers"]})
         outcome = "rollback"
         break
     n, e5, with_data, nticks = ticks[-1][14:]
