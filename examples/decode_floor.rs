@@ -35,7 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .fields()
             .iter()
             .map(|f| {
-                if *f.data_type() == DataType::Utf8 && COLUMNS.contains(&f.name().as_str()) {
+                if matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) && COLUMNS.contains(&f.name().as_str())
+                {
                     Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                         Box::new(DataType::Int32),
                         Box::new(DataType::Utf8),
