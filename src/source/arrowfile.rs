@@ -175,7 +175,14 @@ impl ArrowTable {
                             .fields()
                             .iter()
                             .map(|f| {
-                                if *f.data_type() == DataType::Utf8
+                                // Any string type: polars, for one, records its
+                                // strings as `LargeUtf8` or `Utf8View` in the schema it
+                                // stores, and the column is dictionary-encoded all the
+                                // same.
+                                if matches!(
+                                    f.data_type(),
+                                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                                )
                                     && columns.iter().any(|c| c.name == f.name())
                                 {
                                     std::sync::Arc::new(f.as_ref().clone().with_data_type(
@@ -443,9 +450,29 @@ enum StrCol {
     Dict {
         /// The dictionary's own nulls (of its keys).
         nulls: Option<arrow_buffer::NullBuffer>,
-        keys: Vec<usize>,
+        keys: Keys,
         values: StringArray,
     },
+}
+
+/// A dictionary column's keys: the `Int32` keys the reader asks Parquet for, as they
+/// are (no copy), or any other key type widened once.
+enum Keys {
+    I32(arrow_buffer::ScalarBuffer<i32>),
+    Other(Vec<usize>),
+}
+
+impl Keys {
+    #[inline]
+    fn get(&self, i: usize) -> usize {
+        match self {
+            // Keys index the dictionary's values: the reader checked them, so they are
+            // non-negative (a null's key is 0).
+            Keys::I32(k) => k[i] as usize,
+            // (a null's key is never used: callers check the nulls first.)
+            Keys::Other(k) => k[i],
+        }
+    }
 }
 
 impl StrCol {
@@ -471,9 +498,13 @@ impl StrCol {
                 Col::Str(s) => s,
                 _ => return None,
             };
+            let keys = match a.as_dictionary_opt::<arrow_array::types::Int32Type>() {
+                Some(d32) => Keys::I32(d32.keys().values().clone()),
+                None => Keys::Other(d.normalized_keys()),
+            };
             return Some(StrCol::Dict {
                 nulls: a.nulls().cloned(),
-                keys: d.normalized_keys(),
+                keys,
                 values,
             });
         }
@@ -495,7 +526,7 @@ impl StrCol {
                 keys,
                 values,
             } => {
-                let k = keys[i];
+                let k = keys.get(i);
                 (!nulls.as_ref().is_some_and(|n| n.is_null(i)) && !values.is_null(k))
                     .then(|| values.value(k))
             }
@@ -545,11 +576,56 @@ impl StrCol {
                 if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                     None
                 } else {
-                    c[keys[i]]
+                    c[keys.get(i)]
                 }
             }
             _ => self.value(i).filter(|s| !s.is_empty()).and_then(decode),
         }
+    }
+}
+
+/// The per-value codes of a dictionary column, kept while the batches share the
+/// dictionary: a Parquet column chunk's dictionary comes with every batch of it, so
+/// its values are decoded once per chunk, not once per batch. The cache holds the
+/// values array it was computed from, so a buffer it compares against cannot be freed
+/// and its address reused.
+struct CodesCache<T> {
+    values: Option<StringArray>,
+    codes: Option<Vec<Option<T>>>,
+}
+
+impl<T: Copy> CodesCache<T> {
+    fn new() -> Self {
+        Self {
+            values: None,
+            codes: None,
+        }
+    }
+
+    fn codes(
+        &mut self,
+        col: &StrCol,
+        rows: usize,
+        decode: impl Fn(&str) -> Option<T>,
+    ) -> &Option<Vec<Option<T>>> {
+        let same = match (col, &self.values) {
+            (StrCol::Dict { values, .. }, Some(cached)) => {
+                values.len() == cached.len()
+                    && values.offsets().as_ptr() == cached.offsets().as_ptr()
+                    && values.values().as_ptr() == cached.values().as_ptr()
+                    && values.nulls().map(|n| n.buffer().as_ptr())
+                        == cached.nulls().map(|n| n.buffer().as_ptr())
+            }
+            _ => false,
+        };
+        if !same {
+            self.codes = col.codes(rows, decode);
+            self.values = match (col, &self.codes) {
+                (StrCol::Dict { values, .. }, Some(_)) => Some(values.clone()),
+                _ => None,
+            };
+        }
+        &self.codes
     }
 }
 
@@ -680,11 +756,18 @@ fn dict_column<T: Copy, U: Copy>(
         .map(|c| c.map(&map))
         .collect::<Option<Vec<U>>>()
     {
-        out.extend(keys.iter().map(|&k| values[k]));
+        match keys {
+            Keys::I32(k) => out.extend(k.iter().map(|&k| values[k as usize])),
+            Keys::Other(k) => out.extend(k.iter().map(|&k| values[k])),
+        }
         return true;
     }
-    for &k in keys {
-        match codes[k] {
+    let n = match keys {
+        Keys::I32(k) => k.len(),
+        Keys::Other(k) => k.len(),
+    };
+    for i in 0..n {
+        match codes[keys.get(i)] {
             Some(v) => out.push(map(v)),
             None => return false,
         }
@@ -790,6 +873,8 @@ impl Table for ArrowTable {
         let parse_cohort = |s: &str| Cohort::parse(s);
         let parse_source = |s: &str| Source::parse(s);
         let parse_prefix = |s: &str| Some(prefix_index(prefixes, s));
+        let (mut cohort_codes, mut source_codes, mut endpoint_codes) =
+            (CodesCache::new(), CodesCache::new(), CodesCache::new());
         for batch in batches {
             let batch = self.batch(batch, row_no)?;
             let n = batch.num_rows();
@@ -806,10 +891,10 @@ impl Table for ArrowTable {
                 )?;
                 continue;
             };
-            let cohorts = cols.cohort.codes(n, parse_cohort);
-            let sources = cols.source.codes(n, parse_source);
-            let endpoints = cols.endpoint.codes(n, parse_prefix);
-            if n > 0 && decode_columns(&cols, &cohorts, &sources, &endpoints, &mut decoded) {
+            let cohorts = cohort_codes.codes(&cols.cohort, n, parse_cohort);
+            let sources = source_codes.codes(&cols.source, n, parse_source);
+            let endpoints = endpoint_codes.codes(&cols.endpoint, n, parse_prefix);
+            if n > 0 && decode_columns(&cols, cohorts, sources, endpoints, &mut decoded) {
                 match f(RequestRow::Batch(&decoded)) {
                     Ok(()) => stats.rows += n as u64,
                     // A decoded batch is not rejected; were it, its first row is named.
@@ -829,9 +914,9 @@ impl Table for ArrowTable {
                 let decoded = (|| {
                     Some(RequestRow::Decoded {
                         ts: fast_ts(&cols.ts, i)?,
-                        prefix: cols.endpoint.decode(i, &endpoints, parse_prefix)?,
-                        cohort: cols.cohort.decode(i, &cohorts, parse_cohort)?,
-                        source: cols.source.decode(i, &sources, parse_source)?,
+                        prefix: cols.endpoint.decode(i, endpoints, parse_prefix)?,
+                        cohort: cols.cohort.decode(i, cohorts, parse_cohort)?,
+                        source: cols.source.decode(i, sources, parse_source)?,
                         status: fast_status(&cols.status, i)?,
                         latency_us: fast_latency(&cols.latency, i)?,
                     })

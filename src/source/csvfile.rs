@@ -17,6 +17,7 @@ use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RowFn, RowLoc, RowProblem,
     Table, handle_row,
 };
+use crate::input::Millis;
 
 /// The most columns a CSV header may have: far more than any stream's columns, few
 /// enough that a header cannot make every row's field table large.
@@ -216,6 +217,220 @@ impl Table for CsvTable {
         on_error: OnError,
         f: &mut RowFn<'_>,
     ) -> Result<ReadStats, InputError> {
+        let (index, mut stats, fields, lines_before) = self.header(columns)?;
+        if self.range.is_some() {
+            let slot_of = slots(&index);
+            self.plain_lines(lines_before, on_error, &mut stats, |line| {
+                plain_row(line, &slot_of, columns, fields, f)
+            })?;
+            return Ok(stats);
+        }
+        self.parsed_rows(
+            &index,
+            columns,
+            fields,
+            lines_before,
+            on_error,
+            &mut stats,
+            f,
+        )?;
+        Ok(stats)
+    }
+
+    /// A range of plain lines (the parallel reading of a large file) has a fast path:
+    /// a line whose requested fields are in the common shapes (RFC 3339 UTC timestamp
+    /// with milliseconds, a known cohort and source, a three-digit status, a latency
+    /// with at most three decimals) is decoded straight from its bytes; any other line
+    /// goes through the cells, so rows, errors and skips stay those of `for_each_row`.
+    fn for_each_request(
+        &mut self,
+        columns: &[ColumnSpec],
+        on_error: OnError,
+        prefixes: &[String],
+        f: &mut super::RequestFn<'_>,
+    ) -> Result<ReadStats, InputError> {
+        let (index, mut stats, fields, lines_before) = self.header(columns)?;
+        if self.range.is_none() || columns.len() != 6 {
+            let mut cells = |c: &[Cell]| f(super::RequestRow::Cells(c));
+            self.parsed_rows(
+                &index,
+                columns,
+                fields,
+                lines_before,
+                on_error,
+                &mut stats,
+                &mut cells,
+            )?;
+            return Ok(stats);
+        }
+        let slot_of = slots(&index);
+        let mut hours = HourCache::default();
+        self.plain_lines(lines_before, on_error, &mut stats, |line| {
+            let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+            if let Some(row) = fast_request(trimmed, &slot_of, fields, prefixes, &mut hours) {
+                return Some(f(row));
+            }
+            plain_row(line, &slot_of, columns, fields, &mut |c: &[Cell]| {
+                f(super::RequestRow::Cells(c))
+            })
+        })?;
+        Ok(stats)
+    }
+}
+
+/// Per field of a line, the requested column slot it holds (`usize::MAX`: none), up to
+/// the last requested field.
+fn slots(index: &[Option<usize>]) -> Vec<usize> {
+    let wanted = index.iter().flatten().max().map_or(0, |m| m + 1);
+    let mut slot_of = vec![usize::MAX; wanted];
+    for (i, idx) in index.iter().enumerate() {
+        if let Some(j) = idx {
+            slot_of[*j] = i;
+        }
+    }
+    slot_of
+}
+
+/// The epoch milliseconds of the last `YYYY-MM-DDTHH` seen: consecutive rows mostly
+/// share the hour, so a timestamp costs its minutes, seconds and milliseconds.
+#[derive(Default)]
+struct HourCache {
+    key: [u8; 13],
+    base: Option<Millis>,
+}
+
+impl HourCache {
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` exactly (what most writers emit for UTC), else `None`
+    /// (the cell decoder then reads it, with every other form and the errors).
+    fn ts(&mut self, t: &[u8]) -> Option<Millis> {
+        if t.len() != 24 || t[13] != b':' || t[16] != b':' || t[19] != b'.' || t[23] != b'Z' {
+            return None;
+        }
+        let d = |i: usize| -> Option<i64> {
+            let c = t[i].wrapping_sub(b'0');
+            (c < 10).then_some(c as i64)
+        };
+        let minute = d(14)? * 10 + d(15)?;
+        let second = d(17)? * 10 + d(18)?;
+        let milli = d(20)? * 100 + d(21)? * 10 + d(22)?;
+        if minute > 59 || second > 59 {
+            return None;
+        }
+        if self.base.is_none() || self.key != t[..13] {
+            // The hour through the full parser, once per hour of data.
+            let mut whole = [0u8; 24];
+            whole[..13].copy_from_slice(&t[..13]);
+            whole[13..].copy_from_slice(b":00:00.000Z");
+            let text = std::str::from_utf8(&whole).ok()?;
+            self.base = Some(crate::time::parse_ts_text(text)?);
+            self.key.copy_from_slice(&t[..13]);
+        }
+        Some(self.base? + minute * 60_000 + second * 1000 + milli)
+    }
+}
+
+/// A latency in milliseconds with at most three decimals and at most nine integer
+/// digits (`47.65`, `120`, `0.5`), as exact microseconds; `None` for anything else.
+fn fast_latency_us(t: &[u8]) -> Option<u64> {
+    let (int, frac) = match memchr::memchr(b'.', t) {
+        Some(i) => (&t[..i], &t[i + 1..]),
+        None => (t, &t[t.len()..]),
+    };
+    if int.is_empty() || int.len() > 9 || frac.len() > 3 {
+        return None;
+    }
+    let mut us: u64 = 0;
+    for &b in int {
+        let c = b.wrapping_sub(b'0');
+        if c > 9 {
+            return None;
+        }
+        us = us * 10 + c as u64;
+    }
+    us *= 1000;
+    let mut scale = 100;
+    for &b in frac {
+        let c = b.wrapping_sub(b'0');
+        if c > 9 {
+            return None;
+        }
+        us += c as u64 * scale;
+        scale /= 10;
+    }
+    Some(us)
+}
+
+/// One plain line (without `\r\n`) of the requests stream decoded from its bytes, when
+/// every requested field has a common shape (see [`CsvTable::for_each_request`]);
+/// `None` sends the line through the cells.
+fn fast_request<'a, 'c>(
+    line: &[u8],
+    slot_of: &[usize],
+    fields: usize,
+    prefixes: &[String],
+    hours: &mut HourCache,
+) -> Option<super::RequestRow<'a, 'c>> {
+    use crate::input::{Cohort, Source};
+    let mut got: [&[u8]; 6] = [&[]; 6];
+    let mut start = 0;
+    let mut field = 0;
+    for end in memchr::memchr_iter(b',', line).chain(std::iter::once(line.len())) {
+        if let Some(&slot) = slot_of.get(field)
+            && slot < 6
+        {
+            got[slot] = &line[start..end];
+        }
+        field += 1;
+        start = end + 1;
+    }
+    if field != fields {
+        return None;
+    }
+    let [ts, endpoint, cohort, source, status, latency] = got;
+    let ts = hours.ts(ts)?;
+    let cohort = match cohort {
+        b"canary" => Cohort::Canary,
+        b"baseline" => Cohort::Baseline,
+        _ => return None,
+    };
+    let source = match source {
+        b"real" => Source::Real,
+        b"synthetic" => Source::Synthetic,
+        _ => return None,
+    };
+    let status = match status {
+        &[a, b, c] if (b'1'..=b'5').contains(&a) && b.is_ascii_digit() && c.is_ascii_digit() => {
+            (a - b'0') as u16 * 100 + (b - b'0') as u16 * 10 + (c - b'0') as u16
+        }
+        _ => return None,
+    };
+    let latency_us = fast_latency_us(latency)?;
+    if endpoint.is_empty() || !endpoint.is_ascii() {
+        return None;
+    }
+    let prefix = prefixes
+        .iter()
+        .position(|p| endpoint.starts_with(p.as_bytes()))
+        .map_or(u8::MAX, |i| i as u8);
+    Some(super::RequestRow::Decoded {
+        ts,
+        cohort,
+        source,
+        status,
+        latency_us,
+        prefix,
+    })
+}
+
+impl CsvTable {
+    /// Reads the header (the file's, or a range's copy of it), finds the requested
+    /// columns and refuses a missing required one: the column index per request, the
+    /// stats to fill, the header's field count and the lines before the first row.
+    #[allow(clippy::type_complexity)]
+    fn header(
+        &mut self,
+        columns: &[ColumnSpec],
+    ) -> Result<(Vec<Option<usize>>, ReadStats, usize, u64), InputError> {
         let path = self.path.clone();
         let (headers, lines_before) = match &self.range {
             Some((h, before)) => (h.clone(), *before),
@@ -267,23 +482,26 @@ impl Table for CsvTable {
             }
             index.push(found);
         }
-        let mut stats = ReadStats {
+        let stats = ReadStats {
             present: index.iter().map(Option::is_some).collect(),
             ..Default::default()
         };
-        if self.range.is_some() {
-            let fields = headers.len();
-            self.plain_lines(
-                &index,
-                columns,
-                fields,
-                lines_before,
-                on_error,
-                &mut stats,
-                f,
-            )?;
-            return Ok(stats);
-        }
+        Ok((index, stats, headers.len(), lines_before))
+    }
+
+    /// The rows of a whole file, through the CSV parser.
+    #[allow(clippy::too_many_arguments)]
+    fn parsed_rows(
+        &mut self,
+        index: &[Option<usize>],
+        columns: &[ColumnSpec],
+        fields: usize,
+        lines_before: u64,
+        on_error: OnError,
+        stats: &mut ReadStats,
+        f: &mut RowFn<'_>,
+    ) -> Result<(), InputError> {
+        let path = self.path.clone();
         let mut record = csv::ByteRecord::new();
         loop {
             match self.reader.read_byte_record(&mut record) {
@@ -296,13 +514,7 @@ impl Table for CsvTable {
                     }
                     let line = lines_before + e.position().map_or(0, |p| self.line_of(p));
                     let problem = RowProblem::new("*", format!("unreadable CSV: {e}"));
-                    handle_row(
-                        Err(problem),
-                        &path,
-                        RowLoc::Line(line),
-                        on_error,
-                        &mut stats,
-                    )?;
+                    handle_row(Err(problem), &path, RowLoc::Line(line), on_error, stats)?;
                     continue;
                 }
             }
@@ -310,10 +522,10 @@ impl Table for CsvTable {
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
-            let result = if record.len() == headers.len() {
-                row_cells(&record, &index, columns).and_then(|cells| f(&cells[..columns.len()]))
+            let result = if record.len() == fields {
+                row_cells(&record, index, columns).and_then(|cells| f(&cells[..columns.len()]))
             } else {
-                Err(field_count_problem(record.len(), headers.len()))
+                Err(field_count_problem(record.len(), fields))
             };
             if result.is_ok() {
                 stats.rows += 1;
@@ -321,9 +533,9 @@ impl Table for CsvTable {
             }
             // Only a bad row needs its line number.
             let line = lines_before + record.position().map_or(0, |p| self.line_of(p));
-            handle_row(result, &path, RowLoc::Line(line), on_error, &mut stats)?;
+            handle_row(result, &path, RowLoc::Line(line), on_error, stats)?;
         }
-        Ok(stats)
+        Ok(())
     }
 }
 
@@ -356,29 +568,17 @@ impl CsvTable {
     }
 
     /// Reads a range of plain lines (see [`csv_parts`]: no quote, no bare carriage
-    /// return) without the CSV parser: a line ends at `\n` (a `\r` before it is dropped),
-    /// fields end at commas, and blank lines are passed over, which is what the parser
-    /// makes of such lines, with the same line numbers. A line with another number of
-    /// fields than the header's `fields` is a row problem, as it is for the parser.
-    #[allow(clippy::too_many_arguments)]
+    /// return) without the CSV parser: a line ends at `\n` (a `\r` before it is dropped
+    /// by `row`), fields end at commas, and blank lines are passed over, which is what
+    /// the parser makes of such lines, with the same line numbers. `row` decodes one
+    /// line (`None`: a blank line, no row).
     fn plain_lines(
         &mut self,
-        index: &[Option<usize>],
-        columns: &[ColumnSpec],
-        fields: usize,
         lines_before: u64,
         on_error: OnError,
         stats: &mut ReadStats,
-        f: &mut RowFn<'_>,
+        mut row: impl FnMut(&[u8]) -> Option<Result<(), RowProblem>>,
     ) -> Result<(), InputError> {
-        // Per field of a line, the requested column it holds (if any).
-        let wanted = index.iter().flatten().max().map_or(0, |m| m + 1);
-        let mut slot_of = vec![usize::MAX; wanted];
-        for (i, idx) in index.iter().enumerate() {
-            if let Some(j) = idx {
-                slot_of[*j] = i;
-            }
-        }
         let reader = self.reader.get_mut();
         let io =
             |e: std::io::Error, line: u64| InputError::file(&self.path, read_error(&e, line + 1));
@@ -391,7 +591,7 @@ impl CsvTable {
             if buf.is_empty() {
                 if !carry.is_empty() {
                     line_no += 1;
-                    if let Some(result) = plain_row(&carry, &slot_of, columns, fields, f) {
+                    if let Some(result) = row(&carry) {
                         handle_row(result, &self.path, RowLoc::Line(line_no), on_error, stats)?;
                     }
                 }
@@ -401,10 +601,10 @@ impl CsvTable {
             for end in memchr::memchr_iter(b'\n', buf) {
                 line_no += 1;
                 let result = if carry.is_empty() {
-                    plain_row(&buf[start..end], &slot_of, columns, fields, f)
+                    row(&buf[start..end])
                 } else {
                     carry.extend_from_slice(&buf[start..end]);
-                    let r = plain_row(&carry, &slot_of, columns, fields, f);
+                    let r = row(&carry);
                     carry.clear();
                     r
                 };

@@ -390,3 +390,120 @@ fn empty_arrow_batches_are_no_rows() {
     );
     assert!(first.contains("`endpoint`"), "{first}");
 }
+
+#[test]
+fn csv_fast_path_matches_the_csv_parser() {
+    // Plain-line ranges decode the common shapes of the requests stream straight from
+    // the bytes (RFC 3339 UTC with milliseconds, known cohort and source, three-digit
+    // status, latency with at most three decimals) and send every other line through
+    // the cells. The same rows in a file with one quoted field are read whole by the CSV
+    // parser and the cell decoder: reports and first errors must be identical.
+    let fmt = rehearse::time::format_rfc3339;
+    let mut lines: Vec<String> = Vec::new();
+    for i in 0..6_000i64 {
+        let ms = T0 + 7 + i * 3_217; // crosses hours, minutes and seconds
+        let ts = fmt(ms);
+        let cohort = if i % 3 == 0 { "canary" } else { "baseline" };
+        let status = [200, 503, 404, 200, 401, 201][i as usize % 6];
+        let endpoint = [
+            "/api/admin/u",
+            "/api/security/k",
+            "/api/ttv/s",
+            "/",
+            "/api/infra",
+        ][i as usize % 5];
+        let latency = format!("{}.{}", (i * 37) % 700, (i * 11) % 1000);
+        let mut row = [
+            ts,
+            endpoint.to_string(),
+            cohort.to_string(),
+            "real".to_string(),
+            status.to_string(),
+            latency,
+        ];
+        match i {
+            10 => {
+                row[0] = fmt(ms)
+                    .replace(".", "")
+                    .replacen(&format!("{:03}Z", ms % 1000), "Z", 1)
+            }
+            11 => row[0] = fmt(ms).replace("Z", "9Z"),
+            12 => row[0] = fmt(ms).replace("Z", "+00:00"),
+            13 => row[0] = ms.to_string(),
+            14 => row[0] = "2026-02-30T10:00:00.000Z".into(),
+            15 => row[0] = fmt(ms).replace("T10", "T25"),
+            16 => row[0] = fmt(ms).replace("Z", "z"),
+            20 => row[5] = "12.3455".into(),
+            21 => row[5] = "47.".into(),
+            22 => row[5] = ".5".into(),
+            23 => row[5] = "007.5".into(),
+            24 => row[5] = "-1".into(),
+            25 => row[5] = "1e2".into(),
+            26 => row[5] = " 5".into(),
+            27 => row[5] = "1234567890123.5".into(),
+            28 => row[5] = "".into(),
+            30 => row[4] = "099".into(),
+            31 => row[4] = "2000".into(),
+            32 => row[4] = "200.0".into(),
+            33 => row[4] = "600".into(),
+            40 => row[2] = "Canary".into(),
+            41 => row[3] = "synthetic".into(),
+            42 => row[3] = "".into(),
+            50 => row[1] = "/api/admin/é".into(),
+            51 => row[1] = "".into(),
+            _ => {}
+        }
+        lines.push(row.join(","));
+    }
+    lines[60].push_str(",extra");
+    lines.insert(70, String::new());
+    let body = |note: &str| {
+        let mut s = String::from("ts,endpoint,cohort,source,status,latency_ms,note\n");
+        for (i, l) in lines.iter().enumerate() {
+            if l.is_empty() {
+                s.push('\n');
+                continue;
+            }
+            let n = if i == 3_000 { note } else { "" };
+            s.push_str(&format!("{l},{n}\n"));
+        }
+        s.into_bytes()
+    };
+    let mut plain = body("q");
+    let mut quoted = body("\"q\"");
+    // Bad UTF-8: in a requested column (an error) and in an unrequested one (no error).
+    for bytes in [&mut plain, &mut quoted] {
+        let at = bytes
+            .windows(12)
+            .position(|w| w == b"/api/ttv/s,b")
+            .expect("a row")
+            + 9;
+        bytes.insert(at, 0xff);
+        let note_at = bytes.len() - 2;
+        bytes.insert(note_at, 0xfe);
+    }
+    let root = tempfile::tempdir().expect("a temp dir");
+    let mut reports = Vec::new();
+    for (name, data) in [("plain", &plain), ("quoted", &quoted)] {
+        let dir = root.path().join(name);
+        std::fs::create_dir(&dir).expect("a dir");
+        std::fs::write(dir.join("requests.csv"), data).expect("writes");
+        manifest(&dir);
+        let (code, json, err) = run(&dir, "skip", "2");
+        assert!(json.is_object(), "{name}: {err}");
+        let skipped = json["inputs"][0]["skipped"].as_u64().unwrap_or(0);
+        assert!(
+            skipped >= 12,
+            "{name}: the odd rows were not all refused: {json}"
+        );
+        let (fcode, _, ferr) = run(&dir, "fail", "2");
+        let json = json.to_string().replace(&format!("/{name}"), "/DIR");
+        reports.push((code, json, fcode, ferr.replace(&format!("/{name}"), "/DIR")));
+    }
+    let (a, b) = (&reports[0], &reports[1]);
+    assert_eq!(a.1, b.1, "the fast path's report differs from the parser's");
+    assert_eq!((a.0, a.2, &a.3), (b.0, b.2, &b.3));
+    // The first bad row is the one with a non-UTF-8 byte in its endpoint (line 4).
+    assert_eq!(a.2, Some(2), "{}", a.3);
+    assert!(a.3.contains("line 4, column `endpoint`"), "{}", a.3);
+}
