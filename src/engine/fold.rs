@@ -13,8 +13,8 @@ use crate::input::{
 use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
-use super::odds::BaselineCounts;
 use super::eval::judge::BaselineErrors;
+use super::odds::BaselineCounts;
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 

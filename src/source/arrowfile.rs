@@ -182,8 +182,7 @@ impl ArrowTable {
                                 if matches!(
                                     f.data_type(),
                                     DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                                )
-                                    && columns.iter().any(|c| c.name == f.name())
+                                ) && columns.iter().any(|c| c.name == f.name())
                                 {
                                     std::sync::Arc::new(f.as_ref().clone().with_data_type(
                                         DataType::Dictionary(
