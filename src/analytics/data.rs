@@ -421,6 +421,44 @@ impl FunnelBuilder {
         }
     }
 
+    /// Interns the ids still waiting.
+    pub(crate) fn flush_ids(&mut self, ids: &mut Symbols) {
+        self.flush(ids);
+    }
+
+    /// Appends the rows of `other` (whose ids are interned: see [`Self::flush_ids`]),
+    /// renumbering its symbols through `sym_map` and its ids through `id_map` (indexed
+    /// by the old symbol; [`NONE`] stays [`NONE`]).
+    pub(crate) fn append(&mut self, other: FunnelBuilder, sym_map: &[u32], id_map: &[u32]) {
+        debug_assert!(other.pending_rows.is_empty() && self.pending_rows.is_empty());
+        let offset = self.events.len() as u32;
+        let o = other.events;
+        let map = |v: &mut Vec<u32>, from: Vec<u32>, m: &[u32]| {
+            v.extend(
+                from.into_iter()
+                    .map(|s| if s == NONE { NONE } else { m[s as usize] }),
+            );
+        };
+        let e = &mut self.events;
+        e.ts.extend(o.ts);
+        map(&mut e.event, o.event, sym_map);
+        map(&mut e.user, o.user, id_map);
+        map(&mut e.anon, o.anon, id_map);
+        e.cohort.extend(o.cohort);
+        map(&mut e.platform, o.platform, sym_map);
+        map(&mut e.utm_source, o.utm_source, sym_map);
+        map(&mut e.utm_medium, o.utm_medium, sym_map);
+        e.revenue_minor.extend(o.revenue_minor);
+        map(&mut e.currency, o.currency, sym_map);
+        map(&mut e.user_agent, o.user_agent, sym_map);
+        map(&mut e.page_url, o.page_url, sym_map);
+        map(&mut e.provider, o.provider, sym_map);
+        e.source.extend(o.source);
+        e.flags.extend(o.flags);
+        self.messages
+            .extend(other.messages.into_iter().map(|(m, r)| (m, r + offset)));
+    }
+
     fn flush(&mut self, ids: &mut Symbols) {
         ids.intern_batch(&self.pending_text, &self.pending_spans, &mut self.resolved);
         for (&(row, anon), &id) in self.pending_rows.iter().zip(&self.resolved) {
@@ -546,20 +584,35 @@ impl AnalyticsData {
                 posthog,
             }
         } else {
-            let mut table = open_table(path, enc, 8192)?;
-            if enc == Encoding::Parquet {
-                b.reserve(parquet_rows(path).unwrap_or(0));
-            }
-            let symbols = &mut self.symbols;
-            let ids = &mut self.ids;
-            let stats = {
-                let b = &mut b;
-                table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
-                    let d = decode_funnel(c, symbols)
-                        .map_err(|(i, p)| RowProblem::new(FUNNEL_COLUMNS[i].name, p))?;
-                    b.add(&d, ids);
-                    Ok(())
-                })?
+            // Parquet goes column by column when the file allows (same result).
+            let fast = if enc == Encoding::Parquet {
+                super::columnar::read_funnel_parquet(
+                    path,
+                    on_error,
+                    &mut self.symbols,
+                    &mut self.ids,
+                    &mut b,
+                )?
+            } else {
+                None
+            };
+            let stats = match fast {
+                Some(stats) => stats,
+                None => {
+                    let mut table = open_table(path, enc, 8192)?;
+                    if enc == Encoding::Parquet {
+                        b.reserve(parquet_rows(path).unwrap_or(0));
+                    }
+                    let symbols = &mut self.symbols;
+                    let ids = &mut self.ids;
+                    let b = &mut b;
+                    table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
+                        let d = decode_funnel(c, symbols)
+                            .map_err(|(i, p)| RowProblem::new(FUNNEL_COLUMNS[i].name, p))?;
+                        b.add(&d, ids);
+                        Ok(())
+                    })?
+                }
             };
             if !stats.present[2] && !stats.present[3] && (stats.rows > 0 || stats.skipped > 0) {
                 return Err(InputError::file(

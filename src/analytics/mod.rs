@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod b2b;
+pub mod columnar;
 pub mod data;
 pub mod exclusion;
 pub mod funnel;
