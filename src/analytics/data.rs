@@ -371,8 +371,9 @@ pub(crate) struct Decoded<'c> {
 /// the end (rows repeating an earlier message id, in file order).
 pub(crate) struct FunnelBuilder {
     events: FunnelEvents,
-    /// (message fingerprint, row) of every row with a message id.
-    messages: Vec<(u128, u32)>,
+    /// (message fingerprint, row) of every row with a message id, the fingerprint as
+    /// two halves so an entry takes 24 bytes, not the 32 of a `u128` pair.
+    messages: Vec<([u64; 2], u32)>,
     /// Ids waiting to be interned: their text, spans, and (row, is anonymous).
     pending_text: String,
     pending_spans: Vec<(u32, u32)>,
@@ -406,7 +407,7 @@ impl FunnelBuilder {
         let row = self.events.len() as u32;
         self.events.push(&d.event);
         if let Some(m) = d.event.message {
-            self.messages.push((m, row));
+            self.messages.push(([(m >> 64) as u64, m as u64], row));
         }
         for (id, anon) in [(&d.user, false), (&d.anon, true)] {
             if let Some(text) = id {
