@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark of `rehearse funnel` (release build) beside a DuckDB SQL peer computing the
 # same funnel (bench/duckdb_funnel.py), on 10 M funnel events from Parquet written by
-# polars (zstd), pyarrow (snappy) and DuckDB (its default). Before timing anything it
-# checks that the peer's counts (persons, exclusion, stitching, every funnel step per
-# platform and cohort with its medians, revenue, first and last touch) equal those of
-# `rehearse funnel --json`, and stops if they differ. Then, per writer, BENCH_RUNS
-# (default 5) paired runs (rehearse, then the peer, then the decode floor), each under
+# polars (zstd), pyarrow (snappy) and DuckDB (its default). The first pair of runs on
+# each file is also the check: the peer's counts (persons, exclusion, stitching, every
+# funnel step per platform and cohort with its medians, revenue, first and last touch)
+# must equal those of `rehearse funnel --json`, else the script stops before printing
+# any figure. Per writer, BENCH_RUNS (default 5) paired runs (rehearse, then the peer,
+# then the decode floor), each under
 # /usr/bin/time: the median wall and CPU (user + sys) seconds, the largest peak RSS, and
 # the ratio of the peer's CPU seconds to rehearse's. The decode floor is pyarrow reading
 # just the columns the funnel needs (strings as dictionaries), nothing computed.
@@ -39,23 +40,10 @@ fi
 WRITERS=(polars pyarrow duckdb)
 export RAYON_NUM_THREADS=$THREADS
 
-for w in "${WRITERS[@]}"; do
-  dir="$BENCH_DIR/$w"
-  $BIN funnel "$dir" --json | "$PY" bench/funnel_counts.py > "$BENCH_DIR/counts-rehearse-$w.json"
-  "$PY" bench/duckdb_funnel.py "$dir/funnel.parquet" --threads "$THREADS" > "$BENCH_DIR/counts-duckdb-$w.json"
-  if ! cmp -s "$BENCH_DIR/counts-rehearse-$w.json" "$BENCH_DIR/counts-duckdb-$w.json"; then
-    echo "$w: the DuckDB peer's funnel differs from rehearse's:" >&2
-    diff <("$PY" -m json.tool "$BENCH_DIR/counts-rehearse-$w.json") \
-         <("$PY" -m json.tool "$BENCH_DIR/counts-duckdb-$w.json") >&2 || true
-    exit 1
-  fi
-  echo "$w: the peer's funnel counts equal rehearse's ($(wc -c < "$BENCH_DIR/counts-duckdb-$w.json") bytes of counts)"
-done
-
-one() { # one timed run: prints "wall cpu peak_kb"
-  /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/err.txt" \
+one() { # one timed run, stdout to $OUT (default /dev/null): appends "wall cpu peak_kb" to $LOG
+  /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/time.txt" "$@" >"${OUT:-/dev/null}" 2>"$BENCH_DIR/err.txt" \
     || { cat "$BENCH_DIR/err.txt" >&2; exit 1; }
-  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$BENCH_DIR/time.txt"
+  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$BENCH_DIR/time.txt" >> "$LOG"
 }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
@@ -70,23 +58,35 @@ strs = [c for c in cols if c not in ("ts", "revenue", "test_mode")]
 t = pq.read_table(sys.argv[1], columns=cols, read_dictionary=strs, use_threads=True)
 print(t.num_rows)
 '
-printf "%-8s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %8s\n" writer load wall_s cpu_s peak_MB peer_wall peer_cpu peer_MB cpu_x floor_cpu floor_wl
+printf "%-8s %-11s %7s %7s %8s %9s %8s %8s %6s %9s %8s\n" writer load wall_s cpu_s peak_MB peer_wall peer_cpu peer_MB cpu_x floor_cpu floor_wl
 for w in "${WRITERS[@]}"; do
   dir="$BENCH_DIR/$w"
-  : > "$BENCH_DIR/r.txt"; : > "$BENCH_DIR/p.txt"; : > "$BENCH_DIR/f.txt"
+  r="$BENCH_DIR/r-$w.txt"; p="$BENCH_DIR/p-$w.txt"; f="$BENCH_DIR/f-$w.txt"
+  : > "$r"; : > "$p"; : > "$f"
   load=$(cut -d' ' -f1 /proc/loadavg)
-  for _ in $(seq "$RUNS"); do
-    one "$BIN" funnel "$dir" --json >> "$BENCH_DIR/r.txt"
-    one "$PY" bench/duckdb_funnel.py "$dir/funnel.parquet" --threads "$THREADS" >> "$BENCH_DIR/p.txt"
-    OMP_NUM_THREADS=$THREADS ARROW_NUM_THREADS=$THREADS one "$PY" -c "$FLOOR_PY" "$dir/funnel.parquet" >> "$BENCH_DIR/f.txt"
+  for run in $(seq "$RUNS"); do
+    # The first pair is also the check: the peer's counts must equal rehearse's.
+    OUT="$BENCH_DIR/report-$w.json" LOG="$r" one "$BIN" funnel "$dir" --json
+    OUT="$BENCH_DIR/counts-duckdb-$w.json" LOG="$p" one "$PY" bench/duckdb_funnel.py "$dir/funnel.parquet" --threads "$THREADS"
+    if [ "$run" = 1 ]; then
+      "$PY" bench/funnel_counts.py < "$BENCH_DIR/report-$w.json" > "$BENCH_DIR/counts-rehearse-$w.json"
+      if ! cmp -s "$BENCH_DIR/counts-rehearse-$w.json" "$BENCH_DIR/counts-duckdb-$w.json"; then
+        echo "$w: the DuckDB peer's funnel differs from rehearse's:" >&2
+        diff <("$PY" -m json.tool "$BENCH_DIR/counts-rehearse-$w.json") \
+             <("$PY" -m json.tool "$BENCH_DIR/counts-duckdb-$w.json") >&2 || true
+        exit 1
+      fi
+      echo "$w: the peer's funnel counts equal rehearse's" >&2
+    fi
+    OMP_NUM_THREADS=$THREADS ARROW_NUM_THREADS=$THREADS LOG="$f" one "$PY" -c "$FLOOR_PY" "$dir/funnel.parquet"
   done
   load="$load-$(cut -d' ' -f1 /proc/loadavg)"
-  rw=$(cut -d' ' -f1 "$BENCH_DIR/r.txt" | median); rc=$(cut -d' ' -f2 "$BENCH_DIR/r.txt" | median)
-  rm=$(cut -d' ' -f3 "$BENCH_DIR/r.txt" | sort -n | tail -1)
-  pw=$(cut -d' ' -f1 "$BENCH_DIR/p.txt" | median); pc=$(cut -d' ' -f2 "$BENCH_DIR/p.txt" | median)
-  pm=$(cut -d' ' -f3 "$BENCH_DIR/p.txt" | sort -n | tail -1)
-  fw=$(cut -d' ' -f1 "$BENCH_DIR/f.txt" | median); fc=$(cut -d' ' -f2 "$BENCH_DIR/f.txt" | median)
+  rw=$(cut -d' ' -f1 "$r" | median); rc=$(cut -d' ' -f2 "$r" | median)
+  rm=$(cut -d' ' -f3 "$r" | sort -n | tail -1)
+  pw=$(cut -d' ' -f1 "$p" | median); pc=$(cut -d' ' -f2 "$p" | median)
+  pm=$(cut -d' ' -f3 "$p" | sort -n | tail -1)
+  fw=$(cut -d' ' -f1 "$f" | median); fc=$(cut -d' ' -f2 "$f" | median)
   ratio=$(awk -v p="$pc" -v r="$rc" 'BEGIN {printf "%.1fx", (r > 0 ? p / r : 0)}')
-  printf "%-8s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %8s\n" "$w" "$load" "$rw" "$rc" "$((rm / 1024))" \
+  printf "%-8s %-11s %7s %7s %8s %9s %8s %8s %6s %9s %8s\n" "$w" "$load" "$rw" "$rc" "$((rm / 1024))" \
     "$pw" "$pc" "$((pm / 1024))" "$ratio" "$fc" "$fw"
 done
