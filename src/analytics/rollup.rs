@@ -1,4 +1,5 @@
-//! KPI rollups in polars over the person table of an analysis: funnel step counts,
+//! KPI rollups over the person table of an analysis, counted directly over its integer
+//! codes (the `persons` and `purchases` tables of `--out` are polars frames): funnel step counts,
 //! conversions and median step times (overall, per platform, per cohort), first- and
 //! last-touch attribution of conversions and revenue, revenue per currency, ARPU, ARPPU
 //! and free -> paid. Each rollup runs in three scopes: `included` (the KPI view, after
