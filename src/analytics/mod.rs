@@ -4,12 +4,15 @@
 //! units, ARPU/ARPPU and free -> paid, tracking gaps between the canary and baseline
 //! builds, the B2B provider flow, platform fees and ledger integrity. `rehearse funnel`
 //! reports them ([`report`]); `rehearse run` evaluates the analytics gates at each
-//! stage's end ([`gates::stage_gates`]). Reading is row-exact ([`data`], [`segment`], [`posthog`]);
-//! sequential per-person logic is plain Rust ([`funnel`]); rollups and ledger checks run
-//! in polars ([`rollup`], [`ledger`]). docs/analytics.md documents every reading.
+//! stage's end ([`gates::stage_gates`]). Reading is row-exact ([`data`], [`segment`], [`posthog`]),
+//! with a columnar fast path for Parquet that gives the same result ([`columnar`]);
+//! sequential per-person logic is plain Rust ([`funnel`]), and so are the rollups over
+//! the person table ([`rollup`]); the ledger checks and the `--out` tables use polars
+//! ([`ledger`], [`rollup::persons_frame`]). docs/analytics.md documents every reading.
 
 pub mod analysis;
 pub mod b2b;
+pub mod columnar;
 pub mod data;
 pub mod exclusion;
 pub mod funnel;

@@ -1,4 +1,5 @@
-//! KPI rollups in polars over the person table of an analysis: funnel step counts,
+//! KPI rollups over the person table of an analysis, counted directly over its integer
+//! codes (the `persons` and `purchases` tables of `--out` are polars frames): funnel step counts,
 //! conversions and median step times (overall, per platform, per cohort), first- and
 //! last-touch attribution of conversions and revenue, revenue per currency, ARPU, ARPPU
 //! and free -> paid. Each rollup runs in three scopes: `included` (the KPI view, after
@@ -146,84 +147,6 @@ pub fn purchases_frame(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<DataF
     )
 }
 
-/// The person table with integer codes only (symbols; [`NONE`] for null), which is
-/// what the rollups group by; names are attached to the few result rows afterwards.
-fn person_codes(a: &FunnelAnalysis) -> PolarsResult<DataFrame> {
-    let p = &a.persons;
-    let n = p.len();
-    let mut cols = vec![
-        Column::new("excluded".into(), a.excluded.clone()),
-        Column::new("platform".into(), p.platform.clone()),
-        Column::new(
-            "cohort".into(),
-            p.cohort.iter().map(|&c| u32::from(c)).collect::<Vec<u32>>(),
-        ),
-        Column::new(
-            "furthest".into(),
-            p.furthest
-                .iter()
-                .map(|&f| i32::from(f))
-                .collect::<Vec<i32>>(),
-        ),
-        Column::new(
-            "paying".into(),
-            p.first_purchase
-                .iter()
-                .map(|&t| t != UNREACHED)
-                .collect::<Vec<bool>>(),
-        ),
-        Column::new("first_touch".into(), p.first_touch.clone()),
-        Column::new("last_touch".into(), p.last_touch.clone()),
-    ];
-    for (k, dt) in deltas(a).into_iter().enumerate() {
-        cols.push(Column::new(format!("dt_{}", k + 1).into(), dt));
-    }
-    DataFrame::new(n, cols)
-}
-
-/// Purchases with revenue and currency, with their person's codes.
-fn revenue_codes(a: &FunnelAnalysis) -> PolarsResult<DataFrame> {
-    let pu = &a.purchases;
-    let p = &a.persons;
-    let keep: Vec<usize> = (0..pu.person.len())
-        .filter(|&i| pu.has_revenue[i] && pu.currency[i] != NONE)
-        .collect();
-    let person = |i: usize| pu.person[i] as usize;
-    DataFrame::new(
-        keep.len(),
-        vec![
-            Column::new(
-                "excluded".into(),
-                keep.iter()
-                    .map(|&i| a.excluded[person(i)])
-                    .collect::<Vec<bool>>(),
-            ),
-            Column::new(
-                "currency".into(),
-                keep.iter().map(|&i| pu.currency[i]).collect::<Vec<u32>>(),
-            ),
-            Column::new(
-                "revenue_minor".into(),
-                keep.iter()
-                    .map(|&i| pu.revenue_minor[i])
-                    .collect::<Vec<i64>>(),
-            ),
-            Column::new(
-                "first_touch".into(),
-                keep.iter()
-                    .map(|&i| p.first_touch[person(i)])
-                    .collect::<Vec<u32>>(),
-            ),
-            Column::new(
-                "last_touch".into(),
-                keep.iter()
-                    .map(|&i| p.last_touch[person(i)])
-                    .collect::<Vec<u32>>(),
-            ),
-        ],
-    )
-}
-
 /// One step of a funnel table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StepRow {
@@ -281,136 +204,6 @@ fn steps_from(reach: &[u64; STEPS], median_ms: &[Option<f64>; STEPS]) -> Vec<Ste
             }
         })
         .collect()
-}
-
-fn funnel_aggs() -> Vec<Expr> {
-    let mut v: Vec<Expr> = (0..STEPS)
-        .map(|k| {
-            col("furthest")
-                .gt_eq(lit(k as i32))
-                .cast(DataType::UInt64)
-                .sum()
-                .alias(format!("reach_{k}"))
-        })
-        .collect();
-    v.extend((1..STEPS).map(|k| {
-        col(format!("dt_{k}"))
-            .median()
-            .cast(DataType::Float64)
-            .alias(format!("median_ms_{k}"))
-    }));
-    v.push(len().cast(DataType::UInt64).alias("persons"));
-    v.push(col("paying").cast(DataType::UInt64).sum().alias("paying"));
-    v
-}
-
-/// Typed access to the few rows of an aggregate.
-struct Rows<'a>(&'a DataFrame);
-
-impl Rows<'_> {
-    fn len(&self) -> usize {
-        self.0.height()
-    }
-    fn u64(&self, name: &str, i: usize) -> PolarsResult<u64> {
-        Ok(self
-            .0
-            .column(name)?
-            .cast(&DataType::UInt64)?
-            .u64()?
-            .get(i)
-            .unwrap_or(0))
-    }
-    fn i64(&self, name: &str, i: usize) -> PolarsResult<i64> {
-        Ok(self
-            .0
-            .column(name)?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .get(i)
-            .unwrap_or(0))
-    }
-    fn u32(&self, name: &str, i: usize) -> PolarsResult<u32> {
-        Ok(self
-            .0
-            .column(name)?
-            .cast(&DataType::UInt32)?
-            .u32()?
-            .get(i)
-            .unwrap_or(NONE))
-    }
-    fn f64(&self, name: &str, i: usize) -> PolarsResult<Option<f64>> {
-        Ok(self.0.column(name)?.cast(&DataType::Float64)?.f64()?.get(i))
-    }
-    /// The scope of row `i` of an aggregate grouped by `excluded` (or of all persons).
-    fn scope(&self, i: usize) -> PolarsResult<Scope> {
-        match self.0.column("excluded") {
-            Err(_) => Ok(Scope::All),
-            Ok(c) => Ok(if c.bool()?.get(i).unwrap_or(false) {
-                Scope::Excluded
-            } else {
-                Scope::Included
-            }),
-        }
-    }
-}
-
-/// One funnel row of an aggregate: persons, paying persons, steps.
-struct FunnelRow {
-    persons: u64,
-    paying: u64,
-    reach: [u64; STEPS],
-    median_ms: [Option<f64>; STEPS],
-}
-
-fn funnel_row(r: &Rows, i: usize) -> PolarsResult<FunnelRow> {
-    let mut reach = [0; STEPS];
-    let mut median_ms = [None; STEPS];
-    for k in 0..STEPS {
-        reach[k] = r.u64(&format!("reach_{k}"), i)?;
-        if k > 0 {
-            median_ms[k] = r.f64(&format!("median_ms_{k}"), i)?;
-        }
-    }
-    Ok(FunnelRow {
-        persons: r.u64("persons", i)?,
-        paying: r.u64("paying", i)?,
-        reach,
-        median_ms,
-    })
-}
-
-/// Runs `query` over all persons and grouped by `excluded`, each row with its scope.
-fn per_scope(
-    frame: &DataFrame,
-    by: &[&str],
-    filter: Option<Expr>,
-    aggs: Vec<Expr>,
-) -> PolarsResult<Vec<DataFrame>> {
-    let base = || {
-        let lf = frame.clone().lazy();
-        match &filter {
-            Some(f) => lf.filter(f.clone()),
-            None => lf,
-        }
-    };
-    let keys = |with_scope: bool| -> Vec<Expr> {
-        let mut k: Vec<Expr> = by.iter().map(|b| col(*b)).collect();
-        if with_scope {
-            k.insert(0, col("excluded"));
-        }
-        k
-    };
-    let all = if by.is_empty() {
-        base().select(aggs.clone())
-    } else {
-        base().group_by(keys(false)).agg(aggs.clone())
-    };
-    let split = base().group_by(keys(true)).agg(aggs);
-    collect_all([all, split])
-}
-
-fn collect_all<const N: usize>(lfs: [LazyFrame; N]) -> PolarsResult<Vec<DataFrame>> {
-    lfs.into_iter().map(|lf| lf.collect()).collect()
 }
 
 fn scope_index(s: Scope) -> usize {
@@ -504,64 +297,230 @@ impl Rollups {
     }
 }
 
-/// Computes every rollup in polars.
+/// The counts of one group of persons (a scope, or a platform or cohort within one).
+#[derive(Clone, Default)]
+struct Counts {
+    persons: u64,
+    paying: u64,
+    reach: [u64; STEPS],
+    median_ms: [Option<f64>; STEPS],
+}
+
+/// The median of `v` (reordered); the mean of the two middle values for an even count
+/// (as polars computes it: exact for integers below 2^53).
+fn median(v: &mut [i64]) -> Option<f64> {
+    let m = v.len();
+    if m == 0 {
+        return None;
+    }
+    let (lower, upper, _) = v.select_nth_unstable(m / 2);
+    let upper = *upper as f64;
+    if m % 2 == 1 {
+        return Some(upper);
+    }
+    let lower = lower.iter().copied().max().unwrap_or_default() as f64;
+    Some(lower + (upper - lower) * 0.5)
+}
+
+/// The time from step `k - 1` to step `k` on person `i`'s best chain, when reached.
+#[inline]
+fn delta(a: &FunnelAnalysis, k: usize, i: usize) -> Option<i64> {
+    let (from, to) = (a.persons.step_ts[k - 1][i], a.persons.step_ts[k][i]);
+    (from != UNREACHED && to != UNREACHED).then(|| to.saturating_sub(from))
+}
+
+/// Every rollup, counted directly over the person and purchase tables (integer codes;
+/// names are attached to the few result rows). Scopes, groups and medians are those
+/// of a `group_by` over the person table: a group exists when it has a person.
 pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
-    let persons = person_codes(a)?;
-    let revenue = revenue_codes(a)?;
+    let p = &a.persons;
+    let n = p.len();
+    // Group slots: per scope, overall, then one per platform and per cohort code met.
+    let scope_of = |i: usize| if a.excluded[i] { 2 } else { 0 };
+    let mut platform_slot: Vec<u32> = vec![NONE; syms.len() + 1];
+    let mut platforms: Vec<u32> = Vec::new();
+    let mut cohort_slot = [NONE; 256];
+    let mut cohorts: Vec<u8> = Vec::new();
+    let slot_of_platform = |code: u32| -> usize {
+        if code == NONE {
+            syms.len()
+        } else {
+            code as usize
+        }
+    };
+    let mut person_groups: Vec<[u32; 2]> = Vec::with_capacity(n);
+    for i in 0..n {
+        let ps = &mut platform_slot[slot_of_platform(p.platform[i])];
+        if *ps == NONE {
+            *ps = platforms.len() as u32;
+            platforms.push(p.platform[i]);
+        }
+        let cs = &mut cohort_slot[p.cohort[i] as usize];
+        if *cs == NONE {
+            *cs = cohorts.len() as u32;
+            cohorts.push(p.cohort[i]);
+        }
+        person_groups.push([*ps, *cs]);
+    }
+    // counts[scope][0] overall, [1 + platform], [1 + platforms + cohort].
+    let groups = 1 + platforms.len() + cohorts.len();
+    let index =
+        |g: [u32; 2]| -> [usize; 3] { [0, 1 + g[0] as usize, 1 + platforms.len() + g[1] as usize] };
+    let mut counts: [Vec<Counts>; 3] = std::array::from_fn(|_| vec![Counts::default(); groups]);
+    for (i, &pg) in person_groups.iter().enumerate() {
+        let paying = p.paying(i);
+        let furthest = p.furthest[i];
+        for s in [1, scope_of(i)] {
+            for g in index(pg) {
+                let c = &mut counts[s][g];
+                c.persons += 1;
+                c.paying += u64::from(paying);
+                for k in 0..STEPS {
+                    c.reach[k] += u64::from(furthest >= k as i8);
+                }
+            }
+        }
+    }
+    // Medians, one step at a time (one list of times per group).
+    for k in 1..STEPS {
+        let mut times: [Vec<Vec<i64>>; 3] = std::array::from_fn(|_| vec![Vec::new(); groups]);
+        for (i, &pg) in person_groups.iter().enumerate() {
+            if let Some(dt) = delta(a, k, i) {
+                for s in [1, scope_of(i)] {
+                    for g in index(pg) {
+                        times[s][g].push(dt);
+                    }
+                }
+            }
+        }
+        for s in 0..3 {
+            for (g, t) in times[s].iter_mut().enumerate() {
+                counts[s][g].median_ms[k] = median(t);
+            }
+        }
+    }
+
     let mut out = Rollups {
         funnel: std::array::from_fn(|_| FunnelReport::empty()),
         kpis: std::array::from_fn(|_| Kpis::empty()),
         attribution: Default::default(),
     };
 
-    // Revenue per scope and currency.
+    // Revenue per scope and currency, and per touch: purchases with both.
+    let pu = &a.purchases;
     let mut revenue_by: [BTreeMap<String, i64>; 3] = Default::default();
-    for df in per_scope(
-        &revenue,
-        &["currency"],
-        None,
-        vec![col("revenue_minor").sum().alias("revenue_minor")],
-    )? {
-        let r = Rows(&df);
-        for i in 0..r.len() {
-            let s = scope_index(r.scope(i)?);
-            if let Some(c) = syms.opt_name(r.u32("currency", i)?) {
-                revenue_by[s].insert(c.to_string(), r.i64("revenue_minor", i)?);
+    let touch_name = |code: u32| syms.opt_name(code).unwrap_or(DIRECT).to_string();
+    // Per scope and model (first, last touch): persons and conversions per source code,
+    // and revenue per (source code, currency code).
+    let codes = syms.len() + 1;
+    let mut per_code: [[Vec<(u64, u64)>; 2]; 3] =
+        std::array::from_fn(|_| std::array::from_fn(|_| vec![(0, 0); codes]));
+    let mut money: [[BTreeMap<(u32, u32), i64>; 2]; 3] = Default::default();
+    for i in 0..n {
+        let paying = p.paying(i);
+        for s in [1, scope_of(i)] {
+            for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
+                if model == 1 && !paying {
+                    continue;
+                }
+                let e = &mut per_code[s][model][slot_of_platform(code)];
+                e.0 += 1;
+                e.1 += u64::from(paying);
+            }
+        }
+    }
+    for j in 0..pu.person.len() {
+        if !pu.has_revenue[j] || pu.currency[j] == NONE {
+            continue;
+        }
+        let i = pu.person[j] as usize;
+        let Some(currency) = syms.opt_name(pu.currency[j]) else {
+            continue;
+        };
+        let v = pu.revenue_minor[j];
+        for s in [1, scope_of(i)] {
+            let e = revenue_by[s].entry(currency.to_string()).or_insert(0);
+            *e = e.wrapping_add(v);
+            for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
+                let e = money[s][model].entry((code, pu.currency[j])).or_insert(0);
+                *e = e.wrapping_add(v);
+            }
+        }
+    }
+    for s in 0..3 {
+        for model in 0..2 {
+            // A `utm_source` spelled "(direct)" shares its row with the persons without
+            // one (two codes, one name): add up, never overwrite.
+            let mut rows: BTreeMap<String, TouchRow> = BTreeMap::new();
+            for (slot, &(persons, conversions)) in per_code[s][model].iter().enumerate() {
+                if persons == 0 {
+                    continue;
+                }
+                let code = if slot == syms.len() {
+                    NONE
+                } else {
+                    slot as u32
+                };
+                let name = touch_name(code);
+                let r = rows.entry(name.clone()).or_insert_with(|| TouchRow {
+                    utm_source: name,
+                    persons: 0,
+                    conversions: 0,
+                    revenue_minor: BTreeMap::new(),
+                });
+                r.persons += persons;
+                r.conversions += conversions;
+            }
+            for (&(code, currency), &v) in &money[s][model] {
+                if let Some(r) = rows.get_mut(&touch_name(code)) {
+                    let e = r
+                        .revenue_minor
+                        .entry(syms.name(currency).to_string())
+                        .or_insert(0);
+                    *e = e.wrapping_add(v);
+                }
+            }
+            let v: Vec<TouchRow> = rows.into_values().collect();
+            if model == 0 {
+                out.attribution[s].first_touch = v;
+            } else {
+                out.attribution[s].last_touch = v;
             }
         }
     }
 
-    // Funnels overall (with the KPI counts), per platform and per cohort.
-    for df in per_scope(&persons, &[], None, funnel_aggs())? {
-        let r = Rows(&df);
-        for i in 0..r.len() {
-            let s = scope_index(r.scope(i)?);
-            let f = funnel_row(&r, i)?;
-            out.funnel[s].persons = f.persons;
-            out.funnel[s].steps = steps_from(&f.reach, &f.median_ms);
-            out.kpis[s] = Kpis::with(f.persons, f.reach[0], f.paying, revenue_by[s].clone());
+    let name_of_platform = |code: u32| syms.opt_name(code).map(str::to_string);
+    for s in 0..3 {
+        let c = &counts[s];
+        if c[0].persons == 0 && s != 1 {
+            continue;
         }
-    }
-    for (dim, label) in [("platform", 0), ("cohort", 1)] {
-        let mut groups: [Vec<GroupFunnel>; 3] = Default::default();
-        for df in per_scope(&persons, &[dim], None, funnel_aggs())? {
-            let r = Rows(&df);
-            for i in 0..r.len() {
-                let s = scope_index(r.scope(i)?);
-                let code = r.u32(dim, i)?;
-                let value = if label == 0 {
-                    syms.opt_name(code).map(str::to_string)
-                } else {
-                    cohort_name(code as u8).map(str::to_string)
-                };
-                let f = funnel_row(&r, i)?;
-                groups[s].push(GroupFunnel {
-                    value,
-                    steps: steps_from(&f.reach, &f.median_ms),
-                });
-            }
-        }
-        for (s, mut g) in groups.into_iter().enumerate() {
+        out.funnel[s].persons = c[0].persons;
+        out.funnel[s].steps = steps_from(&c[0].reach, &c[0].median_ms);
+        out.kpis[s] = Kpis::with(
+            c[0].persons,
+            c[0].reach[0],
+            c[0].paying,
+            revenue_by[s].clone(),
+        );
+        let group = |slot: usize, value: Option<String>| GroupFunnel {
+            value,
+            steps: steps_from(&c[slot].reach, &c[slot].median_ms),
+        };
+        let mut by_platform: Vec<GroupFunnel> = (0..platforms.len())
+            .filter(|&g| c[1 + g].persons > 0)
+            .map(|g| group(1 + g, name_of_platform(platforms[g])))
+            .collect();
+        let mut by_cohort: Vec<GroupFunnel> = (0..cohorts.len())
+            .filter(|&g| c[1 + platforms.len() + g].persons > 0)
+            .map(|g| {
+                group(
+                    1 + platforms.len() + g,
+                    cohort_name(cohorts[g]).map(str::to_string),
+                )
+            })
+            .collect();
+        for g in [&mut by_platform, &mut by_cohort] {
             // By value, nulls last.
             g.sort_by(|a, b| match (&a.value, &b.value) {
                 (Some(x), Some(y)) => x.cmp(y),
@@ -569,72 +528,9 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => std::cmp::Ordering::Equal,
             });
-            if label == 0 {
-                out.funnel[s].by_platform = g;
-            } else {
-                out.funnel[s].by_cohort = g;
-            }
         }
-    }
-
-    // Attribution: persons and conversions per touch, then revenue per touch and currency.
-    let touch_name = |code: u32| syms.opt_name(code).unwrap_or(DIRECT).to_string();
-    for (key, paying_only) in [("first_touch", false), ("last_touch", true)] {
-        let mut rows: [BTreeMap<String, TouchRow>; 3] = Default::default();
-        for df in per_scope(
-            &persons,
-            &[key],
-            paying_only.then(|| col("paying")),
-            vec![
-                len().cast(DataType::UInt64).alias("persons"),
-                col("paying")
-                    .cast(DataType::UInt64)
-                    .sum()
-                    .alias("conversions"),
-            ],
-        )? {
-            let r = Rows(&df);
-            for i in 0..r.len() {
-                let s = scope_index(r.scope(i)?);
-                // A `utm_source` spelled "(direct)" shares its row with the persons
-                // without one (two groups here, one name): add up, never overwrite.
-                let name = touch_name(r.u32(key, i)?);
-                let row = rows[s].entry(name.clone()).or_insert_with(|| TouchRow {
-                    utm_source: name,
-                    persons: 0,
-                    conversions: 0,
-                    revenue_minor: BTreeMap::new(),
-                });
-                row.persons += r.u64("persons", i)?;
-                row.conversions += r.u64("conversions", i)?;
-            }
-        }
-        for df in per_scope(
-            &revenue,
-            &[key, "currency"],
-            None,
-            vec![col("revenue_minor").sum().alias("revenue_minor")],
-        )? {
-            let r = Rows(&df);
-            for i in 0..r.len() {
-                let s = scope_index(r.scope(i)?);
-                let name = touch_name(r.u32(key, i)?);
-                if let (Some(row), Some(c)) =
-                    (rows[s].get_mut(&name), syms.opt_name(r.u32("currency", i)?))
-                {
-                    *row.revenue_minor.entry(c.to_string()).or_default() +=
-                        r.i64("revenue_minor", i)?;
-                }
-            }
-        }
-        for (s, m) in rows.into_iter().enumerate() {
-            let v: Vec<TouchRow> = m.into_values().collect();
-            if paying_only {
-                out.attribution[s].last_touch = v;
-            } else {
-                out.attribution[s].first_touch = v;
-            }
-        }
+        out.funnel[s].by_platform = by_platform;
+        out.funnel[s].by_cohort = by_cohort;
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ mod architecture;
 mod cli;
 mod crash;
 mod equivalence;
+mod funnel_columnar;
 mod golden;
 mod hostile;
 mod interop;

@@ -1,0 +1,673 @@
+//! The columnar fast path for a `funnel` stream in Parquet: decodes the file column by
+//! column instead of cell by cell, with the same result as the row-exact reader
+//! ([`super::data`]) to the symbol: every row the fast path accepts is one
+//! `decode_funnel` would accept with the same values, every other row goes through
+//! `decode_funnel` itself (so errors and skips are the row-exact reader's), and strings
+//! are interned in the row-exact reader's order.
+//!
+//! What makes it fast: the low-cardinality string columns (event, cohort, platform, UTM
+//! fields, currency, user agent, URL, provider, source) are read as Arrow dictionaries,
+//! so each distinct value of a column chunk is interned or parsed once, and a row costs
+//! an array lookup per column; the file's row groups are split into one contiguous
+//! share per thread, each share decoded and interned into its own symbol tables (the
+//! first share's tables start as copies of the caller's), and the shares are merged in
+//! file order: each later share's new strings are interned in its own first-appearance
+//! order, which is the order a single sequential pass would have met them, so symbols
+//! are the same whatever the thread count.
+//!
+//! A file the fast path does not take (a column of another type than the writers'
+//! usual ones, a missing required column, an unreadable footer, a batch that fails to
+//! decode) is left to the row-exact reader, which then reports the problem; nothing of
+//! the fast path's work is kept in that case.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampMicrosecondType, TimestampMillisecondType};
+use arrow_array::types::{TimestampNanosecondType, TimestampSecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+
+use super::data::{
+    COHORT_BASELINE, COHORT_CANARY, COHORT_NONE, Decoded, FLAG_REVENUE, FLAG_TEST_MODE,
+    FUNNEL_COLUMNS, FunnelBuilder, FunnelEvent, SOURCE_NONE, SOURCE_REAL, SOURCE_SYNTHETIC,
+    decimal, decode_funnel,
+};
+use super::money::iso4217_exponent;
+use super::symbols::{NONE, Symbols, fingerprint};
+use crate::input::{Cohort, Millis, ReadStats, Source};
+use crate::source::arrowfile::ArrowTable;
+use crate::source::{Cell, InputError, OnError, RowLoc, RowProblem, handle_row};
+
+/// Rows per decoded batch (as the row-exact reader).
+const BATCH_ROWS: usize = 8192;
+
+/// Column indices of [`FUNNEL_COLUMNS`].
+const TS: usize = 0;
+const EVENT: usize = 1;
+const USER: usize = 2;
+const ANON: usize = 3;
+const COHORT: usize = 4;
+const PLATFORM: usize = 5;
+const UTM_SOURCE: usize = 6;
+const UTM_MEDIUM: usize = 7;
+const REVENUE: usize = 9;
+const CURRENCY: usize = 10;
+const TEST_MODE: usize = 12;
+const USER_AGENT: usize = 13;
+const PAGE_URL: usize = 14;
+const PROVIDER: usize = 15;
+const MESSAGE: usize = 16;
+const SOURCE: usize = 17;
+
+/// String columns read as dictionaries: few distinct values per column chunk. Ids and
+/// message ids are nearly all distinct and are read as plain text.
+const DICTIONARY_COLUMNS: [usize; 11] = [
+    EVENT, COHORT, PLATFORM, UTM_SOURCE, UTM_MEDIUM, 8, CURRENCY, USER_AGENT, PAGE_URL, PROVIDER,
+    SOURCE,
+];
+
+/// Whether the fast path reads a column of this type (the types Parquet writers give
+/// these columns); any other type leaves the file to the row-exact reader.
+fn fast_type(column: usize, dt: &DataType) -> bool {
+    match column {
+        TS => matches!(dt, DataType::Timestamp(_, _)),
+        REVENUE => *dt == DataType::Float64,
+        TEST_MODE => *dt == DataType::Boolean,
+        _ => matches!(dt, DataType::Utf8 | DataType::LargeUtf8),
+    }
+}
+
+/// The file the fast path reads, and how.
+#[derive(Clone, Copy)]
+struct FastFile<'a> {
+    path: &'a Path,
+    /// The file's schema with the dictionary hints.
+    schema: &'a Arc<Schema>,
+    /// Which of [`FUNNEL_COLUMNS`] the file has.
+    present: &'a [bool],
+    on_error: OnError,
+}
+
+/// What one share of the file decoded, with its own symbol tables.
+struct Share {
+    symbols: Symbols,
+    ids: Symbols,
+    builder: FunnelBuilder,
+    stats: ReadStats,
+    /// A row error under `--on-error fail`: the share stopped there.
+    failed: Option<InputError>,
+}
+
+/// Reads a Parquet `funnel` file column by column into `b`, interning into `symbols`
+/// and `ids`; `Ok(None)` when the fast path does not take the file (then nothing was
+/// changed and the caller reads it row by row).
+pub(crate) fn read_funnel_parquet(
+    path: &Path,
+    on_error: OnError,
+    symbols: &mut Symbols,
+    ids: &mut Symbols,
+    b: &mut FunnelBuilder,
+) -> Result<Option<ReadStats>, InputError> {
+    let Some((schema, present)) = fast_schema(path) else {
+        return Ok(None);
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let Ok(parts) = ArrowTable::parquet_parts(path, threads) else {
+        return Ok(None);
+    };
+    let file = FastFile {
+        path,
+        schema: &schema,
+        present: &present,
+        on_error,
+    };
+    let shares: Vec<Option<Share>> = {
+        use rayon::prelude::*;
+        let start = &*symbols;
+        parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, part)| {
+                // The first share starts from the caller's tables (its symbols are then
+                // final); later ones from the same, and are renumbered when merged.
+                let local = start.clone();
+                let local_ids = if k == 0 { ids.clone() } else { Symbols::new() };
+                read_share(&file, part, k == 0, local, local_ids)
+            })
+            .collect()
+    };
+    let mut stats = ReadStats {
+        present: present.clone(),
+        ..Default::default()
+    };
+    let mut first = true;
+    for share in shares {
+        let Some(share) = share else {
+            // A batch did not decode: the row-exact reader says where.
+            return Ok(None);
+        };
+        stats.rows += share.stats.rows;
+        stats.skipped += share.stats.skipped;
+        if stats.first_skip.is_none() {
+            stats.first_skip = share.stats.first_skip;
+        }
+        if let Some(e) = share.failed {
+            return Err(e);
+        }
+        if first {
+            *symbols = share.symbols;
+            *ids = share.ids;
+            *b = share.builder;
+            first = false;
+        } else {
+            let sym_map: Vec<u32> = (0..share.symbols.len() as u32)
+                .map(|s| symbols.intern(share.symbols.name(s)))
+                .collect();
+            let id_map: Vec<u32> = (0..share.ids.len() as u32)
+                .map(|s| ids.intern(share.ids.name(s)))
+                .collect();
+            b.append(share.builder, &sym_map, &id_map);
+        }
+    }
+    Ok(Some(stats))
+}
+
+/// Whether the fast path reads this Parquet `funnel` file (its columns are of the types
+/// it reads and the required ones are there); reading may still leave it to the
+/// row-exact reader if a batch fails to decode.
+pub fn reads_columnar(path: &Path) -> bool {
+    fast_schema(path).is_some()
+}
+
+/// The file's schema with the dictionary hints, and which columns it has, when every
+/// funnel column it has is of a type the fast path reads and the required ones are
+/// there.
+fn fast_schema(path: &Path) -> Option<(Arc<Schema>, Vec<bool>)> {
+    let file = File::open(path).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    let schema = builder.schema();
+    let mut present = vec![false; FUNNEL_COLUMNS.len()];
+    for (i, c) in FUNNEL_COLUMNS.iter().enumerate() {
+        if let Some(f) = schema.fields().iter().find(|f| f.name() == c.name) {
+            if !fast_type(i, f.data_type()) {
+                return None;
+            }
+            present[i] = true;
+        }
+    }
+    if !present[TS] || !present[EVENT] || (!present[USER] && !present[ANON]) {
+        return None;
+    }
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dictionary = *f.data_type() == DataType::Utf8
+                && DICTIONARY_COLUMNS
+                    .iter()
+                    .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
+            if dictionary {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                )))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let hinted = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Some((Arc::new(hinted), present))
+}
+
+/// Decodes one share (`first`: the file's first); `None` when a batch fails to decode (or the reader panics).
+fn read_share(
+    file: &FastFile,
+    part: crate::source::arrowfile::Part,
+    first: bool,
+    symbols: Symbols,
+    ids: Symbols,
+) -> Option<Share> {
+    let FastFile {
+        path,
+        schema,
+        present,
+        on_error,
+    } = *file;
+    let file = File::open(path).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        ArrowReaderOptions::new().with_schema(schema.clone()),
+    )
+    .ok()?;
+    let wanted: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| FUNNEL_COLUMNS.iter().any(|c| c.name == f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    let rows: u64 = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .enumerate()
+        // The first share's builder becomes the file's: room for every row.
+        .filter(|(i, _)| first || part.row_groups.contains(i))
+        .map(|(_, g)| g.num_rows().max(0) as u64)
+        .sum();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    let mut reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .with_projection(mask)
+        .with_row_groups(part.row_groups.clone())
+        .build()
+        .ok()?;
+    let mut share = Share {
+        symbols,
+        ids,
+        builder: FunnelBuilder::new(),
+        stats: ReadStats {
+            present: present.to_vec(),
+            ..Default::default()
+        },
+        failed: None,
+    };
+    share.builder.reserve(rows.min(1 << 31) as usize);
+    let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
+    let mut row_no = part.first_row;
+    loop {
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()));
+        let batch = match next {
+            Ok(None) => break,
+            Ok(Some(Ok(batch))) => batch,
+            Ok(Some(Err(_))) | Err(_) => return None,
+        };
+        let cols = BatchCols::of(&batch)?;
+        if let Err(e) = decode_batch(&cols, &mut caches, path, on_error, &mut row_no, &mut share) {
+            share.failed = Some(e);
+            break;
+        }
+    }
+    share.builder.flush_ids(&mut share.ids);
+    Some(share)
+}
+
+/// A string column of one batch.
+enum Str {
+    Missing,
+    Plain(StringArray),
+    Dict {
+        keys: arrow_array::PrimitiveArray<Int32Type>,
+        values: StringArray,
+    },
+}
+
+impl Str {
+    fn of(a: Option<&ArrayRef>) -> Option<Self> {
+        let Some(a) = a else {
+            return Some(Str::Missing);
+        };
+        Some(match a.data_type() {
+            DataType::Utf8 => Str::Plain(a.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Str::Plain(
+                arrow_cast::cast(a, &DataType::Utf8)
+                    .ok()?
+                    .as_string::<i32>()
+                    .clone(),
+            ),
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                let d = a.as_dictionary::<Int32Type>();
+                Str::Dict {
+                    keys: d.keys().clone(),
+                    values: d.values().as_string::<i32>().clone(),
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Row `i`'s text; `None` when null or empty (absent, as in the row-exact cells).
+    #[inline]
+    fn text(&self, i: usize) -> Option<&str> {
+        let s = match self {
+            Str::Missing => return None,
+            Str::Plain(a) => {
+                if a.is_null(i) {
+                    return None;
+                }
+                a.value(i)
+            }
+            Str::Dict { keys, values } => {
+                if keys.is_null(i) {
+                    return None;
+                }
+                let k = keys.value(i) as usize;
+                if values.is_null(k) {
+                    return None;
+                }
+                values.value(k)
+            }
+        };
+        (!s.is_empty()).then_some(s)
+    }
+
+    /// Row `i`'s dictionary key, when the column is a dictionary and the key is set.
+    #[inline]
+    fn key(&self, i: usize) -> Option<usize> {
+        match self {
+            Str::Dict { keys, .. } if !keys.is_null(i) => Some(keys.value(i) as usize),
+            _ => None,
+        }
+    }
+
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self.text(i) {
+            Some(s) => Cell::Str(Cow::Borrowed(s)),
+            None => Cell::Null,
+        }
+    }
+}
+
+/// Not yet looked at (a value no symbol or code takes).
+const UNSET: u32 = u32::MAX - 1;
+
+/// Per dictionary value of a column: its symbol or code, filled as rows meet it. It
+/// holds the dictionary it describes, so the next batch of the same column chunk
+/// (which shares the dictionary) reuses it.
+struct DictCache {
+    dictionary: Option<StringArray>,
+    codes: Vec<u32>,
+}
+
+impl DictCache {
+    fn new() -> Self {
+        Self {
+            dictionary: None,
+            codes: Vec::new(),
+        }
+    }
+
+    /// Readies the cache for `col` (cleared when its dictionary is another one).
+    fn prepare(&mut self, col: &Str) {
+        let Str::Dict { values, .. } = col else {
+            return;
+        };
+        let same = self.dictionary.as_ref().is_some_and(|d| {
+            d.len() == values.len()
+                && d.values().as_ptr() == values.values().as_ptr()
+                && d.offsets().inner().inner().as_ptr() == values.offsets().inner().inner().as_ptr()
+        });
+        if !same {
+            self.dictionary = Some(values.clone());
+            self.codes.clear();
+            self.codes.resize(values.len(), UNSET);
+        }
+    }
+
+    /// The symbol of row `i` of `col` ([`NONE`] when absent), interned on first sight.
+    #[inline]
+    fn symbol(&mut self, col: &Str, i: usize, symbols: &mut Symbols) -> u32 {
+        if let Some(k) = col.key(i) {
+            let c = self.codes[k];
+            if c != UNSET {
+                return c;
+            }
+            let s = col.text(i).map_or(NONE, |t| symbols.intern(t));
+            self.codes[k] = s;
+            return s;
+        }
+        col.text(i).map_or(NONE, |t| symbols.intern(t))
+    }
+
+    /// The code of row `i` of `col` by `parse` (cached per dictionary value): `NONE`
+    /// when absent, `UNSET` when `parse` rejects the value.
+    #[inline]
+    fn code(&mut self, col: &Str, i: usize, parse: impl Fn(&str) -> Option<u8>) -> u32 {
+        let of = |t: Option<&str>| match t {
+            None => NONE,
+            Some(t) => parse(t).map_or(UNSET - 1, u32::from),
+        };
+        let v = if let Some(k) = col.key(i) {
+            let c = self.codes[k];
+            if c != UNSET {
+                c
+            } else {
+                let c = of(col.text(i));
+                self.codes[k] = c;
+                c
+            }
+        } else {
+            of(col.text(i))
+        };
+        if v == UNSET - 1 { UNSET } else { v }
+    }
+}
+
+/// The funnel columns of one batch.
+struct BatchCols {
+    ts: Option<Vec<Option<Millis>>>,
+    strs: Vec<Str>,
+    revenue: Option<Float64Array>,
+    test_mode: Option<BooleanArray>,
+    rows: usize,
+}
+
+impl BatchCols {
+    fn of(batch: &RecordBatch) -> Option<Self> {
+        let col = |i: usize| batch.column_by_name(FUNNEL_COLUMNS[i].name);
+        let ts = match col(TS) {
+            None => None,
+            Some(a) => Some(timestamps(a)?),
+        };
+        let mut strs = Vec::with_capacity(FUNNEL_COLUMNS.len());
+        for i in 0..FUNNEL_COLUMNS.len() {
+            strs.push(match i {
+                TS | REVENUE | TEST_MODE => Str::Missing,
+                _ => Str::of(col(i))?,
+            });
+        }
+        let revenue = match col(REVENUE) {
+            None => None,
+            Some(a) => Some(
+                a.as_primitive_opt::<arrow_array::types::Float64Type>()?
+                    .clone(),
+            ),
+        };
+        let test_mode = match col(TEST_MODE) {
+            None => None,
+            Some(a) => Some(a.as_boolean_opt()?.clone()),
+        };
+        Some(Self {
+            ts,
+            strs,
+            revenue,
+            test_mode,
+            rows: batch.num_rows(),
+        })
+    }
+
+    /// Row `i` as the row-exact reader's cells.
+    fn cells(&self, i: usize) -> [Cell<'_>; 18] {
+        std::array::from_fn(|c| match c {
+            TS => match self.ts.as_ref().and_then(|t| t[i]) {
+                Some(v) => Cell::Ts(v),
+                None => Cell::Null,
+            },
+            REVENUE => match &self.revenue {
+                Some(a) if !a.is_null(i) => Cell::Float(a.value(i)),
+                _ => Cell::Null,
+            },
+            TEST_MODE => match &self.test_mode {
+                Some(a) if !a.is_null(i) => Cell::Bool(a.value(i)),
+                _ => Cell::Null,
+            },
+            _ => self.strs[c].cell(i),
+        })
+    }
+}
+
+/// A timestamp column in epoch milliseconds, converted as the row-exact reader does.
+fn timestamps(a: &ArrayRef) -> Option<Vec<Option<Millis>>> {
+    fn conv<T: arrow_array::types::ArrowPrimitiveType<Native = i64>>(
+        a: &ArrayRef,
+        f: impl Fn(i64) -> i64,
+    ) -> Option<Vec<Option<Millis>>> {
+        let p = a.as_primitive_opt::<T>()?;
+        Some(p.iter().map(|v| v.map(&f)).collect())
+    }
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            conv::<TimestampSecondType>(a, |v| v.saturating_mul(1000))
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => conv::<TimestampMillisecondType>(a, |v| v),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            conv::<TimestampMicrosecondType>(a, |v| v.div_euclid(1000))
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            conv::<TimestampNanosecondType>(a, |v| v.div_euclid(1_000_000))
+        }
+        _ => None,
+    }
+}
+
+fn parse_cohort(s: &str) -> Option<u8> {
+    Cohort::parse(s).map(|c| match c {
+        Cohort::Canary => COHORT_CANARY,
+        Cohort::Baseline => COHORT_BASELINE,
+    })
+}
+
+fn parse_source(s: &str) -> Option<u8> {
+    Source::parse(s).map(|c| match c {
+        Source::Real => SOURCE_REAL,
+        Source::Synthetic => SOURCE_SYNTHETIC,
+    })
+}
+
+/// Decodes the rows of one batch in order: a row the fast checks accept is built from
+/// the cached per-value symbols and codes, any other goes through `decode_funnel` on its
+/// cells (the row-exact reader's errors and skips). An error only under `fail`.
+fn decode_batch(
+    cols: &BatchCols,
+    caches: &mut [DictCache; 18],
+    path: &Path,
+    on_error: OnError,
+    row_no: &mut u64,
+    share: &mut Share,
+) -> Result<(), InputError> {
+    for (c, cache) in caches.iter_mut().enumerate() {
+        cache.prepare(&cols.strs[c]);
+    }
+    let Share {
+        symbols,
+        ids,
+        builder,
+        stats,
+        ..
+    } = share;
+    let s = &cols.strs;
+    for i in 0..cols.rows {
+        *row_no += 1;
+        let fast = fast_row(cols, caches, symbols, i);
+        let result = match fast {
+            Some(event) => {
+                builder.add(
+                    &Decoded {
+                        event,
+                        user: s[USER].text(i).map(Cow::Borrowed),
+                        anon: s[ANON].text(i).map(Cow::Borrowed),
+                    },
+                    ids,
+                );
+                Ok(())
+            }
+            None => {
+                let cells = cols.cells(i);
+                match decode_funnel(&cells, symbols) {
+                    Ok(d) => {
+                        builder.add(&d, ids);
+                        Ok(())
+                    }
+                    Err((c, p)) => Err(RowProblem::new(FUNNEL_COLUMNS[c].name, p)),
+                }
+            }
+        };
+        handle_row(result, path, RowLoc::Row(*row_no), on_error, stats)?;
+    }
+    Ok(())
+}
+
+/// Row `i` decoded when it passes every check of `decode_funnel` without a problem
+/// (else `None`, with no symbol interned that `decode_funnel` would not intern too).
+#[inline]
+fn fast_row(
+    cols: &BatchCols,
+    caches: &mut [DictCache; 18],
+    symbols: &mut Symbols,
+    i: usize,
+) -> Option<FunnelEvent> {
+    let s = &cols.strs;
+    // Checks without side effects first, in `decode_funnel`'s order.
+    let ts = cols.ts.as_ref()?[i]?;
+    s[EVENT].text(i)?;
+    if s[USER].text(i).is_none() && s[ANON].text(i).is_none() {
+        return None;
+    }
+    let cohort = match caches[COHORT].code(&s[COHORT], i, parse_cohort) {
+        NONE => COHORT_NONE,
+        UNSET => return None,
+        c => c as u8,
+    };
+    let source = match caches[SOURCE].code(&s[SOURCE], i, parse_source) {
+        NONE => SOURCE_NONE,
+        UNSET => return None,
+        c => c as u8,
+    };
+    let revenue = match &cols.revenue {
+        Some(a) if !a.is_null(i) => Some(decimal(&Cell::Float(a.value(i))).ok()??),
+        _ => None,
+    };
+    // Interning, in `decode_funnel`'s order: event, currency, then the rest.
+    let event = caches[EVENT].symbol(&s[EVENT], i, symbols);
+    let currency = caches[CURRENCY].symbol(&s[CURRENCY], i, symbols);
+    let mut flags = 0u8;
+    let mut revenue_minor = 0;
+    if let Some(d) = revenue {
+        flags |= FLAG_REVENUE;
+        if currency != NONE {
+            // Out of range: `decode_funnel` interns the same two symbols, then fails.
+            revenue_minor = d.to_minor(iso4217_exponent(symbols.name(currency)))?;
+        }
+    }
+    if let Some(a) = &cols.test_mode
+        && !a.is_null(i)
+        && a.value(i)
+    {
+        flags |= FLAG_TEST_MODE;
+    }
+    Some(FunnelEvent {
+        ts,
+        event,
+        user: NONE,
+        anon: NONE,
+        cohort,
+        platform: caches[PLATFORM].symbol(&s[PLATFORM], i, symbols),
+        utm_source: caches[UTM_SOURCE].symbol(&s[UTM_SOURCE], i, symbols),
+        utm_medium: caches[UTM_MEDIUM].symbol(&s[UTM_MEDIUM], i, symbols),
+        revenue_minor,
+        currency,
+        user_agent: caches[USER_AGENT].symbol(&s[USER_AGENT], i, symbols),
+        page_url: caches[PAGE_URL].symbol(&s[PAGE_URL], i, symbols),
+        provider: caches[PROVIDER].symbol(&s[PROVIDER], i, symbols),
+        source,
+        flags,
+        message: s[MESSAGE].text(i).map(fingerprint),
+    })
+}
