@@ -408,10 +408,8 @@ fn fast_request<'a, 'c>(
     if endpoint.is_empty() || !endpoint.is_ascii() {
         return None;
     }
-    let prefix = prefixes
-        .iter()
-        .position(|p| endpoint.starts_with(p.as_bytes()))
-        .map_or(u8::MAX, |i| i as u8);
+    // ASCII, so valid UTF-8: the check cannot fail.
+    let prefix = crate::input::prefix_index(prefixes, std::str::from_utf8(endpoint).ok()?);
     Some(super::RequestRow::Decoded {
         ts,
         cohort,
