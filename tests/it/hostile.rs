@@ -757,3 +757,336 @@ fn a_compressed_arrow_buffer_claiming_a_terabyte_is_refused_within_the_bound() {
     );
     assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
 }
+
+/// Rewrites the Parquet file at `file` (every batch of it) with `props`.
+fn rewrite_parquet(file: &Path, props: parquet::file::properties::WriterProperties) {
+    use arrow_array::RecordBatchReader as _;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).expect("opens"))
+            .expect("a Parquet file")
+            .build()
+            .expect("a reader");
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.expect("a batch")).collect();
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, schema, Some(props)).expect("a writer");
+    for b in &batches {
+        w.write(b).expect("writes");
+    }
+    w.close().expect("closes");
+    std::fs::write(file, &out).expect("writes");
+}
+
+/// The codec of every column chunk of a Parquet file, and whether any of its pages is
+/// a v2 data page.
+fn parquet_codecs(file: &Path) -> (Vec<parquet::basic::Compression>, bool) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = SerializedFileReader::new(std::fs::File::open(file).expect("opens")).expect("parquet");
+    let mut codecs = Vec::new();
+    let mut v2 = false;
+    for g in 0..r.num_row_groups() {
+        let group = r.get_row_group(g).expect("a row group");
+        for c in 0..group.num_columns() {
+            codecs.push(group.metadata().column(c).compression());
+            for page in group.get_column_page_reader(c).expect("pages") {
+                v2 |= page.expect("a page").page_type() == parquet::basic::PageType::DATA_PAGE_V2;
+            }
+        }
+    }
+    codecs.dedup();
+    (codecs, v2)
+}
+
+#[test]
+fn gzip_and_lz4_parquet_files_read_as_their_snappy_twin() {
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::file::properties::{WriterProperties, WriterVersion};
+    // A rollout the 5xx gate rolls back, generated in Snappy; the same rows rewritten
+    // in GZIP (v1 and v2 data pages: v2 keeps its levels uncompressed ahead of the
+    // data) and in LZ4 (the Hadoop framing parquet-rs writes) must read to the same
+    // report and exit status.
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/02-5xx-sustained.toml");
+    let o = rehearse(
+        &[
+            "generate",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            ds.to_str().expect("utf-8"),
+            "--format",
+            "parquet",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = ds.join("requests.parquet");
+    let run = || {
+        let o = rehearse(&["run", ds.to_str().expect("utf-8"), "--json"], &[]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr(&o),
+        )
+    };
+    assert_eq!(parquet_codecs(&file).0, [Compression::SNAPPY]);
+    let (code, snappy, err) = run();
+    assert_eq!(code, Some(4), "{err}");
+    assert!(snappy.contains("\"outcome\": \"rollback\""), "{snappy}");
+    let gzip = Compression::GZIP(GzipLevel::default());
+    for (codec, version) in [
+        (gzip, WriterVersion::PARQUET_1_0),
+        (gzip, WriterVersion::PARQUET_2_0),
+        (Compression::LZ4, WriterVersion::PARQUET_1_0),
+    ] {
+        let props = WriterProperties::builder()
+            .set_compression(codec)
+            .set_writer_version(version)
+            .set_max_row_group_row_count(Some(100_000))
+            .build();
+        rewrite_parquet(&file, props);
+        let (codecs, v2) = parquet_codecs(&file);
+        assert_eq!(codecs, [codec]);
+        assert_eq!(
+            v2,
+            version == WriterVersion::PARQUET_2_0,
+            "{codec:?} {version:?}"
+        );
+        let (code, report, err) = run();
+        assert_eq!(code, Some(4), "{codec:?} {version:?}: {err}");
+        assert_eq!(report, snappy, "{codec:?} {version:?}");
+    }
+}
+
+/// A requests dataset in `dir` of `rows` rows whose latencies are random (so its
+/// `latency_ms` column chunk, one plain data page, hardly compresses), written with
+/// `codec`; returns the file, and the offsets of the page's `uncompressed_page_size`
+/// varint (start, length) and of its body (start, length).
+fn random_latency_parquet(
+    dir: &Path,
+    rows: usize,
+    codec: parquet::basic::Compression,
+) -> (std::path::PathBuf, (usize, usize), (usize, usize)) {
+    use arrow_array::{
+        Float64Array, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray,
+    };
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use std::sync::Arc;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let ts = TimestampMillisecondArray::from_iter_values((0..rows as i64).map(|i| T0 + 1 + i * 10))
+        .with_timezone("UTC");
+    let cohort = StringArray::from_iter_values(
+        (0..rows).map(|i| if i % 4 == 0 { "canary" } else { "baseline" }),
+    );
+    let latency = Float64Array::from_iter_values(
+        (0..rows).map(|_| (next(&mut x) >> 11) as f64 / (1u64 << 53) as f64 * 900.0),
+    );
+    let batch = RecordBatch::try_from_iter([
+        ("ts", Arc::new(ts) as arrow_array::ArrayRef),
+        (
+            "endpoint",
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|_| "/api/search"),
+            )),
+        ),
+        ("cohort", Arc::new(cohort)),
+        (
+            "source",
+            Arc::new(StringArray::from_iter_values((0..rows).map(|_| "real"))),
+        ),
+        (
+            "status",
+            Arc::new(Int32Array::from_iter_values((0..rows).map(|_| 200))),
+        ),
+        ("latency_ms", Arc::new(latency)),
+    ])
+    .expect("a batch");
+    let props = WriterProperties::builder()
+        .set_compression(codec)
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(64 << 20)
+        .set_data_page_row_count_limit(usize::MAX)
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let file = dir.join("requests.parquet");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&file).expect("creates"),
+        batch.schema(),
+        Some(props),
+    )
+    .expect("a writer");
+    w.write(&batch).expect("writes");
+    w.close().expect("closes");
+    manifest(dir);
+
+    let bytes = std::fs::read(&file).expect("reads");
+    let r = SerializedFileReader::new(std::fs::File::open(&file).expect("opens")).expect("parquet");
+    let chunk = r
+        .metadata()
+        .row_group(0)
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == "latency_ms")
+        .expect("the column")
+        .clone();
+    assert_eq!(chunk.compression(), codec);
+    assert!(
+        chunk.dictionary_page_offset().is_none(),
+        "no dictionary page"
+    );
+    let start = chunk.data_page_offset() as usize;
+    let end = start + chunk.compressed_size() as usize;
+    // The page header's first fields: type, uncompressed size, compressed size (0x15:
+    // field delta 1, an i32 each).
+    let mut at = start;
+    let mut varint = || {
+        assert_eq!(bytes[at], 0x15, "an i32 field");
+        at += 1;
+        let from = at;
+        let mut v = 0u64;
+        while bytes[at] & 0x80 != 0 {
+            v |= u64::from(bytes[at] & 0x7f) << (7 * (at - from));
+            at += 1;
+        }
+        v |= u64::from(bytes[at]) << (7 * (at - from));
+        at += 1;
+        ((from, at - from), (v >> 1) as usize)
+    };
+    let (_, kind) = varint();
+    assert_eq!(kind, 0, "a v1 data page");
+    let (uncompressed, _) = varint();
+    let (_, compressed) = varint();
+    // One page: its body ends the chunk.
+    (file, uncompressed, (end - compressed, compressed))
+}
+
+/// Writes `value` as a zigzag varint of exactly `len` bytes (padded with continuation
+/// bytes, which Thrift's compact decoders read as the same value) over `bytes[at..]`.
+fn write_varint(bytes: &mut [u8], (at, len): (usize, usize), value: i64) {
+    let mut z = ((value << 1) ^ (value >> 63)) as u64;
+    for i in 0..len {
+        let b = (z & 0x7f) as u8;
+        z >>= 7;
+        bytes[at + i] = if i + 1 < len { b | 0x80 } else { b };
+    }
+    assert_eq!(z, 0, "{value} fits in {len} bytes");
+}
+
+/// Replaces the `latency_ms` page of a [`random_latency_parquet`] file by `bomb` (which
+/// must be exactly the page body's length) claiming 1 KiB uncompressed; checks that the
+/// untouched file reads first.
+fn plant_page_bomb(
+    ds: &Path,
+    file: &Path,
+    size: (usize, usize),
+    bomb: &[u8],
+    (body, len): (usize, usize),
+) {
+    let (code, err, _) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert!(
+        matches!(code, Some(0 | 3 | 4)),
+        "the untouched file reads: {err}"
+    );
+    assert_eq!(bomb.len(), len, "the bomb fills the page body exactly");
+    let mut bytes = std::fs::read(file).expect("reads");
+    write_varint(&mut bytes, size, 1024);
+    bytes[body..body + len].copy_from_slice(bomb);
+    std::fs::write(file, &bytes).expect("writes");
+}
+
+#[test]
+fn a_gzip_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
+    // The Parquet library inflates a GZIP page to its end whatever its header claims:
+    // a page claiming 1 KiB that holds 1 GiB of zeros (256 gzip members of 4 MiB, about
+    // 1 MiB in all) would make it allocate the gigabyte.
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    std::fs::create_dir(&ds).expect("a dir");
+    let codec = parquet::basic::Compression::GZIP(Default::default());
+    let (file, size, body) = random_latency_parquet(&ds, 200_000, codec);
+    let member = gzip(&vec![0; 4 << 20]);
+    let mut bomb: Vec<u8> = (0..256).flat_map(|_| member.iter().copied()).collect();
+    // Padded to the body's length by empty members whose comments (a gzip header field
+    // of up to 64 KiB in flate2) fill the rest.
+    let empty = |comment: usize| {
+        flate2::GzBuilder::new()
+            .comment(vec![b'x'; comment])
+            .write(Vec::new(), flate2::Compression::best())
+            .finish()
+            .expect("compresses")
+    };
+    let base = empty(0).len();
+    let left = body
+        .1
+        .checked_sub(bomb.len())
+        .expect("the page holds the bomb");
+    let members = left.div_ceil(base + 60_000);
+    let comments = left - members * base;
+    for m in 0..members {
+        let extra = usize::from(m < comments % members);
+        bomb.extend(empty(comments / members + extra));
+    }
+    plant_page_bomb(&ds, &file, size, &bomb, body);
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "requests.parquet: the Parquet file is corrupt: row group 0, column `latency_ms`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its GZIP data inflates past that (a decompression bomb?)",
+            size.0 - 3
+        )),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+#[test]
+fn an_lz4_frame_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
+    // For the deprecated LZ4 codec the library tries the Hadoop framing, then reads the
+    // page as an LZ4 frame to its end: a page claiming 1 KiB holding one frame of 256
+    // blocks of 4 MiB of zeros (about 4 MiB) would make it allocate the gigabyte.
+    use lz4_flex::frame::{BlockSize, FrameEncoder, FrameInfo};
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    std::fs::create_dir(&ds).expect("a dir");
+    let (file, size, body) = random_latency_parquet(&ds, 640_000, parquet::basic::Compression::LZ4);
+    // One frame of one 4 MiB block: its 7-byte header, the block (a 4-byte length and
+    // the data), and the 4-byte end mark.
+    let mut e =
+        FrameEncoder::with_frame_info(FrameInfo::new().block_size(BlockSize::Max4MB), Vec::new());
+    e.write_all(&vec![0; 4 << 20]).expect("compresses");
+    let one = e.finish().expect("compresses");
+    let (header, block) = (&one[..7], &one[7..one.len() - 4]);
+    let mut bomb = header.to_vec();
+    for _ in 0..256 {
+        bomb.extend(block);
+    }
+    // Padded to the body's length by uncompressed blocks (length with the high bit set).
+    let mut left = body
+        .1
+        .checked_sub(bomb.len() + 4)
+        .expect("the page holds the bomb");
+    while left > 0 {
+        assert!(left >= 4, "room for a block length");
+        let k = (left - 4).min(4 << 20);
+        bomb.extend((0x8000_0000u32 | k as u32).to_le_bytes());
+        bomb.extend(vec![b'x'; k]);
+        left -= 4 + k;
+    }
+    bomb.extend([0; 4]);
+    plant_page_bomb(&ds, &file, size, &bomb, body);
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "requests.parquet: the Parquet file is corrupt: row group 0, column `latency_ms`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its LZ4 frame data inflates past that (a decompression bomb?)",
+            size.0 - 3
+        )),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
