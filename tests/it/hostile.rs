@@ -1090,3 +1090,69 @@ fn an_lz4_frame_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound
     );
     assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
 }
+
+#[test]
+fn a_brotli_parquet_file_is_refused_before_a_page_is_inflated() {
+    // Brotli is not compiled into rehearse's Parquet library: a GZIP file whose footer
+    // says Brotli instead is refused when the library makes the codec, before any page
+    // is read, and the page checks pass its chunks (they skip other codecs' pages).
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel};
+    use parquet::file::metadata::ParquetMetaDataWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    let file = columnar(&ds, "parquet");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::GZIP(GzipLevel::default()))
+        .build();
+    rewrite_parquet(&file, props);
+    let (code, err, _) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert!(
+        matches!(code, Some(0 | 3 | 4)),
+        "the GZIP file reads: {err}"
+    );
+    let bytes = std::fs::read(&file).expect("reads");
+    let n = bytes.len();
+    let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().expect("4 bytes")) as usize;
+    let meta = SerializedFileReader::new(std::fs::File::open(&file).expect("opens"))
+        .expect("parquet")
+        .metadata()
+        .clone();
+    let mut builder = meta.into_builder();
+    let groups = builder
+        .take_row_groups()
+        .into_iter()
+        .map(|g| {
+            let columns = g
+                .columns()
+                .iter()
+                .map(|c| {
+                    c.clone()
+                        .into_builder()
+                        .set_compression(Compression::BROTLI(BrotliLevel::default()))
+                        .build()
+                        .expect("a chunk")
+                })
+                .collect();
+            g.into_builder()
+                .set_column_metadata(columns)
+                .build()
+                .expect("a row group")
+        })
+        .collect();
+    let meta = builder.set_row_groups(groups).build();
+    let mut out = bytes[..n - 8 - footer].to_vec();
+    ParquetMetaDataWriter::new(&mut out, &meta)
+        .finish()
+        .expect("a footer");
+    std::fs::write(&file, &out).expect("writes");
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("requests.parquet: cannot decode a batch after row 0: ")
+            && err.contains("Disabled feature at compile time: brotli"),
+        "{err}"
+    );
+    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
