@@ -3,11 +3,12 @@
 //! uncompressed size the header claims, and sizes a dictionary by the value count it
 //! claims, before any byte of the page is decoded; a 3.8 KB file claiming a huge
 //! dictionary made it allocate 2.9 GB. [`check_pages`] walks the page headers of the
-//! column chunks about to be read (a few bytes each: page bodies are skipped, not read)
-//! and refuses, naming the file, row group, column, page and value, a page whose sizes
-//! or counts cannot be right or exceed [`MAX_PAGE_BYTES`]. The page header is Thrift's
-//! compact encoding; this module reads just enough of it, itself, with bounded work
-//! and memory (the Parquet library keeps its own header type private).
+//! column chunks about to be read (a few bytes each: page bodies are skipped, not read,
+//! but for the two codecs below) and refuses, naming the file, row group, column, page
+//! and value, a page whose sizes or counts cannot be right or exceed [`MAX_PAGE_BYTES`].
+//! The page header is Thrift's compact encoding; this module reads just enough of it,
+//! itself, with bounded work and memory (the Parquet library keeps its own header type
+//! private).
 //!
 //! Two codecs the library inflates to their end, whatever size the page claims: GZIP,
 //! and the LZ4 frame format it falls back to for the deprecated LZ4 codec. For those
@@ -206,33 +207,8 @@ fn check_chunk(
             {
                 r.seek_relative(levels)
                     .map_err(|e| format!("cannot read: {e}"))?;
-                let mut body = (&mut *r).take((i64::from(compressed) - levels) as u64);
-                let outcome = codec.inflate(&mut body, inflated as u64);
-                let rest = body.limit();
-                r.seek_relative(rest as i64)
-                    .map_err(|e| format!("cannot read: {e}"))?;
-                let claim = if levels > 0 {
-                    format!(
-                        "{uncompressed} bytes uncompressed ({inflated} after its {levels} bytes of levels)"
-                    )
-                } else {
-                    format!("{uncompressed} bytes uncompressed")
-                };
-                match outcome {
-                    Inflated::Within => {}
-                    Inflated::Past => {
-                        return Err(bad(format!(
-                            "the page header claims {claim}, but its {} data inflates past that (a decompression bomb?); rehearse stopped inflating it there",
-                            codec.name()
-                        )));
-                    }
-                    Inflated::Damaged(e) => {
-                        return Err(bad(format!(
-                            "the page header claims {claim}, but its {} data cannot be inflated: {e}",
-                            codec.name()
-                        )));
-                    }
-                }
+                let data = (i64::from(compressed) - levels) as u64;
+                check_inflation(r, codec, data, uncompressed, levels).map_err(bad)?;
             }
             _ => r
                 .seek_relative(compressed as i64)
@@ -242,6 +218,39 @@ fn check_chunk(
         page += 1;
     }
     Ok(())
+}
+
+/// Inflates the `data` compressed bytes of a page at `r` (its levels, `levels` bytes of
+/// the `uncompressed` it claims, already passed) within the rest of the claim, and
+/// leaves `r` at the page's end.
+fn check_inflation(
+    r: &mut BufReader<File>,
+    codec: Unbounded,
+    data: u64,
+    uncompressed: i32,
+    levels: i64,
+) -> Result<(), String> {
+    let inflated = i64::from(uncompressed) - levels;
+    let mut body = r.take(data);
+    let outcome = codec.inflate(&mut body, inflated as u64);
+    let rest = body.limit();
+    r.seek_relative(rest as i64)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let claim = if levels > 0 {
+        format!("{uncompressed} bytes uncompressed ({inflated} after its {levels} bytes of levels)")
+    } else {
+        format!("{uncompressed} bytes uncompressed")
+    };
+    let name = codec.name();
+    match outcome {
+        Inflated::Within => Ok(()),
+        Inflated::Past => Err(format!(
+            "the page header claims {claim}, but its {name} data inflates past that (a decompression bomb?); rehearse stopped inflating it there"
+        )),
+        Inflated::Damaged(e) => Err(format!(
+            "the page header claims {claim}, but its {name} data cannot be inflated: {e}"
+        )),
+    }
 }
 
 /// A codec whose pages the Parquet library inflates to their end, whatever size the
