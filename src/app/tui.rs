@@ -136,7 +136,9 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
                 ..ReadOptions::default()
             };
             let replay = replay_dir_with_bands(&setup, dir, opts, &grid)?;
+            let progress = Progress::spinner("computing the odds of a false stop");
             let odds = super::odds::of_fold(&setup.policy, &replay.folded);
+            progress.finish();
             Ok(Session::from_replay(
                 format!("dataset {}", dir.display()),
                 Origin::Dataset,

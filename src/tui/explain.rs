@@ -353,7 +353,7 @@ fn odds_section(doc: &mut Doc, m: &Model, stage: usize, only: Option<Gate>) {
     }
     doc.push(
         Kind::Text,
-        "for a canary behaving like the baseline, at the stage's own canary traffic:",
+        "for a canary like the baseline, over the whole stage at its canary traffic:",
     );
     doc.push(Kind::Head, odds_head());
     for g in gates {
