@@ -1,6 +1,7 @@
 //! `rehearse tui` start-up: read and replay the input (a dataset directory, a scenario
 //! generated in memory, or a recorded event log) into a [`Session`] with the tuning
-//! grid's latency bands, then hand it to the terminal UI.
+//! grid's latency bands and each stage's odds of a false stop (computed once here, as
+//! `rehearse run` computes them), then hand it to the terminal UI.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,7 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
             let progress = Progress::spinner(format!("generating and replaying {}", scenario.name));
             let ds = scenario.dataset()?;
             let replay = replay_dataset_with_bands(&setup, &ds, start, 8192, &grid)?;
+            let odds = super::odds::of_fold(&setup.policy, &replay.folded);
             progress.finish();
             Ok(Session::from_replay(
                 format!("scenario {}", scenario.name),
@@ -122,6 +124,7 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
                 replay.run,
                 replay.folded,
                 replay.analytics.as_deref(),
+                odds,
             ))
         }
         TuiInput::Dataset(dir) => {
@@ -133,6 +136,9 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
                 ..ReadOptions::default()
             };
             let replay = replay_dir_with_bands(&setup, dir, opts, &grid)?;
+            let progress = Progress::spinner("computing the odds of a false stop");
+            let odds = super::odds::of_fold(&setup.policy, &replay.folded);
+            progress.finish();
             Ok(Session::from_replay(
                 format!("dataset {}", dir.display()),
                 Origin::Dataset,
@@ -140,6 +146,7 @@ pub fn load(s: &TuiSettings) -> Result<Session, BoxError> {
                 replay.run,
                 replay.folded,
                 replay.analytics.as_deref(),
+                odds,
             ))
         }
         TuiInput::Recording(_) | TuiInput::Nothing => {
@@ -153,6 +160,7 @@ pub fn scenario_session(path: &Path) -> Result<Session, BoxError> {
     let scenario = Scenario::load(path)?;
     let ds = scenario.dataset()?;
     let replay = replay_dataset_with_bands(&scenario.setup, &ds, None, 8192, &tuning_grid())?;
+    let odds = super::odds::of_fold(&scenario.setup.policy, &replay.folded);
     Ok(Session::from_replay(
         format!("scenario {}", scenario.name),
         Origin::Scenario,
@@ -160,5 +168,6 @@ pub fn scenario_session(path: &Path) -> Result<Session, BoxError> {
         replay.run,
         replay.folded,
         replay.analytics.as_deref(),
+        odds,
     ))
 }

@@ -1,12 +1,14 @@
 //! What a terminal session replays: the rollout's stages, one run's verdict events with
 //! the indexes playback needs (ticks per stage, the log-worthy events, each stage's
-//! start and verdict), and, when the raw data was read, the tuner that re-evaluates it.
-//! Everything here is computed once per run; a seek only moves a clock over it.
+//! start and verdict), and, when the raw data was read, the tuner that re-evaluates it
+//! and each stage's odds of a false stop. Everything here is computed once per run; a
+//! seek only moves a clock over it.
 
 use std::ops::Range;
 
 use crate::analytics::AnalyticsData;
 use crate::analytics::report::PersonCounts;
+use crate::engine::odds::StageOdds;
 use crate::engine::{Folded, Run};
 use crate::input::Millis;
 use crate::output::record::RecordMeta;
@@ -335,6 +337,39 @@ pub struct Session {
     pub tuner: Option<Tuner>,
     /// What the funnel panel shows.
     pub funnel: FunnelPanel,
+    /// The odds of a false stop the explain panel shows.
+    pub odds: OddsData,
+}
+
+/// The odds of a false stop (docs/tuning.md), computed once by the application layer
+/// when the session loads, with the same call as `rehearse run`, for the policy as
+/// loaded (tuning does not recompute them).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OddsData {
+    /// Per stage of the plan; `None` for a stage without canary traffic.
+    Stages(Vec<Option<StageOdds>>),
+    /// A recorded event log: it holds verdicts, not the requests the odds come from.
+    Recording,
+}
+
+impl OddsData {
+    /// A stage's odds: `Err` with the reason in words when there are none.
+    pub fn stage(&self, stage: usize, weight: f64) -> Result<&StageOdds, &'static str> {
+        match self {
+            OddsData::Recording => {
+                Err("unavailable: a recording holds verdicts, not the requests they come from")
+            }
+            OddsData::Stages(v) => match v.get(stage) {
+                Some(Some(o)) => Ok(o),
+                _ if weight <= 0.0 => {
+                    Err("none: the stage sends no traffic to the canary (weight 0 %)")
+                }
+                _ => {
+                    Err("none: no canary requests in this stage (or no baseline to model them on)")
+                }
+            },
+        }
+    }
 }
 
 /// The funnel panel's content: the analytics report over the whole dataset, computed
@@ -413,7 +448,8 @@ impl FunnelPanel {
 
 impl Session {
     /// A session over a replay of raw data (whose fold should carry the tuning grid),
-    /// with the funnel and ledger events when the dataset has them.
+    /// with the funnel and ledger events when the dataset has them and each stage's
+    /// odds of a false stop (`crate::app::odds::of_fold` over the same fold).
     pub fn from_replay(
         label: String,
         origin: Origin,
@@ -421,6 +457,7 @@ impl Session {
         run: Run,
         folded: Folded,
         analytics: Option<&AnalyticsData>,
+        odds: Vec<Option<StageOdds>>,
     ) -> Self {
         let funnel = FunnelPanel::of(analytics, &policy, &label);
         let stages = stages_of(&run);
@@ -437,6 +474,7 @@ impl Session {
             timeline,
             tuner: Some(tuner),
             funnel,
+            odds: OddsData::Stages(odds),
         }
     }
 
@@ -468,6 +506,7 @@ impl Session {
             timeline,
             tuner: None,
             funnel: FunnelPanel::Recording,
+            odds: OddsData::Recording,
         }
     }
 

@@ -1,8 +1,11 @@
 //! Explanations: for a stage verdict, a breach, a trigger, a follow-up or a gate, the
 //! ticks, values and thresholds behind it, as plain lines the view lays out in an
 //! overlay. Built from the verdict events and their tick records only, so a recording
-//! explains exactly like a live replay.
+//! explains exactly like a live replay; a stage verdict, a breach, a trigger and a gate
+//! end with the odds of a false stop the session loaded with (a recording says they
+//! are unavailable).
 
+use crate::engine::odds::{GateOdds, Odds, StageOdds};
 use crate::input::Millis;
 use crate::output::report::describe;
 use crate::time::format_clock;
@@ -232,6 +235,149 @@ fn stage_evidence(s: &Session, stage: usize, until: Millis) -> Vec<(bool, Millis
         .collect()
 }
 
+/// One line of the odds table: gate, stop, odds, interval, method, least traffic.
+fn odds_line(
+    gate: &str,
+    stop: &str,
+    odds: &str,
+    interval: &str,
+    method: &str,
+    least: &str,
+) -> String {
+    format!("  {gate:<13} {stop:<8} {odds:>7}  {interval:<15}  {method:<11}  {least:>8}")
+        .trim_end()
+        .to_string()
+}
+
+/// The odds table's column names.
+pub fn odds_head() -> String {
+    odds_line(
+        "gate",
+        "stop",
+        "odds",
+        "95 % interval",
+        "method",
+        "1 % from",
+    )
+}
+
+/// The odds and interval columns of one kind of stop (`-` and `missing` when absent).
+fn odds_cells(o: Option<&Odds>, missing: &str) -> (String, String) {
+    match o {
+        Some(o) => (fmt::pct(o.p), fmt::interval(o)),
+        None => ("-".into(), missing.into()),
+    }
+}
+
+/// A method as shown: `exact`, `monte carlo`, whatever the odds say.
+fn method_text(m: crate::engine::odds::Method) -> String {
+    m.as_str().replace('_', " ")
+}
+
+/// A gate's two rows in the odds table: its false hold, with the method and the least
+/// canary requests per window that keep both below 1 % (`any` when the baseline had no
+/// bad request for the gate, `-` when no count does), then its false rollback.
+pub fn gate_odds_rows(g: &GateOdds) -> [String; 2] {
+    let (hp, hi) = odds_cells(g.hold.as_ref(), "not a Go gate");
+    let (rp, ri) = odds_cells(g.rollback.as_ref(), "not a trigger");
+    let least = match g.min_window_requests {
+        None => "-".to_string(),
+        Some(0) => "any".to_string(),
+        Some(n) => n.to_string(),
+    };
+    [
+        odds_line(
+            fmt::gate_label(g.gate),
+            "hold",
+            &hp,
+            &hi,
+            &method_text(g.method),
+            &least,
+        ),
+        odds_line("", "rollback", &rp, &ri, "", ""),
+    ]
+}
+
+/// The stage's combined rows (`any gate`, the gates taken as independent).
+pub fn stage_odds_rows(o: &StageOdds) -> [String; 2] {
+    [
+        odds_line(
+            "any gate",
+            "hold",
+            &fmt::pct(o.hold.p),
+            &fmt::interval(&o.hold),
+            &method_text(o.method),
+            "",
+        ),
+        odds_line(
+            "",
+            "rollback",
+            &fmt::pct(o.rollback.p),
+            &fmt::interval(&o.rollback),
+            "",
+            "",
+        ),
+    ]
+}
+
+/// The odds of a false stop in `stage`: of every modelled gate and combined, or of
+/// `only`. Says why when there are none.
+fn odds_section(doc: &mut Doc, m: &Model, stage: usize, only: Option<Gate>) {
+    let s = &m.session;
+    doc.push(
+        Kind::Heading,
+        format!("odds of a false stop in {}", stage_name(s, stage)),
+    );
+    let weight = s.stages.get(stage).map_or(0.0, |x| x.weight);
+    let o = match s.odds.stage(stage, weight) {
+        Ok(o) => o,
+        Err(why) => {
+            doc.push(Kind::Text, why);
+            return;
+        }
+    };
+    let gates: Vec<&GateOdds> = o
+        .gates
+        .iter()
+        .filter(|g| only.is_none_or(|x| x == g.gate))
+        .collect();
+    if let (Some(g), true) = (only, gates.is_empty()) {
+        doc.push(
+            Kind::Text,
+            format!(
+                "not modelled for {} (only the request rate and latency gates are)",
+                g.as_str()
+            ),
+        );
+        return;
+    }
+    doc.push(
+        Kind::Text,
+        "for a canary like the baseline, over the whole stage at its canary traffic:",
+    );
+    doc.push(Kind::Head, odds_head());
+    for g in gates {
+        for row in gate_odds_rows(g) {
+            doc.push(Kind::Row, row);
+        }
+    }
+    if only.is_none() {
+        for row in stage_odds_rows(o) {
+            doc.push(Kind::Row, row);
+        }
+    }
+    doc.push(
+        Kind::Text,
+        "1 % from: the least canary requests per window keeping both below 1 %",
+    );
+    if s.tuner.as_ref().is_some_and(|t| t.moved() > 0) {
+        doc.push(
+            Kind::Text,
+            "for the policy as loaded: tuning does not recompute the odds",
+        );
+    }
+}
+
 fn explain_event(m: &Model, e: &VerdictEvent) -> Doc {
     let s = &m.session;
     match e {
@@ -247,6 +393,7 @@ fn explain_event(m: &Model, e: &VerdictEvent) -> Doc {
                 format_clock(*at)
             ));
             trigger_section(&mut d, s, *stage, *at, evidence);
+            odds_section(&mut d, m, *stage, Some(evidence.gate));
             d
         }
         VerdictEvent::Breach {
@@ -261,6 +408,7 @@ fn explain_event(m: &Model, e: &VerdictEvent) -> Doc {
                 format_clock(*at)
             ));
             breach_section(&mut d, s, *stage, evidence, m.clock);
+            odds_section(&mut d, m, *stage, Some(evidence.gate));
             d
         }
         VerdictEvent::StageVerdict {
@@ -314,6 +462,12 @@ fn explain_event(m: &Model, e: &VerdictEvent) -> Doc {
 }
 
 fn explain_verdict(m: &Model, stage: usize, at: Millis, verdict: Verdict, reasons: &[Gate]) -> Doc {
+    let mut d = verdict_body(m, stage, at, verdict, reasons);
+    odds_section(&mut d, m, stage, None);
+    d
+}
+
+fn verdict_body(m: &Model, stage: usize, at: Millis, verdict: Verdict, reasons: &[Gate]) -> Doc {
     let s = &m.session;
     let mut d = Doc::new(format!(
         "{}: {} at {}",
@@ -406,6 +560,14 @@ fn explain_verdict(m: &Model, stage: usize, at: Millis, verdict: Verdict, reason
 }
 
 fn explain_gate(m: &Model, g: Gate) -> Doc {
+    let mut d = gate_body(m, g);
+    if m.session.gate_evaluated(g) != Some(false) {
+        odds_section(&mut d, m, m.current_stage(), Some(g));
+    }
+    d
+}
+
+fn gate_body(m: &Model, g: Gate) -> Doc {
     let s = &m.session;
     let stage = m.current_stage();
     let mut d = Doc::new(format!(

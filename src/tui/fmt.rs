@@ -1,7 +1,8 @@
 //! Compact text for the screen: short gate labels, values and thresholds that fit a
 //! table column, gate states with their symbols (so the screen reads without colour),
-//! and the trigger threshold a gate is held to.
+//! the trigger threshold a gate is held to, and probabilities (the odds of a false stop).
 
+use crate::engine::odds::Odds;
 use crate::policy::Policy;
 use crate::verdict::{Gate, GateState};
 
@@ -63,4 +64,19 @@ pub fn fit(s: &str, w: usize) -> String {
     let mut out: String = s.chars().take(w - 1).collect();
     out.push('…');
     out
+}
+
+/// A probability in percent with two decimals; below 0.01 % but above zero `<0.01%`
+/// (as in `rehearse run`'s summary).
+pub fn pct(p: f64) -> String {
+    if p > 0.0 && p < 0.0001 {
+        "<0.01%".into()
+    } else {
+        format!("{:.2}%", p * 100.0)
+    }
+}
+
+/// A probability's 95 % interval: `2.43%–10.93%`.
+pub fn interval(o: &Odds) -> String {
+    format!("{}–{}", pct(o.low), pct(o.high))
 }

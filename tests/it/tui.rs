@@ -12,17 +12,20 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use rehearse::analytics::{AnalyticsData, analyze};
+use rehearse::app::odds::of_fold;
 use rehearse::app::replay::{replay_dataset, replay_dir};
 use rehearse::app::scenario::{Scenario, gen_plan};
 use rehearse::app::tui::{load, scenario_session};
 use rehearse::cli::{Cli, Command as Sub};
 use rehearse::generate::{Fault, FaultKind, GenSpec};
+use rehearse::input::Cohort;
 use rehearse::output::dataset::{Format, write_dataset};
 use rehearse::policy::{Policy, PolicyBuilder};
 use rehearse::time::parse_rfc3339;
-use rehearse::tui::data::FunnelPanel;
+use rehearse::tui::data::{FunnelPanel, OddsData};
+use rehearse::tui::explain::{explain, gate_odds_rows};
 use rehearse::tui::keys::key_to_msg;
-use rehearse::tui::model::{Cmd, Focus, Overlay, Subject, perform};
+use rehearse::tui::model::{Cmd, Focus, GATE_ORDER, Overlay, Subject, perform};
 use rehearse::tui::{Model, Msg, Session, Speed, update};
 use rehearse::verdict::{Gate, Verdict, VerdictEvent};
 
@@ -537,6 +540,14 @@ fn a_recording_replays_without_tuning() {
     let screen = draw(&m, 100, 30);
     assert!(screen.contains("error_rate_5xx in ramp-5"), "{screen}");
     assert!(screen.contains("✗ held"), "{screen}");
+    // It holds no requests, so no odds of a false stop; the explanation says so.
+    assert_eq!(m.session.odds, OddsData::Recording);
+    let doc = explain(&m, Subject::Gate(Gate::ErrorRate5xx));
+    assert!(
+        doc.lines.iter().any(|(_, l)| l
+            == "unavailable: a recording holds verdicts, not the requests they come from"),
+        "{doc:#?}"
+    );
     // A recording carries no funnel events; the panel says so.
     assert_eq!(m.session.funnel, FunnelPanel::Recording);
     key(&mut m, KeyCode::Esc);
@@ -759,4 +770,265 @@ fn latency_tuning_matches_a_fresh_replay() {
         "{diffs:?}"
     );
     assert_matches_fresh_replay(&mut m, LATENCY, dir.path());
+}
+
+// ---- odds of a false stop in the explain panel ----
+
+/// A small clean dataset on disk (seed 12, 4 requests/s, the generator's baseline
+/// error rates in both cohorts, no fault: every stage goes) and its policy file.
+fn odds_dataset(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let mut spec = GenSpec::new(12);
+    spec.rps = 4.0;
+    spec.streams = Vec::new();
+    spec.probes = false;
+    let ds = rehearse::generate::generate(&spec, &gen_plan(&Policy::default_policy()))
+        .expect("generates");
+    write_dataset(&ds, &data, Format::Csv).expect("writes");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "[rollout]\nmin_requests = 20\n").expect("writes");
+    (data, policy)
+}
+
+/// The policy of [`odds_dataset`], as `rehearse run --policy` builds it.
+fn odds_policy(file: &Path) -> Policy {
+    PolicyBuilder::new()
+        .file(file)
+        .and_then(PolicyBuilder::build)
+        .expect("the policy builds")
+}
+
+/// A probability as `rehearse run`'s summary prints it (written out here, not taken
+/// from the TUI's formatting).
+fn percent(p: f64) -> String {
+    if p > 0.0 && p < 0.0001 {
+        "<0.01%".into()
+    } else {
+        format!("{:.2}%", p * 100.0)
+    }
+}
+
+/// The screen line holding `label`'s hold row and the one below it (its rollback row),
+/// each cut to the cells after the stop column: `[odds, low–high, ...]`.
+fn odds_cells(screen: &str, label: &str) -> (Vec<String>, Vec<String>) {
+    let lines: Vec<&str> = screen.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains(&format!("  {label:<13} hold ")))
+        .unwrap_or_else(|| panic!("no hold row for {label}:\n{screen}"));
+    let cells = |l: &str, stop: &str| -> Vec<String> {
+        let after = &l[l.find(stop).expect("the stop column") + stop.len()..];
+        after
+            .split_whitespace()
+            .take_while(|c| !c.contains('│'))
+            .map(str::to_string)
+            .collect()
+    };
+    (cells(lines[i], " hold "), cells(lines[i + 1], " rollback "))
+}
+
+/// Moves the event selection to the newest stage verdict and explains it.
+fn explain_newest_verdict(m: &mut Model) {
+    m.focus = Focus::Events;
+    m.event_sel = None;
+    send(m, Msg::Down);
+    while !matches!(
+        m.session.timeline.events[m.event_sel.expect("a selection")],
+        VerdictEvent::StageVerdict { .. }
+    ) {
+        send(m, Msg::Down);
+    }
+    send(m, Msg::Explain);
+}
+
+#[test]
+fn explain_shows_the_odds_of_a_false_stop_as_run_computes_them() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (data, policy_file) = odds_dataset(dir.path());
+    let args = tui_args(&[
+        data.to_str().expect("utf-8"),
+        "--policy",
+        policy_file.to_str().expect("utf-8"),
+    ]);
+    let mut m = model_of(load(&args.settings()).expect("the dataset loads"));
+    // The label names the temporary directory: fixed for the snapshot.
+    m.session.label = "dataset odds-demo".into();
+    // What `rehearse run` computes: the same call over a plain replay of the directory
+    // (without the tuning grid's extra latency bands).
+    let setup = rehearse::app::setup(odds_policy(&policy_file)).expect("setup");
+    let fresh = replay_dir(&setup, &data, Default::default()).expect("replays");
+    let expected = of_fold(&setup.policy, &fresh.folded);
+    assert_eq!(m.session.odds, OddsData::Stages(expected.clone()));
+    let ramp5 = expected[1].as_ref().expect("ramp-5 had canary traffic");
+    assert_eq!(ramp5.gates.len(), 4, "{ramp5:?}");
+    assert!(
+        ramp5.hold.p > 0.01,
+        "the clean data should make a false hold likely at this traffic: {ramp5:?}"
+    );
+
+    // ramp-5's verdict (the second), explained at 80 columns.
+    send(&mut m, Msg::NextVerdict);
+    send(&mut m, Msg::NextVerdict);
+    explain_newest_verdict(&mut m);
+    let screen = draw(&m, 80, 40);
+    assert!(screen.contains("ramp-5: GO at 12:30"), "{screen}");
+    assert!(
+        screen.contains("odds of a false stop in ramp-5"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("explain_odds_80x40", screen);
+    // Every gate's numbers, read back off the screen, are `of_fold`'s.
+    for g in &ramp5.gates {
+        let label = rehearse::tui::fmt::gate_label(g.gate);
+        let (hold, rollback) = odds_cells(&screen, label);
+        match g.hold {
+            Some(o) => {
+                assert_eq!(hold[0], percent(o.p), "{label} hold: {hold:?}");
+                assert_eq!(
+                    hold[1],
+                    format!("{}–{}", percent(o.low), percent(o.high)),
+                    "{label} hold interval"
+                );
+            }
+            None => assert_eq!(hold[..4], ["-", "not", "a", "Go"], "{label}"),
+        }
+        match g.rollback {
+            Some(o) => {
+                assert_eq!(rollback[0], percent(o.p), "{label} rollback: {rollback:?}");
+                assert_eq!(
+                    rollback[1],
+                    format!("{}–{}", percent(o.low), percent(o.high)),
+                    "{label} rollback interval"
+                );
+            }
+            None => assert_eq!(rollback[..2], ["-", "not"], "{label}"),
+        }
+        let method = g.method.as_str().replace('_', " ");
+        let least = match g.min_window_requests {
+            None => "-".to_string(),
+            Some(0) => "any".to_string(),
+            Some(n) => n.to_string(),
+        };
+        let tail = hold[hold.len() - method.split(' ').count() - 1..].join(" ");
+        assert_eq!(tail, format!("{method} {least}"), "{label}: {hold:?}");
+        // And the shared formatting gives exactly these rows.
+        for row in gate_odds_rows(g) {
+            assert!(screen.contains(&row), "{row}\n{screen}");
+        }
+    }
+    let (hold, rollback) = odds_cells(&screen, "any gate");
+    assert_eq!(hold[0], percent(ramp5.hold.p));
+    assert_eq!(rollback[0], percent(ramp5.rollback.p));
+
+    // A gate: only its own odds, in the current stage (ramp-25 started at 12:30).
+    send(&mut m, Msg::Close);
+    m.focus = Focus::Gates;
+    m.gate_sel = GATE_ORDER
+        .iter()
+        .position(|g| *g == Gate::ErrorRate4xxNonauth)
+        .expect("a gate row");
+    send(&mut m, Msg::Explain);
+    let doc = explain(&m, Subject::Gate(Gate::ErrorRate4xxNonauth));
+    let text: Vec<&str> = doc.lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        text.contains(&"odds of a false stop in ramp-25"),
+        "{text:#?}"
+    );
+    let ramp25 = expected[2].as_ref().expect("ramp-25 had canary traffic");
+    let g4 = ramp25
+        .gates
+        .iter()
+        .find(|g| g.gate == Gate::ErrorRate4xxNonauth)
+        .expect("the 4xx gate's odds");
+    for row in gate_odds_rows(g4) {
+        assert!(text.contains(&row.as_str()), "{row}\n{text:#?}");
+    }
+    assert!(
+        !text
+            .iter()
+            .any(|l| l.contains("5xx rate") || l.contains("any gate")),
+        "{text:#?}"
+    );
+    let screen = draw(&m, 80, 40);
+    let (hold, _) = odds_cells(&screen, "4xx non-auth");
+    assert_eq!(hold[0], percent(g4.hold.expect("a Go gate").p), "{screen}");
+    // A gate the odds do not model says so.
+    let doc = explain(&m, Subject::Gate(Gate::BudgetBurn));
+    assert!(
+        doc.lines
+            .iter()
+            .any(|(_, l)| l.starts_with("not modelled for budget_burn")),
+        "{doc:#?}"
+    );
+    // Tuning does not recompute the odds: once a knob moved, the panel says whose they are.
+    let note = "for the policy as loaded: tuning does not recompute the odds";
+    let has_note = |m: &Model| {
+        explain(m, Subject::Gate(Gate::ErrorRate4xxNonauth))
+            .lines
+            .iter()
+            .any(|(_, l)| l == note)
+    };
+    assert!(!has_note(&m));
+    select_knob(&mut m, "go.error_rate_4xx_nonauth");
+    let i = m.knob_sel;
+    m.session.tuner.as_mut().expect("a tuner").commit(i, 0.02);
+    assert!(has_note(&m));
+}
+
+#[test]
+fn explain_says_when_a_stage_has_no_canary_traffic() {
+    // The synthetic stage sends the canary no traffic (weight 0).
+    let mut m = scenario_model();
+    let OddsData::Stages(odds) = &m.session.odds else {
+        panic!("a replayed scenario has odds")
+    };
+    assert!(odds[0].is_none());
+    assert!(odds[1].is_some());
+    send(&mut m, Msg::NextVerdict);
+    explain_newest_verdict(&mut m);
+    let screen = draw(&m, 80, 40);
+    assert!(screen.contains("synthetic: GO at 12:00"), "{screen}");
+    assert!(
+        screen.contains("none: the stage sends no traffic to the canary (weight 0 %)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("explain_odds_synthetic_80x40", screen);
+
+    // A stage with weight whose canary requests are missing from the data.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let data = dir.path().join("data");
+    let policy = Policy::default_policy();
+    let mut spec = GenSpec::new(12);
+    spec.rps = 4.0;
+    spec.streams = Vec::new();
+    spec.probes = false;
+    let mut ds = rehearse::generate::generate(&spec, &gen_plan(&policy)).expect("generates");
+    let (from, to) = (at("2026-03-02T12:00:00Z"), at("2026-03-02T12:30:00Z"));
+    ds.requests
+        .retain(|r| !(r.cohort == Cohort::Canary && r.ts >= from && r.ts <= to));
+    write_dataset(&ds, &data, Format::Csv).expect("writes");
+    let args = tui_args(&[data.to_str().expect("utf-8")]);
+    let mut m = model_of(load(&args.settings()).expect("the dataset loads"));
+    let fresh = replay_dir(
+        &rehearse::app::setup(policy.clone()).expect("setup"),
+        &data,
+        Default::default(),
+    )
+    .expect("replays");
+    let expected = of_fold(&policy, &fresh.folded);
+    assert!(expected[1].is_none(), "{:?}", expected[1]);
+    assert_eq!(m.session.odds, OddsData::Stages(expected));
+    seek(&mut m, at("2026-03-02T12:10:00Z"));
+    m.focus = Focus::Gates;
+    m.gate_sel = 0;
+    let doc = explain(&m, Subject::Gate(GATE_ORDER[0]));
+    let text: Vec<&str> = doc.lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        text.contains(&"odds of a false stop in ramp-5"),
+        "{text:#?}"
+    );
+    assert!(
+        text.contains(&"none: no canary requests in this stage (or no baseline to model them on)"),
+        "{text:#?}"
+    );
 }
