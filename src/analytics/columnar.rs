@@ -262,6 +262,16 @@ fn read_share(
         .filter(|(i, _)| first || part.row_groups.contains(i))
         .map(|(_, g)| g.num_rows().max(0) as u64)
         .sum();
+    // The page checks every Parquet reader runs before the library decodes a page: a
+    // share they refuse goes to the row-exact reader, which runs them again and names
+    // the page.
+    crate::source::parquet_guard::check_pages(
+        path,
+        builder.metadata(),
+        Some(&part.row_groups),
+        &FUNNEL_COLUMNS,
+    )
+    .ok()?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
     let mut reader = builder
         .with_batch_size(BATCH_ROWS)

@@ -874,7 +874,6 @@ fn random_latency_parquet(
     };
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
-    use parquet::file::reader::{FileReader, SerializedFileReader};
     use std::sync::Arc;
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let ts = TimestampMillisecondArray::from_iter_values((0..rows as i64).map(|i| T0 + 1 + i * 10))
@@ -923,14 +922,27 @@ fn random_latency_parquet(
     w.close().expect("closes");
     manifest(dir);
 
-    let bytes = std::fs::read(&file).expect("reads");
-    let r = SerializedFileReader::new(std::fs::File::open(&file).expect("opens")).expect("parquet");
+    let (size, body) = plain_page(&file, "latency_ms", codec);
+    (file, size, body)
+}
+
+/// The one data page of `column` (row group 0, no dictionary page) of a Parquet file
+/// written with `codec`: the offsets of its `uncompressed_page_size` varint (start,
+/// length) and of its body (start, length).
+fn plain_page(
+    file: &Path,
+    column: &str,
+    codec: parquet::basic::Compression,
+) -> ((usize, usize), (usize, usize)) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bytes = std::fs::read(file).expect("reads");
+    let r = SerializedFileReader::new(std::fs::File::open(file).expect("opens")).expect("parquet");
     let chunk = r
         .metadata()
         .row_group(0)
         .columns()
         .iter()
-        .find(|c| c.column_path().string() == "latency_ms")
+        .find(|c| c.column_path().string() == column)
         .expect("the column")
         .clone();
     assert_eq!(chunk.compression(), codec);
@@ -961,7 +973,7 @@ fn random_latency_parquet(
     let (uncompressed, _) = varint();
     let (_, compressed) = varint();
     // One page: its body ends the chunk.
-    (file, uncompressed, (end - compressed, compressed))
+    (uncompressed, (end - compressed, compressed))
 }
 
 /// Writes `value` as a zigzag varint of exactly `len` bytes (padded with continuation
@@ -998,6 +1010,32 @@ fn plant_page_bomb(
     std::fs::write(file, &bytes).expect("writes");
 }
 
+/// GZIP data of exactly `len` bytes inflating to `members` x 4 MiB of zeros (gzip
+/// members of about 4 KB each), padded with empty members whose comments (a gzip
+/// header field of up to 64 KiB in flate2) fill the rest.
+fn gzip_bomb(len: usize, members: usize) -> Vec<u8> {
+    let member = gzip(&vec![0; 4 << 20]);
+    let mut bomb: Vec<u8> = (0..members).flat_map(|_| member.iter().copied()).collect();
+    let empty = |comment: usize| {
+        flate2::GzBuilder::new()
+            .comment(vec![b'x'; comment])
+            .write(Vec::new(), flate2::Compression::best())
+            .finish()
+            .expect("compresses")
+    };
+    let base = empty(0).len();
+    let left = len
+        .checked_sub(bomb.len())
+        .expect("the page holds the bomb");
+    let pads = left.div_ceil(base + 60_000);
+    let comments = left - pads * base;
+    for m in 0..pads {
+        let extra = usize::from(m < comments % pads);
+        bomb.extend(empty(comments / pads + extra));
+    }
+    bomb
+}
+
 #[test]
 fn a_gzip_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
     // The Parquet library inflates a GZIP page to its end whatever its header claims:
@@ -1008,28 +1046,7 @@ fn a_gzip_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
     std::fs::create_dir(&ds).expect("a dir");
     let codec = parquet::basic::Compression::GZIP(Default::default());
     let (file, size, body) = random_latency_parquet(&ds, 200_000, codec);
-    let member = gzip(&vec![0; 4 << 20]);
-    let mut bomb: Vec<u8> = (0..256).flat_map(|_| member.iter().copied()).collect();
-    // Padded to the body's length by empty members whose comments (a gzip header field
-    // of up to 64 KiB in flate2) fill the rest.
-    let empty = |comment: usize| {
-        flate2::GzBuilder::new()
-            .comment(vec![b'x'; comment])
-            .write(Vec::new(), flate2::Compression::best())
-            .finish()
-            .expect("compresses")
-    };
-    let base = empty(0).len();
-    let left = body
-        .1
-        .checked_sub(bomb.len())
-        .expect("the page holds the bomb");
-    let members = left.div_ceil(base + 60_000);
-    let comments = left - members * base;
-    for m in 0..members {
-        let extra = usize::from(m < comments % members);
-        bomb.extend(empty(comments / members + extra));
-    }
+    let bomb = gzip_bomb(body.1, 256);
     plant_page_bomb(&ds, &file, size, &bomb, body);
     let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
     assert_eq!(code, Some(2), "{err}");
@@ -1155,4 +1172,79 @@ fn a_brotli_parquet_file_is_refused_before_a_page_is_inflated() {
         "{err}"
     );
     assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
+}
+
+/// Rewrites a `funnel.parquet` file with `props`, its `message_id`s replaced by
+/// random 32-digit hex ids (so that column's page hardly compresses).
+fn random_message_ids(file: &Path, props: parquet::file::properties::WriterProperties) {
+    use arrow_array::{RecordBatch, RecordBatchReader as _, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).expect("opens"))
+            .expect("a Parquet file")
+            .build()
+            .expect("a reader");
+    let schema = reader.schema();
+    let at = schema.index_of("message_id").expect("a message_id column");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).expect("a writer");
+    for b in reader {
+        let b = b.expect("a batch");
+        let ids = StringArray::from_iter_values(
+            (0..b.num_rows()).map(|_| format!("{:016x}{:016x}", next(&mut x), next(&mut x))),
+        );
+        let mut columns = b.columns().to_vec();
+        columns[at] = Arc::new(ids);
+        w.write(&RecordBatch::try_new(schema.clone(), columns).expect("a batch"))
+            .expect("writes");
+    }
+    w.close().expect("closes");
+    std::fs::write(file, &out).expect("writes");
+}
+
+#[test]
+fn a_gzip_page_bomb_in_the_funnel_is_refused_before_the_columnar_reader_inflates_it() {
+    // The funnel's columnar fast path decodes a share of the file itself; it runs the
+    // page checks first, so a bomb never reaches the library. Without them this bomb
+    // (each 4 KB of the page's gzip holding 4 MiB) peaked above 200 MB before the
+    // row-exact reader refused it; the bound here is the small one of a clean refusal.
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::file::properties::WriterProperties;
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let ds = tmp.path().join("ds");
+    std::fs::create_dir(&ds).expect("a dir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
+    for f in ["dataset.toml", "requests.parquet", "funnel.parquet"] {
+        std::fs::copy(demo.join(f), ds.join(f)).expect("copies");
+    }
+    let file = ds.join("funnel.parquet");
+    let codec = Compression::GZIP(GzipLevel::default());
+    random_message_ids(
+        &file,
+        WriterProperties::builder()
+            .set_compression(codec)
+            .set_dictionary_enabled(false)
+            .set_data_page_size_limit(64 << 20)
+            .set_data_page_row_count_limit(usize::MAX)
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build(),
+    );
+    let (size, body) = plain_page(&file, "message_id", codec);
+    let members = body.1 / 4096 - 1;
+    assert!(members >= 32, "the page holds {members} members");
+    let bomb = gzip_bomb(body.1, members);
+    plant_page_bomb(&ds, &file, size, &bomb, body);
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "funnel.parquet: the Parquet file is corrupt: row group 0, column `message_id`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its GZIP data inflates past that",
+            size.0 - 3
+        )),
+        "{err}"
+    );
+    assert!(mb < 64, "peak {mb} MB");
 }
