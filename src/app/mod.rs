@@ -11,6 +11,7 @@ pub mod funnel;
 pub mod generate;
 pub mod merge;
 pub mod odds;
+pub mod odds_mc;
 pub mod plausibility;
 pub mod policy;
 pub mod progress;

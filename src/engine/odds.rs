@@ -14,11 +14,13 @@
 //! intervals (each capped at the largest count a breach needs, which keeps every
 //! breach decision exact) and the trigger's sustain counter, walked tick by tick over
 //! the stage with the engine's rules (a window below `min_requests` is not judged and
-//! resets the sustain counter). When that state space is too large (high traffic, long
-//! windows) the same chain is sampled instead: [`MC_REPLAYS`] seeded replays (SplitMix64,
-//! kept here so the engine needs no random-number crate),
-//! the interval widened by the sampling error. The interval propagates the baseline
-//! rate's 95 % Wilson interval through the chain (the odds rise with the rate).
+//! resets the sustain counter). The interval propagates the baseline rate's 95 %
+//! Wilson interval through the chain (the odds rise with the rate). When the state
+//! space is too large, a union bound over the windows answers if it is small
+//! ([`Method::Bound`]); otherwise the odds come from replays of a healthy canary
+//! through the real engine, which the application layer draws ([`ReplayHits`]: the
+//! engine has no random numbers). Only the least-traffic search, a guide, samples the
+//! chain itself when it is large (SplitMix64 from a fixed seed).
 
 use crate::gate::Gate;
 use crate::policy::Policy;
@@ -26,8 +28,6 @@ use crate::ratio::Ratio;
 
 use super::fold::{Folded, slot};
 
-/// Monte Carlo replays when the exact chain is too large.
-pub const MC_REPLAYS: u32 = 1000;
 /// Replays per step of the least-traffic search when its chain is sampled.
 const SEARCH_REPLAYS: u32 = 300;
 /// The largest exact chain: states times counts per step.
@@ -160,10 +160,13 @@ pub struct Odds {
     pub high: f64,
 }
 
-/// How the odds were computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the odds were computed (in order: a row or stage takes its gates' last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Method {
     Exact,
+    /// Far below the threshold: the chain is not walked, the union of the per-tick
+    /// breach probabilities bounds the odds from above (below [`BOUND_MAX`]).
+    Bound,
     MonteCarlo,
 }
 
@@ -171,8 +174,88 @@ impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Exact => "exact",
+            Method::Bound => "bound",
             Method::MonteCarlo => "monte_carlo",
         }
+    }
+}
+
+/// The largest union bound (at the top of the baseline rate's interval) reported as
+/// the odds instead of walking or replaying the chain.
+pub const BOUND_MAX: f64 = 1e-3;
+
+/// How a chain's odds are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tier {
+    Exact,
+    Bound,
+    Replays,
+}
+
+/// P(X >= k) for X ~ Binomial(n, r), when k is above the mean (`None` otherwise):
+/// the terms from k up, which fall geometrically, summed in log space for the first.
+fn upper_tail(n: u64, r: f64, k: u64) -> Option<f64> {
+    if r <= 0.0 || k > n {
+        return Some(0.0);
+    }
+    if (k as f64) <= n as f64 * r {
+        return None;
+    }
+    if r >= 1.0 {
+        return Some(1.0);
+    }
+    // ln C(n, k) + k ln r + (n - k) ln(1 - r).
+    let mut ln = k as f64 * r.ln() + (n - k) as f64 * (-r).ln_1p();
+    for i in 1..=k {
+        ln += ((n - k + i) as f64 / i as f64).ln();
+    }
+    let mut term = ln.exp();
+    let mut sum = 0.0;
+    let mut x = k;
+    while term > 0.0 && x <= n {
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+        term *= (n - x) as f64 / (x + 1) as f64 * r / (1.0 - r);
+        x += 1;
+    }
+    Some(sum.min(1.0))
+}
+
+/// The union bound: the sum over the stage's judged windows of the probability that
+/// the window alone breaches (`None` when some window's need is not above its mean).
+/// A sustained breach needs a breach, so it bounds the rollback odds too.
+fn union_bound(plan: &StagePlan, rule: Rule, rate: f64) -> Option<f64> {
+    let (need, _) = needs(plan, rule);
+    let mut sum = 0.0;
+    for (n, k) in plan.window_n.iter().zip(&need) {
+        if *n > 0 {
+            sum += upper_tail(*n, rate, *k)?;
+        }
+    }
+    Some(sum.min(1.0))
+}
+
+/// The largest single window's breach probability: a lower bound on the hold odds.
+fn max_window(plan: &StagePlan, rule: Rule, rate: f64) -> f64 {
+    let (need, _) = needs(plan, rule);
+    plan.window_n
+        .iter()
+        .zip(&need)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, k)| upper_tail(*n, rate, *k).unwrap_or(0.0))
+        .fold(0.0, f64::max)
+}
+
+/// How the chain of `rule` is found at baseline rates up to `high`.
+fn tier(plan: &StagePlan, rule: Rule, sustain: Option<usize>, high: f64) -> Tier {
+    if tractable(plan, rule, sustain) {
+        Tier::Exact
+    } else if union_bound(plan, rule, high).is_some_and(|u| u <= BOUND_MAX) {
+        Tier::Bound
+    } else {
+        Tier::Replays
     }
 }
 
@@ -233,14 +316,60 @@ struct StagePlan {
     min_requests: u64,
 }
 
-/// The odds of every stage with canary traffic (`None` for the others).
-pub fn odds(p: &Policy, f: &Folded, seed: u64) -> Vec<Option<StageOdds>> {
-    let tally = BaselineTally::of(f);
-    let base = &tally;
+/// The gates the odds cover, in report order.
+pub const GATES: [Gate; 4] = [
+    Gate::ErrorRate5xx,
+    Gate::ErrorRate4xxNonauth,
+    Gate::LatencyP95,
+    Gate::LatencyP99,
+];
+
+/// One chain's replays (see [`ReplayHits`]): how many stopped, and the odds at the
+/// low and the high ends of the baseline rate's 95 % interval estimated from the same
+/// replays by importance weights (each replay weighted by the likelihood ratio of its
+/// bad-request count at that rate), with their standard errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReplayEstimate {
+    pub hits: u32,
+    pub low: f64,
+    pub low_se: f64,
+    pub high: f64,
+    pub high_se: f64,
+}
+
+/// Replays of a healthy canary through the engine, drawn by the application layer
+/// (the engine has no random numbers) where a chain is too large to walk and too
+/// likely to bound: per stage, per gate of [`GATES`], a Go breach at some tick of the
+/// stage (a false hold, `[0]`) and the trigger held for the sustain span (a false
+/// rollback, `[1]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplayHits {
+    pub replays: u32,
+    pub hits: Vec<[[ReplayEstimate; 2]; GATES.len()]>,
+}
+
+/// Some chain of the policy over this fold is too large to walk exactly: its odds
+/// need [`ReplayHits`].
+#[derive(Debug, thiserror::Error)]
+#[error("the odds of stage {stage} need Monte Carlo replays (an exact chain is too large to walk)")]
+pub struct NeedsReplays {
+    pub stage: String,
+}
+
+/// One gate's chains in one stage: its bad count and the rules that judge it.
+struct Spec {
+    gate: Gate,
+    bad: u64,
+    go: Option<Rule>,
+    trig: Option<Rule>,
+}
+
+/// Per stage: its plan and its gates' chains, `None` for a stage without canary
+/// traffic (or without a baseline).
+fn specs(p: &Policy, f: &Folded, base: &BaselineTally) -> Vec<Option<(StagePlan, Vec<Spec>)>> {
     p.stages
         .iter()
-        .enumerate()
-        .map(|(si, stage)| {
+        .map(|stage| {
             let m = (stage.start_ms / f.tick_ms) as usize;
             let k_end = ((stage.end_ms() / f.tick_ms) as usize).min(f.ticks);
             let n: Vec<u64> = (m..k_end)
@@ -262,79 +391,129 @@ pub fn odds(p: &Policy, f: &Folded, seed: u64) -> Vec<Option<StageOdds>> {
                 window: p.window_ticks.max(1),
                 min_requests: p.min_requests,
             };
-            let seed = seed ^ (si as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let mut gates = vec![
-                gate_odds(
-                    &plan,
-                    Gate::ErrorRate5xx,
-                    (base.e5, base.n),
-                    Some(Rule::Rate(p.go_5xx)),
-                    Some(Rule::Rate(p.trig_5xx)),
-                    p,
-                    seed ^ 1,
-                ),
-                gate_odds(
-                    &plan,
-                    Gate::ErrorRate4xxNonauth,
-                    (base.e4, base.n),
-                    Some(Rule::Rate(p.go_4xx)),
-                    Some(Rule::Rate(p.trig_4xx)),
-                    p,
-                    seed ^ 2,
-                ),
+            let mut v = vec![
+                Spec {
+                    gate: Gate::ErrorRate5xx,
+                    bad: base.e5,
+                    go: Some(Rule::Rate(p.go_5xx)),
+                    trig: Some(Rule::Rate(p.trig_5xx)),
+                },
+                Spec {
+                    gate: Gate::ErrorRate4xxNonauth,
+                    bad: base.e4,
+                    go: Some(Rule::Rate(p.go_4xx)),
+                    trig: Some(Rule::Rate(p.trig_4xx)),
+                },
             ];
             // The stage's Go p95 and the p95 trigger judge the same quantile against
-            // different limits: two rows when the limits differ.
+            // different limits: two chains (one row) when the limits differ.
             let go95 = stage.go_p95_us;
             if go95 == p.trig_p95_us {
-                gates.push(gate_odds(
-                    &plan,
-                    Gate::LatencyP95,
-                    (base.above_of(go95), base.n),
-                    Some(Rule::Quantile(p.q95)),
-                    Some(Rule::Quantile(p.q95)),
-                    p,
-                    seed ^ 3,
-                ));
+                v.push(Spec {
+                    gate: Gate::LatencyP95,
+                    bad: base.above_of(go95),
+                    go: Some(Rule::Quantile(p.q95)),
+                    trig: Some(Rule::Quantile(p.q95)),
+                });
             } else {
-                let mut g = gate_odds(
-                    &plan,
-                    Gate::LatencyP95,
-                    (base.above_of(go95), base.n),
-                    Some(Rule::Quantile(p.q95)),
-                    None,
-                    p,
-                    seed ^ 3,
-                );
-                let t = gate_odds(
-                    &plan,
-                    Gate::LatencyP95,
-                    (base.above_of(p.trig_p95_us), base.n),
-                    None,
-                    Some(Rule::Quantile(p.q95)),
-                    p,
-                    seed ^ 4,
-                );
-                g.rollback = t.rollback;
-                g.min_window_requests = match (g.min_window_requests, t.min_window_requests) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-                if t.method == Method::MonteCarlo {
-                    g.method = Method::MonteCarlo;
-                }
-                gates.push(g);
+                v.push(Spec {
+                    gate: Gate::LatencyP95,
+                    bad: base.above_of(go95),
+                    go: Some(Rule::Quantile(p.q95)),
+                    trig: None,
+                });
+                v.push(Spec {
+                    gate: Gate::LatencyP95,
+                    bad: base.above_of(p.trig_p95_us),
+                    go: None,
+                    trig: Some(Rule::Quantile(p.q95)),
+                });
             }
-            let p99_go = Gate::LatencyP99.is_go();
-            gates.push(gate_odds(
-                &plan,
-                Gate::LatencyP99,
-                (base.above_of(p.trig_p99_us), base.n),
-                p99_go.then_some(Rule::Quantile(p.q99)),
-                Some(Rule::Quantile(p.q99)),
-                p,
-                seed ^ 5,
-            ));
+            v.push(Spec {
+                gate: Gate::LatencyP99,
+                bad: base.above_of(p.trig_p99_us),
+                go: Gate::LatencyP99.is_go().then_some(Rule::Quantile(p.q99)),
+                trig: Some(Rule::Quantile(p.q99)),
+            });
+            Some((plan, v))
+        })
+        .collect()
+}
+
+/// The stages (indexes into the policy's) with a chain too large to walk exactly:
+/// their odds need [`ReplayHits`]. Empty when every chain is exact.
+pub fn stages_needing_replays(p: &Policy, f: &Folded) -> Vec<usize> {
+    let tally = BaselineTally::of(f);
+    let sustain = p.sustain_ticks.max(1);
+    specs(p, f, &tally)
+        .iter()
+        .enumerate()
+        .filter_map(|(si, spec)| {
+            let (plan, gates) = spec.as_ref()?;
+            gates
+                .iter()
+                .flat_map(|g| {
+                    let high = wilson(g.bad, tally.n).1;
+                    [(g.go, None, high), (g.trig, Some(sustain), high)]
+                })
+                .any(|(rule, s, high)| {
+                    rule.is_some_and(|r| tier(plan, r, s, high) == Tier::Replays)
+                })
+                .then_some(si)
+        })
+        .collect()
+}
+
+/// Whether every chain of `p` over `f` can be walked exactly; when not, the first
+/// stage whose odds need [`ReplayHits`].
+pub fn check_exact(p: &Policy, f: &Folded) -> Result<(), NeedsReplays> {
+    match stages_needing_replays(p, f).first() {
+        None => Ok(()),
+        Some(&si) => Err(NeedsReplays {
+            stage: p.stages[si].name.clone(),
+        }),
+    }
+}
+
+/// The odds of every stage with canary traffic (`None` for the others): exact where
+/// every chain can be walked, else from `replays` for the chains that cannot (an
+/// error when none were given).
+pub fn odds(
+    p: &Policy,
+    f: &Folded,
+    replays: Option<&ReplayHits>,
+) -> Result<Vec<Option<StageOdds>>, NeedsReplays> {
+    if replays.is_none() {
+        check_exact(p, f)?;
+    }
+    let tally = BaselineTally::of(f);
+    let n = tally.n;
+    Ok(specs(p, f, &tally)
+        .into_iter()
+        .enumerate()
+        .map(|(si, spec)| {
+            let (plan, specs) = spec?;
+            let hits = replays.map(|r| (r.replays, &r.hits[si]));
+            let mut gates: Vec<GateOdds> = Vec::with_capacity(GATES.len());
+            for sp in &specs {
+                let gi = GATES.iter().position(|g| *g == sp.gate).unwrap_or(0);
+                let gh = hits.map(|(r, h)| (r, &h[gi]));
+                let g = gate_odds(&plan, sp, n, p, gh);
+                // A second chain of the same gate (the p95 trigger's own limit) fills
+                // the row's rollback.
+                match gates.last_mut() {
+                    Some(prev) if prev.gate == g.gate => {
+                        prev.rollback = g.rollback;
+                        prev.min_window_requests =
+                            match (prev.min_window_requests, g.min_window_requests) {
+                                (Some(a), Some(b)) => Some(a.max(b)),
+                                _ => None,
+                            };
+                        prev.method = prev.method.max(g.method);
+                    }
+                    _ => gates.push(g),
+                }
+            }
             let combine = |pick: &dyn Fn(&GateOdds) -> Option<Odds>| {
                 let all: Vec<Odds> = gates.iter().filter_map(pick).collect();
                 let any = |f: &dyn Fn(&Odds) -> f64| {
@@ -346,11 +525,11 @@ pub fn odds(p: &Policy, f: &Folded, seed: u64) -> Vec<Option<StageOdds>> {
                     high: any(&|o| o.high),
                 }
             };
-            let method = if gates.iter().all(|g| g.method == Method::Exact) {
-                Method::Exact
-            } else {
-                Method::MonteCarlo
-            };
+            let method = gates
+                .iter()
+                .map(|g| g.method)
+                .max()
+                .unwrap_or(Method::Exact);
             Some(StageOdds {
                 hold: combine(&|g| g.hold),
                 rollback: combine(&|g| g.rollback),
@@ -358,7 +537,7 @@ pub fn odds(p: &Policy, f: &Folded, seed: u64) -> Vec<Option<StageOdds>> {
                 method,
             })
         })
-        .collect()
+        .collect())
 }
 
 /// The 95 % Wilson interval of `k` successes in `n`.
@@ -375,38 +554,79 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     ((c - h).max(0.0), (c + h).min(1.0))
 }
 
+/// One gate's odds from its chains: exact where they can be walked, else from the
+/// replays' hits (`(replays, [level][hold, rollback])`).
 fn gate_odds(
     plan: &StagePlan,
-    gate: Gate,
-    (bad, n): (u64, u64),
-    go: Option<Rule>,
-    trig: Option<Rule>,
+    spec: &Spec,
+    n: u64,
     p: &Policy,
-    seed: u64,
+    hits: Option<(u32, &[ReplayEstimate; 2])>,
 ) -> GateOdds {
+    let bad = spec.bad;
     let rate = bad as f64 / n as f64;
     let (lo, hi) = wilson(bad, n);
     let sustain = p.sustain_ticks.max(1);
     let mut method = Method::Exact;
-    let mut one = |rule: Rule, sustain: Option<usize>| {
-        let (pt, m) = chain(plan, rule, sustain, rate, seed, MC_REPLAYS);
-        let (pl, _) = chain(plan, rule, sustain, lo, seed, MC_REPLAYS);
-        let (ph, _) = chain(plan, rule, sustain, hi, seed, MC_REPLAYS);
-        let (mut low, mut high) = (pl.min(pt), ph.max(pt));
-        if m == Method::MonteCarlo {
-            method = Method::MonteCarlo;
-            // The sampling error of the replays at the bounds.
-            let r = MC_REPLAYS as u64;
-            low = wilson((low * r as f64).round() as u64, r).0;
-            high = wilson((high * r as f64).round() as u64, r).1;
+    let mut one = |rule: Rule, sustain: Option<usize>, kind: usize| {
+        match tier(plan, rule, sustain, hi) {
+            Tier::Exact => {
+                let pt = chain(plan, rule, sustain, rate);
+                let pl = chain(plan, rule, sustain, lo);
+                let ph = chain(plan, rule, sustain, hi);
+                return Odds {
+                    p: pt,
+                    low: pl.min(pt),
+                    high: ph.max(pt),
+                };
+            }
+            Tier::Bound => {
+                method = method.max(Method::Bound);
+                let bound = |r: f64| union_bound(plan, rule, r).unwrap_or(BOUND_MAX);
+                // A hold needs one window to breach: the likeliest one bounds it from
+                // below; a sustained breach has no such simple floor.
+                let floor = if sustain.is_none() {
+                    max_window(plan, rule, lo)
+                } else {
+                    0.0
+                };
+                return Odds {
+                    p: bound(rate),
+                    low: floor,
+                    high: bound(hi),
+                };
+            }
+            Tier::Replays => {}
         }
+        method = Method::MonteCarlo;
+        let Some((r, h)) = hits else {
+            // Not reached: `odds` checks every chain first when it has no replays.
+            return Odds {
+                p: 0.0,
+                low: 0.0,
+                high: 1.0,
+            };
+        };
+        let e = h[kind];
+        let pt = e.hits as f64 / r as f64;
+        // The sampling error of the replays, and the ends of the baseline's interval
+        // (importance-weighted, widened by 1.96 standard errors). A baseline without a
+        // bad request gives replays without one, which cannot be reweighted: the
+        // union bound at the interval's top stands in.
+        let (wl, wh) = wilson(e.hits as u64, r as u64);
+        let low = wl.min((e.low - 1.96 * e.low_se).max(0.0));
+        let high = if rate <= 0.0 {
+            wh.max(union_bound(plan, rule, hi).unwrap_or(1.0))
+        } else {
+            wh.max((e.high + 1.96 * e.high_se).min(1.0))
+        };
         Odds { p: pt, low, high }
     };
-    let hold = go.map(|r| one(r, None));
-    let rollback = trig.map(|r| one(r, Some(sustain)));
-    let min_window_requests = least_traffic(plan, go, trig, sustain, rate);
+    let hold = spec.go.map(|r| one(r, None, 0));
+    let rollback = spec.trig.map(|r| one(r, Some(sustain), 1));
+    let min_window_requests = least_traffic(plan, spec.go, spec.trig, sustain, rate);
     GateOdds {
-        gate,
+        gate: spec.gate,
         baseline_rate: rate,
         hold,
         rollback,
@@ -445,7 +665,7 @@ fn least_traffic(
             min_requests: plan.min_requests,
         };
         let ok = |r: Option<Rule>, s: Option<usize>| {
-            r.is_none_or(|r| chain(&even, r, s, rate, 7, SEARCH_REPLAYS).0 < TARGET)
+            r.is_none_or(|r| chain_or_sample(&even, r, s, rate) < TARGET)
         };
         ok(go, None) && ok(trig, Some(sustain))
     };
@@ -475,43 +695,69 @@ fn least_traffic(
     Some(hi.div_ceil(w) * w)
 }
 
-/// The probability that `rule` breaches at some tick (`sustain` `None`) or for
-/// `sustain` consecutive ticks, over the stage, at bad-request rate `rate`.
-fn chain(
-    plan: &StagePlan,
-    rule: Rule,
-    sustain: Option<usize>,
-    rate: f64,
-    seed: u64,
-    replays: u32,
-) -> (f64, Method) {
-    if rate <= 0.0 {
-        return (0.0, Method::Exact);
-    }
+/// Each tick's least breaching count (`u64::MAX` for a window not judged), and the
+/// largest of them, the cap of the chain's counts (`None` when no window is judged).
+fn needs(plan: &StagePlan, rule: Rule) -> (Vec<u64>, Option<u64>) {
     let need: Vec<u64> = plan
         .window_n
         .iter()
         .map(|n| if *n == 0 { u64::MAX } else { rule.least(*n) })
         .collect();
     let cap = need.iter().copied().filter(|k| *k != u64::MAX).max();
-    let Some(cap) = cap else {
-        return (0.0, Method::Exact);
+    (need, cap)
+}
+
+/// Whether the chain of `rule` over the stage is small enough to walk exactly.
+fn tractable(plan: &StagePlan, rule: Rule, sustain: Option<usize>) -> bool {
+    let Some(cap) = needs(plan, rule).1 else {
+        return true;
     };
-    let hist = plan.window - 1;
-    let s = sustain.unwrap_or(1);
     let base = cap as usize + 1;
-    let states = base.checked_pow(hist as u32).and_then(|h| h.checked_mul(s));
-    // Per tick: the capped count's distribution.
-    let pmfs: Vec<Vec<f64>> = plan.n.iter().map(|n| capped_pmf(*n, rate, cap)).collect();
-    match states {
-        Some(st) if st.saturating_mul(base) <= MAX_EXACT_WORK => {
-            (exact(&pmfs, &need, hist, base, s), Method::Exact)
-        }
-        _ => (
-            sample(&pmfs, &need, plan.window, s, seed, replays),
-            Method::MonteCarlo,
-        ),
+    let states = base
+        .checked_pow(plan.window as u32 - 1)
+        .and_then(|h| h.checked_mul(sustain.unwrap_or(1)));
+    states.is_some_and(|st| st.saturating_mul(base) <= MAX_EXACT_WORK)
+}
+
+/// The probability that `rule` breaches at some tick (`sustain` `None`) or for
+/// `sustain` consecutive ticks, over the stage, at bad-request rate `rate`, from the
+/// exact chain (which must be [`tractable`]).
+fn chain(plan: &StagePlan, rule: Rule, sustain: Option<usize>, rate: f64) -> f64 {
+    if rate <= 0.0 {
+        return 0.0;
     }
+    let (need, Some(cap)) = needs(plan, rule) else {
+        return 0.0;
+    };
+    let pmfs: Vec<Vec<f64>> = plan.n.iter().map(|n| capped_pmf(*n, rate, cap)).collect();
+    exact(
+        &pmfs,
+        &need,
+        plan.window - 1,
+        cap as usize + 1,
+        sustain.unwrap_or(1),
+    )
+}
+
+/// The least-traffic search's chain: exact when it is small, else sampled
+/// ([`SEARCH_REPLAYS`] seeded draws of the same Binomial counts; a guide, not a
+/// reported probability).
+fn chain_or_sample(plan: &StagePlan, rule: Rule, sustain: Option<usize>, rate: f64) -> f64 {
+    if rate <= 0.0 || tractable(plan, rule, sustain) {
+        return chain(plan, rule, sustain, rate);
+    }
+    let (need, Some(cap)) = needs(plan, rule) else {
+        return 0.0;
+    };
+    let pmfs: Vec<Vec<f64>> = plan.n.iter().map(|n| capped_pmf(*n, rate, cap)).collect();
+    sample(
+        &pmfs,
+        &need,
+        plan.window,
+        sustain.unwrap_or(1),
+        7,
+        SEARCH_REPLAYS,
+    )
 }
 
 /// P(X = x) for x < cap and P(X >= cap), X ~ Binomial(n, p).
@@ -591,7 +837,7 @@ fn exact(pmfs: &[Vec<f64>], need: &[u64], hist: usize, base: usize, s: usize) ->
     fired.min(1.0)
 }
 
-/// The chain sampled: [`MC_REPLAYS`] seeded replays.
+/// The chain sampled: `replays` seeded draws.
 fn sample(
     pmfs: &[Vec<f64>],
     need: &[u64],
@@ -684,8 +930,8 @@ mod tests {
     fn one_tick_windows_match_the_closed_form() {
         let pl = plan(vec![200; 30], 1, 1);
         let rule = Rule::Rate(Ratio::new(1, 100)); // 2 of 200
-        let (got, m) = chain(&pl, rule, None, 0.003, 1, MC_REPLAYS);
-        assert_eq!(m, Method::Exact);
+        assert!(tractable(&pl, rule, None));
+        let got = chain(&pl, rule, None, 0.003);
         let p0 = 0.997f64.powi(200);
         let p1 = 200.0 * 0.003 * 0.997f64.powi(199);
         let want = 1.0 - (p0 + p1).powi(30);
@@ -711,6 +957,35 @@ mod tests {
             let sd = (e * (1.0 - e) / 4000.0).sqrt();
             assert!((e - mc).abs() < 4.0 * sd + 1e-3, "sustain {s}: {e} vs {mc}");
             assert!(e > 0.01 && e < 0.99, "a test that can fail: {e}");
+        }
+    }
+
+    /// The Binomial upper tail against the sum of its terms, and the union bound and
+    /// the likeliest window around the exact chain's hold odds.
+    #[test]
+    fn the_bound_brackets_the_exact_chain() {
+        // P(X >= 3), X ~ Bin(40, 0.02), from the terms below 3.
+        let (n, r) = (40u64, 0.02f64);
+        let term = |x: u64| {
+            let mut c = 1.0f64;
+            for i in 0..x {
+                c *= (n - i) as f64 / (i + 1) as f64;
+            }
+            c * r.powi(x as i32) * (1.0 - r).powi((n - x) as i32)
+        };
+        let want = 1.0 - (0..3).map(term).sum::<f64>();
+        let got = upper_tail(n, r, 3).unwrap();
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        assert_eq!(upper_tail(n, r, 0), None, "at or below the mean: no tail bound");
+        let pl = plan(vec![40; 30], 5, 100);
+        let rule = Rule::Rate(Ratio::new(1, 100));
+        assert!(tractable(&pl, rule, None));
+        for rate in [0.0005, 0.001, 0.002] {
+            let exact = chain(&pl, rule, None, rate);
+            let upper = union_bound(&pl, rule, rate).unwrap();
+            let lower = max_window(&pl, rule, rate);
+            assert!(lower <= exact && exact <= upper, "{lower} <= {exact} <= {upper}");
+            assert!(exact > 1e-4, "a test that can fail: {exact}");
         }
     }
 

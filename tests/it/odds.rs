@@ -5,9 +5,9 @@
 //! the observation's own sampling error.
 
 use rayon::prelude::*;
+use rehearse::app::odds::of_fold;
 use rehearse::app::replay::replay_dataset;
 use rehearse::app::scenario::gen_plan;
-use rehearse::engine::odds::odds;
 use rehearse::gate::Gate;
 use rehearse::generate::{GenSpec, generate};
 use rehearse::policy::PolicyBuilder;
@@ -67,7 +67,7 @@ fn predicted_odds_agree_with_observed_false_stops() {
                     "only the 5xx gate may stop"
                 );
             }
-            let o = odds(&policy, &replay.folded, seed)[0]
+            let o = of_fold(&policy, &replay.folded)[0]
                 .clone()
                 .expect("the stage has canary traffic");
             let g = &o.gates[0];
@@ -160,4 +160,68 @@ fn the_fold_counts_the_baseline_like_a_direct_tally() {
         tallies.push((t.n, t.e5, t.e4, t.above.clone()));
     }
     assert!(tallies.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// Where both apply, the Monte Carlo replays through the real engine (baseline
+/// requests resampled and relabelled canary, judged by the evaluator) and the exact
+/// chain agree: on every gate's odds within the replays' sampling error, and on the
+/// odds at the top of the baseline rate's interval (the replays reweighted) within
+/// their standard error.
+#[test]
+fn engine_replays_agree_with_the_exact_chain() {
+    use rehearse::app::odds_mc::replay_hits;
+    use rehearse::engine::odds::{GATES, odds};
+    let policy = PolicyBuilder::new()
+        .text(POLICY, "test policy")
+        .unwrap()
+        .build()
+        .unwrap();
+    let setup = rehearse::app::setup(policy.clone()).unwrap();
+    let mut spec = GenSpec::new(77);
+    spec.rps = 3.0;
+    spec.base_5xx = 0.01;
+    spec.base_4xx_nonauth = 0.004;
+    spec.base_auth_4xx = 0.0;
+    spec.probes = false;
+    spec.streams = Vec::new();
+    let ds = generate(&spec, &gen_plan(&policy)).unwrap();
+    let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
+    let exact = odds(&policy, &replay.folded, None).expect("every chain is exact here")[0]
+        .clone()
+        .expect("the stage has canary traffic");
+    let r = 2000u32;
+    let mc = replay_hits(&policy, &replay.folded, &[0], 99, r);
+    let rn = r as f64;
+    let mut compared = 0;
+    for g in &exact.gates {
+        let gi = GATES.iter().position(|x| *x == g.gate).unwrap();
+        for (kind, o) in [g.hold, g.rollback].into_iter().enumerate() {
+            let Some(o) = o else { continue };
+            let e = mc.hits[0][gi][kind];
+            let p_mc = e.hits as f64 / rn;
+            let se = (o.p * (1.0 - o.p) / rn).sqrt();
+            assert!(
+                (p_mc - o.p).abs() <= 4.0 * se + 2.0 / rn,
+                "{} {}: replays {p_mc:.4}, exact {:.4}",
+                g.gate.as_str(),
+                ["hold", "rollback"][kind],
+                o.p
+            );
+            let se_hi = (o.high * (1.0 - o.high) / rn).sqrt();
+            assert!(
+                (e.high - o.high).abs() <= 4.0 * (e.high_se + se_hi) + 2.0 / rn,
+                "{} {} at the top of the interval: reweighted {:.4} (se {:.4}), exact {:.4}",
+                g.gate.as_str(),
+                ["hold", "rollback"][kind],
+                e.high,
+                e.high_se,
+                o.high
+            );
+            if o.p > 0.05 && o.p < 0.95 {
+                compared += 1;
+            }
+        }
+    }
+    // Not a test that cannot fail: some odds are far from 0 and 1.
+    assert!(compared >= 2, "{:?}", exact.gates);
 }
