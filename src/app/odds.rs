@@ -6,7 +6,7 @@
 //! odds of those chains.
 
 use crate::engine::Folded;
-use crate::engine::odds::{StageOdds, odds, stages_needing_replays};
+use crate::engine::odds::{StageOdds, chains_needing_replays, odds};
 use crate::policy::Policy;
 
 use super::odds_mc::{REPLAYS, replay_hits};
@@ -16,8 +16,8 @@ pub const SEED: u64 = 0x00dd_50ff_a15e;
 
 /// Each stage's odds over a replay's fold (`None` for a stage without canary traffic).
 pub fn of_fold(policy: &Policy, folded: &Folded) -> Vec<Option<StageOdds>> {
-    let stages = stages_needing_replays(policy, folded);
-    let hits = (!stages.is_empty()).then(|| replay_hits(policy, folded, &stages, SEED, REPLAYS));
+    let chains = chains_needing_replays(policy, folded);
+    let hits = (!chains.is_empty()).then(|| replay_hits(policy, folded, &chains, SEED, REPLAYS));
     // With the replays every chain has its odds; without, every chain is exact.
     odds(policy, folded, hits.as_ref()).unwrap_or_default()
 }

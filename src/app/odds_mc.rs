@@ -5,8 +5,9 @@
 //! canary, as many per tick interval as the stage's canary actually had, evaluated by
 //! the engine's own evaluator with every stage judged on its own
 //! (`evaluate_through`). The odds at the ends of the baseline rates' 95 % intervals come
-//! from the same replays, importance-weighted. Seeded ChaCha8, one stream per replay,
-//! so the estimates are the same whatever the thread count.
+//! from as many replays again per end, drawn from the baseline tilted so that the
+//! chain's bad share is that end. Seeded ChaCha8, one stream per replay, so the
+//! estimates are the same whatever the thread count.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,14 +17,18 @@ use rayon::prelude::*;
 use crate::engine::Folded;
 use crate::engine::eval::evaluate_through;
 use crate::engine::fold::{slot, stream_idx};
-use crate::engine::odds::{BaselineTally, GATES, ReplayEstimate, ReplayHits, class, wilson};
+use crate::engine::odds::{BaselineTally, Chain, GATES, ReplayEstimate, ReplayHits, class, wilson};
 use crate::gate::Gate;
 use crate::input::Stream;
 use crate::policy::Policy;
 use crate::verdict::{GateState, VerdictEvent};
 
-/// Replays per level.
+/// Replays at the baseline's own rates.
 pub const REPLAYS: u32 = 1000;
+
+/// The least replays at each end of a baseline rate's interval; the ends share a
+/// budget of as many replays as the baseline's own get.
+pub const END_REPLAYS: u32 = 200;
 
 /// What a canary request is drawn from: probabilities over (status class, group of
 /// latency bands), and the band each group's requests are counted in.
@@ -75,6 +80,78 @@ impl Draw {
         }
     }
 
+    /// The baseline with the share of the `bad` categories set to `to` (an exponential
+    /// tilt: within the bad categories and within the others the shares keep their
+    /// proportions). A baseline without a bad request spreads `to` over the bad
+    /// categories as the requests spread over classes (or latency groups).
+    fn tilted(&self, bad: &[bool], to: f64) -> Self {
+        let from: f64 = self
+            .probs
+            .iter()
+            .zip(bad)
+            .filter(|(_, b)| **b)
+            .map(|(p, _)| p)
+            .sum();
+        let to = to.clamp(0.0, 1.0);
+        let probs = if from > 0.0 && from < 1.0 {
+            self.probs
+                .iter()
+                .zip(bad)
+                .map(|(p, b)| {
+                    if *b {
+                        p * to / from
+                    } else {
+                        p * (1.0 - to) / (1.0 - from)
+                    }
+                })
+                .collect()
+        } else if from <= 0.0 {
+            let g = self.groups;
+            // Each bad category gets `to` times the mass of its "twin" among the
+            // others: the same latency group (a class set) or the same class (a
+            // latency set), normalised over the bad categories.
+            let weight: Vec<f64> = (0..self.probs.len())
+                .map(|i| {
+                    if !bad[i] {
+                        return 0.0;
+                    }
+                    let (c, gr) = (i / g, i % g);
+                    let by_group: f64 = (0..class::COUNT).map(|c2| self.probs[c2 * g + gr]).sum();
+                    let by_class: f64 = (0..g).map(|g2| self.probs[c * g + g2]).sum();
+                    // A class set holds whole rows of one class; a latency set whole
+                    // columns above a group.
+                    if (0..g).all(|g2| bad[c * g + g2]) {
+                        by_group
+                    } else if (0..class::COUNT).all(|c2| bad[c2 * g + gr]) {
+                        // The least slow bad group only: requests just over the limit.
+                        let first = (0..g).position(|g2| bad[c * g + g2]) == Some(gr);
+                        if first { by_class } else { 0.0 }
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            let total: f64 = weight.iter().sum();
+            self.probs
+                .iter()
+                .zip(&weight)
+                .map(|(p, w)| {
+                    if total > 0.0 && *w > 0.0 {
+                        to * w / total
+                    } else {
+                        p * (1.0 - to)
+                    }
+                })
+                .collect()
+        } else {
+            self.probs.clone()
+        };
+        Draw {
+            probs,
+            groups: self.groups,
+        }
+    }
+
     /// Draws `n` requests: counts per category (conditional binomials).
     fn sample(&self, n: u64, rng: &mut ChaCha8Rng, out: &mut [u64]) {
         let mut left = n;
@@ -111,18 +188,22 @@ fn shell(f: &Folded) -> Folded {
     s
 }
 
-/// The replays' estimates for the gates of the odds in the stages `stages` (indexes
-/// into the policy's; the other stages' stay empty), see [`ReplayHits`]. Only those
-/// stages are replayed: the engine judges each stage on its own (its window never
-/// reaches into an earlier stage, its sustain counters start at 0), so a policy
-/// holding just them gives each the verdicts it would have in the whole rollout.
+/// The replays' estimates for the chains `chains` (the other chains' stay empty), see
+/// [`ReplayHits`]. Only the stages holding them are replayed: the engine judges each
+/// stage on its own (its window never reaches into an earlier stage, its sustain
+/// counters start at 0), so a policy holding just them gives each the verdicts it
+/// would have in the whole rollout. The ends of the intervals are replayed for the
+/// chains only.
 pub fn replay_hits(
     p: &Policy,
     f: &Folded,
-    stages: &[usize],
+    chains: &[Chain],
     seed: u64,
     replays: u32,
 ) -> ReplayHits {
+    let mut stages: Vec<usize> = chains.iter().map(|c| c.0).collect();
+    stages.sort_unstable();
+    stages.dedup();
     let mut sub = p.clone();
     sub.stages = stages.iter().map(|&si| p.stages[si].clone()).collect();
     let (top, group_of) = groups(p, f);
@@ -160,15 +241,7 @@ pub fn replay_hits(
                 rng.set_stream(u64::from(r));
                 fill(fold, f, &spans, &draw, &top, cats, &mut rng);
                 let judged = judge(&sub, fold);
-                judged
-                    .into_iter()
-                    .zip(&spans)
-                    .zip(&limits)
-                    .map(|((hit, &(m, end)), lim)| Replayed {
-                        hit,
-                        bad: bad_counts(fold, m..end, lim),
-                    })
-                    .collect()
+                judged.into_iter().map(|hit| Replayed { hit }).collect()
             },
         )
         .collect();
@@ -184,22 +257,67 @@ pub fn replay_hits(
             (None, _) => t.e4,
         }
     };
+    // The interval ends: per chain, replays from the baseline tilted so that the
+    // chain's bad share is the end of its 95 % interval. Chains judging the same bad
+    // requests at the same rate share their replays.
+    let mut tilts: Vec<(Bad, u64)> = Vec::new();
+    let mut ends = vec![[[[0u32; 2]; 2]; GATES.len()]; stages.len()];
+    let mut wanted: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+    for &(si, gi, kind) in chains {
+        let Some(k) = stages.iter().position(|x| *x == si) else {
+            continue;
+        };
+        let l = limits[k][gi][kind];
+        let bad = match (l, GATES[gi]) {
+            (Some(l), _) => Bad::Slower(l),
+            (None, Gate::ErrorRate5xx) => Bad::Class(class::E5XX),
+            (None, _) => Bad::Class(class::E4XX),
+        };
+        let (lo, hi) = wilson(rate_of(l, gi), t.n);
+        for (end, to) in [lo, hi].into_iter().enumerate() {
+            let key = (bad, to.to_bits());
+            let set = tilts.iter().position(|x| *x == key).unwrap_or_else(|| {
+                tilts.push(key);
+                tilts.len() - 1
+            });
+            wanted.push((set, k, gi, kind, end));
+        }
+    }
+    // The ends share one budget of `replays` (at least [`END_REPLAYS`] each).
+    let per_end = (replays / tilts.len().max(1) as u32).max(END_REPLAYS.min(replays));
+    for (set, &(bad, to)) in tilts.iter().enumerate() {
+        let tilted = draw.tilted(&bad.members(&top, f), f64::from_bits(to));
+        let runs: Vec<Vec<[[bool; 2]; GATES.len()]>> = (0..per_end)
+            .into_par_iter()
+            .map_init(
+                || (shell(f), vec![0u64; class::COUNT * g]),
+                |(fold, cats), r| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    // Stream 0..replays is the baseline's own; each tilt its own block.
+                    rng.set_stream(((set as u64 + 1) << 32) | u64::from(r));
+                    fill(fold, f, &spans, &tilted, &top, cats, &mut rng);
+                    judge(&sub, fold)
+                },
+            )
+            .collect();
+        for &(s, k, gi, kind, end) in &wanted {
+            if s == set {
+                ends[k][gi][kind][end] = runs.iter().filter(|o| o[k][gi][kind]).count() as u32;
+            }
+        }
+    }
+    let se = |h: u32| {
+        let p = f64::from(h) / f64::from(per_end.max(1));
+        (p, (p * (1.0 - p) / f64::from(per_end.max(1))).sqrt())
+    };
     let mut hits = vec![[[ReplayEstimate::default(); 2]; GATES.len()]; p.stages.len()];
     for (k, &si) in stages.iter().enumerate() {
-        let (m, end) = spans[k];
-        let n_stage: u64 = (m..end).map(|j| f.interval_counters(j)[slot::N]).sum();
         for gi in 0..GATES.len() {
             for kind in 0..2 {
-                let bad = rate_of(limits[k][gi][kind], gi);
-                let (r, (lo, hi)) = (bad as f64 / t.n.max(1) as f64, wilson(bad, t.n));
-                let rows: Vec<(bool, u64)> = outcomes
-                    .iter()
-                    .map(|o| (o[k].hit[gi][kind], o[k].bad[gi][kind]))
-                    .collect();
-                let (low, low_se) = reweighted(&rows, n_stage, r, lo);
-                let (high, high_se) = reweighted(&rows, n_stage, r, hi);
+                let (low, low_se) = se(ends[k][gi][kind][0]);
+                let (high, high_se) = se(ends[k][gi][kind][1]);
                 hits[si][gi][kind] = ReplayEstimate {
-                    hits: rows.iter().filter(|(h, _)| *h).count() as u32,
+                    hits: outcomes.iter().filter(|o| o[k].hit[gi][kind]).count() as u32,
                     low,
                     low_se,
                     high,
@@ -211,67 +329,34 @@ pub fn replay_hits(
     ReplayHits { replays, hits }
 }
 
-/// One replay of one stage: per gate of the odds, whether it held and rolled back, and
-/// the bad requests each of those chains counted over the stage.
+/// The requests a chain counts as bad: a status class, or slower than a limit (us).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bad {
+    Class(usize),
+    Slower(u64),
+}
+
+impl Bad {
+    /// Per (class, latency group) category, in [`Draw`]'s order: whether it is bad.
+    fn members(&self, top: &[usize], f: &Folded) -> Vec<bool> {
+        let g = top.len();
+        (0..class::COUNT * g)
+            .map(|i| match *self {
+                Bad::Class(c) => i / g == c,
+                Bad::Slower(l) => {
+                    // Band `b` holds latencies up to the limit; the group is slower
+                    // when its top band is above it.
+                    let b = f.bands.partition_point(|x| *x < l);
+                    top[i % g] > b
+                }
+            })
+            .collect()
+    }
+}
+
+/// One replay of one stage: per gate of the odds, whether it held and rolled back.
 struct Replayed {
     hit: [[bool; 2]; GATES.len()],
-    bad: [[u64; 2]; GATES.len()],
-}
-
-/// Bad requests over intervals `span` of a replay's fold: 5xx, non-auth 4xx, or
-/// slower than the limit.
-fn bad_counts(
-    fold: &Folded,
-    span: std::ops::Range<usize>,
-    limits: &[[Option<u64>; 2]; GATES.len()],
-) -> [[u64; 2]; GATES.len()] {
-    let mut out = [[0u64; 2]; GATES.len()];
-    for (gi, lim) in limits.iter().enumerate() {
-        for (kind, l) in lim.iter().enumerate() {
-            out[gi][kind] = span
-                .clone()
-                .map(|j| {
-                    let c = fold.interval_counters(j);
-                    match (l, GATES[gi]) {
-                        (Some(l), _) => {
-                            let i = fold.bands.partition_point(|b| b < l);
-                            // Band i holds latencies up to the limit; slower ones above.
-                            c[slot::BANDS + i + 1..slot::BANDS + fold.bands.len() + 1]
-                                .iter()
-                                .sum::<u64>()
-                        }
-                        (None, Gate::ErrorRate5xx) => c[slot::E5XX],
-                        (None, _) => c[slot::E4XX],
-                    }
-                })
-                .sum();
-        }
-    }
-    out
-}
-
-/// The odds at rate `to` from replays drawn at rate `from` (`(hit, bad requests)`
-/// each, over `n` canary requests): the mean of the hits weighted by each replay's
-/// likelihood ratio `(to/from)^bad ((1-to)/(1-from))^(n-bad)`, and its standard error.
-fn reweighted(rows: &[(bool, u64)], n: u64, from: f64, to: f64) -> (f64, f64) {
-    if rows.is_empty() || from <= 0.0 || from >= 1.0 || to >= 1.0 {
-        return (0.0, 0.0);
-    }
-    let (a, b) = ((to / from).ln(), ((1.0 - to) / (1.0 - from)).ln());
-    let ws: Vec<f64> = rows
-        .iter()
-        .map(|&(hit, bad)| {
-            if hit {
-                (bad as f64 * a + (n - bad.min(n)) as f64 * b).exp()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let r = ws.len() as f64;
-    let mean = ws.iter().sum::<f64>() / r;
-    let var = (ws.iter().map(|w| w * w).sum::<f64>() / r - mean * mean).max(0.0);
-    (mean.clamp(0.0, 1.0), (var / r).sqrt())
 }
 
 /// One replay's canary counters: per tick interval of the replayed stages' `spans`

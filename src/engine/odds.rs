@@ -324,10 +324,10 @@ pub const GATES: [Gate; 4] = [
     Gate::LatencyP99,
 ];
 
-/// One chain's replays (see [`ReplayHits`]): how many stopped, and the odds at the
-/// low and the high ends of the baseline rate's 95 % interval estimated from the same
-/// replays by importance weights (each replay weighted by the likelihood ratio of its
-/// bad-request count at that rate), with their standard errors.
+/// One chain's replays (see [`ReplayHits`]): how many stopped at the baseline's own
+/// rates, and the odds at the low and the high ends of the baseline rate's 95 %
+/// interval, each from as many replays again drawn from the baseline tilted to that
+/// end, with their standard errors.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ReplayEstimate {
     pub hits: u32,
@@ -443,25 +443,38 @@ fn specs(p: &Policy, f: &Folded, base: &BaselineTally) -> Vec<Option<(StagePlan,
 /// The stages (indexes into the policy's) with a chain too large to walk exactly:
 /// their odds need [`ReplayHits`]. Empty when every chain is exact.
 pub fn stages_needing_replays(p: &Policy, f: &Folded) -> Vec<usize> {
+    let mut stages: Vec<usize> = chains_needing_replays(p, f).iter().map(|c| c.0).collect();
+    stages.dedup();
+    stages
+}
+
+/// One chain of the odds: a stage (index into the policy's), a gate (index into
+/// [`GATES`]) and its kind (`0` the hold, `1` the rollback).
+pub type Chain = (usize, usize, usize);
+
+/// The chains too large to walk exactly and too likely to bound: the ones whose odds
+/// come from [`ReplayHits`], in stage, gate and kind order.
+pub fn chains_needing_replays(p: &Policy, f: &Folded) -> Vec<Chain> {
     let tally = BaselineTally::of(f);
     let sustain = p.sustain_ticks.max(1);
-    specs(p, f, &tally)
-        .iter()
-        .enumerate()
-        .filter_map(|(si, spec)| {
-            let (plan, gates) = spec.as_ref()?;
-            gates
-                .iter()
-                .flat_map(|g| {
-                    let high = wilson(g.bad, tally.n).1;
-                    [(g.go, None, high), (g.trig, Some(sustain), high)]
-                })
-                .any(|(rule, s, high)| {
-                    rule.is_some_and(|r| tier(plan, r, s, high) == Tier::Replays)
-                })
-                .then_some(si)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (si, spec) in specs(p, f, &tally).iter().enumerate() {
+        let Some((plan, gates)) = spec.as_ref() else {
+            continue;
+        };
+        for g in gates {
+            let gi = GATES.iter().position(|x| *x == g.gate).unwrap_or(0);
+            let high = wilson(g.bad, tally.n).1;
+            for (kind, rule, s) in [(0, g.go, None), (1, g.trig, Some(sustain))] {
+                if rule.is_some_and(|r| tier(plan, r, s, high) == Tier::Replays) {
+                    out.push((si, gi, kind));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Whether every chain of `p` over `f` can be walked exactly; when not, the first
@@ -610,16 +623,10 @@ fn gate_odds(
         let e = h[kind];
         let pt = e.hits as f64 / r as f64;
         // The sampling error of the replays, and the ends of the baseline's interval
-        // (importance-weighted, widened by 1.96 standard errors). A baseline without a
-        // bad request gives replays without one, which cannot be reweighted: the
-        // union bound at the interval's top stands in.
+        // (each replayed, widened by 1.96 standard errors).
         let (wl, wh) = wilson(e.hits as u64, r as u64);
         let low = wl.min((e.low - 1.96 * e.low_se).max(0.0));
-        let high = if rate <= 0.0 {
-            wh.max(union_bound(plan, rule, hi).unwrap_or(1.0))
-        } else {
-            wh.max((e.high + 1.96 * e.high_se).min(1.0))
-        };
+        let high = wh.max((e.high + 1.96 * e.high_se).min(1.0));
         Odds { p: pt, low, high }
     };
     let hold = spec.go.map(|r| one(r, None, 0));
@@ -976,7 +983,11 @@ mod tests {
         let want = 1.0 - (0..3).map(term).sum::<f64>();
         let got = upper_tail(n, r, 3).unwrap();
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
-        assert_eq!(upper_tail(n, r, 0), None, "at or below the mean: no tail bound");
+        assert_eq!(
+            upper_tail(n, r, 0),
+            None,
+            "at or below the mean: no tail bound"
+        );
         let pl = plan(vec![40; 30], 5, 100);
         let rule = Rule::Rate(Ratio::new(1, 100));
         assert!(tractable(&pl, rule, None));
@@ -984,7 +995,10 @@ mod tests {
             let exact = chain(&pl, rule, None, rate);
             let upper = union_bound(&pl, rule, rate).unwrap();
             let lower = max_window(&pl, rule, rate);
-            assert!(lower <= exact && exact <= upper, "{lower} <= {exact} <= {upper}");
+            assert!(
+                lower <= exact && exact <= upper,
+                "{lower} <= {exact} <= {upper}"
+            );
             assert!(exact > 1e-4, "a test that can fail: {exact}");
         }
     }
