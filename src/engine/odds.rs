@@ -756,15 +756,86 @@ fn chain_or_sample(plan: &StagePlan, rule: Rule, sustain: Option<usize>, rate: f
     let (need, Some(cap)) = needs(plan, rule) else {
         return 0.0;
     };
-    let pmfs: Vec<Vec<f64>> = plan.n.iter().map(|n| capped_pmf(*n, rate, cap)).collect();
-    sample(
-        &pmfs,
+    // One CDF per distinct interval count (the search spreads a window evenly, so
+    // usually one), each over the counts that carry any mass: its memory and time
+    // grow with the standard deviation, not with the count.
+    let mut cdfs: Vec<(u64, (u64, Vec<f64>))> = Vec::new();
+    let at: Vec<usize> = plan
+        .n
+        .iter()
+        .map(|n| {
+            cdfs.iter().position(|(m, _)| m == n).unwrap_or_else(|| {
+                cdfs.push((*n, truncated_cdf(*n, rate, cap)));
+                cdfs.len() - 1
+            })
+        })
+        .collect();
+    let ticks: Vec<(u64, &[f64])> = at
+        .iter()
+        .map(|&i| (cdfs[i].1.0, cdfs[i].1.1.as_slice()))
+        .collect();
+    sample_cdfs(
+        &ticks,
         &need,
         plan.window,
         sustain.unwrap_or(1),
         7,
         SEARCH_REPLAYS,
     )
+}
+
+/// ln Γ(x) for x >= 0.5 (Lanczos, g = 7, nine terms; relative error about 1e-15).
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let a = C[1..]
+        .iter()
+        .enumerate()
+        .fold(C[0], |a, (i, c)| a + c / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// The CDF of a Binomial(n, p) count capped at `cap` (as [`capped_pmf`]) over the
+/// counts within 12 standard deviations of the mean: `(first count, cumulative
+/// probabilities)`, its last entry standing for every count from there up. The mass
+/// dropped below is under 1e-30.
+fn truncated_cdf(n: u64, p: f64, cap: u64) -> (u64, Vec<f64>) {
+    let cap = cap.min(n + 1);
+    if p >= 1.0 {
+        return (n.min(cap), vec![1.0]);
+    }
+    let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+    let lo = ((mean - 12.0 * sd - 1.0).floor().max(0.0) as u64).min(cap);
+    let hi = ((mean + 12.0 * sd + 1.0).ceil().max(0.0) as u64).clamp(lo, cap);
+    let (nf, k) = (n as f64, lo as f64);
+    let mut term = if lo > n {
+        0.0
+    } else {
+        (ln_gamma(nf + 1.0) - ln_gamma(k + 1.0) - ln_gamma(nf - k + 1.0)
+            + k * p.ln()
+            + (nf - k) * (1.0 - p).ln())
+        .exp()
+    };
+    let mut v = Vec::with_capacity((hi - lo + 1) as usize);
+    let mut acc = 0.0;
+    for x in lo..hi {
+        acc += term;
+        v.push(acc);
+        term *= (n - x.min(n)) as f64 / (x as f64 + 1.0) * p / (1.0 - p);
+    }
+    v.push(1.0f64.max(acc));
+    (lo, v)
 }
 
 /// P(X = x) for x < cap and P(X >= cap), X ~ Binomial(n, p).
@@ -845,6 +916,7 @@ fn exact(pmfs: &[Vec<f64>], need: &[u64], hist: usize, base: usize, s: usize) ->
 }
 
 /// The chain sampled: `replays` seeded draws.
+#[cfg(test)]
 fn sample(
     pmfs: &[Vec<f64>],
     need: &[u64],
@@ -853,7 +925,6 @@ fn sample(
     seed: u64,
     replays: u32,
 ) -> f64 {
-    let mut rng = SplitMix64(seed);
     let cdfs: Vec<Vec<f64>> = pmfs
         .iter()
         .map(|p| {
@@ -866,6 +937,21 @@ fn sample(
                 .collect()
         })
         .collect();
+    let ticks: Vec<(u64, &[f64])> = cdfs.iter().map(|c| (0, c.as_slice())).collect();
+    sample_cdfs(&ticks, need, window, s, seed, replays)
+}
+
+/// The chain sampled from each tick's count CDF (`(first count, cumulative
+/// probabilities)`): `replays` seeded draws.
+fn sample_cdfs(
+    cdfs: &[(u64, &[f64])],
+    need: &[u64],
+    window: usize,
+    s: usize,
+    seed: u64,
+    replays: u32,
+) -> f64 {
+    let mut rng = SplitMix64(seed);
     let mut counts = vec![0u64; window];
     let mut hits = 0u32;
     for _ in 0..replays {
@@ -873,9 +959,9 @@ fn sample(
         // The window's sum, kept as counts enter and leave it.
         let mut sum = 0u64;
         let mut run = 0usize;
-        for (t, cdf) in cdfs.iter().enumerate() {
+        for (t, (first, cdf)) in cdfs.iter().enumerate() {
             let u = rng.u01();
-            let x = cdf.partition_point(|c| *c <= u).min(cdf.len() - 1) as u64;
+            let x = first + cdf.partition_point(|c| *c <= u).min(cdf.len() - 1) as u64;
             let slot = &mut counts[t % window];
             sum = sum - *slot + x;
             *slot = x;
@@ -943,6 +1029,46 @@ mod tests {
         let p1 = 200.0 * 0.003 * 0.997f64.powi(199);
         let want = 1.0 - (p0 + p1).powi(30);
         assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+    }
+
+    /// The truncated CDF the least-traffic search samples from is the capped one
+    /// where both can be built, and stays small at ten million requests.
+    #[test]
+    fn the_truncated_cdf_matches_the_capped_pmf_and_stays_small() {
+        for (n, p, cap) in [
+            (50u64, 0.01, 6u64),
+            (2_000, 0.05, 130),
+            (30_000, 0.003, 200),
+        ] {
+            let pmf = capped_pmf(n, p, cap);
+            let mut acc = 0.0;
+            let full: Vec<f64> = pmf
+                .iter()
+                .map(|x| {
+                    acc += x;
+                    acc
+                })
+                .collect();
+            let (first, cdf) = truncated_cdf(n, p, cap);
+            assert!(first as usize + cdf.len() <= full.len(), "{n} {p}");
+            for (i, c) in cdf.iter().enumerate().take(cdf.len() - 1) {
+                let want = full[first as usize + i];
+                assert!(
+                    (c - want).abs() < 1e-9,
+                    "n {n} count {}: {c} vs {want}",
+                    first as usize + i
+                );
+            }
+            assert_eq!(*cdf.last().expect("an entry"), 1.0);
+        }
+        // Ten million requests at 5 %: a capped PMF would hold 600,001 entries.
+        let (first, cdf) = truncated_cdf(10_000_000, 0.05, 600_000);
+        assert!(cdf.len() < 20_000, "{}", cdf.len());
+        assert!(first > 400_000 && first < 500_000, "{first}");
+        assert!(
+            (cdf[cdf.len() / 2] - 0.5).abs() < 0.05,
+            "the median is mid-range"
+        );
     }
 
     /// The exact chain and the sampled one agree on overlapping windows with a
