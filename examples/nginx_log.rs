@@ -3,7 +3,7 @@
 //! `access.log.gz` with the nginx `log_format` below) and the log itself, gzip-compressed
 //! as logs are rotated. The requests spread evenly over the default policy's 5.5-hour
 //! rollout, answered by the canary upstream at each stage's traffic share (none in the
-//! synthetic stage, then 5 %, 25 %, 100 %), healthy: 0.1 % 5xx, 0.3 % 4xx, latencies
+//! synthetic stage, then 5 %, 25 %, 100 %), healthy: 0.05 % 5xx, 0.3 % 4xx, latencies
 //! of 10 to 90 ms with a thin slow tail (0.2 % at 300 to 700 ms). Seeded ChaCha8, so a
 //! seed gives the same bytes.
 //!
@@ -74,9 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (h, m, sec) = (10 + s / 3600, (s / 60) % 60, s % 60);
         let canary = u01(&mut rng) < canary_share(s);
         let u = u01(&mut rng);
-        let status = if u < 0.001 {
+        let status = if u < 0.0005 {
             503
-        } else if u < 0.004 {
+        } else if u < 0.0035 {
             404
         } else {
             200
