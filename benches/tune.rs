@@ -3,8 +3,10 @@
 //! scored against the item's label. The library is loaded (generated and replayed)
 //! once, outside the measurement; the measured loop judges 1,000 combinations of the
 //! 5xx trigger rate, the p95 trigger latency and the sustain span over every item, on
-//! one thread (`Library::score`) and on the rayon pool (`Library::partial`, the whole
-//! reduction to the Pareto front and the best combination). A third measurement turns
+//! one thread (`Library::score`), on the rayon pool, and on the rayon pool through
+//! `Library::partial` (the whole reduction to the Pareto front and the best
+//! combination, which also computes the odds of a false stop of the clean items under
+//! the best combination: Monte Carlo replays where the chains are too large). A third measurement turns
 //! the canary judge on and varies its alpha too (10,000 combinations), which adds one
 //! comparison per tick. Criterion's `thrpt` line is the (item x variant) evaluations
 //! per second. `cargo test --bench tune` runs each measurement once, in debug, as a
@@ -50,6 +52,18 @@ fn tune(c: &mut Criterion) {
         b.iter(|| {
             (0..lib.total)
                 .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
+                .sum::<u32>()
+        })
+    });
+    g.bench_function("score 1000 variants x library, rayon", |b| {
+        use rayon::prelude::*;
+        b.iter(|| {
+            (0..lib.total)
+                .into_par_iter()
+                .map_init(
+                    || (vec![0usize; lib.axes.len()], lib.base_variant()),
+                    |(idx, v), i| lib.score(black_box(i), idx, v).caught,
+                )
                 .sum::<u32>()
         })
     });

@@ -380,7 +380,11 @@ impl Sweep {
         for (si, stage) in self.stages.iter().enumerate() {
             last = si;
             let bgo = self.band(v.go_p95_us.get(si).copied().unwrap_or(u64::MAX));
-            let mut run = [0u32; 10];
+            // Per trigger bit, the tick from which its condition has held without a
+            // break (meaningful while its bit is in `was`): the sustain counter of
+            // the engine is `ti - since + 1`, so a healthy tick costs no loop.
+            let mut since = [0usize; 10];
+            let mut was = 0u32;
             let mut queue_run = 0u32;
             let mut hold = stage.fixed_hold;
             for ti in stage.ticks.clone() {
@@ -432,15 +436,21 @@ impl Sweep {
                     queue_run = 0;
                 }
                 let mut fired = 0u32;
-                for (i, c) in run.iter_mut().enumerate() {
-                    if cond & (1 << i) != 0 {
-                        *c += 1;
-                        if *c >= sustain {
-                            fired |= 1 << i;
-                        }
-                    } else {
-                        *c = 0;
+                // The sustained triggers are ranks 0 to 9 (the judge, rank 10, is not).
+                let counted = cond & 0x3ff;
+                let mut started = counted & !was;
+                while started != 0 {
+                    since[started.trailing_zeros() as usize] = ti;
+                    started &= started - 1;
+                }
+                was = counted;
+                let mut held = counted;
+                while held != 0 {
+                    let i = held.trailing_zeros() as usize;
+                    if (ti - since[i]) as u32 + 1 >= sustain {
+                        fired |= 1 << i;
                     }
+                    held &= held - 1;
                 }
                 if self.probe_fire == Some(r.at) {
                     fired |= probe_bit;
