@@ -1036,6 +1036,29 @@ fn gzip_bomb(len: usize, members: usize) -> Vec<u8> {
     bomb
 }
 
+/// Runs the dataset whose `file` has a page bomb in `column` (planted by
+/// [`plant_page_bomb`] at `size`) and checks the refusal names the page and says its
+/// `data` ("GZIP data", "LZ4 frame data") inflates past the claim, within `bound_mb`.
+fn assert_bomb_refused(
+    ds: &Path,
+    file: &str,
+    column: &str,
+    size: (usize, usize),
+    data: &str,
+    bound_mb: u64,
+) {
+    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: the Parquet file is corrupt: row group 0, column `{column}`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its {data} inflates past that (a decompression bomb?)",
+            size.0 - 3
+        )),
+        "{err}"
+    );
+    assert!(mb < bound_mb, "peak {mb} MB");
+}
+
 #[test]
 fn a_gzip_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
     // The Parquet library inflates a GZIP page to its end whatever its header claims:
@@ -1048,16 +1071,14 @@ fn a_gzip_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound() {
     let (file, size, body) = random_latency_parquet(&ds, 200_000, codec);
     let bomb = gzip_bomb(body.1, 256);
     plant_page_bomb(&ds, &file, size, &bomb, body);
-    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains(&format!(
-            "requests.parquet: the Parquet file is corrupt: row group 0, column `latency_ms`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its GZIP data inflates past that (a decompression bomb?)",
-            size.0 - 3
-        )),
-        "{err}"
+    assert_bomb_refused(
+        &ds,
+        "requests.parquet",
+        "latency_ms",
+        size,
+        "GZIP data",
+        MEMORY_BOUND_MB,
     );
-    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
 }
 
 #[test]
@@ -1096,16 +1117,14 @@ fn an_lz4_frame_parquet_page_inflating_to_a_gigabyte_is_refused_within_the_bound
     }
     bomb.extend([0; 4]);
     plant_page_bomb(&ds, &file, size, &bomb, body);
-    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains(&format!(
-            "requests.parquet: the Parquet file is corrupt: row group 0, column `latency_ms`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its LZ4 frame data inflates past that (a decompression bomb?)",
-            size.0 - 3
-        )),
-        "{err}"
+    assert_bomb_refused(
+        &ds,
+        "requests.parquet",
+        "latency_ms",
+        size,
+        "LZ4 frame data",
+        MEMORY_BOUND_MB,
     );
-    assert!(mb < MEMORY_BOUND_MB, "peak {mb} MB");
 }
 
 #[test]
@@ -1237,14 +1256,5 @@ fn a_gzip_page_bomb_in_the_funnel_is_refused_before_the_columnar_reader_inflates
     assert!(members >= 32, "the page holds {members} members");
     let bomb = gzip_bomb(body.1, members);
     plant_page_bomb(&ds, &file, size, &bomb, body);
-    let (code, err, mb) = measured(&["run", ds.to_str().expect("utf-8")], &[]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains(&format!(
-            "funnel.parquet: the Parquet file is corrupt: row group 0, column `message_id`: page 0 at offset {}: the page header claims 1024 bytes uncompressed, but its GZIP data inflates past that",
-            size.0 - 3
-        )),
-        "{err}"
-    );
-    assert!(mb < 64, "peak {mb} MB");
+    assert_bomb_refused(&ds, "funnel.parquet", "message_id", size, "GZIP data", 64);
 }
