@@ -41,19 +41,24 @@ const VARY: [&str; 3] = [
     "rollout.sustain=1m:10m:1m",
 ];
 
+/// Every combination of `lib` scored in turn on this thread.
+fn score_one_thread(b: &mut criterion::Bencher, lib: &Library) {
+    let mut idx = vec![0usize; lib.axes.len()];
+    let mut v = lib.base_variant();
+    b.iter(|| {
+        (0..lib.total)
+            .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
+            .sum::<u32>()
+    })
+}
+
 fn tune(c: &mut Criterion) {
     let lib = load(&[], &VARY);
     let items = lib.items.len() as u64;
     let mut g = c.benchmark_group("tune");
     g.throughput(Throughput::Elements(lib.total * items));
     g.bench_function("score 1000 variants x library, one thread", |b| {
-        let mut idx = vec![0usize; lib.axes.len()];
-        let mut v = lib.base_variant();
-        b.iter(|| {
-            (0..lib.total)
-                .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
-                .sum::<u32>()
-        })
+        score_one_thread(b, &lib)
     });
     g.bench_function("score 1000 variants x library, rayon", |b| {
         use rayon::prelude::*;
@@ -80,15 +85,7 @@ fn tune(c: &mut Criterion) {
     g.throughput(Throughput::Elements(lib.total * items));
     g.bench_function(
         "score 10000 variants x library with the judge, one thread",
-        |b| {
-            let mut idx = vec![0usize; lib.axes.len()];
-            let mut v = lib.base_variant();
-            b.iter(|| {
-                (0..lib.total)
-                    .map(|i| lib.score(black_box(i), &mut idx, &mut v).caught)
-                    .sum::<u32>()
-            })
-        },
+        |b| score_one_thread(b, &lib),
     );
     g.finish();
 }

@@ -232,19 +232,17 @@ pub fn replay_hits(
             ]
         })
         .collect();
-    let outcomes: Vec<Vec<Replayed>> = (0..replays)
-        .into_par_iter()
-        .map_init(
-            || (shell(f), vec![0u64; class::COUNT * g]),
-            |(fold, cats), r| {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream(u64::from(r));
-                fill(fold, f, &spans, &draw, &top, cats, &mut rng);
-                let judged = judge(&sub, fold);
-                judged.into_iter().map(|hit| Replayed { hit }).collect()
-            },
-        )
-        .collect();
+    let run = |draw: &Draw, block: u64, n: u32| {
+        Replays {
+            f,
+            policy: &sub,
+            spans: &spans,
+            top: &top,
+        }
+        .run(draw, seed, block, n)
+    };
+    // Stream block 0 is the baseline's own; each tilt has its own block.
+    let outcomes = run(&draw, 0, replays);
     let t = BaselineTally::of(f);
     let rate_of = |limit: Option<u64>, gi: usize| -> u64 {
         match (limit, GATES[gi]) {
@@ -287,19 +285,7 @@ pub fn replay_hits(
     let per_end = (replays / tilts.len().max(1) as u32).max(END_REPLAYS.min(replays));
     for (set, &(bad, to)) in tilts.iter().enumerate() {
         let tilted = draw.tilted(&bad.members(&top, f), f64::from_bits(to));
-        let runs: Vec<Vec<[[bool; 2]; GATES.len()]>> = (0..per_end)
-            .into_par_iter()
-            .map_init(
-                || (shell(f), vec![0u64; class::COUNT * g]),
-                |(fold, cats), r| {
-                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                    // Stream 0..replays is the baseline's own; each tilt its own block.
-                    rng.set_stream(((set as u64 + 1) << 32) | u64::from(r));
-                    fill(fold, f, &spans, &tilted, &top, cats, &mut rng);
-                    judge(&sub, fold)
-                },
-            )
-            .collect();
+        let runs = run(&tilted, set as u64 + 1, per_end);
         for &(s, k, gi, kind, end) in &wanted {
             if s == set {
                 ends[k][gi][kind][end] = runs.iter().filter(|o| o[k][gi][kind]).count() as u32;
@@ -317,7 +303,7 @@ pub fn replay_hits(
                 let (low, low_se) = se(ends[k][gi][kind][0]);
                 let (high, high_se) = se(ends[k][gi][kind][1]);
                 hits[si][gi][kind] = ReplayEstimate {
-                    hits: outcomes.iter().filter(|o| o[k].hit[gi][kind]).count() as u32,
+                    hits: outcomes.iter().filter(|o| o[k][gi][kind]).count() as u32,
                     low,
                     low_se,
                     high,
@@ -354,9 +340,38 @@ impl Bad {
     }
 }
 
-/// One replay of one stage: per gate of the odds, whether it held and rolled back.
-struct Replayed {
-    hit: [[bool; 2]; GATES.len()],
+/// What every replay of one call shares: the fold it resamples, the policy of just the
+/// replayed stages, their tick spans and the fold band each latency group counts in.
+struct Replays<'a> {
+    f: &'a Folded,
+    policy: &'a Policy,
+    spans: &'a [(usize, usize)],
+    top: &'a [usize],
+}
+
+impl Replays<'_> {
+    /// `n` replays drawn from `draw`, replay `r` on ChaCha8 stream `block << 32 | r` of
+    /// `seed`: per replayed stage and gate of the odds, whether it held and rolled back.
+    fn run(
+        &self,
+        draw: &Draw,
+        seed: u64,
+        block: u64,
+        n: u32,
+    ) -> Vec<Vec<[[bool; 2]; GATES.len()]>> {
+        (0..n)
+            .into_par_iter()
+            .map_init(
+                || (shell(self.f), vec![0u64; class::COUNT * draw.groups]),
+                |(fold, cats), r| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    rng.set_stream((block << 32) | u64::from(r));
+                    fill(fold, self.f, self.spans, draw, self.top, cats, &mut rng);
+                    judge(self.policy, fold)
+                },
+            )
+            .collect()
+    }
 }
 
 /// One replay's canary counters: per tick interval of the replayed stages' `spans`

@@ -51,13 +51,7 @@ fn predicted_odds_agree_with_observed_false_stops() {
     let per_seed: Vec<(Outcome, [f64; 6])> = (0..runs as u64)
         .into_par_iter()
         .map(|seed| {
-            let mut spec = GenSpec::new(1000 + seed);
-            spec.rps = 5.0;
-            spec.base_5xx = 0.01;
-            spec.base_4xx_nonauth = 0.0;
-            spec.base_auth_4xx = 0.0;
-            spec.probes = false;
-            spec.streams = Vec::new();
+            let spec = requests_only(1000 + seed, 5.0, 0.01, 0.0);
             let ds = generate(&spec, &gen_plan(&policy)).unwrap();
             let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
             if replay.run.outcome == Outcome::Hold {
@@ -167,6 +161,19 @@ fn the_fold_counts_the_baseline_like_a_direct_tally() {
 /// chain agree: on every gate's odds within the replays' sampling error, and on the
 /// odds at the top of the baseline rate's interval (replayed from the tilted baseline) within
 /// their standard error.
+/// A generated dataset of requests only (no probes, no other stream, no auth 4xx) at
+/// `rps`, with these baseline 5xx and non-auth 4xx rates.
+fn requests_only(seed: u64, rps: f64, e5: f64, e4: f64) -> GenSpec {
+    let mut spec = GenSpec::new(seed);
+    spec.rps = rps;
+    spec.base_5xx = e5;
+    spec.base_4xx_nonauth = e4;
+    spec.base_auth_4xx = 0.0;
+    spec.probes = false;
+    spec.streams = Vec::new();
+    spec
+}
+
 #[test]
 fn engine_replays_agree_with_the_exact_chain() {
     use rehearse::app::odds_mc::replay_hits;
@@ -177,13 +184,7 @@ fn engine_replays_agree_with_the_exact_chain() {
         .build()
         .unwrap();
     let setup = rehearse::app::setup(policy.clone()).unwrap();
-    let mut spec = GenSpec::new(77);
-    spec.rps = 3.0;
-    spec.base_5xx = 0.01;
-    spec.base_4xx_nonauth = 0.004;
-    spec.base_auth_4xx = 0.0;
-    spec.probes = false;
-    spec.streams = Vec::new();
+    let spec = requests_only(77, 3.0, 0.01, 0.004);
     let ds = generate(&spec, &gen_plan(&policy)).unwrap();
     let replay = replay_dataset(&setup, &ds, None, 8192).unwrap();
     let exact = odds(&policy, &replay.folded, None).expect("every chain is exact here")[0]
