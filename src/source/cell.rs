@@ -190,6 +190,23 @@ pub fn f64_ms_to_us(v: f64) -> Result<u64, String> {
     f64_ms_to_us_slow(v)
 }
 
+/// [`f64_ms_to_us`] over a column, appended to `out`, without a branch per value:
+/// `false` when some value needs the exact path (not finite, negative, out of range or
+/// near a half microsecond), in which case what was appended is meaningless.
+pub fn f64_ms_to_us_all(values: &[f64], out: &mut Vec<u64>) -> bool {
+    let mut ok = true;
+    out.extend(values.iter().map(|&v| {
+        let in_range = (0.0..=1e12).contains(&v);
+        let scaled = v * 1000.0;
+        // In range, 0 <= scaled <= 1e15: the truncating cast is the floor.
+        let whole = scaled as i64;
+        let frac = scaled - whole as f64;
+        ok &= in_range & ((frac - 0.5).abs() > 1e-6);
+        whole.wrapping_add(i64::from(frac > 0.5)) as u64
+    }));
+    ok
+}
+
 /// [`f64_ms_to_us`] for the rare values: not finite, negative, out of range, or near a
 /// half microsecond.
 #[cold]
@@ -346,6 +363,8 @@ pub fn opt_one_of<T>(
 mod tests {
     use super::*;
 
+    use proptest::strategy::{Just, Strategy};
+
     proptest::proptest! {
         /// The float path agrees with rounding the float, away from exact halves, and
         /// with the decimal text at them.
@@ -359,6 +378,43 @@ mod tests {
             } else {
                 proptest::prop_assert_eq!(Some(Ok(got)), decimal_ms_to_us(&format!("{v}")));
             }
+        }
+
+        /// The column pass agrees with the value-by-value conversion whenever it
+        /// settles a column, and refuses every column holding an invalid value.
+        #[test]
+        fn the_column_pass_matches_the_value_path(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (0u64..2_000_000_000, 0u64..10)
+                        .prop_map(|(us, t)| (us as f64 + t as f64 / 10.0) / 1000.0),
+                    proptest::num::f64::ANY,
+                    proptest::prop_oneof![Just(-1.0), Just(2e12), Just(f64::NAN), Just(12.3455)],
+                ],
+                0..40,
+            )
+        ) {
+            let mut out = vec![7u64];
+            let settled = f64_ms_to_us_all(&values, &mut out);
+            let each: Vec<Result<u64, String>> = values.iter().map(|&v| f64_ms_to_us(v)).collect();
+            if settled {
+                let want: Vec<u64> = each.iter().map(|r| *r.as_ref().expect("settled values are valid")).collect();
+                proptest::prop_assert_eq!(&out[1..], &want[..]);
+                proptest::prop_assert_eq!(out[0], 7);
+            }
+            if each.iter().any(|r| r.is_err()) {
+                proptest::prop_assert!(!settled);
+            }
+        }
+    }
+
+    #[test]
+    fn the_column_pass_leaves_halves_and_bad_values_to_the_exact_path() {
+        let mut out = Vec::new();
+        assert!(f64_ms_to_us_all(&[12.345, 0.0, 250.0, 1e12], &mut out));
+        assert_eq!(out, [12_345, 0, 250_000, 1_000_000_000_000_000]);
+        for bad in [12.3455, -1.0, f64::NAN, f64::INFINITY, 1.5e12] {
+            assert!(!f64_ms_to_us_all(&[1.0, bad], &mut Vec::new()), "{bad}");
         }
     }
 
