@@ -391,9 +391,16 @@ impl RequestBatch {
 
 /// The outlier prefix index of an endpoint (`u8::MAX` when none matches).
 pub fn prefix_index(prefixes: &[String], endpoint: &str) -> u8 {
+    prefix_index_bytes(prefixes, endpoint.as_bytes())
+}
+
+/// [`prefix_index`] over the endpoint's bytes (a `str` prefix is a byte prefix), for
+/// readers that have not made a `str` of it.
+#[inline]
+pub fn prefix_index_bytes(prefixes: &[String], endpoint: &[u8]) -> u8 {
     prefixes
         .iter()
-        .position(|p| endpoint.starts_with(p.as_str()))
+        .position(|p| endpoint.starts_with(p.as_bytes()))
         .map_or(u8::MAX, |i| i as u8)
 }
 

@@ -80,6 +80,8 @@ pub struct LineBounded<R> {
     /// The line the current row started on (1-based).
     row_line: u64,
     max: usize,
+    /// The reader above bounds its lines itself ([`LineBounded::bounded_above`]).
+    unscanned: bool,
 }
 
 impl<R> LineBounded<R> {
@@ -98,7 +100,15 @@ impl<R> LineBounded<R> {
             lines: lines_before,
             row_line: lines_before + 1,
             max,
+            unscanned: false,
         }
+    }
+
+    /// Stops the scan: the reader above finds the line ends itself and fails a line
+    /// longer than [`MAX_LINE_BYTES`] with [`LineTooLong`] (a range of plain lines,
+    /// whose rows are its lines), so the bytes are not searched twice.
+    pub fn bounded_above(&mut self) {
+        self.unscanned = true;
     }
 
     fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
@@ -146,7 +156,9 @@ impl<R> LineBounded<R> {
 impl<R: Read> Read for LineBounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.scan(&buf[..n])?;
+        if !self.unscanned {
+            self.scan(&buf[..n])?;
+        }
         Ok(n)
     }
 }
