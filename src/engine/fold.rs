@@ -14,7 +14,7 @@ use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
 use super::eval::judge::BaselineErrors;
-use super::odds::BaselineCounts;
+use super::odds::{BaselineCounts, class};
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 
@@ -120,10 +120,45 @@ pub struct Folded {
     /// The baseline's errors per tick interval, for the canary judge.
     pub baseline_errors: BaselineErrors,
     pii_detector: Option<PiiDetector>,
+    /// Per-batch tallies of the requests, settled into the counters above at the end
+    /// of each [`Folded::add_requests`].
+    scratch: Scratch,
     schemas: SchemaSet,
     prefixes: Vec<String>,
     stage_ends: Vec<Millis>,
     security_baseline_ms: Millis,
+}
+
+/// The fold's per-batch request tallies: per tick, a row of counts indexed by
+/// `(canary * class::COUNT + status class) * bands + band`, then the synthetic requests.
+#[derive(Default)]
+struct Scratch {
+    counts: Vec<u64>,
+    dirty: Vec<bool>,
+    touched: Vec<usize>,
+}
+
+impl Scratch {
+    /// Counts per tick over `nb` latency bands.
+    fn width(nb: usize) -> usize {
+        2 * class::COUNT * nb + 1
+    }
+
+    /// Sizes the table (once; it is all zeros between batches).
+    fn fit(&mut self, ticks: usize, width: usize) {
+        if self.counts.len() != ticks * width {
+            self.counts = vec![0; ticks * width];
+            self.dirty = vec![false; ticks];
+        }
+    }
+
+    #[inline]
+    fn touch(&mut self, k: usize) {
+        if !self.dirty[k] {
+            self.dirty[k] = true;
+            self.touched.push(k);
+        }
+    }
 }
 
 /// Which optional `pages` columns the stream has.
@@ -196,6 +231,7 @@ impl Folded {
             stage_checks: None,
             baseline_errors: BaselineErrors::new(ticks),
             pii_detector: None,
+            scratch: Scratch::default(),
             schemas: setup.schemas.clone(),
             prefixes: p.outlier_prefixes.clone(),
             stage_ends: p.stages.iter().map(|s| t0 + s.end_ms()).collect(),
@@ -302,6 +338,7 @@ impl Folded {
             stage_checks: None,
             baseline_errors: BaselineErrors::new(self.ticks),
             pii_detector: None,
+            scratch: Scratch::default(),
             schemas: self.schemas.clone(),
             prefixes: self.prefixes.clone(),
             stage_ends: self.stage_ends.clone(),
@@ -328,11 +365,19 @@ impl Folded {
         self.before_2000[ri] += part.before_2000[ri];
     }
 
-    /// Folds a batch of requests.
+    /// Folds a batch of requests. Each real row costs one increment in a per-tick
+    /// table over (cohort, status class, latency band), plus the outlier prefix and the
+    /// display sketch for a canary row; the table is settled into the counters, the
+    /// baseline's table and its per-tick errors once per batch, for the ticks it
+    /// touched (one or two when rows come in time order), so no row branches on its
+    /// status or cohort for counters it does not need.
     pub fn add_requests(&mut self, b: &RequestBatch) {
         let ri = stream_idx(Stream::Requests);
         self.rows[ri] += b.len() as u64;
         let nb = self.bands.len() + 1;
+        let width = Scratch::width(nb);
+        let synthetic = width - 1;
+        self.scratch.fit(self.ticks, width);
         // Rows come mostly in time order: the last row's interval `(lo, lo + tick]`
         // usually holds the next one too, which spares a division per row.
         let (mut lo, mut hi, mut last) = (Millis::MAX, Millis::MIN, 0usize);
@@ -348,37 +393,76 @@ impl Folded {
                 lo = self.t0 + (k as Millis) * self.tick_ms;
                 hi = lo + self.tick_ms;
                 last = k;
+                self.scratch.touch(k);
                 k
             };
-            let base = k * self.stride;
-            if !b.real[i] {
-                self.counters[base + slot::SYNTHETIC] += 1;
-                continue;
-            }
-            self.counters[base + slot::REAL_ALL] += 1;
+            let (real, canary) = (b.real[i], b.canary[i]);
             let st = b.status[i];
             let lat = b.latency_us[i];
             let band = self.band(lat);
-            if !b.canary[i] {
-                self.baseline.add(st, band);
-                self.baseline_errors.add(k, st);
-                continue;
+            let e5 = st.wrapping_sub(500) < 100;
+            let e4 = (st.wrapping_sub(400) < 100) & (st != 401) & (st != 403);
+            let class = usize::from(e5) * class::E5XX + usize::from(e4) * class::E4XX;
+            let cell = if real {
+                (usize::from(canary) * class::COUNT + class) * nb + band
+            } else {
+                synthetic
+            };
+            self.scratch.counts[k * width + cell] += 1;
+            if real & canary {
+                let p = b.prefix[i] as usize;
+                if p < self.n_prefixes {
+                    let pb = k * self.stride + slot::BANDS + nb + p * (1 + nb);
+                    self.counters[pb] += 1;
+                    self.counters[pb + 1 + band] += 1;
+                }
+                self.sketches[k]
+                    .get_or_insert_with(Sketch::default)
+                    .add(lat);
             }
-            let c = &mut self.counters[base..base + self.stride];
-            c[slot::N] += 1;
-            c[slot::E5XX] += (500..=599).contains(&st) as u64;
-            c[slot::E4XX] += ((400..=499).contains(&st) && st != 401 && st != 403) as u64;
-            c[slot::BANDS + band] += 1;
-            let p = b.prefix[i] as usize;
-            if p < self.n_prefixes {
-                let pb = slot::BANDS + nb + p * (1 + nb);
-                c[pb] += 1;
-                c[pb + 1 + band] += 1;
-            }
-            self.sketches[k]
-                .get_or_insert_with(Sketch::default)
-                .add(lat);
         }
+        self.settle(nb);
+    }
+
+    /// Moves the scratch tallies of the touched ticks into the counters and clears them.
+    fn settle(&mut self, nb: usize) {
+        let width = Scratch::width(nb);
+        let mut touched = std::mem::take(&mut self.scratch.touched);
+        for &k in &touched {
+            self.scratch.dirty[k] = false;
+            let row = &mut self.scratch.counts[k * width..(k + 1) * width];
+            let c = &mut self.counters[k * self.stride..(k + 1) * self.stride];
+            c[slot::SYNTHETIC] += row[width - 1];
+            let mut real = 0;
+            let mut baseline_errors = [0u64; 2];
+            for class in 0..class::COUNT {
+                for band in 0..nb {
+                    let base = row[class * nb + band];
+                    let can = row[(class::COUNT + class) * nb + band];
+                    real += base + can;
+                    self.baseline.add_n(class, band, base);
+                    c[slot::N] += can;
+                    c[slot::BANDS + band] += can;
+                    match class {
+                        class::E5XX => {
+                            c[slot::E5XX] += can;
+                            baseline_errors[0] += base;
+                        }
+                        class::E4XX => {
+                            c[slot::E4XX] += can;
+                            baseline_errors[1] += base;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            c[slot::REAL_ALL] += real;
+            self.baseline_errors
+                .add_counts(k, baseline_errors[0], baseline_errors[1]);
+            row.fill(0);
+        }
+        touched.clear();
+        self.scratch.touched = touched;
     }
 
     /// Folds one probe. Schema validation happens here, with the policy's schemas.

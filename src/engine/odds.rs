@@ -84,6 +84,12 @@ impl BaselineCounts {
         self.counts[status_class(status) * self.nb + band] += 1;
     }
 
+    /// Counts `n` baseline requests of status class `class` and latency band `band`.
+    #[inline]
+    pub fn add_n(&mut self, class: usize, band: usize, n: u64) {
+        self.counts[class * self.nb + band] += n;
+    }
+
     /// Adds another part's counts (sums: the split of the requests does not matter).
     pub fn merge(&mut self, other: &BaselineCounts) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {

@@ -18,7 +18,9 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use super::{
     Cell, ColumnSpec, InputError, MAX_COLUMNS, OnError, ReadStats, RequestFn, RequestRow, RowFn,
@@ -155,21 +157,24 @@ impl ArrowTable {
             File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
         match self.kind {
             Kind::Parquet => {
-                let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                let unreadable = |e: parquet::errors::ParquetError| {
                     InputError::file(path, format!("not a readable Parquet file: {e}"))
-                })?;
-                check_footer(path, b.metadata())?;
+                };
+                // The footer is parsed once; every row group's reader shares it.
+                let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                    .map_err(unreadable)?;
+                check_footer(path, meta.metadata())?;
                 super::parquet_guard::check_pages(
                     path,
-                    b.metadata(),
+                    meta.metadata(),
                     self.part.as_ref().map(|p| p.0.as_slice()),
                     columns,
                 )?;
-                let schema = b.schema().as_ref().clone();
+                let schema = meta.schema().as_ref().clone();
                 // Read the requested string columns as dictionaries: Parquet stores them
                 // dictionary-encoded, and a decoder can then parse each distinct value
                 // once (a column read as a dictionary gives the same values).
-                let b = if self.dictionaries {
+                let meta = if self.dictionaries {
                     let hinted = Schema::new_with_metadata(
                         schema
                             .fields()
@@ -197,17 +202,13 @@ impl ArrowTable {
                             .collect::<Vec<_>>(),
                         schema.metadata().clone(),
                     );
-                    let file = File::open(path)
-                        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-                    ParquetRecordBatchReaderBuilder::try_new_with_options(
-                        file,
+                    ArrowReaderMetadata::try_new(
+                        meta.metadata().clone(),
                         ArrowReaderOptions::new().with_schema(std::sync::Arc::new(hinted)),
                     )
-                    .map_err(|e| {
-                        InputError::file(path, format!("not a readable Parquet file: {e}"))
-                    })?
+                    .map_err(unreadable)?
                 } else {
-                    b
+                    meta
                 };
                 let wanted: Vec<usize> = schema
                     .fields()
@@ -216,15 +217,33 @@ impl ArrowTable {
                     .filter(|(_, f)| columns.iter().any(|c| c.name == f.name()))
                     .map(|(i, _)| i)
                     .collect();
-                let mask = ProjectionMask::roots(b.parquet_schema(), wanted);
-                let mut b = b.with_batch_size(self.batch_rows).with_projection(mask);
-                if let Some((groups, _)) = &self.part {
-                    b = b.with_row_groups(groups.clone());
-                }
-                let reader = b.build().map_err(|e| {
-                    InputError::file(path, format!("not a readable Parquet file: {e}"))
-                })?;
-                Ok((Box::new(Guarded(Some(Box::new(reader)))), schema))
+                let mask = ProjectionMask::roots(meta.parquet_schema(), wanted);
+                let groups: Vec<usize> = match &self.part {
+                    Some((groups, _)) => groups.clone(),
+                    None => (0..meta.metadata().num_row_groups()).collect(),
+                };
+                // One reader per row group, so that no batch spans two of them: a
+                // dictionary column's batch that did would hold two dictionaries, which
+                // the reader merges by expanding and hashing every value.
+                let batch_rows = self.batch_rows;
+                let per_group = groups.into_iter().flat_map(move |g| -> BatchIter {
+                    let reader = file
+                        .try_clone()
+                        .map_err(|e| ArrowError::IoError(e.to_string(), e))
+                        .and_then(|f| {
+                            ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                                .with_batch_size(batch_rows)
+                                .with_projection(mask.clone())
+                                .with_row_groups(vec![g])
+                                .build()
+                                .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+                        });
+                    match reader {
+                        Ok(r) => Box::new(r),
+                        Err(e) => Box::new(std::iter::once(Err(e))),
+                    }
+                });
+                Ok((Box::new(Guarded(Some(Box::new(per_group)))), schema))
             }
             Kind::Ipc => {
                 let mut r = BufReader::new(file);

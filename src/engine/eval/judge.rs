@@ -41,6 +41,14 @@ impl BaselineErrors {
         c[1] += ((400..=499).contains(&status) && status != 401 && status != 403) as u64;
     }
 
+    /// Counts `e5xx` real baseline 5xx and `e4xx` non-auth 4xx in interval `k`.
+    #[inline]
+    pub fn add_counts(&mut self, k: usize, e5xx: u64, e4xx: u64) {
+        let c = &mut self.counts[k];
+        c[0] += e5xx;
+        c[1] += e4xx;
+    }
+
     /// Adds the counts of a part folded on another thread.
     pub fn merge(&mut self, part: &BaselineErrors) {
         for (a, b) in self.counts.iter_mut().zip(&part.counts) {
