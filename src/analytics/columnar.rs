@@ -28,10 +28,14 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType, TimestampMillisecondType};
 use arrow_array::types::{TimestampNanosecondType, TimestampSecondType};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, LargeStringArray, RecordBatch, StringArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use super::data::{
     COHORT_BASELINE, COHORT_CANARY, COHORT_NONE, Decoded, FLAG_REVENUE, FLAG_TEST_MODE,
@@ -166,12 +170,8 @@ pub(crate) fn read_funnel_parquet(
             *b = share.builder;
             first = false;
         } else {
-            let sym_map: Vec<u32> = (0..share.symbols.len() as u32)
-                .map(|s| symbols.intern(share.symbols.name(s)))
-                .collect();
-            let id_map: Vec<u32> = (0..share.ids.len() as u32)
-                .map(|s| ids.intern(share.ids.name(s)))
-                .collect();
+            let sym_map = symbols.intern_all_from(&share.symbols);
+            let id_map = ids.intern_all_from(&share.ids);
             b.append(share.builder, &sym_map, &id_map);
         }
     }
@@ -208,10 +208,15 @@ fn fast_schema(path: &Path) -> Option<(Arc<Schema>, Vec<bool>)> {
         .fields()
         .iter()
         .map(|f| {
-            let dictionary = *f.data_type() == DataType::Utf8
-                && DICTIONARY_COLUMNS
-                    .iter()
-                    .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
+            // Any string type: polars records its strings as `LargeUtf8` (or
+            // `Utf8View`) in the schema it stores; the column is dictionary-encoded in
+            // the file all the same, and read as a dictionary gives the same values.
+            let dictionary = matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) && DICTIONARY_COLUMNS
+                .iter()
+                .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
             if dictionary {
                 Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                     Box::new(DataType::Int32),
@@ -241,11 +246,9 @@ fn read_share(
         on_error,
     } = *file;
     let file = File::open(path).ok()?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-        file,
-        ArrowReaderOptions::new().with_schema(schema.clone()),
-    )
-    .ok()?;
+    let meta =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_schema(schema.clone()))
+            .ok()?;
     let wanted: Vec<usize> = schema
         .fields()
         .iter()
@@ -253,7 +256,7 @@ fn read_share(
         .filter(|(_, f)| FUNNEL_COLUMNS.iter().any(|c| c.name == f.name()))
         .map(|(i, _)| i)
         .collect();
-    let rows: u64 = builder
+    let rows: u64 = meta
         .metadata()
         .row_groups()
         .iter()
@@ -267,18 +270,12 @@ fn read_share(
     // the page.
     crate::source::parquet_guard::check_pages(
         path,
-        builder.metadata(),
+        meta.metadata(),
         Some(&part.row_groups),
         &FUNNEL_COLUMNS,
     )
     .ok()?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-    let mut reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .with_projection(mask)
-        .with_row_groups(part.row_groups.clone())
-        .build()
-        .ok()?;
+    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted);
     let mut share = Share {
         symbols,
         ids,
@@ -292,17 +289,33 @@ fn read_share(
     share.builder.reserve(rows.min(1 << 31) as usize);
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
-    loop {
-        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()));
-        let batch = match next {
-            Ok(None) => break,
-            Ok(Some(Ok(batch))) => batch,
-            Ok(Some(Err(_))) | Err(_) => return None,
-        };
-        let cols = BatchCols::of(&batch)?;
-        if let Err(e) = decode_batch(&cols, &mut caches, path, on_error, &mut row_no, &mut share) {
-            share.failed = Some(e);
-            break;
+    // One reader per row group, so that no batch spans two: a dictionary column's
+    // batch that did would hold two dictionaries, which the reader merges by expanding
+    // and hashing every value (and the caches below would start over).
+    'groups: for &g in &part.row_groups {
+        let mut reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file.try_clone().ok()?, meta.clone())
+                .with_batch_size(BATCH_ROWS)
+                .with_projection(mask.clone())
+                .with_row_groups(vec![g])
+                .build()
+                .ok()
+        }))
+        .ok()??;
+        loop {
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()));
+            let batch = match next {
+                Ok(None) => break,
+                Ok(Some(Ok(batch))) => batch,
+                Ok(Some(Err(_))) | Err(_) => return None,
+            };
+            let cols = BatchCols::of(&batch)?;
+            if let Err(e) =
+                decode_batch(&cols, &mut caches, path, on_error, &mut row_no, &mut share)
+            {
+                share.failed = Some(e);
+                break 'groups;
+            }
         }
     }
     share.builder.flush_ids(&mut share.ids);
@@ -313,6 +326,8 @@ fn read_share(
 enum Str {
     Missing,
     Plain(StringArray),
+    /// `LargeUtf8` as written (polars): read in place, not cast to `Utf8` first.
+    LargePlain(LargeStringArray),
     Dict {
         keys: arrow_array::PrimitiveArray<Int32Type>,
         values: StringArray,
@@ -326,12 +341,7 @@ impl Str {
         };
         Some(match a.data_type() {
             DataType::Utf8 => Str::Plain(a.as_string::<i32>().clone()),
-            DataType::LargeUtf8 => Str::Plain(
-                arrow_cast::cast(a, &DataType::Utf8)
-                    .ok()?
-                    .as_string::<i32>()
-                    .clone(),
-            ),
+            DataType::LargeUtf8 => Str::LargePlain(a.as_string::<i64>().clone()),
             DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
                 let d = a.as_dictionary::<Int32Type>();
                 Str::Dict {
@@ -349,6 +359,12 @@ impl Str {
         let s = match self {
             Str::Missing => return None,
             Str::Plain(a) => {
+                if a.is_null(i) {
+                    return None;
+                }
+                a.value(i)
+            }
+            Str::LargePlain(a) => {
                 if a.is_null(i) {
                     return None;
                 }

@@ -434,30 +434,53 @@ impl FunnelBuilder {
         debug_assert!(other.pending_rows.is_empty() && self.pending_rows.is_empty());
         let offset = self.events.len() as u32;
         let o = other.events;
-        let map = |v: &mut Vec<u32>, from: Vec<u32>, m: &[u32]| {
+        fn map(v: &mut Vec<u32>, from: Vec<u32>, m: &[u32]) {
             v.extend(
                 from.into_iter()
                     .map(|s| if s == NONE { NONE } else { m[s as usize] }),
             );
-        };
-        let e = &mut self.events;
-        e.ts.extend(o.ts);
-        map(&mut e.event, o.event, sym_map);
-        map(&mut e.user, o.user, id_map);
-        map(&mut e.anon, o.anon, id_map);
-        e.cohort.extend(o.cohort);
-        map(&mut e.platform, o.platform, sym_map);
-        map(&mut e.utm_source, o.utm_source, sym_map);
-        map(&mut e.utm_medium, o.utm_medium, sym_map);
-        e.revenue_minor.extend(o.revenue_minor);
-        map(&mut e.currency, o.currency, sym_map);
-        map(&mut e.user_agent, o.user_agent, sym_map);
-        map(&mut e.page_url, o.page_url, sym_map);
-        map(&mut e.provider, o.provider, sym_map);
-        e.source.extend(o.source);
-        e.flags.extend(o.flags);
-        self.messages
-            .extend(other.messages.into_iter().map(|(m, r)| (m, r + offset)));
+        }
+        let FunnelEvents {
+            ts,
+            event,
+            user,
+            anon,
+            cohort,
+            platform,
+            utm_source,
+            utm_medium,
+            revenue_minor,
+            currency,
+            user_agent,
+            page_url,
+            provider,
+            source,
+            flags,
+        } = &mut self.events;
+        let messages = &mut self.messages;
+        // Each column on its own: the work is copying and renumbering memory.
+        rayon::scope(|sc| {
+            sc.spawn(|_| ts.extend(o.ts));
+            sc.spawn(|_| map(event, o.event, sym_map));
+            sc.spawn(|_| map(user, o.user, id_map));
+            sc.spawn(|_| map(anon, o.anon, id_map));
+            sc.spawn(|_| map(platform, o.platform, sym_map));
+            sc.spawn(|_| map(utm_source, o.utm_source, sym_map));
+            sc.spawn(|_| map(utm_medium, o.utm_medium, sym_map));
+            sc.spawn(|_| revenue_minor.extend(o.revenue_minor));
+            sc.spawn(|_| map(currency, o.currency, sym_map));
+            sc.spawn(|_| map(user_agent, o.user_agent, sym_map));
+            sc.spawn(|_| map(page_url, o.page_url, sym_map));
+            sc.spawn(|_| map(provider, o.provider, sym_map));
+            sc.spawn(|_| {
+                cohort.extend(o.cohort);
+                source.extend(o.source);
+                flags.extend(o.flags);
+            });
+            sc.spawn(|_| {
+                messages.extend(other.messages.into_iter().map(|(m, r)| (m, r + offset)));
+            });
+        });
     }
 
     fn flush(&mut self, ids: &mut Symbols) {

@@ -115,19 +115,33 @@ const EMPTY: Slot = Slot {
 };
 
 /// An interner: each distinct string gets the next dense id. The table is open
-/// addressing with linear probing over fingerprints, at most half full, so that a batch
-/// of lookups can touch all its slots first and let the memory system fetch them in
-/// parallel ([`Symbols::intern_batch`]).
+/// addressing with linear probing over fingerprints, at most 5/8 full, so that a batch
+/// of lookups can touch all its slots (and then the strings of their candidates) first
+/// and let the memory system fetch them in parallel ([`Symbols::intern_batch`]). The
+/// strings are kept back to back in one buffer (no allocation per string), each with
+/// the fingerprint bits its slot holds, so another table's strings are added without
+/// hashing them again ([`Symbols::intern_from`]).
 #[derive(Clone, Default)]
 pub struct Symbols {
     slots: Vec<Slot>,
-    names: Vec<Box<str>>,
+    /// Every string, back to back, in symbol order.
+    text: String,
+    /// The end of each symbol's string in `text` (its start is the previous one's end).
+    ends: Vec<usize>,
+    /// Each symbol's fingerprint bits, as its slot holds them.
+    keys: Vec<(u64, u32)>,
 }
 
 impl std::fmt::Debug for Symbols {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Symbols({} strings)", self.names.len())
+        write!(f, "Symbols({} strings)", self.ends.len())
     }
+}
+
+/// The bits of a fingerprint a slot keeps.
+#[inline]
+fn key_of(fp: u128) -> (u64, u32) {
+    (fp as u64, (fp >> 64) as u32)
 }
 
 impl Symbols {
@@ -140,9 +154,22 @@ impl Symbols {
         self.slots.len().wrapping_sub(1)
     }
 
+    /// The byte range of symbol `id`'s string in `text`.
+    #[inline]
+    fn span(&self, id: usize) -> (usize, usize) {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        (start, self.ends[id])
+    }
+
+    #[inline]
+    fn text_of(&self, id: usize) -> &str {
+        let (a, b) = self.span(id);
+        &self.text[a..b]
+    }
+
     /// Makes room for `more` new strings, the table at most 5/8 full.
     fn reserve(&mut self, more: usize) {
-        let need = (self.names.len() + more) * 8 / 5 + 1;
+        let need = (self.ends.len() + more) * 8 / 5 + 1;
         if self.slots.len() >= need.max(16) {
             return;
         }
@@ -158,35 +185,51 @@ impl Symbols {
         }
     }
 
-    /// The slot of `text` (whose fingerprint is `fp`): where it is, or the empty slot
-    /// where it would go. A slot matches on its fingerprint bits and then on the string
-    /// itself, so two strings are one symbol only when they are equal.
+    /// The slot of `text` (whose fingerprint bits are `key`): where it is, or the empty
+    /// slot where it would go. A slot matches on its fingerprint bits and then on the
+    /// string itself, so two strings are one symbol only when they are equal.
     #[inline]
-    fn find(&self, fp: u128, text: &str) -> usize {
-        let (lo, hi) = (fp as u64, (fp >> 64) as u32);
+    fn find(&self, (lo, hi): (u64, u32), text: &str) -> usize {
         let mask = self.mask();
         let mut i = lo as usize & mask;
         loop {
             let s = &self.slots[i];
-            if s.id == NONE || (s.lo == lo && s.hi == hi && *self.names[s.id as usize] == *text) {
+            if s.id == NONE || (s.lo == lo && s.hi == hi && self.text_of(s.id as usize) == text) {
                 return i;
             }
             i = (i + 1) & mask;
         }
     }
 
+    /// The first slot that is empty or has these fingerprint bits, without reading
+    /// any string: where [`Symbols::find`] will look first.
     #[inline]
-    fn insert_at(&mut self, i: usize, fp: u128, s: &str) -> u32 {
+    fn candidate(&self, (lo, hi): (u64, u32)) -> &Slot {
+        let mask = self.mask();
+        let mut i = lo as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.id == NONE || (s.lo == lo && s.hi == hi) {
+                return s;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn insert_at(&mut self, i: usize, key: (u64, u32), s: &str) -> u32 {
         if self.slots[i].id != NONE {
             return self.slots[i].id;
         }
-        let id = self.names.len() as u32;
+        let id = self.ends.len() as u32;
         self.slots[i] = Slot {
-            lo: fp as u64,
-            hi: (fp >> 64) as u32,
+            lo: key.0,
+            hi: key.1,
             id,
         };
-        self.names.push(s.into());
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        self.keys.push(key);
         id
     }
 
@@ -194,31 +237,64 @@ impl Symbols {
     #[inline]
     pub fn intern(&mut self, s: &str) -> u32 {
         self.reserve(1);
-        let fp = fingerprint(s);
-        let i = self.find(fp, s);
-        self.insert_at(i, fp, s)
+        let key = key_of(fingerprint(s));
+        let i = self.find(key, s);
+        self.insert_at(i, key, s)
+    }
+
+    /// The symbols in this table of all of `other`'s symbols, in its order (each added
+    /// when new), from the fingerprints `other` kept: what [`Symbols::intern`] of each
+    /// of its strings in turn gives. In batches whose slots and strings are touched
+    /// before they are probed, as in [`Symbols::intern_batch`].
+    pub fn intern_all_from(&mut self, other: &Symbols) -> Vec<u32> {
+        let mut out = Vec::with_capacity(other.len());
+        self.reserve(other.len());
+        let ids: Vec<u32> = (0..other.len() as u32).collect();
+        for chunk in ids.chunks(1024) {
+            self.prefetch(chunk.iter().map(|&id| other.keys[id as usize]));
+            for &id in chunk {
+                let (key, s) = (other.keys[id as usize], other.text_of(id as usize));
+                let i = self.find(key, s);
+                out.push(self.insert_at(i, key, s));
+            }
+        }
+        out
+    }
+
+    /// Touches the slots of `keys`, then the strings of the slots their fingerprints
+    /// match, so that the probes that follow find them in cache.
+    fn prefetch(&self, keys: impl Iterator<Item = (u64, u32)> + Clone) {
+        let mask = self.mask();
+        let mut touch = 0u64;
+        for k in keys.clone() {
+            touch = touch.wrapping_add(self.slots[k.0 as usize & mask].lo);
+        }
+        let bytes = self.text.as_bytes();
+        for k in keys {
+            let s = self.candidate(k);
+            if s.id != NONE {
+                let (a, _) = self.span(s.id as usize);
+                touch = touch.wrapping_add(u64::from(bytes.get(a).copied().unwrap_or(0)));
+            }
+        }
+        std::hint::black_box(touch);
     }
 
     /// Interns many strings at once (`spans` into `text`), writing their symbols to
-    /// `out`: the slots of the whole batch are touched before any is probed, so their
-    /// cache misses overlap.
+    /// `out`: the slots of the whole batch are touched before any is probed, then the
+    /// strings of the slots whose fingerprint matches, so their cache misses overlap.
     pub fn intern_batch(&mut self, text: &str, spans: &[(u32, u32)], out: &mut Vec<u32>) {
         self.reserve(spans.len());
-        let fps: Vec<u128> = spans
+        let keys: Vec<(u64, u32)> = spans
             .iter()
-            .map(|&(a, b)| fingerprint(&text[a as usize..b as usize]))
+            .map(|&(a, b)| key_of(fingerprint(&text[a as usize..b as usize])))
             .collect();
-        let mask = self.mask();
-        let mut touch = 0u64;
-        for fp in &fps {
-            touch = touch.wrapping_add(self.slots[*fp as u64 as usize & mask].lo);
-        }
-        std::hint::black_box(touch);
+        self.prefetch(keys.iter().copied());
         out.clear();
-        for (fp, &(a, b)) in fps.iter().zip(spans) {
+        for (key, &(a, b)) in keys.iter().zip(spans) {
             let s = &text[a as usize..b as usize];
-            let i = self.find(*fp, s);
-            let id = self.insert_at(i, *fp, s);
+            let i = self.find(*key, s);
+            let id = self.insert_at(i, *key, s);
             out.push(id);
         }
     }
@@ -228,31 +304,31 @@ impl Symbols {
         if self.slots.is_empty() {
             return None;
         }
-        let id = self.slots[self.find(fingerprint(s), s)].id;
+        let id = self.slots[self.find(key_of(fingerprint(s)), s)].id;
         (id != NONE).then_some(id)
     }
 
     /// The string of a symbol; the empty string for [`NONE`] or an unknown id.
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or("", |s| s)
+        if (id as usize) < self.ends.len() {
+            self.text_of(id as usize)
+        } else {
+            ""
+        }
     }
 
     /// The string of a symbol, `None` for [`NONE`].
     pub fn opt_name(&self, id: u32) -> Option<&str> {
-        if id == NONE {
-            None
-        } else {
-            self.names.get(id as usize).map(|s| &**s)
-        }
+        ((id as usize) < self.ends.len()).then(|| self.text_of(id as usize))
     }
 
     /// How many distinct strings were interned.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ends.is_empty()
     }
 }
 
@@ -283,6 +359,46 @@ mod tests {
         }
         assert_eq!(s.get("view"), Some(4));
         assert_eq!(s.get("k9999"), Some(10_004));
+    }
+
+    /// Another table's symbols added by their kept fingerprints land where interning
+    /// their strings would, and strings whose fingerprints share a slot stay apart.
+    #[test]
+    fn interning_from_another_table_matches_interning_the_strings() {
+        let mut a = Symbols::new();
+        let mut b = Symbols::new();
+        for i in 0..5_000 {
+            a.intern(&format!("usr-{i}"));
+            b.intern(&format!("usr-{}", i * 3));
+        }
+        let mut by_text = a.clone();
+        let via_text: Vec<u32> = (0..b.len() as u32)
+            .map(|s| by_text.intern(b.name(s)))
+            .collect();
+        let via_keys = a.intern_all_from(&b);
+        assert_eq!(via_keys, via_text);
+        assert_eq!(a.len(), by_text.len());
+        assert_eq!(
+            a.len(),
+            5_000 + (0..5_000).filter(|i| i * 3 >= 5_000).count()
+        );
+        for s in 0..a.len() as u32 {
+            assert_eq!(a.name(s), by_text.name(s));
+            assert_eq!(a.get(a.name(s)), Some(s));
+        }
+        // A slot with the same fingerprint bits but another string is not a match.
+        let mut t = Symbols::new();
+        let x = t.intern("x");
+        let key = t.keys[x as usize];
+        t.reserve(1);
+        let i = t.find(key, "y");
+        assert_eq!(
+            t.slots[i].id, NONE,
+            "a fingerprint hit with other bytes is a miss"
+        );
+        assert_eq!(t.insert_at(i, key, "y"), 1);
+        assert_eq!((t.name(0), t.name(1)), ("x", "y"));
+        assert_eq!(t.get("x"), Some(0));
     }
 
     #[test]

@@ -10,7 +10,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
+};
 use arrow_array::{TimestampMillisecondArray, TimestampNanosecondArray};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -69,8 +71,9 @@ impl Columns {
     }
 
     /// Writes `funnel.parquet` in `dir`: `ts` as a timestamp (`columnar`) in ms or ns,
-    /// or as Int64 milliseconds; row groups of `group_rows`.
-    fn write(&self, dir: &Path, ts: Ts, group_rows: usize) {
+    /// or as Int64 milliseconds; row groups of `group_rows`; strings as `LargeUtf8`
+    /// (as polars writes them) when `large`.
+    fn write(&self, dir: &Path, ts: Ts, group_rows: usize, large: bool) {
         let mut cols: Vec<(&str, ArrayRef)> = vec![(
             "ts",
             match ts {
@@ -85,7 +88,12 @@ impl Columns {
             },
         )];
         for (name, v) in &self.text {
-            cols.push((name, Arc::new(StringArray::from(v.clone()))));
+            let text: ArrayRef = if large {
+                Arc::new(LargeStringArray::from(v.clone()))
+            } else {
+                Arc::new(StringArray::from(v.clone()))
+            };
+            cols.push((name, text));
         }
         cols.push((
             "revenue",
@@ -162,17 +170,22 @@ fn loaded(dir: &Path, on_error: OnError, threads: usize) -> String {
 fn same_as_row_exact(cols: &Columns, on_error: OnError) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("funnel.parquet");
-    cols.write(dir.path(), Ts::Int, 1 << 20);
+    cols.write(dir.path(), Ts::Int, 1 << 20, false);
     assert!(!reads_columnar(&file));
     let reference = loaded(dir.path(), on_error, 1);
-    for (ts, group_rows) in [(Ts::Millis, 1 << 20), (Ts::Millis, 997), (Ts::Nanos, 4096)] {
-        cols.write(dir.path(), ts, group_rows);
+    for (ts, group_rows, large) in [
+        (Ts::Millis, 1 << 20, false),
+        (Ts::Millis, 997, false),
+        (Ts::Nanos, 4096, false),
+        (Ts::Millis, 997, true),
+    ] {
+        cols.write(dir.path(), ts, group_rows, large);
         assert!(reads_columnar(&file));
         for threads in [1, 2, 3] {
             let got = loaded(dir.path(), on_error, threads);
             assert!(
                 got == reference,
-                "row groups of {group_rows}, {threads} threads:\n{}\nvs the row-exact reader\n{}",
+                "row groups of {group_rows}, large strings {large}, {threads} threads:\n{}\nvs the row-exact reader\n{}",
                 &got[..got.len().min(2000)],
                 &reference[..reference.len().min(2000)]
             );
