@@ -14,7 +14,7 @@ use crate::pii::PiiDetector;
 use crate::sketch::Sketch;
 
 use super::eval::judge::BaselineErrors;
-use super::odds::{BaselineCounts, class};
+use super::odds::{BaselineCounts, class, status_class};
 use super::schema::SchemaSet;
 use super::{Setup, StageCheck};
 
@@ -400,9 +400,7 @@ impl Folded {
             let st = b.status[i];
             let lat = b.latency_us[i];
             let band = self.band(lat);
-            let e5 = st.wrapping_sub(500) < 100;
-            let e4 = (st.wrapping_sub(400) < 100) & (st != 401) & (st != 403);
-            let class = usize::from(e5) * class::E5XX + usize::from(e4) * class::E4XX;
+            let class = status_class(st);
             let cell = if real {
                 (usize::from(canary) * class::COUNT + class) * nb + band
             } else {

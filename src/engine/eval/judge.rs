@@ -33,14 +33,6 @@ impl BaselineErrors {
         }
     }
 
-    /// Counts a real baseline request of interval `k` with this status.
-    #[inline]
-    pub fn add(&mut self, k: usize, status: u16) {
-        let c = &mut self.counts[k];
-        c[0] += (500..=599).contains(&status) as u64;
-        c[1] += ((400..=499).contains(&status) && status != 401 && status != 403) as u64;
-    }
-
     /// Counts `e5xx` real baseline 5xx and `e4xx` non-auth 4xx in interval `k`.
     #[inline]
     pub fn add_counts(&mut self, k: usize, e5xx: u64, e4xx: u64) {
