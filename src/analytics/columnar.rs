@@ -45,7 +45,7 @@ use super::data::{
 use super::money::iso4217_exponent;
 use super::symbols::{NONE, Symbols, fingerprint};
 use crate::input::{Cohort, Millis, ReadStats, Source};
-use crate::source::arrowfile::ArrowTable;
+use crate::source::arrowfile::{ArrowTable, row_group_batches};
 use crate::source::{Cell, InputError, OnError, RowLoc, RowProblem, handle_row};
 
 /// Rows per decoded batch (as the row-exact reader).
@@ -289,33 +289,19 @@ fn read_share(
     share.builder.reserve(rows.min(1 << 31) as usize);
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
-    // One reader per row group, so that no batch spans two: a dictionary column's
-    // batch that did would hold two dictionaries, which the reader merges by expanding
-    // and hashing every value (and the caches below would start over).
-    'groups: for &g in &part.row_groups {
-        let mut reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file.try_clone().ok()?, meta.clone())
-                .with_batch_size(BATCH_ROWS)
-                .with_projection(mask.clone())
-                .with_row_groups(vec![g])
-                .build()
-                .ok()
-        }))
-        .ok()??;
-        loop {
-            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()));
-            let batch = match next {
-                Ok(None) => break,
-                Ok(Some(Ok(batch))) => batch,
-                Ok(Some(Err(_))) | Err(_) => return None,
-            };
-            let cols = BatchCols::of(&batch)?;
-            if let Err(e) =
-                decode_batch(&cols, &mut caches, path, on_error, &mut row_no, &mut share)
-            {
-                share.failed = Some(e);
-                break 'groups;
-            }
+    // One reader per row group (the caches below then last a whole column chunk).
+    let mut batches = row_group_batches(file, &meta, &mask, BATCH_ROWS, part.row_groups.clone());
+    loop {
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batches.next()));
+        let batch = match next {
+            Ok(None) => break,
+            Ok(Some(Ok(batch))) => batch,
+            Ok(Some(Err(_))) | Err(_) => return None,
+        };
+        let cols = BatchCols::of(&batch)?;
+        if let Err(e) = decode_batch(&cols, &mut caches, path, on_error, &mut row_no, &mut share) {
+            share.failed = Some(e);
+            break;
         }
     }
     share.builder.flush_ids(&mut share.ids);

@@ -29,7 +29,39 @@ use super::{
 use crate::input::{Cohort, Millis, Source};
 use crate::input::{RequestBatch, prefix_index};
 
-type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+pub(crate) type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+
+/// The batches of Parquet row groups `groups` (columns `mask`, `batch_rows` rows at
+/// most), over a footer parsed once: one reader per row group, so that no batch spans
+/// two of them (a dictionary column's batch that did would hold two dictionaries, which
+/// the reader merges by expanding and hashing every value). A reader that cannot be
+/// built is an error item.
+pub(crate) fn row_group_batches(
+    file: File,
+    meta: &ArrowReaderMetadata,
+    mask: &ProjectionMask,
+    batch_rows: usize,
+    groups: Vec<usize>,
+) -> BatchIter {
+    let (meta, mask) = (meta.clone(), mask.clone());
+    Box::new(groups.into_iter().flat_map(move |g| -> BatchIter {
+        let reader = file
+            .try_clone()
+            .map_err(|e| ArrowError::IoError(e.to_string(), e))
+            .and_then(|f| {
+                ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                    .with_batch_size(batch_rows)
+                    .with_projection(mask.clone())
+                    .with_row_groups(vec![g])
+                    .build()
+                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+            });
+        match reader {
+            Ok(r) => Box::new(r),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    }))
+}
 
 /// A batch iterator whose panics (the Parquet and Arrow readers assert on some kinds of
 /// damaged data instead of returning an error) end the iteration with an error, so a
@@ -222,27 +254,7 @@ impl ArrowTable {
                     Some((groups, _)) => groups.clone(),
                     None => (0..meta.metadata().num_row_groups()).collect(),
                 };
-                // One reader per row group, so that no batch spans two of them: a
-                // dictionary column's batch that did would hold two dictionaries, which
-                // the reader merges by expanding and hashing every value.
-                let batch_rows = self.batch_rows;
-                let per_group = groups.into_iter().flat_map(move |g| -> BatchIter {
-                    let reader = file
-                        .try_clone()
-                        .map_err(|e| ArrowError::IoError(e.to_string(), e))
-                        .and_then(|f| {
-                            ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                                .with_batch_size(batch_rows)
-                                .with_projection(mask.clone())
-                                .with_row_groups(vec![g])
-                                .build()
-                                .map_err(|e| ArrowError::ExternalError(Box::new(e)))
-                        });
-                    match reader {
-                        Ok(r) => Box::new(r),
-                        Err(e) => Box::new(std::iter::once(Err(e))),
-                    }
-                });
+                let per_group = row_group_batches(file, &meta, &mask, self.batch_rows, groups);
                 Ok((Box::new(Guarded(Some(Box::new(per_group)))), schema))
             }
             Kind::Ipc => {
