@@ -9,11 +9,14 @@
 //! fields, currency, user agent, URL, provider, source) are read as Arrow dictionaries,
 //! so each distinct value of a column chunk is interned or parsed once, and a row costs
 //! an array lookup per column; the file's row groups are split into one contiguous
-//! share per thread, each share decoded and interned into its own symbol tables (the
-//! first share's tables start as copies of the caller's), and the shares are merged in
+//! share per thread, each share decoded and interned into its own symbol table (the
+//! first share's table starts as a copy of the caller's), and the shares are merged in
 //! file order: each later share's new strings are interned in its own first-appearance
 //! order, which is the order a single sequential pass would have met them, so symbols
-//! are the same whatever the thread count.
+//! are the same whatever the thread count. User and anonymous ids are only logged
+//! here, each share into its own log; the logs are joined in file order and interned
+//! when the builder is finished ([`super::symbols::IdLog`]), as for the row-exact
+//! reader.
 //!
 //! A file the fast path does not take (a column of another type than the writers'
 //! usual ones, a missing required column, an unreadable footer, a batch that fails to
@@ -101,7 +104,6 @@ struct FastFile<'a> {
 /// What one share of the file decoded, with its own symbol tables.
 struct Share {
     symbols: Symbols,
-    ids: Symbols,
     builder: FunnelBuilder,
     stats: ReadStats,
     /// A row error under `--on-error fail`: the share stopped there.
@@ -109,13 +111,12 @@ struct Share {
 }
 
 /// Reads a Parquet `funnel` file column by column into `b`, interning into `symbols`
-/// and `ids`; `Ok(None)` when the fast path does not take the file (then nothing was
+/// (the ids are logged in `b`, interned when it is finished); `Ok(None)` when the fast path does not take the file (then nothing was
 /// changed and the caller reads it row by row).
 pub(crate) fn read_funnel_parquet(
     path: &Path,
     on_error: OnError,
     symbols: &mut Symbols,
-    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<Option<ReadStats>, InputError> {
     let Some((schema, present)) = fast_schema(path) else {
@@ -140,9 +141,7 @@ pub(crate) fn read_funnel_parquet(
             .map(|(k, part)| {
                 // The first share starts from the caller's tables (its symbols are then
                 // final); later ones from the same, and are renumbered when merged.
-                let local = start.clone();
-                let local_ids = if k == 0 { ids.clone() } else { Symbols::new() };
-                read_share(&file, part, k == 0, local, local_ids)
+                read_share(&file, part, k == 0, start.clone())
             })
             .collect()
     };
@@ -166,13 +165,11 @@ pub(crate) fn read_funnel_parquet(
         }
         if first {
             *symbols = share.symbols;
-            *ids = share.ids;
             *b = share.builder;
             first = false;
         } else {
             let sym_map = symbols.intern_all_from(&share.symbols);
-            let id_map = ids.intern_all_from(&share.ids);
-            b.append(share.builder, &sym_map, &id_map);
+            b.append(share.builder, &sym_map);
         }
     }
     Ok(Some(stats))
@@ -237,7 +234,6 @@ fn read_share(
     part: crate::source::arrowfile::Part,
     first: bool,
     symbols: Symbols,
-    ids: Symbols,
 ) -> Option<Share> {
     let FastFile {
         path,
@@ -278,7 +274,6 @@ fn read_share(
     let mask = ProjectionMask::roots(meta.parquet_schema(), wanted);
     let mut share = Share {
         symbols,
-        ids,
         builder: FunnelBuilder::new(),
         stats: ReadStats {
             present: present.to_vec(),
@@ -304,7 +299,6 @@ fn read_share(
             break;
         }
     }
-    share.builder.flush_ids(&mut share.ids);
     Some(share)
 }
 
@@ -579,7 +573,6 @@ fn decode_batch(
     }
     let Share {
         symbols,
-        ids,
         builder,
         stats,
         ..
@@ -590,21 +583,18 @@ fn decode_batch(
         let fast = fast_row(cols, caches, symbols, i);
         let result = match fast {
             Some(event) => {
-                builder.add(
-                    &Decoded {
-                        event,
-                        user: s[USER].text(i).map(Cow::Borrowed),
-                        anon: s[ANON].text(i).map(Cow::Borrowed),
-                    },
-                    ids,
-                );
+                builder.add(&Decoded {
+                    event,
+                    user: s[USER].text(i).map(Cow::Borrowed),
+                    anon: s[ANON].text(i).map(Cow::Borrowed),
+                });
                 Ok(())
             }
             None => {
                 let cells = cols.cells(i);
                 match decode_funnel(&cells, symbols) {
                     Ok(d) => {
-                        builder.add(&d, ids);
+                        builder.add(&d);
                         Ok(())
                     }
                     Err((c, p)) => Err(RowProblem::new(FUNNEL_COLUMNS[c].name, p)),

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::money::{Decimal, iso4217_exponent};
 use rayon::prelude::*;
 
-use super::symbols::{NONE, Symbols, fingerprint};
+use super::symbols::{IdLog, NONE, Names, Symbols, fingerprint};
 use crate::input::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
 use crate::source::cell::{self, Cell};
 use crate::source::columns::{COHORTS, LEDGER_KINDS, SOURCES};
@@ -349,7 +349,7 @@ pub struct AnalyticsData {
     /// currencies, user agents, URLs, provider ids, ledger ids and accounts.
     pub symbols: Symbols,
     /// User and anonymous ids (the `user` and `anon` columns).
-    pub ids: Symbols,
+    pub ids: Names,
     /// `None` when the dataset has no `funnel` stream.
     pub funnel: Option<FunnelEvents>,
     /// `None` when the dataset has no `ledger` stream.
@@ -367,32 +367,24 @@ pub(crate) struct Decoded<'c> {
     pub anon: Option<Cow<'c, str>>,
 }
 
-/// Accumulates funnel rows: ids interned in batches, delivery duplicates removed at
-/// the end (rows repeating an earlier message id, in file order).
+/// Accumulates funnel rows: ids logged and interned at the end, in parallel
+/// ([`IdLog`]); delivery duplicates removed at the end (rows repeating an earlier
+/// message id, in file order).
 pub(crate) struct FunnelBuilder {
     events: FunnelEvents,
     /// (message fingerprint, row) of every row with a message id, the fingerprint as
     /// two halves so an entry takes 24 bytes, not the 32 of a `u128` pair.
     messages: Vec<([u64; 2], u32)>,
-    /// Ids waiting to be interned: their text, spans, and (row, is anonymous).
-    pending_text: String,
-    pending_spans: Vec<(u32, u32)>,
-    pending_rows: Vec<(u32, bool)>,
-    resolved: Vec<u32>,
+    /// The user and anonymous ids of the rows, not yet interned.
+    ids: IdLog,
 }
-
-/// Ids are interned this many at a time.
-const ID_BATCH: usize = 1024;
 
 impl FunnelBuilder {
     pub fn new() -> Self {
         Self {
             events: FunnelEvents::default(),
             messages: Vec::new(),
-            pending_text: String::new(),
-            pending_spans: Vec::new(),
-            pending_rows: Vec::new(),
-            resolved: Vec::new(),
+            ids: IdLog::new(),
         }
     }
 
@@ -403,36 +395,25 @@ impl FunnelBuilder {
     }
 
     /// Adds a decoded row.
-    pub fn add(&mut self, d: &Decoded, ids: &mut Symbols) {
+    pub fn add(&mut self, d: &Decoded) {
         let row = self.events.len() as u32;
         self.events.push(&d.event);
         if let Some(m) = d.event.message {
             self.messages.push(([(m >> 64) as u64, m as u64], row));
         }
-        for (id, anon) in [(&d.user, false), (&d.anon, true)] {
-            if let Some(text) = id {
-                let a = self.pending_text.len() as u32;
-                self.pending_text.push_str(text);
-                self.pending_spans.push((a, self.pending_text.len() as u32));
-                self.pending_rows.push((row, anon));
-            }
+        if let Some(text) = &d.user {
+            self.ids.push(row, false, text);
         }
-        if self.pending_rows.len() >= ID_BATCH || self.pending_text.len() > (1 << 30) {
-            self.flush(ids);
+        if let Some(text) = &d.anon {
+            self.ids.push(row, true, text);
         }
     }
 
-    /// Interns the ids still waiting.
-    pub(crate) fn flush_ids(&mut self, ids: &mut Symbols) {
-        self.flush(ids);
-    }
-
-    /// Appends the rows of `other` (whose ids are interned: see [`Self::flush_ids`]),
-    /// renumbering its symbols through `sym_map` and its ids through `id_map` (indexed
-    /// by the old symbol; [`NONE`] stays [`NONE`]).
-    pub(crate) fn append(&mut self, other: FunnelBuilder, sym_map: &[u32], id_map: &[u32]) {
-        debug_assert!(other.pending_rows.is_empty() && self.pending_rows.is_empty());
+    /// Appends the rows of `other`, renumbering its symbols through `sym_map` (indexed
+    /// by the old symbol; [`NONE`] stays [`NONE`]); its ids join the log.
+    pub(crate) fn append(&mut self, other: FunnelBuilder, sym_map: &[u32]) {
         let offset = self.events.len() as u32;
+        self.ids.extend(offset, other.ids);
         let o = other.events;
         fn map(v: &mut Vec<u32>, from: Vec<u32>, m: &[u32]) {
             v.extend(
@@ -462,8 +443,9 @@ impl FunnelBuilder {
         rayon::scope(|sc| {
             sc.spawn(|_| ts.extend(o.ts));
             sc.spawn(|_| map(event, o.event, sym_map));
-            sc.spawn(|_| map(user, o.user, id_map));
-            sc.spawn(|_| map(anon, o.anon, id_map));
+            // Not interned yet: every id is still NONE.
+            sc.spawn(|_| user.extend(o.user));
+            sc.spawn(|_| anon.extend(o.anon));
             sc.spawn(|_| map(platform, o.platform, sym_map));
             sc.spawn(|_| map(utm_source, o.utm_source, sym_map));
             sc.spawn(|_| map(utm_medium, o.utm_medium, sym_map));
@@ -483,25 +465,11 @@ impl FunnelBuilder {
         });
     }
 
-    fn flush(&mut self, ids: &mut Symbols) {
-        ids.intern_batch(&self.pending_text, &self.pending_spans, &mut self.resolved);
-        for (&(row, anon), &id) in self.pending_rows.iter().zip(&self.resolved) {
-            let col = if anon {
-                &mut self.events.anon
-            } else {
-                &mut self.events.user
-            };
-            col[row as usize] = id;
-        }
-        self.pending_text.clear();
-        self.pending_spans.clear();
-        self.pending_rows.clear();
-    }
-
-    /// The events, without delivery duplicates, sorted by time; and the duplicate count.
-    pub fn finish(mut self, ids: &mut Symbols) -> (FunnelEvents, u64) {
-        self.flush(ids);
+    /// The events, without delivery duplicates, sorted by time; the duplicate count;
+    /// and the user and anonymous ids by symbol.
+    pub fn finish(self) -> (FunnelEvents, u64, Names) {
         let mut events = self.events;
+        let ids = self.ids.intern(&mut events.user, &mut events.anon);
         let mut messages = self.messages;
         messages.par_sort_unstable();
         let mut drop = vec![false; events.len()];
@@ -516,7 +484,7 @@ impl FunnelBuilder {
             events.retain(&drop);
         }
         events.sort();
-        (events, duplicates)
+        (events, duplicates, ids)
     }
 }
 
@@ -590,11 +558,11 @@ impl AnalyticsData {
             None
         };
         let input = if let Some(posthog) = sdk {
-            let (symbols, ids) = (&mut self.symbols, &mut self.ids);
+            let symbols = &mut self.symbols;
             let stats = if posthog {
-                super::posthog::read(path, on_error, symbols, ids, &mut b)?
+                super::posthog::read(path, on_error, symbols, &mut b)?
             } else {
-                super::segment::read(path, on_error, symbols, ids, &mut b)?
+                super::segment::read(path, on_error, symbols, &mut b)?
             };
             self.has_source = stats.has_source;
             AnalyticsInput {
@@ -610,13 +578,7 @@ impl AnalyticsData {
         } else {
             // Parquet goes column by column when the file allows (same result).
             let fast = if enc == Encoding::Parquet {
-                super::columnar::read_funnel_parquet(
-                    path,
-                    on_error,
-                    &mut self.symbols,
-                    &mut self.ids,
-                    &mut b,
-                )?
+                super::columnar::read_funnel_parquet(path, on_error, &mut self.symbols, &mut b)?
             } else {
                 None
             };
@@ -628,12 +590,11 @@ impl AnalyticsData {
                         b.reserve(parquet_rows(path).unwrap_or(0));
                     }
                     let symbols = &mut self.symbols;
-                    let ids = &mut self.ids;
                     let b = &mut b;
                     table.for_each_row(&FUNNEL_COLUMNS, on_error, &mut |c: &[Cell]| {
                         let d = decode_funnel(c, symbols)
                             .map_err(|(i, p)| RowProblem::new(FUNNEL_COLUMNS[i].name, p))?;
-                        b.add(&d, ids);
+                        b.add(&d);
                         Ok(())
                     })?
                 }
@@ -656,7 +617,8 @@ impl AnalyticsData {
                 posthog: false,
             }
         };
-        let (events, duplicates) = b.finish(&mut self.ids);
+        let (events, duplicates, ids) = b.finish();
+        self.ids = ids;
         self.funnel = Some(events);
         self.inputs.push(AnalyticsInput {
             duplicates,
@@ -718,7 +680,7 @@ impl AnalyticsData {
             for (i, r) in rows.iter().enumerate() {
                 let cells = funnel_row_cells(r);
                 match decode_funnel(&cells, &mut data.symbols) {
-                    Ok(d) => b.add(&d, &mut data.ids),
+                    Ok(d) => b.add(&d),
                     Err((c, p)) => {
                         skipped += 1;
                         first_skip.get_or_insert_with(|| {
@@ -728,7 +690,8 @@ impl AnalyticsData {
                 }
             }
             data.has_source = rows.iter().any(|r| r.source.is_some());
-            let (events, duplicates) = b.finish(&mut data.ids);
+            let (events, duplicates, ids) = b.finish();
+            data.ids = ids;
             data.inputs.push(AnalyticsInput {
                 stream: "funnel".into(),
                 file: "(generated funnel)".into(),

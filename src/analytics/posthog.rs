@@ -57,10 +57,9 @@ pub(crate) fn read(
     path: &Path,
     on_error: OnError,
     symbols: &mut Symbols,
-    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
-    read_messages(path, on_error, |obj| row(obj, symbols, ids, b))
+    read_messages(path, on_error, |obj| row(obj, symbols, b))
 }
 
 /// A required text field of an identity call.
@@ -75,7 +74,6 @@ fn required_text(obj: &Map<String, Value>, field: &str) -> Result<String, RowPro
 fn row(
     obj: &Map<String, Value>,
     symbols: &mut Symbols,
-    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<(), RowProblem> {
     let name = match obj.get("event") {
@@ -119,7 +117,7 @@ fn row(
             }
             _ => (None, None),
         };
-        b.add(&Decoded { event, user, anon }, ids);
+        b.add(&Decoded { event, user, anon });
         return Ok(());
     }
     let mut cells: [Cell; 18] = std::array::from_fn(|i| match i {
@@ -131,7 +129,7 @@ fn row(
     }
     let d =
         decode_funnel(&cells, symbols).map_err(|(i, p)| RowProblem::new(POSTHOG_FIELDS[i], p))?;
-    b.add(&d, ids);
+    b.add(&d);
     Ok(())
 }
 

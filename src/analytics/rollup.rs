@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::analysis::FunnelAnalysis;
 use super::data::{COHORT_BASELINE, COHORT_CANARY, STEP_NAMES};
 use super::funnel::{STEPS, UNREACHED};
-use super::symbols::{NONE, Symbols};
+use super::symbols::{NONE, Names, Symbols};
 
 /// The label of persons without any UTM source.
 pub const DIRECT: &str = "(direct)";
@@ -51,7 +51,7 @@ pub fn cohort_name(c: u8) -> Option<&'static str> {
 
 /// The person table as a polars frame with names, one row per person: the
 /// `persons.parquet` table.
-pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols, ids: &Symbols) -> PolarsResult<DataFrame> {
+pub fn persons_frame(a: &FunnelAnalysis, syms: &Symbols, ids: &Names) -> PolarsResult<DataFrame> {
     let p = &a.persons;
     let n = p.len();
     let names = |v: &[u32]| -> Vec<Option<&str>> { v.iter().map(|&s| syms.opt_name(s)).collect() };

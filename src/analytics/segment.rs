@@ -133,10 +133,9 @@ pub(crate) fn read(
     path: &Path,
     on_error: OnError,
     symbols: &mut Symbols,
-    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<SegmentStats, InputError> {
-    read_messages(path, on_error, |obj| row(obj, symbols, ids, b))
+    read_messages(path, on_error, |obj| row(obj, symbols, b))
 }
 
 /// Reads an NDJSON export one message per line, handing each JSON object to `row`;
@@ -197,7 +196,6 @@ pub(super) fn read_messages(
 fn row(
     obj: &Map<String, Value>,
     symbols: &mut Symbols,
-    ids: &mut Symbols,
     b: &mut FunnelBuilder,
 ) -> Result<(), RowProblem> {
     let kind = match obj.get("type") {
@@ -221,7 +219,7 @@ fn row(
             }
             let d = decode_funnel(&cells, symbols)
                 .map_err(|(i, p)| RowProblem::new(SEGMENT_FIELDS[i], p))?;
-            b.add(&d, ids);
+            b.add(&d);
             Ok(())
         }
         "identify" | "group" | "alias" => {
@@ -238,14 +236,11 @@ fn row(
             }
             let message = text("messageId").map(|t| fingerprint(&t));
             let event = identity_event(ts, message);
-            b.add(
-                &Decoded {
-                    event,
-                    user: user.map(Cow::Owned),
-                    anon: anon.map(Cow::Owned),
-                },
-                ids,
-            );
+            b.add(&Decoded {
+                event,
+                user: user.map(Cow::Owned),
+                anon: anon.map(Cow::Owned),
+            });
             Ok(())
         }
         other => Err(RowProblem::new(

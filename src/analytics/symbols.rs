@@ -115,12 +115,11 @@ const EMPTY: Slot = Slot {
 };
 
 /// An interner: each distinct string gets the next dense id. The table is open
-/// addressing with linear probing over fingerprints, at most 5/8 full, so that a batch
-/// of lookups can touch all its slots (and then the strings of their candidates) first
-/// and let the memory system fetch them in parallel ([`Symbols::intern_batch`]). The
-/// strings are kept back to back in one buffer (no allocation per string), each with
-/// the fingerprint bits its slot holds, so another table's strings are added without
-/// hashing them again ([`Symbols::intern_from`]).
+/// addressing with linear probing over fingerprints, at most 5/8 full. The strings are
+/// kept back to back in one buffer (no allocation per string), each with the
+/// fingerprint bits its slot holds, so another table's strings are added without
+/// hashing them again ([`Symbols::intern_all_from`]). User and anonymous ids, which
+/// run to millions, are interned apart ([`IdLog`]).
 #[derive(Clone, Default)]
 pub struct Symbols {
     slots: Vec<Slot>,
@@ -201,21 +200,6 @@ impl Symbols {
         }
     }
 
-    /// The first slot that is empty or has these fingerprint bits, without reading
-    /// any string: where [`Symbols::find`] will look first.
-    #[inline]
-    fn candidate(&self, (lo, hi): (u64, u32)) -> &Slot {
-        let mask = self.mask();
-        let mut i = lo as usize & mask;
-        loop {
-            let s = &self.slots[i];
-            if s.id == NONE || (s.lo == lo && s.hi == hi) {
-                return s;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
     #[inline]
     fn insert_at(&mut self, i: usize, key: (u64, u32), s: &str) -> u32 {
         if self.slots[i].id != NONE {
@@ -244,59 +228,16 @@ impl Symbols {
 
     /// The symbols in this table of all of `other`'s symbols, in its order (each added
     /// when new), from the fingerprints `other` kept: what [`Symbols::intern`] of each
-    /// of its strings in turn gives. In batches whose slots and strings are touched
-    /// before they are probed, as in [`Symbols::intern_batch`].
+    /// of its strings in turn gives, without hashing them again.
     pub fn intern_all_from(&mut self, other: &Symbols) -> Vec<u32> {
-        let mut out = Vec::with_capacity(other.len());
         self.reserve(other.len());
-        let ids: Vec<u32> = (0..other.len() as u32).collect();
-        for chunk in ids.chunks(1024) {
-            self.prefetch(chunk.iter().map(|&id| other.keys[id as usize]));
-            for &id in chunk {
-                let (key, s) = (other.keys[id as usize], other.text_of(id as usize));
+        (0..other.len())
+            .map(|id| {
+                let (key, s) = (other.keys[id], other.text_of(id));
                 let i = self.find(key, s);
-                out.push(self.insert_at(i, key, s));
-            }
-        }
-        out
-    }
-
-    /// Touches the slots of `keys`, then the strings of the slots their fingerprints
-    /// match, so that the probes that follow find them in cache.
-    fn prefetch(&self, keys: impl Iterator<Item = (u64, u32)> + Clone) {
-        let mask = self.mask();
-        let mut touch = 0u64;
-        for k in keys.clone() {
-            touch = touch.wrapping_add(self.slots[k.0 as usize & mask].lo);
-        }
-        let bytes = self.text.as_bytes();
-        for k in keys {
-            let s = self.candidate(k);
-            if s.id != NONE {
-                let (a, _) = self.span(s.id as usize);
-                touch = touch.wrapping_add(u64::from(bytes.get(a).copied().unwrap_or(0)));
-            }
-        }
-        std::hint::black_box(touch);
-    }
-
-    /// Interns many strings at once (`spans` into `text`), writing their symbols to
-    /// `out`: the slots of the whole batch are touched before any is probed, then the
-    /// strings of the slots whose fingerprint matches, so their cache misses overlap.
-    pub fn intern_batch(&mut self, text: &str, spans: &[(u32, u32)], out: &mut Vec<u32>) {
-        self.reserve(spans.len());
-        let keys: Vec<(u64, u32)> = spans
-            .iter()
-            .map(|&(a, b)| key_of(fingerprint(&text[a as usize..b as usize])))
-            .collect();
-        self.prefetch(keys.iter().copied());
-        out.clear();
-        for (key, &(a, b)) in keys.iter().zip(spans) {
-            let s = &text[a as usize..b as usize];
-            let i = self.find(*key, s);
-            let id = self.insert_at(i, *key, s);
-            out.push(id);
-        }
+                self.insert_at(i, key, s)
+            })
+            .collect()
     }
 
     /// The symbol of `s` if it was interned.
@@ -332,6 +273,276 @@ impl Symbols {
     }
 }
 
+/// Strings by dense symbol, without a lookup table: the user and anonymous ids of a
+/// dataset once interned ([`IdLog::intern`]), which are only ever named, never looked up.
+/// Kept as the partitions that interned them, each with the first symbol it holds.
+#[derive(Clone, Default)]
+pub struct Names {
+    parts: Vec<NamePart>,
+    len: usize,
+}
+
+/// The strings of consecutive symbols from `base` on.
+#[derive(Clone, Default)]
+struct NamePart {
+    base: usize,
+    /// Every string, back to back, in symbol order.
+    text: String,
+    /// The end of each symbol's string in `text`.
+    ends: Vec<usize>,
+}
+
+impl NamePart {
+    #[inline]
+    fn get(&self, local: usize) -> &str {
+        let start = if local == 0 { 0 } else { self.ends[local - 1] };
+        &self.text[start..self.ends[local]]
+    }
+
+    /// Adds a string, returning its local index.
+    #[inline]
+    fn push(&mut self, s: &str) -> u32 {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        (self.ends.len() - 1) as u32
+    }
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Names({} strings)", self.len)
+    }
+}
+
+impl Names {
+    /// The string of a symbol; the empty string for [`NONE`] or an unknown id.
+    pub fn name(&self, id: u32) -> &str {
+        self.opt_name(id).unwrap_or("")
+    }
+
+    /// The string of a symbol, `None` for [`NONE`] or an unknown id.
+    pub fn opt_name(&self, id: u32) -> Option<&str> {
+        let id = id as usize;
+        if id >= self.len {
+            return None;
+        }
+        // The last part starting at or before `id` (parts are never empty).
+        let k = self.parts.partition_point(|p| p.base <= id) - 1;
+        let part = &self.parts[k];
+        Some(part.get(id - part.base))
+    }
+
+    /// How many distinct strings there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// How many partitions [`IdLog`] routes ids to (by the top bits of their fingerprint).
+/// Fixed, so that the symbols do not depend on the thread count; at this many, the
+/// table of one partition stays in a core's cache for up to a few million ids in all.
+const ID_PARTS: usize = 256;
+
+/// The ids of one partition, as met: per occurrence, (where it goes, its length), its
+/// text back to back in `text`.
+#[derive(Default)]
+struct IdPart {
+    /// (row << 1 | is anonymous, byte length); the length becomes the partition-local
+    /// symbol once interned.
+    entries: Vec<[u32; 2]>,
+    text: String,
+}
+
+/// User and anonymous ids met while reading a funnel stream, waiting to be interned:
+/// each occurrence is routed by its fingerprint to one of [`ID_PARTS`] partitions, so
+/// that interning ([`IdLog::intern`]) runs partition by partition in parallel, each
+/// partition over a table small enough to stay in cache (one table of every id would
+/// take a cache and TLB miss per occurrence), and no two threads ever meet the same id.
+///
+/// Symbols are dense: the partitions' ids in partition order, each partition's in the
+/// order its occurrences were logged (row order). They depend on the ids and the rows
+/// only, not on the thread count or how the rows were split into logs.
+pub(crate) struct IdLog {
+    parts: Vec<IdPart>,
+    /// Rows of the logs this one was extended with, after its own: (first row, log).
+    later: Vec<(u32, IdLog)>,
+}
+
+impl Default for IdLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The hash that routes an id to its partition (top bits) and places it in the
+/// partition's table (low bits).
+#[inline]
+fn id_hash(s: &str) -> u64 {
+    (fingerprint(s) >> 64) as u64
+}
+
+/// A partition's table while interning: per slot, the low 32 bits of the id's hash and
+/// its local symbol ([`NONE`]: empty). Open addressing with linear probing, at most
+/// half full; a hash match is confirmed on the string.
+struct IdTable {
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl IdTable {
+    /// Empties the table, keeping `cap` (a power of two) slots.
+    fn reset(&mut self, cap: usize) {
+        self.slots.clear();
+        self.slots.resize(cap, (0, NONE));
+        self.len = 0;
+    }
+
+    fn grow(&mut self) {
+        let cap = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![(0, NONE); cap]);
+        let mask = cap - 1;
+        for (h, id) in old.into_iter().filter(|s| s.1 != NONE) {
+            let mut i = h as usize & mask;
+            while self.slots[i].1 != NONE {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (h, id);
+        }
+    }
+
+    /// The local symbol of `s` in `names`, adding it when new.
+    #[inline]
+    fn intern(&mut self, s: &str, names: &mut NamePart) -> u32 {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let h = id_hash(s) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let (sh, id) = self.slots[i];
+            if id == NONE {
+                let id = names.push(s);
+                self.slots[i] = (h, id);
+                self.len += 1;
+                return id;
+            }
+            if sh == h && names.get(id as usize) == s {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+impl IdLog {
+    pub fn new() -> Self {
+        Self {
+            parts: std::iter::repeat_with(IdPart::default)
+                .take(ID_PARTS)
+                .collect(),
+            later: Vec::new(),
+        }
+    }
+
+    /// Logs id `text` of row `row` (the anonymous id when `anon`).
+    #[inline]
+    pub fn push(&mut self, row: u32, anon: bool, text: &str) {
+        let p = (id_hash(text) >> 56) as usize % ID_PARTS;
+        let part = &mut self.parts[p];
+        part.entries
+            .push([row << 1 | u32::from(anon), text.len() as u32]);
+        part.text.push_str(text);
+    }
+
+    /// Appends `other`, whose rows start at row `first_row` of this log's table.
+    pub fn extend(&mut self, first_row: u32, mut other: IdLog) {
+        let later = std::mem::take(&mut other.later);
+        self.later.push((first_row, other));
+        for (r, log) in later {
+            self.later.push((first_row + r, log));
+        }
+    }
+
+    /// Interns every logged id, partitions in parallel, and writes each occurrence's
+    /// symbol to row `row` of `user` or `anon`; returns the ids by symbol.
+    pub fn intern(mut self, user: &mut [u32], anon: &mut [u32]) -> Names {
+        use rayon::prelude::*;
+        let own = IdLog {
+            parts: std::mem::take(&mut self.parts),
+            later: Vec::new(),
+        };
+        let mut logs: Vec<(u32, IdLog)> = vec![(0, own)];
+        logs.append(&mut self.later);
+        // Per partition, its share of every log, in row order.
+        let mut by_part: Vec<Vec<(u32, &mut IdPart)>> =
+            std::iter::repeat_with(Vec::new).take(ID_PARTS).collect();
+        for (first_row, log) in &mut logs {
+            for (p, part) in log.parts.iter_mut().enumerate() {
+                if !part.entries.is_empty() {
+                    by_part[p].push((*first_row, part));
+                }
+            }
+        }
+        // Each partition's strings; the length of each occurrence is replaced by its
+        // partition-local symbol. One table per thread, reused.
+        let mut parts: Vec<NamePart> = by_part
+            .par_iter_mut()
+            .map_init(
+                || IdTable {
+                    slots: Vec::new(),
+                    len: 0,
+                },
+                |table, shares| {
+                    let mut names = NamePart::default();
+                    table.reset(1024);
+                    for (_, part) in shares.iter_mut() {
+                        let mut at = 0usize;
+                        for e in part.entries.iter_mut() {
+                            let end = at + e[1] as usize;
+                            e[1] = table.intern(&part.text[at..end], &mut names);
+                            at = end;
+                        }
+                        part.text = String::new();
+                    }
+                    names
+                },
+            )
+            .collect();
+        let mut len = 0;
+        for p in &mut parts {
+            p.base = len;
+            len += p.ends.len();
+        }
+        // Every occurrence is one (row, column) of its own, so the writes never meet.
+        let user = as_atomic(user);
+        let anon = as_atomic(anon);
+        by_part.par_iter().enumerate().for_each(|(p, shares)| {
+            let base = parts[p].base as u32;
+            for (first_row, part) in shares {
+                for e in &part.entries {
+                    let row = (first_row + (e[0] >> 1)) as usize;
+                    let col = if e[0] & 1 == 1 { anon } else { user };
+                    col[row].store(base + e[1], std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        parts.retain(|p| !p.ends.is_empty());
+        Names { parts, len }
+    }
+}
+
+/// A column viewed as atomics, so that threads may write disjoint rows of it.
+fn as_atomic(v: &mut [u32]) -> &[std::sync::atomic::AtomicU32] {
+    // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`, and the
+    // unique borrow of `v` is held for the lifetime of the returned slice.
+    unsafe { &*(v as *mut [u32] as *const [std::sync::atomic::AtomicU32]) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,10 +559,9 @@ mod tests {
         assert_eq!(s.get("nope"), None);
         assert_eq!(s.get("search"), Some(1));
         assert_eq!(s.len(), 3);
-        let text = "searchfooviewfoo";
-        let mut out = Vec::new();
-        s.intern_batch(text, &[(0, 6), (6, 9), (9, 13), (13, 16)], &mut out);
-        assert_eq!(out, vec![1, 3, 4, 3]);
+        for (text, id) in [("search", 1), ("foo", 3), ("view", 4), ("foo", 3)] {
+            assert_eq!(s.intern(text), id);
+        }
         assert_eq!(s.name(4), "view");
         // Growing keeps every symbol.
         for i in 0..10_000 {
@@ -399,6 +609,109 @@ mod tests {
         assert_eq!(t.insert_at(i, key, "y"), 1);
         assert_eq!((t.name(0), t.name(1)), ("x", "y"));
         assert_eq!(t.get("x"), Some(0));
+    }
+
+    /// The naive model of [`IdLog`]'s symbols: distinct ids ordered by (partition,
+    /// first occurrence), occurrences in row order, user id before anonymous id.
+    fn naive_symbols(rows: &[(Option<String>, Option<String>)]) -> Vec<(u32, u32)> {
+        let mut first: Vec<(usize, usize, &str)> = Vec::new();
+        let mut k = 0;
+        for (u, a) in rows {
+            for id in [u, a].into_iter().flatten() {
+                if !first.iter().any(|f| f.2 == id.as_str()) {
+                    first.push(((id_hash(id) >> 56) as usize, k, id.as_str()));
+                }
+                k += 1;
+            }
+        }
+        first.sort();
+        let sym = |id: &Option<String>| {
+            id.as_ref().map_or(NONE, |id| {
+                first.iter().position(|f| f.2 == id.as_str()).unwrap() as u32
+            })
+        };
+        rows.iter().map(|(u, a)| (sym(u), sym(a))).collect()
+    }
+
+    proptest::proptest! {
+        /// Interned partition by partition, over logs split anywhere, the ids get the
+        /// naive model's symbols, and each symbol names its id.
+        #[test]
+        fn logged_ids_intern_as_the_naive_model_says(
+            rows in proptest::collection::vec(
+                (proptest::option::of(0u8..40), proptest::option::of(0u8..40)),
+                0..300,
+            ),
+            cuts in proptest::collection::vec(0usize..300, 0..4),
+        ) {
+            let rows: Vec<(Option<String>, Option<String>)> = rows
+                .into_iter()
+                .map(|(u, a)| (u.map(|u| format!("usr-{u}")), a.map(|a| format!("anon-{}", a % 7))))
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(rows.len())).collect();
+            cuts.push(0);
+            cuts.push(rows.len());
+            cuts.sort();
+            let mut log: Option<IdLog> = None;
+            for w in cuts.windows(2) {
+                let mut part = IdLog::new();
+                for (r, (u, a)) in rows[w[0]..w[1]].iter().enumerate() {
+                    if let Some(u) = u { part.push(r as u32, false, u); }
+                    if let Some(a) = a { part.push(r as u32, true, a); }
+                }
+                match &mut log {
+                    None => log = Some(part),
+                    Some(l) => l.extend(w[0] as u32, part),
+                }
+            }
+            let mut user = vec![NONE; rows.len()];
+            let mut anon = vec![NONE; rows.len()];
+            let names = log.unwrap().intern(&mut user, &mut anon);
+            let got: Vec<(u32, u32)> = user.iter().copied().zip(anon.iter().copied()).collect();
+            proptest::prop_assert_eq!(&got, &naive_symbols(&rows));
+            for ((u, a), (su, sa)) in rows.iter().zip(&got) {
+                proptest::prop_assert_eq!(u.as_deref(), names.opt_name(*su));
+                proptest::prop_assert_eq!(a.as_deref(), names.opt_name(*sa));
+            }
+            let distinct: std::collections::BTreeSet<&String> =
+                rows.iter().flat_map(|(u, a)| [u, a]).flatten().collect();
+            proptest::prop_assert_eq!(names.len(), distinct.len());
+            proptest::prop_assert_eq!(names.opt_name(names.len() as u32), None);
+        }
+    }
+
+    /// A partition whose ids outgrow its table keeps every id apart (the table grows
+    /// and re-places them), and ids with equal hash bits are told apart by their text.
+    #[test]
+    fn a_partition_table_grows_and_confirms_on_the_text() {
+        let mut t = IdTable {
+            slots: Vec::new(),
+            len: 0,
+        };
+        t.reset(16);
+        let mut names = NamePart::default();
+        for i in 0..5_000u32 {
+            assert_eq!(t.intern(&format!("id-{i}"), &mut names), i);
+        }
+        for i in (0..5_000u32).rev() {
+            assert_eq!(t.intern(&format!("id-{i}"), &mut names), i);
+        }
+        assert!(t.slots.len() >= 10_000);
+        // A slot holding the same hash bits for another string is no match.
+        let mut t = IdTable {
+            slots: Vec::new(),
+            len: 0,
+        };
+        t.reset(16);
+        let mut names = NamePart::default();
+        let x = t.intern("x", &mut names);
+        let i = t.slots.iter().position(|s| s.1 == x).unwrap();
+        let h = id_hash("y") as u32;
+        t.slots[i].0 = h;
+        let mask = t.slots.len() - 1;
+        t.slots.swap(i, h as usize & mask);
+        assert_eq!(t.intern("y", &mut names), 1);
+        assert_eq!((names.get(0), names.get(1)), ("x", "y"));
     }
 
     #[test]

@@ -152,10 +152,15 @@ fn loaded(dir: &Path, on_error: OnError, threads: usize) -> String {
                     .map(|i| s.name(i).to_string())
                     .collect::<Vec<_>>()
             };
+            let id_names = |s: &rehearse::analytics::symbols::Names| {
+                (0..s.len() as u32)
+                    .map(|i| s.name(i).to_string())
+                    .collect::<Vec<_>>()
+            };
             format!(
                 "symbols {:?}\nids {:?}\nfunnel {:?}\ninputs {:?}\nhas_source {}",
                 names(&d.symbols),
-                names(&d.ids),
+                id_names(&d.ids),
                 d.funnel,
                 d.inputs,
                 d.has_source
