@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::data::{COHORT_CANARY, FLAG_IDENTITY, FunnelEvents, PURCHASE};
+use super::data::{COHORT_CANARY, FunnelEvents, PURCHASE};
 use super::identity::Identity;
 use super::symbols::NONE;
 use crate::input::Millis;
@@ -112,76 +112,67 @@ pub fn best_chain(
     (best, best_ts)
 }
 
-/// One event of a person, gathered for the per-person pass.
+/// One event of a person, gathered for the per-person pass (16 bytes).
 #[derive(Clone, Copy)]
 struct Ev {
     ts: Millis,
-    event: u32,
     utm: u32,
+    /// The funnel step (0..[`STEPS`]), [`OTHER`] for any other event.
+    step: u8,
+    /// Whether the event is a `credit_purchase`.
+    purchase: bool,
     cohort: u8,
     synthetic: bool,
 }
 
-/// Persons `range` of the table, from their events `order[start[p]..start[p + 1]]`.
+/// The `step` of an event that is no funnel step.
+const OTHER: u8 = u8::MAX;
+
+/// Where person rows are written: one chunk of persons of every column.
+struct Rows<'a> {
+    platform: &'a mut [u32],
+    cohort: &'a mut [u8],
+    synthetic: &'a mut [bool],
+    canary_only: &'a mut [bool],
+    furthest: &'a mut [i8],
+    step_ts: [&'a mut [Millis]; STEPS],
+    first_touch: &'a mut [u32],
+    last_touch: &'a mut [u32],
+    first_purchase: &'a mut [Millis],
+    first_ts: &'a mut [Millis],
+    events: &'a mut [u32],
+}
+
+/// The rows of persons `from..from + rows.len()`, from their events
+/// `evs[start[p]..start[p + 1]]` (and each one's first event in `ev`).
 fn person_rows(
     ev: &FunnelEvents,
-    order: &[u32],
+    id: &Identity,
+    evs: &[Ev],
     start: &[u32],
-    synthetic: &[bool],
     window: Millis,
-    range: std::ops::Range<usize>,
-) -> PersonTable {
-    let np = range.len();
-    let mut t = PersonTable {
-        key: Vec::new(),
-        platform: Vec::with_capacity(np),
-        cohort: Vec::with_capacity(np),
-        synthetic: Vec::with_capacity(np),
-        canary_only: Vec::with_capacity(np),
-        furthest: Vec::with_capacity(np),
-        step_ts: std::array::from_fn(|_| Vec::with_capacity(np)),
-        first_touch: Vec::with_capacity(np),
-        last_touch: Vec::with_capacity(np),
-        first_purchase: Vec::with_capacity(np),
-        first_ts: Vec::with_capacity(np),
-        events: Vec::with_capacity(np),
-    };
-    let mut list: Vec<Ev> = Vec::new();
+    from: usize,
+    mut rows: Rows,
+) {
     let mut steps: Vec<(Millis, u8)> = Vec::new();
     let mut next = Vec::new();
-    for p in range {
-        let idx = &order[start[p] as usize..start[p + 1] as usize];
-        list.clear();
-        list.extend(idx.iter().map(|&i| {
-            let i = i as usize;
-            Ev {
-                ts: ev.ts[i],
-                event: ev.event[i],
-                utm: ev.utm_source[i],
-                cohort: ev.cohort[i],
-                synthetic: synthetic[i],
-            }
-        }));
-        let first = idx[0] as usize;
-        t.platform.push(ev.platform[first]);
-        t.cohort.push(list[0].cohort);
-        t.first_ts.push(list[0].ts);
-        t.events.push(list.len() as u32);
-        t.synthetic.push(list.iter().any(|e| e.synthetic));
-        t.canary_only
-            .push(list.iter().all(|e| e.cohort == COHORT_CANARY));
-        t.first_touch.push(
-            list.iter()
-                .map(|e| e.utm)
-                .find(|&u| u != NONE)
-                .unwrap_or(NONE),
-        );
-        let fp = list
+    for j in 0..rows.platform.len() {
+        let p = from + j;
+        let list = &evs[start[p] as usize..start[p + 1] as usize];
+        rows.platform[j] = ev.platform[id.first_event[p] as usize];
+        rows.cohort[j] = list[0].cohort;
+        rows.first_ts[j] = list[0].ts;
+        rows.events[j] = list.len() as u32;
+        rows.synthetic[j] = list.iter().any(|e| e.synthetic);
+        rows.canary_only[j] = list.iter().all(|e| e.cohort == COHORT_CANARY);
+        rows.first_touch[j] = list
             .iter()
-            .find(|e| e.event == PURCHASE)
-            .map_or(UNREACHED, |e| e.ts);
-        t.first_purchase.push(fp);
-        t.last_touch.push(if fp == UNREACHED {
+            .map(|e| e.utm)
+            .find(|&u| u != NONE)
+            .unwrap_or(NONE);
+        let fp = list.iter().find(|e| e.purchase).map_or(UNREACHED, |e| e.ts);
+        rows.first_purchase[j] = fp;
+        rows.last_touch[j] = if fp == UNREACHED {
             NONE
         } else {
             list.iter()
@@ -190,12 +181,12 @@ fn person_rows(
                 .filter(|&u| u != NONE)
                 .last()
                 .unwrap_or(NONE)
-        });
+        };
         steps.clear();
         steps.extend(
             list.iter()
-                .filter(|e| (e.event as usize) < STEPS)
-                .map(|e| (e.ts, e.event as u8)),
+                .filter(|e| e.step != OTHER)
+                .map(|e| (e.ts, e.step)),
         );
         // Already in (ts, file) order: put equal timestamps in step order, stably.
         if steps
@@ -205,12 +196,117 @@ fn person_rows(
             steps.sort_by_key(|&(ts, s)| (ts, s));
         }
         let (furthest, times) = best_chain(&steps, window, &mut next);
-        t.furthest.push(furthest);
-        for (k, col) in t.step_ts.iter_mut().enumerate() {
-            col.push(times[k]);
+        rows.furthest[j] = furthest;
+        for (k, col) in rows.step_ts.iter_mut().enumerate() {
+            col[j] = times[k];
         }
     }
-    t
+}
+
+/// A buffer that threads fill at distinct indices.
+struct Scatter<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: `Scatter` is only written through `write`, whose callers write each index
+// from one thread only; `T: Send` values move between threads.
+unsafe impl<T: Send> Sync for Scatter<T> {}
+
+impl<T> Scatter<T> {
+    /// Writes `v` at index `i` (checked against the length).
+    ///
+    /// # Safety
+    /// No other thread writes or reads index `i` while the buffer is being filled.
+    #[inline]
+    unsafe fn write(&self, i: usize, v: T) {
+        assert!(i < self.len, "scatter index {i} out of {}", self.len);
+        // SAFETY: in bounds (checked above) and not shared (the caller's promise).
+        unsafe { self.ptr.add(i).write(v) }
+    }
+}
+
+/// The events of the first `n` (persons' events only) grouped by person, each
+/// person's in time order, as `(events, start)`: person `p`'s are
+/// `events[start[p]..start[p + 1]]`. A counting sort in parallel: each chunk of events
+/// counts its persons' events, each chunk's events of a person go after those of the
+/// chunks before it (so the order is the events' whatever the chunking), and the
+/// chunks then place their events at once.
+fn group_by_person(
+    ev: &FunnelEvents,
+    n: usize,
+    id: &Identity,
+    synthetic: &[bool],
+) -> (Vec<Ev>, Vec<u32>) {
+    let np = id.person_key.len();
+    let person_of = &id.person_of[..n];
+    let chunks = rayon::current_num_threads().clamp(1, 64);
+    let size = n.div_ceil(chunks).max(1);
+    let ranges: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect();
+    // Per chunk, its events per person; then turned into where each chunk's next event
+    // of a person goes. (Event indices fit in `u32`, as person indices do.)
+    let mut cursors: Vec<Vec<u32>> = ranges
+        .par_iter()
+        .map(|r| {
+            let mut c = vec![0u32; np];
+            for &p in &person_of[r.clone()] {
+                if p != NONE {
+                    c[p as usize] += 1;
+                }
+            }
+            c
+        })
+        .collect();
+    let mut start = vec![0u32; np + 1];
+    let mut at = 0u32;
+    for p in 0..np {
+        start[p] = at;
+        for c in cursors.iter_mut() {
+            let k = c[p];
+            c[p] = at;
+            at += k;
+        }
+    }
+    start[np] = at;
+    let total = at as usize;
+    let mut evs: Vec<Ev> = Vec::with_capacity(total);
+    let out = Scatter {
+        ptr: evs.as_mut_ptr(),
+        len: total,
+    };
+    ranges
+        .par_iter()
+        .zip(cursors.par_iter_mut())
+        .for_each(|(r, cursor)| {
+            for i in r.clone() {
+                let p = person_of[i];
+                if p == NONE {
+                    continue;
+                }
+                let slot = &mut cursor[p as usize];
+                let event = ev.event[i];
+                let e = Ev {
+                    ts: ev.ts[i],
+                    utm: ev.utm_source[i],
+                    step: if (event as usize) < STEPS {
+                        event as u8
+                    } else {
+                        OTHER
+                    },
+                    purchase: event == PURCHASE,
+                    cohort: ev.cohort[i],
+                    synthetic: synthetic[i],
+                };
+                // SAFETY: the chunks' cursors of a person cover disjoint index ranges
+                // of its events, so no two writes meet.
+                unsafe { out.write(*slot as usize, e) };
+                *slot += 1;
+            }
+        });
+    // SAFETY: every index below `total` was written once: each counted event is placed.
+    unsafe { evs.set_len(total) };
+    (evs, start)
 }
 
 /// Builds the person table of the first `n` events, persons in parallel.
@@ -222,55 +318,96 @@ pub fn person_table(
     window: Millis,
 ) -> PersonTable {
     let np = id.person_key.len();
-    // Counting sort of event indices by person, keeping time order within a person.
-    let mut start = vec![0u32; np + 1];
-    for &p in &id.person_of[..n] {
-        if p != NONE {
-            start[p as usize + 1] += 1;
-        }
-    }
-    for p in 0..np {
-        start[p + 1] += start[p];
-    }
-    let mut fill = start.clone();
-    let mut order = vec![0u32; start[np] as usize];
-    for (i, &p) in id.person_of[..n].iter().enumerate() {
-        if p != NONE && ev.flags[i] & FLAG_IDENTITY == 0 {
-            let slot = &mut fill[p as usize];
-            order[*slot as usize] = i as u32;
-            *slot += 1;
-        }
-    }
-    drop(fill);
-
-    const CHUNK: usize = 1 << 15;
-    let ranges: Vec<std::ops::Range<usize>> = (0..np)
-        .step_by(CHUNK)
-        .map(|from| from..(from + CHUNK).min(np))
-        .collect();
-    let parts: Vec<PersonTable> = ranges
-        .into_par_iter()
-        .map(|r| person_rows(ev, &order, &start, synthetic, window, r))
-        .collect();
+    let (evs, start) = group_by_person(ev, n, id, synthetic);
     let mut t = PersonTable {
         key: id.person_key.clone(),
-        ..Default::default()
+        platform: vec![NONE; np],
+        cohort: vec![0; np],
+        synthetic: vec![false; np],
+        canary_only: vec![false; np],
+        furthest: vec![0; np],
+        step_ts: std::array::from_fn(|_| vec![0; np]),
+        first_touch: vec![0; np],
+        last_touch: vec![0; np],
+        first_purchase: vec![0; np],
+        first_ts: vec![0; np],
+        events: vec![0; np],
     };
-    for part in parts {
-        t.platform.extend(part.platform);
-        t.cohort.extend(part.cohort);
-        t.synthetic.extend(part.synthetic);
-        t.canary_only.extend(part.canary_only);
-        t.furthest.extend(part.furthest);
-        for (col, p) in t.step_ts.iter_mut().zip(part.step_ts) {
-            col.extend(p);
-        }
-        t.first_touch.extend(part.first_touch);
-        t.last_touch.extend(part.last_touch);
-        t.first_purchase.extend(part.first_purchase);
-        t.first_ts.extend(part.first_ts);
-        t.events.extend(part.events);
+    // The table in chunks of persons, each chunk's rows written by one task.
+    const CHUNK: usize = 1 << 15;
+    let [s0, s1, s2, s3, s4] = &mut t.step_ts;
+    let mut cols = (
+        t.platform.chunks_mut(CHUNK),
+        t.cohort.chunks_mut(CHUNK),
+        t.synthetic.chunks_mut(CHUNK),
+        t.canary_only.chunks_mut(CHUNK),
+        t.furthest.chunks_mut(CHUNK),
+        [
+            s0.chunks_mut(CHUNK),
+            s1.chunks_mut(CHUNK),
+            s2.chunks_mut(CHUNK),
+            s3.chunks_mut(CHUNK),
+            s4.chunks_mut(CHUNK),
+        ],
+        t.first_touch.chunks_mut(CHUNK),
+        t.last_touch.chunks_mut(CHUNK),
+        t.first_purchase.chunks_mut(CHUNK),
+        t.first_ts.chunks_mut(CHUNK),
+        t.events.chunks_mut(CHUNK),
+    );
+    let mut chunks: Vec<(usize, Rows)> = Vec::with_capacity(np.div_ceil(CHUNK));
+    // Every column has `np` rows, so all run out together.
+    while let (
+        Some(platform),
+        Some(cohort),
+        Some(synthetic),
+        Some(canary_only),
+        Some(furthest),
+        Some(t0),
+        Some(t1),
+        Some(t2),
+        Some(t3),
+        Some(t4),
+        Some(first_touch),
+        Some(last_touch),
+        Some(first_purchase),
+        Some(first_ts),
+        Some(events),
+    ) = (
+        cols.0.next(),
+        cols.1.next(),
+        cols.2.next(),
+        cols.3.next(),
+        cols.4.next(),
+        cols.5[0].next(),
+        cols.5[1].next(),
+        cols.5[2].next(),
+        cols.5[3].next(),
+        cols.5[4].next(),
+        cols.6.next(),
+        cols.7.next(),
+        cols.8.next(),
+        cols.9.next(),
+        cols.10.next(),
+    ) {
+        let rows = Rows {
+            platform,
+            cohort,
+            synthetic,
+            canary_only,
+            furthest,
+            step_ts: [t0, t1, t2, t3, t4],
+            first_touch,
+            last_touch,
+            first_purchase,
+            first_ts,
+            events,
+        };
+        chunks.push((chunks.len() * CHUNK, rows));
     }
+    chunks
+        .into_par_iter()
+        .for_each(|(from, rows)| person_rows(ev, id, &evs, &start, window, from, rows));
     t
 }
 
@@ -283,6 +420,73 @@ mod tests {
 
     fn chain(steps: &[(Millis, u8)]) -> (i8, [Millis; STEPS]) {
         best_chain(steps, W, &mut Vec::new())
+    }
+
+    /// The person table is the same whatever the thread count (the counting sort's
+    /// chunks follow it), and each person's events are theirs, in time order.
+    #[test]
+    fn the_person_table_does_not_depend_on_the_thread_count() {
+        use crate::analytics::data::{COHORT_BASELINE, FLAG_IDENTITY};
+        use crate::analytics::identity::stitch;
+        let n = 20_000;
+        let mut ev = FunnelEvents::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for i in 0..n {
+            ev.ts.push(i as Millis * 1_000 + next(2) as Millis);
+            ev.event.push(next(8) as u32);
+            let user = next(3);
+            ev.user
+                .push(if user == 0 { NONE } else { next(900) as u32 });
+            ev.anon.push(if user == 2 {
+                NONE
+            } else {
+                900 + next(1_500) as u32
+            });
+            ev.cohort.push(if next(4) == 0 {
+                COHORT_CANARY
+            } else {
+                COHORT_BASELINE
+            });
+            ev.platform.push(next(3) as u32);
+            ev.utm_source
+                .push(if next(3) == 0 { NONE } else { next(5) as u32 });
+            ev.flags.push(if next(50) == 0 { FLAG_IDENTITY } else { 0 });
+        }
+        ev.ts.sort();
+        let synthetic: Vec<bool> = (0..n).map(|i| i % 97 == 0).collect();
+        let id = stitch(&ev, n, 2_400);
+        let tables: Vec<String> = [1, 2, 3, 7]
+            .iter()
+            .map(|&threads| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let t = pool.install(|| person_table(&ev, n, &id, &synthetic, 3_600_000));
+                format!("{t:?}")
+            })
+            .collect();
+        assert!(tables.iter().all(|t| *t == tables[0]));
+        let (evs, start) = group_by_person(&ev, n, &id, &synthetic);
+        let mut expected: Vec<Vec<Millis>> = vec![Vec::new(); id.person_key.len()];
+        for i in 0..n {
+            if id.person_of[i] != NONE {
+                expected[id.person_of[i] as usize].push(ev.ts[i]);
+            }
+        }
+        for (p, want) in expected.iter().enumerate() {
+            let got: Vec<Millis> = evs[start[p] as usize..start[p + 1] as usize]
+                .iter()
+                .map(|e| e.ts)
+                .collect();
+            assert_eq!(&got, want, "person {p}");
+        }
     }
 
     #[test]

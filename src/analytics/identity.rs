@@ -14,6 +14,8 @@ pub struct Identity {
     pub person_of: Vec<u32>,
     /// Each person's symbol: their user id, or the anonymous id that is the person.
     pub person_key: Vec<u32>,
+    /// Each person's first event (index into the events).
+    pub first_event: Vec<u32>,
     /// How many anonymous ids were stitched to a user id.
     pub stitched_anonymous_ids: u64,
 }
@@ -33,6 +35,7 @@ pub fn stitch(ev: &FunnelEvents, n: usize, n_symbols: usize) -> Identity {
     let mut index = vec![NONE; n_symbols];
     let mut person_of = Vec::with_capacity(n);
     let mut person_key = Vec::new();
+    let mut first_event = Vec::new();
     for i in 0..n {
         if ev.flags[i] & FLAG_IDENTITY != 0 {
             person_of.push(NONE);
@@ -50,12 +53,14 @@ pub fn stitch(ev: &FunnelEvents, n: usize, n_symbols: usize) -> Identity {
         if *slot == NONE {
             *slot = person_key.len() as u32;
             person_key.push(key);
+            first_event.push(i as u32);
         }
         person_of.push(*slot);
     }
     Identity {
         person_of,
         person_key,
+        first_event,
         stitched_anonymous_ids: stitched,
     }
 }
