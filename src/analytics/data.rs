@@ -9,9 +9,8 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::money::{Decimal, iso4217_exponent};
-use rayon::prelude::*;
 
-use super::symbols::{IdLog, NONE, Names, Symbols, fingerprint};
+use super::symbols::{IdLog, MessageLog, NONE, Names, Symbols, fingerprint};
 use crate::input::{Cohort, Dataset, FunnelRow, LedgerKind, LedgerRow, Millis, Source, Stream};
 use crate::source::cell::{self, Cell};
 use crate::source::columns::{COHORTS, LEDGER_KINDS, SOURCES};
@@ -372,9 +371,8 @@ pub(crate) struct Decoded<'c> {
 /// message id, in file order).
 pub(crate) struct FunnelBuilder {
     events: FunnelEvents,
-    /// (message fingerprint, row) of every row with a message id, the fingerprint as
-    /// two halves so an entry takes 24 bytes, not the 32 of a `u128` pair.
-    messages: Vec<([u64; 2], u32)>,
+    /// The message fingerprint of every row with a message id.
+    messages: MessageLog,
     /// The user and anonymous ids of the rows, not yet interned.
     ids: IdLog,
 }
@@ -383,7 +381,7 @@ impl FunnelBuilder {
     pub fn new() -> Self {
         Self {
             events: FunnelEvents::default(),
-            messages: Vec::new(),
+            messages: MessageLog::new(),
             ids: IdLog::new(),
         }
     }
@@ -399,7 +397,7 @@ impl FunnelBuilder {
         let row = self.events.len() as u32;
         self.events.push(&d.event);
         if let Some(m) = d.event.message {
-            self.messages.push(([(m >> 64) as u64, m as u64], row));
+            self.messages.push(row, m);
         }
         if let Some(text) = &d.user {
             self.ids.push(row, false, text);
@@ -414,6 +412,7 @@ impl FunnelBuilder {
     pub(crate) fn append(&mut self, other: FunnelBuilder, sym_map: &[u32]) {
         let offset = self.events.len() as u32;
         self.ids.extend(offset, other.ids);
+        self.messages.extend(offset, other.messages);
         let o = other.events;
         fn map(v: &mut Vec<u32>, from: Vec<u32>, m: &[u32]) {
             v.extend(
@@ -438,7 +437,6 @@ impl FunnelBuilder {
             source,
             flags,
         } = &mut self.events;
-        let messages = &mut self.messages;
         // Each column on its own: the work is copying and renumbering memory.
         rayon::scope(|sc| {
             sc.spawn(|_| ts.extend(o.ts));
@@ -459,9 +457,6 @@ impl FunnelBuilder {
                 source.extend(o.source);
                 flags.extend(o.flags);
             });
-            sc.spawn(|_| {
-                messages.extend(other.messages.into_iter().map(|(m, r)| (m, r + offset)));
-            });
         });
     }
 
@@ -470,21 +465,31 @@ impl FunnelBuilder {
     pub fn finish(self) -> (FunnelEvents, u64, Names) {
         let mut events = self.events;
         let ids = self.ids.intern(&mut events.user, &mut events.anon);
-        let mut messages = self.messages;
-        messages.par_sort_unstable();
-        let mut drop = vec![false; events.len()];
-        let mut duplicates = 0u64;
-        for w in messages.windows(2) {
-            if w[0].0 == w[1].0 {
-                drop[w[1].1 as usize] = true;
-                duplicates += 1;
-            }
-        }
+        let dups = self.messages.duplicates();
+        let duplicates = dups.len() as u64;
+        release_free_heap();
         if duplicates > 0 {
+            let mut drop = vec![false; events.len()];
+            for r in dups {
+                drop[r as usize] = true;
+            }
             events.retain(&drop);
         }
         events.sort();
         (events, duplicates, ids)
+    }
+}
+
+/// Hands the heap's free pages back to the kernel once the id and message logs are
+/// freed. Their partitions are blocks below glibc's mmap threshold (see `main.rs`), so
+/// they come from the heap and stay resident after they are freed, while the blocks
+/// of the per-person pass are larger and mapped afresh: without this, the logs'
+/// 600 MB (10 M events) would count twice in the peak memory.
+fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the heap to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

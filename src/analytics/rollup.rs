@@ -366,23 +366,9 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
     let groups = 1 + platforms.len() + cohorts.len();
     let index =
         |g: [u32; 2]| -> [usize; 3] { [0, 1 + g[0] as usize, 1 + platforms.len() + g[1] as usize] };
-    let mut counts: [Vec<Counts>; 3] = std::array::from_fn(|_| vec![Counts::default(); groups]);
-    for (i, &pg) in person_groups.iter().enumerate() {
-        let paying = p.paying(i);
-        let furthest = p.furthest[i];
-        for s in [1, scope_of(i)] {
-            for g in index(pg) {
-                let c = &mut counts[s][g];
-                c.persons += 1;
-                c.paying += u64::from(paying);
-                for k in 0..STEPS {
-                    c.reach[k] += u64::from(furthest >= k as i8);
-                }
-            }
-        }
-    }
-    // Medians, one step at a time (one list of times per group).
-    for k in 1..STEPS {
+    // Medians, one step at a time (one list of times per group), in parallel with the
+    // counts: per step, per scope, per group.
+    let step_medians = |k: usize| -> [Vec<Option<f64>>; 3] {
         let mut times: [Vec<Vec<i64>>; 3] = std::array::from_fn(|_| vec![Vec::new(); groups]);
         for (i, &pg) in person_groups.iter().enumerate() {
             if let Some(dt) = delta(a, k, i) {
@@ -393,9 +379,40 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
                 }
             }
         }
-        for s in 0..3 {
-            for (g, t) in times[s].iter_mut().enumerate() {
-                counts[s][g].median_ms[k] = median(t);
+        times.map(|t| t.into_iter().map(|mut v| median(&mut v)).collect())
+    };
+    let count = || {
+        let mut counts: [Vec<Counts>; 3] = std::array::from_fn(|_| vec![Counts::default(); groups]);
+        for (i, &pg) in person_groups.iter().enumerate() {
+            let paying = p.paying(i);
+            let furthest = p.furthest[i];
+            for s in [1, scope_of(i)] {
+                for g in index(pg) {
+                    let c = &mut counts[s][g];
+                    c.persons += 1;
+                    c.paying += u64::from(paying);
+                    for k in 0..STEPS {
+                        c.reach[k] += u64::from(furthest >= k as i8);
+                    }
+                }
+            }
+        }
+        counts
+    };
+    let (medians, mut counts) = rayon::join(
+        || {
+            use rayon::prelude::*;
+            (1..STEPS)
+                .into_par_iter()
+                .map(step_medians)
+                .collect::<Vec<_>>()
+        },
+        count,
+    );
+    for (k, m) in (1..STEPS).zip(medians) {
+        for (s, per_group) in m.into_iter().enumerate() {
+            for (g, v) in per_group.into_iter().enumerate() {
+                counts[s][g].median_ms[k] = v;
             }
         }
     }

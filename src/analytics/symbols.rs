@@ -536,6 +536,86 @@ impl IdLog {
     }
 }
 
+/// The message ids of a funnel stream's rows, as 128-bit fingerprints, routed like ids
+/// to [`ID_PARTS`] partitions by their top bits: delivery duplicates (rows whose
+/// message an earlier row has) are then found partition by partition in parallel, each
+/// over a set small enough to stay in cache.
+pub(crate) struct MessageLog {
+    /// Per partition, (fingerprint as two halves, row) in row order; 24 bytes an entry.
+    parts: Vec<Vec<([u64; 2], u32)>>,
+    /// Rows of the logs this one was extended with, after its own: (first row, log).
+    later: Vec<(u32, MessageLog)>,
+}
+
+impl Default for MessageLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MessageLog {
+    pub fn new() -> Self {
+        Self {
+            parts: vec![Vec::new(); ID_PARTS],
+            later: Vec::new(),
+        }
+    }
+
+    /// Makes room for about `n` more messages.
+    pub fn reserve(&mut self, n: usize) {
+        let each = n / ID_PARTS + n / ID_PARTS / 8 + 16;
+        for p in &mut self.parts {
+            p.reserve(each);
+        }
+    }
+
+    /// Logs the message fingerprint `fp` of row `row`.
+    #[inline]
+    pub fn push(&mut self, row: u32, fp: u128) {
+        let p = (fp >> 120) as usize % ID_PARTS;
+        self.parts[p].push(([(fp >> 64) as u64, fp as u64], row));
+    }
+
+    /// Appends `other`, whose rows start at row `first_row` of this log's table.
+    pub fn extend(&mut self, first_row: u32, mut other: MessageLog) {
+        let later = std::mem::take(&mut other.later);
+        self.later.push((first_row, other));
+        for (r, log) in later {
+            self.later.push((first_row + r, log));
+        }
+    }
+
+    /// The rows whose message an earlier row has, ascending.
+    pub fn duplicates(mut self) -> Vec<u32> {
+        use rayon::prelude::*;
+        let own = MessageLog {
+            parts: std::mem::take(&mut self.parts),
+            later: Vec::new(),
+        };
+        let mut logs: Vec<(u32, MessageLog)> = vec![(0, own)];
+        logs.append(&mut self.later);
+        let mut dups: Vec<u32> = (0..ID_PARTS)
+            .into_par_iter()
+            .map_init(FingerprintSet::default, |seen, p| {
+                seen.clear();
+                seen.reserve(logs.iter().map(|(_, l)| l.parts[p].len()).sum());
+                let mut dups = Vec::new();
+                for (first_row, log) in &logs {
+                    for &([hi, lo], row) in &log.parts[p] {
+                        if !seen.insert((u128::from(hi) << 64) | u128::from(lo)) {
+                            dups.push(first_row + row);
+                        }
+                    }
+                }
+                dups
+            })
+            .flatten()
+            .collect();
+        dups.sort_unstable();
+        dups
+    }
+}
+
 /// A column viewed as atomics, so that threads may write disjoint rows of it.
 fn as_atomic(v: &mut [u32]) -> &[std::sync::atomic::AtomicU32] {
     // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`, and the
@@ -677,6 +757,41 @@ mod tests {
                 rows.iter().flat_map(|(u, a)| [u, a]).flatten().collect();
             proptest::prop_assert_eq!(names.len(), distinct.len());
             proptest::prop_assert_eq!(names.opt_name(names.len() as u32), None);
+        }
+    }
+
+    proptest::proptest! {
+        /// The duplicates are the rows whose message an earlier row has, however the
+        /// rows were split into logs.
+        #[test]
+        fn duplicate_messages_are_the_repeats_of_earlier_rows(
+            msgs in proptest::collection::vec(proptest::option::of(0u8..60), 0..400),
+            cuts in proptest::collection::vec(0usize..400, 0..4),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(msgs.len())).collect();
+            cuts.push(0);
+            cuts.push(msgs.len());
+            cuts.sort();
+            let fp = |m: u8| fingerprint(&format!("msg-{m}"));
+            let mut log: Option<MessageLog> = None;
+            for w in cuts.windows(2) {
+                let mut part = MessageLog::new();
+                part.reserve(w[1] - w[0]);
+                for (r, m) in msgs[w[0]..w[1]].iter().enumerate() {
+                    if let Some(m) = m {
+                        part.push(r as u32, fp(*m));
+                    }
+                }
+                match &mut log {
+                    None => log = Some(part),
+                    Some(l) => l.extend(w[0] as u32, part),
+                }
+            }
+            let naive: Vec<u32> = (0..msgs.len())
+                .filter(|&r| msgs[r].is_some() && msgs[..r].contains(&msgs[r]))
+                .map(|r| r as u32)
+                .collect();
+            proptest::prop_assert_eq!(log.unwrap().duplicates(), naive);
         }
     }
 
