@@ -42,8 +42,8 @@ use parquet::arrow::arrow_reader::{
 
 use super::data::{
     COHORT_BASELINE, COHORT_CANARY, COHORT_NONE, Decoded, FLAG_REVENUE, FLAG_TEST_MODE,
-    FUNNEL_COLUMNS, FunnelBuilder, FunnelEvent, SOURCE_NONE, SOURCE_REAL, SOURCE_SYNTHETIC,
-    decimal, decode_funnel,
+    FUNNEL_COLUMNS, FunnelBuilder, FunnelEvent, FunnelEvents, SOURCE_NONE, SOURCE_REAL,
+    SOURCE_SYNTHETIC, decimal, decode_funnel,
 };
 use super::money::iso4217_exponent;
 use super::symbols::{NONE, Symbols, fingerprint};
@@ -577,6 +577,20 @@ fn decode_batch(
         stats,
         ..
     } = share;
+    let first = builder.columns().len();
+    if decode_columns(cols, caches, symbols, builder.columns()) {
+        let s = &cols.strs;
+        builder.log_rows(first, |i| {
+            (
+                s[USER].text(i),
+                s[ANON].text(i),
+                s[MESSAGE].text(i).map(fingerprint),
+            )
+        });
+        *row_no += cols.rows as u64;
+        stats.rows += cols.rows as u64;
+        return Ok(());
+    }
     let s = &cols.strs;
     for i in 0..cols.rows {
         *row_no += 1;
@@ -604,6 +618,141 @@ fn decode_batch(
         handle_row(result, path, RowLoc::Row(*row_no), on_error, stats)?;
     }
     Ok(())
+}
+
+/// The symbols (or codes) of a dictionary column's rows appended to `out`, from the codes its
+/// cache holds ([`NONE`] for a null or absent value); `false` when the column is not a
+/// dictionary or a row's value has no code yet (the row loop would intern it).
+fn map_codes(col: &Str, cache: &DictCache, rows: usize, out: &mut Vec<u32>) -> bool {
+    let first = out.len();
+    match col {
+        Str::Missing => {
+            out.resize(first + rows, NONE);
+            true
+        }
+        Str::Dict { keys, .. } => {
+            let codes = &cache.codes;
+            let code = |k: i32| codes.get(k as usize).copied().unwrap_or(UNSET);
+            match keys.nulls().filter(|n| n.null_count() > 0) {
+                None => out.extend(keys.values().iter().map(|&k| code(k))),
+                Some(nulls) => out.extend(
+                    keys.values()
+                        .iter()
+                        .zip(nulls.iter())
+                        .map(|(&k, valid)| if valid { code(k) } else { NONE }),
+                ),
+            }
+            !out[first..].contains(&UNSET)
+        }
+        Str::Plain(_) | Str::LargePlain(_) => false,
+    }
+}
+
+/// Appends the whole batch to `out` column by column when every row passes the fast
+/// checks and every dictionary value its rows use was met before, so that no symbol
+/// is interned (the row loop would give the same rows and symbols); `false` leaves the
+/// batch to the row loop, with `out` and `symbols` as they were.
+fn decode_columns(
+    cols: &BatchCols,
+    caches: &[DictCache; 18],
+    symbols: &Symbols,
+    out: &mut FunnelEvents,
+) -> bool {
+    let before = out.len();
+    let done = append_columns(cols, caches, symbols, out);
+    if !done {
+        out.truncate(before);
+    }
+    done
+}
+
+/// [`decode_columns`], which takes the rows back when this is `false`.
+fn append_columns(
+    cols: &BatchCols,
+    caches: &[DictCache; 18],
+    symbols: &Symbols,
+    out: &mut FunnelEvents,
+) -> bool {
+    let rows = cols.rows;
+    let first = out.len();
+    let s = &cols.strs;
+    let Some(ts) = &cols.ts else {
+        return false;
+    };
+    if ts.iter().any(Option::is_none) {
+        return false;
+    }
+    out.ts.extend(ts.iter().map(|t| t.unwrap_or_default()));
+    let symbol_columns: [(usize, &mut Vec<u32>); 8] = [
+        (EVENT, &mut out.event),
+        (PLATFORM, &mut out.platform),
+        (UTM_SOURCE, &mut out.utm_source),
+        (UTM_MEDIUM, &mut out.utm_medium),
+        (CURRENCY, &mut out.currency),
+        (USER_AGENT, &mut out.user_agent),
+        (PAGE_URL, &mut out.page_url),
+        (PROVIDER, &mut out.provider),
+    ];
+    for (c, v) in symbol_columns {
+        if !map_codes(&s[c], &caches[c], rows, v) {
+            return false;
+        }
+    }
+    // Every row needs an event name (a null or empty one has no symbol).
+    if out.event[first..].contains(&NONE) {
+        return false;
+    }
+    let mut codes = Vec::with_capacity(rows);
+    for (c, none, v) in [
+        (COHORT, COHORT_NONE, &mut out.cohort),
+        (SOURCE, SOURCE_NONE, &mut out.source),
+    ] {
+        codes.clear();
+        if !map_codes(&s[c], &caches[c], rows, &mut codes) || codes.contains(&(UNSET - 1)) {
+            return false;
+        }
+        v.extend(
+            codes
+                .iter()
+                .map(|&c| if c == NONE { none } else { c as u8 }),
+        );
+    }
+    // An id on every row.
+    if (0..rows).any(|i| s[USER].text(i).is_none() && s[ANON].text(i).is_none()) {
+        return false;
+    }
+    out.user.resize(first + rows, NONE);
+    out.anon.resize(first + rows, NONE);
+    out.flags.resize(first + rows, 0);
+    out.revenue_minor.resize(first + rows, 0);
+    if let Some(a) = &cols.test_mode {
+        for (i, v) in a.iter().enumerate() {
+            if v == Some(true) {
+                out.flags[first + i] |= FLAG_TEST_MODE;
+            }
+        }
+    }
+    if let Some(a) = &cols.revenue
+        && a.null_count() < rows
+    {
+        for i in 0..rows {
+            if a.is_null(i) {
+                continue;
+            }
+            let Some(Some(d)) = decimal(&Cell::Float(a.value(i))).ok() else {
+                return false;
+            };
+            out.flags[first + i] |= FLAG_REVENUE;
+            let currency = out.currency[first + i];
+            if currency != NONE {
+                match d.to_minor(iso4217_exponent(symbols.name(currency))) {
+                    Some(v) => out.revenue_minor[first + i] = v,
+                    None => return false,
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Row `i` decoded when it passes every check of `decode_funnel` without a problem

@@ -161,6 +161,25 @@ impl FunnelEvents {
         self.flags.push(e.flags);
     }
 
+    /// Keeps the first `n` rows of every column.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        self.ts.truncate(n);
+        self.event.truncate(n);
+        self.user.truncate(n);
+        self.anon.truncate(n);
+        self.cohort.truncate(n);
+        self.platform.truncate(n);
+        self.utm_source.truncate(n);
+        self.utm_medium.truncate(n);
+        self.revenue_minor.truncate(n);
+        self.currency.truncate(n);
+        self.user_agent.truncate(n);
+        self.page_url.truncate(n);
+        self.provider.truncate(n);
+        self.source.truncate(n);
+        self.flags.truncate(n);
+    }
+
     fn reserve(&mut self, n: usize) {
         self.ts.reserve(n);
         self.event.reserve(n);
@@ -375,6 +394,8 @@ pub(crate) struct FunnelBuilder {
     messages: MessageLog,
     /// The user and anonymous ids of the rows, not yet interned.
     ids: IdLog,
+    /// Scratch space of the logs' batches.
+    order: Vec<u32>,
 }
 
 impl FunnelBuilder {
@@ -383,6 +404,7 @@ impl FunnelBuilder {
             events: FunnelEvents::default(),
             messages: MessageLog::new(),
             ids: IdLog::new(),
+            order: Vec::new(),
         }
     }
 
@@ -405,6 +427,41 @@ impl FunnelBuilder {
         if let Some(text) = &d.anon {
             self.ids.push(row, true, text);
         }
+    }
+
+    /// The event columns, for a reader that appends a batch of rows column by column
+    /// (their `user` and `anon` columns [`NONE`]) and then calls [`Self::log_rows`], or
+    /// truncates them back ([`FunnelEvents::truncate`]).
+    pub(crate) fn columns(&mut self) -> &mut FunnelEvents {
+        &mut self.events
+    }
+
+    /// Logs the ids and messages of rows `first..` (appended through
+    /// [`Self::columns`]): `each(i)` gives row `first + i`'s user id, anonymous id and
+    /// message fingerprint. With those, the same as [`Self::add`] of each row in turn.
+    pub(crate) fn log_rows<'a>(
+        &mut self,
+        first: usize,
+        each: impl Fn(usize) -> (Option<&'a str>, Option<&'a str>, Option<u128>),
+    ) {
+        let n = self.events.len() - first;
+        let mut ids: Vec<(u32, bool, &str)> = Vec::with_capacity(2 * n);
+        let mut messages: Vec<(u32, u128)> = Vec::with_capacity(n);
+        for i in 0..n {
+            let row = (first + i) as u32;
+            let (user, anon, message) = each(i);
+            if let Some(m) = message {
+                messages.push((row, m));
+            }
+            if let Some(text) = user {
+                ids.push((row, false, text));
+            }
+            if let Some(text) = anon {
+                ids.push((row, true, text));
+            }
+        }
+        self.messages.push_batch(&messages, &mut self.order);
+        self.ids.push_batch(&ids, &mut self.order);
     }
 
     /// Appends the rows of `other`, renumbering its symbols through `sym_map` (indexed

@@ -349,6 +349,48 @@ const ID_PARTS: usize = 256;
 
 /// The ids of one partition, as met: per occurrence, (where it goes, its length), its
 /// text back to back in `text`.
+impl IdPart {
+    #[inline]
+    fn push(&mut self, row: u32, anon: bool, text: &str) {
+        self.entries
+            .push([row << 1 | u32::from(anon), text.len() as u32]);
+        self.text.push_str(text);
+    }
+}
+
+/// The partition of an id.
+#[inline]
+fn id_part(text: &str) -> usize {
+    (id_hash(text) >> 56) as usize % ID_PARTS
+}
+
+/// Calls `put(p, k)` for every `k` in `0..parts.len()`, grouped by partition
+/// `parts[k]` in ascending order and in order within each (a counting sort), so that
+/// a batch is appended one partition at a time, a run of writes each, instead of
+/// scattered over every partition's buffer. `order` is scratch space.
+fn in_partition_order(parts: &[u8], order: &mut Vec<u32>, mut put: impl FnMut(usize, usize)) {
+    let mut start = [0u32; ID_PARTS + 1];
+    for &p in parts {
+        start[p as usize + 1] += 1;
+    }
+    for p in 0..ID_PARTS {
+        start[p + 1] += start[p];
+    }
+    let mut cursor = start;
+    order.clear();
+    order.resize(parts.len(), 0);
+    for (k, &p) in parts.iter().enumerate() {
+        let c = &mut cursor[p as usize];
+        order[*c as usize] = k as u32;
+        *c += 1;
+    }
+    for p in 0..ID_PARTS {
+        for &k in &order[start[p] as usize..start[p + 1] as usize] {
+            put(p, k as usize);
+        }
+    }
+}
+
 #[derive(Default)]
 struct IdPart {
     /// (row << 1 | is anonymous, byte length); the length becomes the partition-local
@@ -379,10 +421,25 @@ impl Default for IdLog {
 }
 
 /// The hash that routes an id to its partition (top bits) and places it in the
-/// partition's table (low bits).
+/// partition's table (low bits): one lane of [`fingerprint`], as the table confirms a
+/// match on the string.
 #[inline]
 fn id_hash(s: &str) -> u64 {
-    (fingerprint(s) >> 64) as u64
+    let bytes = s.as_bytes();
+    let mut a = 0xa076_1d64_78bd_642f ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        a = mum(a ^ u64::from_le_bytes(w), 0x8ebc_6af0_9c88_c6e3);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        a = mum(a ^ u64::from_le_bytes(w), 0x8ebc_6af0_9c88_c6e3);
+    }
+    fmix(a ^ 0x5899_65cc_7537_4cc3)
 }
 
 /// A partition's table while interning: per slot, the low 32 bits of the id's hash and
@@ -452,11 +509,17 @@ impl IdLog {
     /// Logs id `text` of row `row` (the anonymous id when `anon`).
     #[inline]
     pub fn push(&mut self, row: u32, anon: bool, text: &str) {
-        let p = (id_hash(text) >> 56) as usize % ID_PARTS;
-        let part = &mut self.parts[p];
-        part.entries
-            .push([row << 1 | u32::from(anon), text.len() as u32]);
-        part.text.push_str(text);
+        self.parts[id_part(text)].push(row, anon, text);
+    }
+
+    /// Logs a batch of ids, `(row, anonymous, text)` in row order, one partition at a
+    /// time (the same log as [`Self::push`] of each in turn).
+    pub fn push_batch(&mut self, ids: &[(u32, bool, &str)], scratch: &mut Vec<u32>) {
+        let parts: Vec<u8> = ids.iter().map(|(_, _, t)| id_part(t) as u8).collect();
+        in_partition_order(&parts, scratch, |p, k| {
+            let (row, anon, text) = ids[k];
+            self.parts[p].push(row, anon, text);
+        });
     }
 
     /// Appends `other`, whose rows start at row `first_row` of this log's table.
@@ -547,6 +610,12 @@ pub(crate) struct MessageLog {
     later: Vec<(u32, MessageLog)>,
 }
 
+/// The partition of a message fingerprint.
+#[inline]
+fn message_part(fp: u128) -> usize {
+    (fp >> 120) as usize % ID_PARTS
+}
+
 impl Default for MessageLog {
     fn default() -> Self {
         Self::new()
@@ -572,8 +641,20 @@ impl MessageLog {
     /// Logs the message fingerprint `fp` of row `row`.
     #[inline]
     pub fn push(&mut self, row: u32, fp: u128) {
-        let p = (fp >> 120) as usize % ID_PARTS;
-        self.parts[p].push(([(fp >> 64) as u64, fp as u64], row));
+        self.parts[message_part(fp)].push(([(fp >> 64) as u64, fp as u64], row));
+    }
+
+    /// Logs a batch of `(row, fingerprint)` in row order, one partition at a time (the
+    /// same log as [`Self::push`] of each in turn).
+    pub fn push_batch(&mut self, messages: &[(u32, u128)], scratch: &mut Vec<u32>) {
+        let parts: Vec<u8> = messages
+            .iter()
+            .map(|&(_, fp)| message_part(fp) as u8)
+            .collect();
+        in_partition_order(&parts, scratch, |p, k| {
+            let (row, fp) = messages[k];
+            self.parts[p].push(([(fp >> 64) as u64, fp as u64], row));
+        });
     }
 
     /// Appends `other`, whose rows start at row `first_row` of this log's table.
@@ -733,12 +814,20 @@ mod tests {
             cuts.push(rows.len());
             cuts.sort();
             let mut log: Option<IdLog> = None;
-            for w in cuts.windows(2) {
+            for (k, w) in cuts.windows(2).enumerate() {
                 let mut part = IdLog::new();
+                // Every other log in batches.
+                let mut batch: Vec<(u32, bool, &str)> = Vec::new();
                 for (r, (u, a)) in rows[w[0]..w[1]].iter().enumerate() {
-                    if let Some(u) = u { part.push(r as u32, false, u); }
-                    if let Some(a) = a { part.push(r as u32, true, a); }
+                    for (id, anon) in [(u, false), (a, true)] {
+                        match id {
+                            Some(id) if k % 2 == 1 => batch.push((r as u32, anon, id)),
+                            Some(id) => part.push(r as u32, anon, id),
+                            None => {}
+                        }
+                    }
                 }
+                part.push_batch(&batch, &mut Vec::new());
                 match &mut log {
                     None => log = Some(part),
                     Some(l) => l.extend(w[0] as u32, part),
@@ -774,14 +863,19 @@ mod tests {
             cuts.sort();
             let fp = |m: u8| fingerprint(&format!("msg-{m}"));
             let mut log: Option<MessageLog> = None;
-            for w in cuts.windows(2) {
+            for (k, w) in cuts.windows(2).enumerate() {
                 let mut part = MessageLog::new();
                 part.reserve(w[1] - w[0]);
+                // Every other log in batches.
+                let mut batch = Vec::new();
                 for (r, m) in msgs[w[0]..w[1]].iter().enumerate() {
-                    if let Some(m) = m {
-                        part.push(r as u32, fp(*m));
+                    match m {
+                        Some(m) if k % 2 == 1 => batch.push((r as u32, fp(*m))),
+                        Some(m) => part.push(r as u32, fp(*m)),
+                        None => {}
                     }
                 }
+                part.push_batch(&batch, &mut Vec::new());
                 match &mut log {
                     None => log = Some(part),
                     Some(l) => l.extend(w[0] as u32, part),
