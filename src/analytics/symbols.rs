@@ -347,21 +347,20 @@ impl Names {
 /// table of one partition stays in a core's cache for up to a few million ids in all.
 const ID_PARTS: usize = 256;
 
-/// The ids of one partition, as met: per occurrence, (where it goes, its length), its
-/// text back to back in `text`.
 impl IdPart {
+    /// Logs `text` (whose [`id_hash`] is `h`) as the user or anonymous id of `row`.
     #[inline]
-    fn push(&mut self, row: u32, anon: bool, text: &str) {
+    fn push(&mut self, row: u32, anon: bool, text: &str, h: u64) {
         self.entries
-            .push([row << 1 | u32::from(anon), text.len() as u32]);
+            .push([row << 1 | u32::from(anon), text.len() as u32, h as u32]);
         self.text.push_str(text);
     }
 }
 
-/// The partition of an id.
+/// The partition of an id by its [`id_hash`].
 #[inline]
-fn id_part(text: &str) -> usize {
-    (id_hash(text) >> 56) as usize % ID_PARTS
+fn id_part(h: u64) -> usize {
+    (h >> 56) as usize % ID_PARTS
 }
 
 /// Calls `put(p, k)` for every `k` in `0..parts.len()`, grouped by partition
@@ -391,11 +390,13 @@ fn in_partition_order(parts: &[u8], order: &mut Vec<u32>, mut put: impl FnMut(us
     }
 }
 
+/// The ids of one partition, as met: per occurrence, (where it goes, its length, its
+/// hash), its text back to back in `text`.
 #[derive(Default)]
 struct IdPart {
-    /// (row << 1 | is anonymous, byte length); the length becomes the partition-local
-    /// symbol once interned.
-    entries: Vec<[u32; 2]>,
+    /// (row << 1 | is anonymous, byte length, low 32 bits of [`id_hash`]); the length
+    /// becomes the partition-local symbol once interned.
+    entries: Vec<[u32; 3]>,
     text: String,
 }
 
@@ -471,13 +472,13 @@ impl IdTable {
         }
     }
 
-    /// The local symbol of `s` in `names`, adding it when new.
+    /// The local symbol of `s` (the low 32 bits of whose [`id_hash`] are `h`) in
+    /// `names`, adding it when new.
     #[inline]
-    fn intern(&mut self, s: &str, names: &mut NamePart) -> u32 {
+    fn intern(&mut self, s: &str, h: u32, names: &mut NamePart) -> u32 {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let h = id_hash(s) as u32;
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
@@ -509,16 +510,18 @@ impl IdLog {
     /// Logs id `text` of row `row` (the anonymous id when `anon`).
     #[inline]
     pub fn push(&mut self, row: u32, anon: bool, text: &str) {
-        self.parts[id_part(text)].push(row, anon, text);
+        let h = id_hash(text);
+        self.parts[id_part(h)].push(row, anon, text, h);
     }
 
     /// Logs a batch of ids, `(row, anonymous, text)` in row order, one partition at a
     /// time (the same log as [`Self::push`] of each in turn).
     pub fn push_batch(&mut self, ids: &[(u32, bool, &str)], scratch: &mut Vec<u32>) {
-        let parts: Vec<u8> = ids.iter().map(|(_, _, t)| id_part(t) as u8).collect();
+        let hashes: Vec<u64> = ids.iter().map(|(_, _, t)| id_hash(t)).collect();
+        let parts: Vec<u8> = hashes.iter().map(|&h| id_part(h) as u8).collect();
         in_partition_order(&parts, scratch, |p, k| {
             let (row, anon, text) = ids[k];
-            self.parts[p].push(row, anon, text);
+            self.parts[p].push(row, anon, text, hashes[k]);
         });
     }
 
@@ -562,12 +565,14 @@ impl IdLog {
                 },
                 |table, shares| {
                     let mut names = NamePart::default();
-                    table.reset(1024);
+                    // Room for every occurrence to be new, up to a cache's size.
+                    let occurrences: usize = shares.iter().map(|(_, p)| p.entries.len()).sum();
+                    table.reset(occurrences.next_power_of_two().clamp(1 << 10, 1 << 18));
                     for (_, part) in shares.iter_mut() {
                         let mut at = 0usize;
                         for e in part.entries.iter_mut() {
                             let end = at + e[1] as usize;
-                            e[1] = table.intern(&part.text[at..end], &mut names);
+                            e[1] = table.intern(&part.text[at..end], e[2], &mut names);
                             at = end;
                         }
                         part.text = String::new();
@@ -900,10 +905,12 @@ mod tests {
         t.reset(16);
         let mut names = NamePart::default();
         for i in 0..5_000u32 {
-            assert_eq!(t.intern(&format!("id-{i}"), &mut names), i);
+            let id = format!("id-{i}");
+            assert_eq!(t.intern(&id, id_hash(&id) as u32, &mut names), i);
         }
         for i in (0..5_000u32).rev() {
-            assert_eq!(t.intern(&format!("id-{i}"), &mut names), i);
+            let id = format!("id-{i}");
+            assert_eq!(t.intern(&id, id_hash(&id) as u32, &mut names), i);
         }
         assert!(t.slots.len() >= 10_000);
         // A slot holding the same hash bits for another string is no match.
@@ -913,13 +920,13 @@ mod tests {
         };
         t.reset(16);
         let mut names = NamePart::default();
-        let x = t.intern("x", &mut names);
+        let x = t.intern("x", id_hash("x") as u32, &mut names);
         let i = t.slots.iter().position(|s| s.1 == x).unwrap();
         let h = id_hash("y") as u32;
         t.slots[i].0 = h;
         let mask = t.slots.len() - 1;
         t.slots.swap(i, h as usize & mask);
-        assert_eq!(t.intern("y", &mut names), 1);
+        assert_eq!(t.intern("y", h, &mut names), 1);
         assert_eq!((names.get(0), names.get(1)), ("x", "y"));
     }
 
