@@ -3,6 +3,8 @@
 //! tracking-gap tests. The report's polars rollups and the run gates both start here, so
 //! `rehearse funnel` and `rehearse run` can never disagree on a number.
 
+use rayon::prelude::*;
+
 use super::data::{
     AnalyticsData, COHORT_BASELINE, COHORT_CANARY, FLAG_IDENTITY, FLAG_REVENUE, FunnelEvents,
     PURCHASE, SOURCE_SYNTHETIC, STEP_NAMES,
@@ -80,8 +82,10 @@ impl FunnelAnalysis {
         data: &AnalyticsData,
         policy: &AnalyticsPolicy,
     ) -> FunnelAnalysis {
-        let identity = stitch(ev, n, data.ids.len());
-        let synthetic_event = synthetic_events(ev, n, &data.symbols, policy);
+        let (identity, synthetic_event) = rayon::join(
+            || stitch(ev, n, data.ids.len()),
+            || synthetic_events(ev, n, &data.symbols, policy),
+        );
         let persons = person_table(ev, n, &identity, &synthetic_event, policy.window_ms());
         let excluded: Vec<bool> = (0..persons.len())
             .map(|p| {
@@ -90,30 +94,64 @@ impl FunnelAnalysis {
             })
             .collect();
 
+        // The events in chunks, in parallel; the chunks' purchases joined in order.
+        struct Part {
+            purchases: Purchases,
+            leaked: u64,
+            leaking: Vec<u32>,
+            missing_revenue: u64,
+        }
+        const CHUNK: usize = 1 << 20;
+        let parts: Vec<Part> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut part = Part {
+                    purchases: Purchases::default(),
+                    leaked: 0,
+                    leaking: Vec::new(),
+                    missing_revenue: 0,
+                };
+                for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                    if ev.flags[i] & FLAG_IDENTITY != 0 {
+                        continue;
+                    }
+                    let p = identity.person_of[i] as usize;
+                    if ev.source[i] == SOURCE_SYNTHETIC && !excluded[p] {
+                        part.leaked += 1;
+                        part.leaking.push(p as u32);
+                    }
+                    if ev.event[i] == PURCHASE {
+                        let has_revenue = ev.flags[i] & FLAG_REVENUE != 0;
+                        if !persons.synthetic[p] && (!has_revenue || ev.currency[i] == NONE) {
+                            part.missing_revenue += 1;
+                        }
+                        let pu = &mut part.purchases;
+                        pu.person.push(p as u32);
+                        pu.ts.push(ev.ts[i]);
+                        pu.currency.push(ev.currency[i]);
+                        pu.revenue_minor.push(ev.revenue_minor[i]);
+                        pu.has_revenue.push(has_revenue);
+                    }
+                }
+                part
+            })
+            .collect();
         let mut purchases = Purchases::default();
         let mut leaked = 0u64;
         let mut leaking = vec![false; persons.len()];
         let mut missing_revenue = 0u64;
-        for i in 0..n {
-            if ev.flags[i] & FLAG_IDENTITY != 0 {
-                continue;
+        for part in parts {
+            leaked += part.leaked;
+            missing_revenue += part.missing_revenue;
+            for p in part.leaking {
+                leaking[p as usize] = true;
             }
-            let p = identity.person_of[i] as usize;
-            if ev.source[i] == SOURCE_SYNTHETIC && !excluded[p] {
-                leaked += 1;
-                leaking[p] = true;
-            }
-            if ev.event[i] == PURCHASE {
-                let has_revenue = ev.flags[i] & FLAG_REVENUE != 0;
-                if !persons.synthetic[p] && (!has_revenue || ev.currency[i] == NONE) {
-                    missing_revenue += 1;
-                }
-                purchases.person.push(p as u32);
-                purchases.ts.push(ev.ts[i]);
-                purchases.currency.push(ev.currency[i]);
-                purchases.revenue_minor.push(ev.revenue_minor[i]);
-                purchases.has_revenue.push(has_revenue);
-            }
+            let pu = part.purchases;
+            purchases.person.extend(pu.person);
+            purchases.ts.extend(pu.ts);
+            purchases.currency.extend(pu.currency);
+            purchases.revenue_minor.extend(pu.revenue_minor);
+            purchases.has_revenue.extend(pu.has_revenue);
         }
         let step_tests = step_tests(&persons, policy);
         FunnelAnalysis {

@@ -173,7 +173,9 @@ pub fn analyze(
             included: fa.excluded.iter().filter(|e| !**e).count() as u64,
         };
         report.identity.stitched_anonymous_ids = fa.identity.stitched_anonymous_ids;
-        let r = rollups(fa, syms)?;
+        // The rollups and the other events' counts, side by side.
+        let (r, other) = rayon::join(|| rollups(fa, syms), || other_events(fa, ev, syms));
+        let r = r?;
         let (f, k, a) = r.get(Scope::Included);
         report.funnel = f.clone();
         report.kpis.included = k.clone();
@@ -187,7 +189,7 @@ pub fn analyze(
         let (f, k, _) = r.get(Scope::Excluded);
         report.funnel_excluded = f.clone();
         report.kpis.excluded = k.clone();
-        report.other_events = other_events(fa, ev, syms);
+        report.other_events = other;
         report.leaked_events = fa.leaked_events;
         report.tracking_gaps = fa.gaps();
         report.tracking_tests = fa.step_tests.clone();
