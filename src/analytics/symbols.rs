@@ -31,36 +31,54 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The 128-bit fingerprint of a string.
-#[inline]
-pub fn fingerprint(s: &str) -> u128 {
-    const K: [u64; 4] = [
-        0xa076_1d64_78bd_642f,
-        0xe703_7ed1_a0b4_28db,
-        0x8ebc_6af0_9c88_c6e3,
-        0x5899_65cc_7537_4cc3,
-    ];
-    let bytes = s.as_bytes();
-    let len = bytes.len() as u64;
-    let mut a = K[0] ^ len;
-    let mut b = K[1].wrapping_add(len.rotate_left(32));
+/// The seeds and multipliers of [`fingerprint`]'s two lanes.
+const K: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
+
+/// Calls `f` on each little-endian 8-byte word of `bytes`, the last one zero-padded.
+#[inline(always)]
+fn for_each_word(bytes: &[u8], mut f: impl FnMut(u64)) {
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
-        a = mum(a ^ w, K[2]);
-        b = mum(b ^ w.rotate_left(29), K[3]);
+        f(u64::from_le_bytes(w));
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut w = [0u8; 8];
         w[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(w);
+        f(u64::from_le_bytes(w));
+    }
+}
+
+/// The 128-bit fingerprint of a string.
+#[inline]
+pub fn fingerprint(s: &str) -> u128 {
+    let bytes = s.as_bytes();
+    let len = bytes.len() as u64;
+    let mut a = K[0] ^ len;
+    let mut b = K[1].wrapping_add(len.rotate_left(32));
+    for_each_word(bytes, |w| {
         a = mum(a ^ w, K[2]);
         b = mum(b ^ w.rotate_left(29), K[3]);
-    }
+    });
     (u128::from(fmix(a ^ K[3])) << 64) | u128::from(fmix(b ^ K[0]))
+}
+
+/// The top 64 bits of [`fingerprint`] (its first lane alone): the hash that routes an
+/// id to its [`IdLog`] partition (top bits) and places it in the partition's table (low
+/// bits), where a match is confirmed on the string.
+#[inline]
+fn id_hash(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut a = K[0] ^ bytes.len() as u64;
+    for_each_word(bytes, |w| a = mum(a ^ w, K[2]));
+    fmix(a ^ K[3])
 }
 
 /// A hasher for keys that are fingerprints already: it keeps their low 64 bits.
@@ -410,37 +428,42 @@ struct IdPart {
 /// order its occurrences were logged (row order). They depend on the ids and the rows
 /// only, not on the thread count or how the rows were split into logs.
 pub(crate) struct IdLog {
-    parts: Vec<IdPart>,
-    /// Rows of the logs this one was extended with, after its own: (first row, log).
-    later: Vec<(u32, IdLog)>,
+    log: Joined<IdPart>,
+}
+
+/// Logs of consecutive runs of rows, joined in row order: `(first row, partitions)`
+/// each. Rows are logged into the first; the others come from [`Joined::extend`].
+struct Joined<P> {
+    logs: Vec<(u32, Vec<P>)>,
+}
+
+impl<P: Default> Joined<P> {
+    fn new() -> Self {
+        Self {
+            logs: vec![(
+                0,
+                std::iter::repeat_with(P::default).take(ID_PARTS).collect(),
+            )],
+        }
+    }
+
+    /// The partitions rows are logged into.
+    #[inline]
+    fn own(&mut self) -> &mut [P] {
+        &mut self.logs[0].1
+    }
+
+    /// Appends `other`, whose rows start at row `first_row` of this one's table.
+    fn extend(&mut self, first_row: u32, other: Self) {
+        self.logs
+            .extend(other.logs.into_iter().map(|(r, l)| (first_row + r, l)));
+    }
 }
 
 impl Default for IdLog {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// The hash that routes an id to its partition (top bits) and places it in the
-/// partition's table (low bits): one lane of [`fingerprint`], as the table confirms a
-/// match on the string.
-#[inline]
-fn id_hash(s: &str) -> u64 {
-    let bytes = s.as_bytes();
-    let mut a = 0xa076_1d64_78bd_642f ^ bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        a = mum(a ^ u64::from_le_bytes(w), 0x8ebc_6af0_9c88_c6e3);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        a = mum(a ^ u64::from_le_bytes(w), 0x8ebc_6af0_9c88_c6e3);
-    }
-    fmix(a ^ 0x5899_65cc_7537_4cc3)
 }
 
 /// A partition's table while interning: per slot, the low 32 bits of the id's hash and
@@ -499,19 +522,14 @@ impl IdTable {
 
 impl IdLog {
     pub fn new() -> Self {
-        Self {
-            parts: std::iter::repeat_with(IdPart::default)
-                .take(ID_PARTS)
-                .collect(),
-            later: Vec::new(),
-        }
+        Self { log: Joined::new() }
     }
 
     /// Logs id `text` of row `row` (the anonymous id when `anon`).
     #[inline]
     pub fn push(&mut self, row: u32, anon: bool, text: &str) {
         let h = id_hash(text);
-        self.parts[id_part(h)].push(row, anon, text, h);
+        self.log.own()[id_part(h)].push(row, anon, text, h);
     }
 
     /// Logs a batch of ids, `(row, anonymous, text)` in row order, one partition at a
@@ -519,36 +537,28 @@ impl IdLog {
     pub fn push_batch(&mut self, ids: &[(u32, bool, &str)], scratch: &mut Vec<u32>) {
         let hashes: Vec<u64> = ids.iter().map(|(_, _, t)| id_hash(t)).collect();
         let parts: Vec<u8> = hashes.iter().map(|&h| id_part(h) as u8).collect();
+        let own = self.log.own();
         in_partition_order(&parts, scratch, |p, k| {
             let (row, anon, text) = ids[k];
-            self.parts[p].push(row, anon, text, hashes[k]);
+            own[p].push(row, anon, text, hashes[k]);
         });
     }
 
     /// Appends `other`, whose rows start at row `first_row` of this log's table.
-    pub fn extend(&mut self, first_row: u32, mut other: IdLog) {
-        let later = std::mem::take(&mut other.later);
-        self.later.push((first_row, other));
-        for (r, log) in later {
-            self.later.push((first_row + r, log));
-        }
+    pub fn extend(&mut self, first_row: u32, other: IdLog) {
+        self.log.extend(first_row, other.log);
     }
 
     /// Interns every logged id, partitions in parallel, and writes each occurrence's
     /// symbol to row `row` of `user` or `anon`; returns the ids by symbol.
-    pub fn intern(mut self, user: &mut [u32], anon: &mut [u32]) -> Names {
+    pub fn intern(self, user: &mut [u32], anon: &mut [u32]) -> Names {
         use rayon::prelude::*;
-        let own = IdLog {
-            parts: std::mem::take(&mut self.parts),
-            later: Vec::new(),
-        };
-        let mut logs: Vec<(u32, IdLog)> = vec![(0, own)];
-        logs.append(&mut self.later);
+        let mut logs = self.log.logs;
         // Per partition, its share of every log, in row order.
         let mut by_part: Vec<Vec<(u32, &mut IdPart)>> =
             std::iter::repeat_with(Vec::new).take(ID_PARTS).collect();
-        for (first_row, log) in &mut logs {
-            for (p, part) in log.parts.iter_mut().enumerate() {
+        for (first_row, parts) in &mut logs {
+            for (p, part) in parts.iter_mut().enumerate() {
                 if !part.entries.is_empty() {
                     by_part[p].push((*first_row, part));
                 }
@@ -610,9 +620,7 @@ impl IdLog {
 /// over a set small enough to stay in cache.
 pub(crate) struct MessageLog {
     /// Per partition, (fingerprint as two halves, row) in row order; 24 bytes an entry.
-    parts: Vec<Vec<([u64; 2], u32)>>,
-    /// Rows of the logs this one was extended with, after its own: (first row, log).
-    later: Vec<(u32, MessageLog)>,
+    log: Joined<Vec<([u64; 2], u32)>>,
 }
 
 /// The partition of a message fingerprint.
@@ -629,16 +637,13 @@ impl Default for MessageLog {
 
 impl MessageLog {
     pub fn new() -> Self {
-        Self {
-            parts: vec![Vec::new(); ID_PARTS],
-            later: Vec::new(),
-        }
+        Self { log: Joined::new() }
     }
 
     /// Makes room for about `n` more messages.
     pub fn reserve(&mut self, n: usize) {
         let each = n / ID_PARTS + n / ID_PARTS / 8 + 16;
-        for p in &mut self.parts {
+        for p in self.log.own() {
             p.reserve(each);
         }
     }
@@ -646,7 +651,7 @@ impl MessageLog {
     /// Logs the message fingerprint `fp` of row `row`.
     #[inline]
     pub fn push(&mut self, row: u32, fp: u128) {
-        self.parts[message_part(fp)].push(([(fp >> 64) as u64, fp as u64], row));
+        self.log.own()[message_part(fp)].push(([(fp >> 64) as u64, fp as u64], row));
     }
 
     /// Logs a batch of `(row, fingerprint)` in row order, one partition at a time (the
@@ -656,38 +661,30 @@ impl MessageLog {
             .iter()
             .map(|&(_, fp)| message_part(fp) as u8)
             .collect();
+        let own = self.log.own();
         in_partition_order(&parts, scratch, |p, k| {
             let (row, fp) = messages[k];
-            self.parts[p].push(([(fp >> 64) as u64, fp as u64], row));
+            own[p].push(([(fp >> 64) as u64, fp as u64], row));
         });
     }
 
     /// Appends `other`, whose rows start at row `first_row` of this log's table.
-    pub fn extend(&mut self, first_row: u32, mut other: MessageLog) {
-        let later = std::mem::take(&mut other.later);
-        self.later.push((first_row, other));
-        for (r, log) in later {
-            self.later.push((first_row + r, log));
-        }
+    pub fn extend(&mut self, first_row: u32, other: MessageLog) {
+        self.log.extend(first_row, other.log);
     }
 
     /// The rows whose message an earlier row has, ascending.
-    pub fn duplicates(mut self) -> Vec<u32> {
+    pub fn duplicates(self) -> Vec<u32> {
         use rayon::prelude::*;
-        let own = MessageLog {
-            parts: std::mem::take(&mut self.parts),
-            later: Vec::new(),
-        };
-        let mut logs: Vec<(u32, MessageLog)> = vec![(0, own)];
-        logs.append(&mut self.later);
+        let logs = self.log.logs;
         let mut dups: Vec<u32> = (0..ID_PARTS)
             .into_par_iter()
             .map_init(FingerprintSet::default, |seen, p| {
                 seen.clear();
-                seen.reserve(logs.iter().map(|(_, l)| l.parts[p].len()).sum());
+                seen.reserve(logs.iter().map(|(_, l)| l[p].len()).sum());
                 let mut dups = Vec::new();
                 for (first_row, log) in &logs {
-                    for &([hi, lo], row) in &log.parts[p] {
+                    for &([hi, lo], row) in &log[p] {
                         if !seen.insert((u128::from(hi) << 64) | u128::from(lo)) {
                             dups.push(first_row + row);
                         }
@@ -937,6 +934,17 @@ mod tests {
             for s in [format!("usr-{i:08x}"), format!("anon-{i}"), format!("{i}")] {
                 assert!(seen.insert(fingerprint(&s)), "{s}");
             }
+        }
+        // The ids' hash is the fingerprint's first lane.
+        for s in [
+            "",
+            "a",
+            "usr-a268b646e3",
+            "anon-e387c928b58c",
+            "exactly8",
+            "sixteen-bytes-ab",
+        ] {
+            assert_eq!(id_hash(s), (fingerprint(s) >> 64) as u64, "{s}");
         }
         // Length and trailing zero bytes matter.
         assert_ne!(fingerprint("a"), fingerprint("a\0"));
