@@ -271,7 +271,11 @@ fn read_share(
         &FUNNEL_COLUMNS,
     )
     .ok()?;
-    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted);
+    let groups = part
+        .row_groups
+        .iter()
+        .map(|&g| (g, group_mask(&meta, &wanted, g)))
+        .collect();
     let mut share = Share {
         symbols,
         builder: FunnelBuilder::new(),
@@ -285,7 +289,7 @@ fn read_share(
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
     // One reader per row group (the caches below then last a whole column chunk).
-    let mut batches = row_group_batches(file, &meta, &mask, BATCH_ROWS, part.row_groups.clone());
+    let mut batches = row_group_batches(file, &meta, BATCH_ROWS, groups);
     loop {
         let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batches.next()));
         let batch = match next {
@@ -300,6 +304,38 @@ fn read_share(
         }
     }
     Some(share)
+}
+
+/// The columns of `wanted` (indices of the file's fields) that row group `g` is read
+/// with: all but the optional ones its statistics say hold only nulls there. Such a
+/// column reads as missing, which decodes as a null in every row does; and the
+/// Parquet reader gives an all-null chunk of a dictionary column (whose dictionary is
+/// empty) as plain values that it hashes, value by value, back into a dictionary.
+fn group_mask(meta: &ArrowReaderMetadata, wanted: &[usize], g: usize) -> ProjectionMask {
+    let descr = meta.parquet_schema();
+    let fields = meta.schema().fields();
+    let group = meta.metadata().row_group(g);
+    let rows = group.num_rows();
+    let all_null = |root: usize| {
+        let required = fields.get(root).is_some_and(|f| {
+            [TS, EVENT]
+                .iter()
+                .any(|&c| FUNNEL_COLUMNS[c].name == f.name())
+        });
+        let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == root);
+        let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
+            return false;
+        };
+        !required
+            && rows > 0
+            && group
+                .column(leaf)
+                .statistics()
+                .and_then(|s| s.null_count_opt())
+                .is_some_and(|n| n == rows as u64)
+    };
+    let read: Vec<usize> = wanted.iter().copied().filter(|&i| !all_null(i)).collect();
+    ProjectionMask::roots(descr, read)
 }
 
 /// A string column of one batch.
@@ -390,6 +426,8 @@ const UNSET: u32 = u32::MAX - 1;
 struct DictCache {
     dictionary: Option<StringArray>,
     codes: Vec<u32>,
+    /// How many of `codes` are still [`UNSET`].
+    unset: usize,
 }
 
 impl DictCache {
@@ -397,6 +435,7 @@ impl DictCache {
         Self {
             dictionary: None,
             codes: Vec::new(),
+            unset: 0,
         }
     }
 
@@ -414,6 +453,7 @@ impl DictCache {
             self.dictionary = Some(values.clone());
             self.codes.clear();
             self.codes.resize(values.len(), UNSET);
+            self.unset = values.len();
         }
     }
 
@@ -427,6 +467,7 @@ impl DictCache {
             }
             let s = col.text(i).map_or(NONE, |t| symbols.intern(t));
             self.codes[k] = s;
+            self.unset -= 1;
             return s;
         }
         col.text(i).map_or(NONE, |t| symbols.intern(t))
@@ -447,6 +488,7 @@ impl DictCache {
             } else {
                 let c = of(col.text(i));
                 self.codes[k] = c;
+                self.unset -= 1;
                 c
             }
         } else {
@@ -578,7 +620,9 @@ fn decode_batch(
         ..
     } = share;
     let first = builder.columns().len();
-    if decode_columns(cols, caches, symbols, builder.columns()) {
+    if settle_new_values(cols, caches, symbols)
+        && decode_columns(cols, caches, symbols, builder.columns())
+    {
         let s = &cols.strs;
         builder.log_rows(first, |i| {
             (
@@ -618,6 +662,65 @@ fn decode_batch(
         handle_row(result, path, RowLoc::Row(*row_no), on_error, stats)?;
     }
     Ok(())
+}
+
+/// The dictionary columns [`fast_row`] reads, whose values [`settle_new_values`] settles.
+const SETTLED: [usize; 10] = [
+    EVENT, CURRENCY, PLATFORM, UTM_SOURCE, UTM_MEDIUM, USER_AGENT, PAGE_URL, PROVIDER, COHORT,
+    SOURCE,
+];
+
+/// Interns the dictionary values this batch meets for the first time, as the row loop
+/// would: in row order, each row through [`fast_row`] (its event is dropped), so that
+/// the symbols are numbered as if the row loop had run and [`decode_columns`] can take
+/// the batch. Only the rows that meet a value with no code yet are looked at. `false`
+/// when a string column is not a dictionary or such a row fails the fast checks: the
+/// row loop then takes the batch from its start, and interns again only what it would
+/// have interned anyway (a symbol keeps its number).
+fn settle_new_values(
+    cols: &BatchCols,
+    caches: &mut [DictCache; 18],
+    symbols: &mut Symbols,
+) -> bool {
+    let s = &cols.strs;
+    if SETTLED
+        .iter()
+        .any(|&c| !matches!(s[c], Str::Dict { .. } | Str::Missing))
+    {
+        return false;
+    }
+    let mut open = [0usize; SETTLED.len()];
+    let mut n = 0;
+    for c in SETTLED {
+        if caches[c].unset > 0 && matches!(s[c], Str::Dict { .. }) {
+            open[n] = c;
+            n += 1;
+        }
+    }
+    let unset = |caches: &[DictCache; 18], c: usize, i: usize| {
+        s[c].key(i)
+            .is_some_and(|k| caches[c].codes.get(k).is_some_and(|&v| v == UNSET))
+    };
+    let mut i = 0;
+    while n > 0 && i < cols.rows {
+        if open[..n].iter().any(|&c| unset(caches, c, i)) {
+            if fast_row(cols, caches, symbols, i).is_none() {
+                return false;
+            }
+            // Columns whose every value now has a code need no more looking at.
+            let mut k = 0;
+            while k < n {
+                if caches[open[k]].unset == 0 {
+                    open[k] = open[n - 1];
+                    n -= 1;
+                } else {
+                    k += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The symbols (or codes) of a dictionary column's rows appended to `out`, from the codes its
@@ -821,4 +924,55 @@ fn fast_row(
         flags,
         message: s[MESSAGE].text(i).map(fingerprint),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{StringArray, TimestampMillisecondArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    #[test]
+    fn a_row_group_leaves_out_the_optional_columns_it_holds_only_nulls_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("funnel.parquet");
+        let text = |v: [Option<&str>; 4]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "ts",
+                Arc::new(TimestampMillisecondArray::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
+            ("event", text([Some("visit"); 4])),
+            ("user_id", text([Some("u1"), Some("u2"), None, None])),
+            ("anonymous_id", text([None, None, Some("a3"), Some("a4")])),
+            ("provider_id", text([Some("p1"), None, None, None])),
+            ("utm_source", text([None, None, None, Some("ads")])),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(2))
+            .build();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props))
+            .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let (schema, _) = fast_schema(&path).unwrap();
+        let meta = ArrowReaderMetadata::load(
+            &File::open(&path).unwrap(),
+            ArrowReaderOptions::new().with_schema(schema),
+        )
+        .unwrap();
+        let read = |g: usize| {
+            let mask = group_mask(&meta, &[0, 1, 2, 3, 4, 5], g);
+            (0..6)
+                .filter(|&i| mask.leaf_included(i))
+                .collect::<Vec<_>>()
+        };
+        // Group 0: `anonymous_id` and `utm_source` are all null; group 1: `user_id` and
+        // `provider_id`. `ts` and `event` are always read.
+        assert_eq!(read(0), [0, 1, 2, 4]);
+        assert_eq!(read(1), [0, 1, 3, 5]);
+    }
 }
