@@ -306,20 +306,108 @@ struct Counts {
     median_ms: [Option<f64>; STEPS],
 }
 
-/// The median of `v` (reordered); the mean of the two middle values for an even count
-/// (as polars computes it: exact for integers below 2^53).
-fn median(v: &mut [i64]) -> Option<f64> {
-    let m = v.len();
-    if m == 0 {
-        return None;
+/// Lists of values (the cells), each reordered by bucket of a histogram over all of
+/// them (by the values' high bits), so that the median of any union of cells is found
+/// without copying them together: the bucket holding each middle rank comes from the
+/// cells' cumulative bucket counts, and only that bucket's values are gathered and
+/// ordered. The median of an even count is the mean of the two middle values (as
+/// polars computes it: exact for integers below 2^53).
+struct Bucketed {
+    lo: i64,
+    shift: u32,
+    /// Each cell's values, bucket after bucket.
+    values: Vec<Vec<i64>>,
+    /// Per cell, where each bucket starts in its values (one more: the end).
+    starts: Vec<Vec<u32>>,
+}
+
+impl Bucketed {
+    /// Buckets of the histogram (at most).
+    const BUCKETS: usize = 1 << 12;
+
+    fn new(cells: Vec<Vec<i64>>) -> Self {
+        let (lo, hi) = cells
+            .iter()
+            .flatten()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        // Offsets from `lo`, in u64: the whole i64 range fits.
+        let span = if lo > hi { 0 } else { hi.abs_diff(lo) };
+        let mut shift = 0;
+        while (span >> shift) >= Self::BUCKETS as u64 {
+            shift += 1;
+        }
+        let buckets = if lo > hi {
+            0
+        } else {
+            (span >> shift) as usize + 1
+        };
+        let mut b = Bucketed {
+            lo,
+            shift,
+            values: Vec::with_capacity(cells.len()),
+            starts: Vec::with_capacity(cells.len()),
+        };
+        for cell in cells {
+            let mut starts = vec![0u32; buckets + 1];
+            for &v in &cell {
+                starts[b.bucket_of(v) + 1] += 1;
+            }
+            for k in 1..starts.len() {
+                starts[k] += starts[k - 1];
+            }
+            let mut next = starts.clone();
+            let mut ordered = vec![0i64; cell.len()];
+            for &v in &cell {
+                let slot = &mut next[b.bucket_of(v)];
+                ordered[*slot as usize] = v;
+                *slot += 1;
+            }
+            b.values.push(ordered);
+            b.starts.push(starts);
+        }
+        b
     }
-    let (lower, upper, _) = v.select_nth_unstable(m / 2);
-    let upper = *upper as f64;
-    if m % 2 == 1 {
-        return Some(upper);
+
+    #[inline]
+    fn bucket_of(&self, v: i64) -> usize {
+        (v.abs_diff(self.lo) >> self.shift) as usize
     }
-    let lower = lower.iter().copied().max().unwrap_or_default() as f64;
-    Some(lower + (upper - lower) * 0.5)
+
+    /// The median of the union of `cells` (indices); `None` when they are empty.
+    /// `scratch` holds one bucket's values.
+    fn median(&self, cells: &[usize], scratch: &mut Vec<i64>) -> Option<f64> {
+        let m: usize = cells.iter().map(|&c| self.values[c].len()).sum();
+        if m == 0 {
+            return None;
+        }
+        let below = |b: usize| -> usize { cells.iter().map(|&c| self.starts[c][b] as usize).sum() };
+        // The value of 0-based rank `r` in the union.
+        let mut at = |r: usize| -> i64 {
+            // The last bucket with fewer than `r + 1` values below it holds rank `r`.
+            let buckets = self.starts[cells[0]].len() - 1;
+            let (mut lo, mut hi) = (0, buckets - 1);
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if below(mid) <= r {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            scratch.clear();
+            for &c in cells {
+                let s = &self.starts[c];
+                scratch.extend_from_slice(&self.values[c][s[lo] as usize..s[lo + 1] as usize]);
+            }
+            *scratch.select_nth_unstable(r - below(lo)).1
+        };
+        let upper = at(m / 2) as f64;
+        if m % 2 == 1 {
+            return Some(upper);
+        }
+        let lower = at(m / 2 - 1) as f64;
+        Some(lower + (upper - lower) * 0.5)
+    }
 }
 
 /// The time from step `k - 1` to step `k` on person `i`'s best chain, when reached.
@@ -366,20 +454,42 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
     let groups = 1 + platforms.len() + cohorts.len();
     let index =
         |g: [u32; 2]| -> [usize; 3] { [0, 1 + g[0] as usize, 1 + platforms.len() + g[1] as usize] };
-    // Medians, one step at a time (one list of times per group), in parallel with the
-    // counts: per step, per scope, per group.
+    // Medians, one step at a time, in parallel with the counts: per step, the times
+    // of each cell (excluded or not, platform, cohort), each time in one cell; a
+    // group's median is that of the union of its cells.
+    let (n_platforms, n_cohorts) = (platforms.len(), cohorts.len());
+    let cell_of = |i: usize| {
+        let [ps, cs] = person_groups[i];
+        (usize::from(a.excluded[i]) * n_platforms + ps as usize) * n_cohorts + cs as usize
+    };
     let step_medians = |k: usize| -> [Vec<Option<f64>>; 3] {
-        let mut times: [Vec<Vec<i64>>; 3] = std::array::from_fn(|_| vec![Vec::new(); groups]);
-        for (i, &pg) in person_groups.iter().enumerate() {
+        let mut cells: Vec<Vec<i64>> = vec![Vec::new(); 2 * n_platforms * n_cohorts];
+        for i in 0..n {
             if let Some(dt) = delta(a, k, i) {
-                for s in [1, scope_of(i)] {
-                    for g in index(pg) {
-                        times[s][g].push(dt);
-                    }
-                }
+                cells[cell_of(i)].push(dt);
             }
         }
-        times.map(|t| t.into_iter().map(|mut v| median(&mut v)).collect())
+        let cells = Bucketed::new(cells);
+        let mut scratch = Vec::new();
+        std::array::from_fn(|s| {
+            (0..groups)
+                .map(|g| {
+                    let of_group: Vec<usize> = (0..cells.values.len())
+                        .filter(|&c| {
+                            let excluded = c / (n_platforms * n_cohorts) == 1;
+                            let (ps, cs) = ((c / n_cohorts) % n_platforms, c % n_cohorts);
+                            let in_scope = match s {
+                                0 => !excluded,
+                                2 => excluded,
+                                _ => true,
+                            };
+                            in_scope && (g == 0 || g == 1 + ps || g == 1 + n_platforms + cs)
+                        })
+                        .collect();
+                    cells.median(&of_group, &mut scratch)
+                })
+                .collect()
+        })
     };
     let count = || {
         let mut counts: [Vec<Counts>; 3] = std::array::from_fn(|_| vec![Counts::default(); groups]);
@@ -602,4 +712,54 @@ pub fn other_events(
         .collect();
     rows.sort_by(|a, b| (&a.event, &a.platform).cmp(&(&b.event, &b.platform)));
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The naive model: the median of `v` (reordered); the mean of the two middle values for an even count
+    /// (as polars computes it: exact for integers below 2^53).
+    fn median(v: &mut [i64]) -> Option<f64> {
+        let m = v.len();
+        if m == 0 {
+            return None;
+        }
+        let (lower, upper, _) = v.select_nth_unstable(m / 2);
+        let upper = *upper as f64;
+        if m % 2 == 1 {
+            return Some(upper);
+        }
+        let lower = lower.iter().copied().max().unwrap_or_default() as f64;
+        Some(lower + (upper - lower) * 0.5)
+    }
+
+    proptest! {
+        /// The median of a union of cells is the naive median of the cells
+        /// concatenated, for narrow and wide value ranges, repeats, negatives and even
+        /// counts, whichever cells are taken.
+        #[test]
+        fn the_union_median_is_the_median_of_the_concatenation(
+            lists in prop::collection::vec(
+                prop::collection::vec(
+                    prop_oneof![
+                        -5i64..5,
+                        0i64..100_000_000,
+                        Just(i64::MAX),
+                        Just(i64::MIN),
+                        any::<i64>(),
+                    ],
+                    0..40,
+                ),
+                1..7,
+            ),
+            taken in prop::collection::vec(any::<bool>(), 7),
+        ) {
+            let cells: Vec<usize> = (0..lists.len()).filter(|&c| taken[c]).collect();
+            let mut all: Vec<i64> = cells.iter().flat_map(|&c| lists[c].clone()).collect();
+            let got = Bucketed::new(lists.clone()).median(&cells, &mut Vec::new());
+            prop_assert_eq!(got, median(&mut all));
+        }
+    }
 }
