@@ -509,15 +509,64 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
         }
         counts
     };
-    let (medians, mut counts) = rayon::join(
+    // Revenue per scope and currency code, and per touch: purchases with both. Per
+    // scope and model (first, last touch): persons and conversions per source code,
+    // and revenue per (source code, currency code).
+    let codes = syms.len() + 1;
+    type PerCode = [[Vec<(u64, u64)>; 2]; 3];
+    type Money = [[BTreeMap<(u32, u32), i64>; 2]; 3];
+    let sums = || -> (PerCode, Money, [BTreeMap<u32, i64>; 3]) {
+        let pu = &a.purchases;
+        let mut revenue_by: [BTreeMap<u32, i64>; 3] = Default::default();
+        let mut per_code: PerCode =
+            std::array::from_fn(|_| std::array::from_fn(|_| vec![(0, 0); codes]));
+        let mut money: Money = Default::default();
+        for i in 0..n {
+            let paying = p.paying(i);
+            for s in [1, scope_of(i)] {
+                for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
+                    if model == 1 && !paying {
+                        continue;
+                    }
+                    let e = &mut per_code[s][model][slot_of_platform(code)];
+                    e.0 += 1;
+                    e.1 += u64::from(paying);
+                }
+            }
+        }
+        for j in 0..pu.person.len() {
+            let currency = pu.currency[j];
+            if !pu.has_revenue[j] || currency == NONE {
+                continue;
+            }
+            let i = pu.person[j] as usize;
+            let v = pu.revenue_minor[j];
+            for s in [1, scope_of(i)] {
+                let e = revenue_by[s].entry(currency).or_insert(0);
+                *e = e.wrapping_add(v);
+                for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
+                    let e = money[s][model].entry((code, currency)).or_insert(0);
+                    *e = e.wrapping_add(v);
+                }
+            }
+        }
+        (per_code, money, revenue_by)
+    };
+    // The medians, the counts and the sums side by side.
+    let ((medians, mut counts), (per_code, money, revenue_by)) = rayon::join(
         || {
-            use rayon::prelude::*;
-            (1..STEPS)
-                .into_par_iter()
-                .map(step_medians)
-                .collect::<Vec<_>>()
+            rayon::join(
+                || {
+                    use rayon::prelude::*;
+                    (1..STEPS)
+                        .into_par_iter()
+                        .map(step_medians)
+                        .collect::<Vec<_>>()
+                },
+                count,
+            )
         },
-        count,
+        sums,
     );
     for (k, m) in (1..STEPS).zip(medians) {
         for (s, per_group) in m.into_iter().enumerate() {
@@ -527,53 +576,13 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
         }
     }
 
+    let touch_name = |code: u32| syms.opt_name(code).unwrap_or(DIRECT).to_string();
     let mut out = Rollups {
         funnel: std::array::from_fn(|_| FunnelReport::empty()),
         kpis: std::array::from_fn(|_| Kpis::empty()),
         attribution: Default::default(),
     };
 
-    // Revenue per scope and currency, and per touch: purchases with both.
-    let pu = &a.purchases;
-    let mut revenue_by: [BTreeMap<String, i64>; 3] = Default::default();
-    let touch_name = |code: u32| syms.opt_name(code).unwrap_or(DIRECT).to_string();
-    // Per scope and model (first, last touch): persons and conversions per source code,
-    // and revenue per (source code, currency code).
-    let codes = syms.len() + 1;
-    let mut per_code: [[Vec<(u64, u64)>; 2]; 3] =
-        std::array::from_fn(|_| std::array::from_fn(|_| vec![(0, 0); codes]));
-    let mut money: [[BTreeMap<(u32, u32), i64>; 2]; 3] = Default::default();
-    for i in 0..n {
-        let paying = p.paying(i);
-        for s in [1, scope_of(i)] {
-            for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
-                if model == 1 && !paying {
-                    continue;
-                }
-                let e = &mut per_code[s][model][slot_of_platform(code)];
-                e.0 += 1;
-                e.1 += u64::from(paying);
-            }
-        }
-    }
-    for j in 0..pu.person.len() {
-        if !pu.has_revenue[j] || pu.currency[j] == NONE {
-            continue;
-        }
-        let i = pu.person[j] as usize;
-        let Some(currency) = syms.opt_name(pu.currency[j]) else {
-            continue;
-        };
-        let v = pu.revenue_minor[j];
-        for s in [1, scope_of(i)] {
-            let e = revenue_by[s].entry(currency.to_string()).or_insert(0);
-            *e = e.wrapping_add(v);
-            for (model, code) in [(0, p.first_touch[i]), (1, p.last_touch[i])] {
-                let e = money[s][model].entry((code, pu.currency[j])).or_insert(0);
-                *e = e.wrapping_add(v);
-            }
-        }
-    }
     for s in 0..3 {
         for model in 0..2 {
             // A `utm_source` spelled "(direct)" shares its row with the persons without
@@ -628,7 +637,10 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
             c[0].persons,
             c[0].reach[0],
             c[0].paying,
-            revenue_by[s].clone(),
+            revenue_by[s]
+                .iter()
+                .map(|(&c, &v)| (syms.name(c).to_string(), v))
+                .collect(),
         );
         let group = |slot: usize, value: Option<String>| GroupFunnel {
             value,
