@@ -49,6 +49,7 @@ use super::money::iso4217_exponent;
 use super::symbols::{NONE, Symbols, fingerprint};
 use crate::input::{Cohort, Millis, ReadStats, Source};
 use crate::source::arrowfile::{ArrowTable, row_group_batches};
+use crate::source::parquet_guard::PageFacts;
 use crate::source::{Cell, InputError, OnError, RowLoc, RowProblem, handle_row};
 
 /// Rows per decoded batch (as the row-exact reader).
@@ -208,12 +209,10 @@ fn fast_schema(path: &Path) -> Option<(Arc<Schema>, Vec<bool>)> {
             // Any string type: polars records its strings as `LargeUtf8` (or
             // `Utf8View`) in the schema it stores; the column is dictionary-encoded in
             // the file all the same, and read as a dictionary gives the same values.
-            let dictionary = matches!(
-                f.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            ) && DICTIONARY_COLUMNS
-                .iter()
-                .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
+            let dictionary = string_type(f.data_type())
+                && DICTIONARY_COLUMNS
+                    .iter()
+                    .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
             if dictionary {
                 Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                     Box::new(DataType::Int32),
@@ -264,17 +263,31 @@ fn read_share(
     // The page checks every Parquet reader runs before the library decodes a page: a
     // share they refuse goes to the row-exact reader, which runs them again and names
     // the page.
-    crate::source::parquet_guard::check_pages(
+    let facts = crate::source::parquet_guard::check_pages(
         path,
         meta.metadata(),
         Some(&part.row_groups),
         &FUNNEL_COLUMNS,
     )
     .ok()?;
+    // The ids read as dictionaries where every data page of theirs is
+    // dictionary-encoded (the reader then gives the keys and the dictionary, instead of
+    // copying each row's text out of it); elsewhere as the strings they are.
+    let ids_hinted = ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(dictionary_ids(schema)),
+    )
+    .ok();
     let groups = part
         .row_groups
         .iter()
-        .map(|&g| (g, group_mask(&meta, &wanted, g)))
+        .map(|&g| {
+            let reader_meta = match &ids_hinted {
+                Some(m) if ids_all_dictionary(&meta, g, &facts) => m.clone(),
+                _ => meta.clone(),
+            };
+            (g, reader_meta, group_mask(&meta, &wanted, g))
+        })
         .collect();
     let mut share = Share {
         symbols,
@@ -289,7 +302,7 @@ fn read_share(
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
     // One reader per row group (the caches below then last a whole column chunk).
-    let mut batches = row_group_batches(file, &meta, BATCH_ROWS, groups);
+    let mut batches = row_group_batches(file, BATCH_ROWS, groups);
     loop {
         let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batches.next()));
         let batch = match next {
@@ -304,6 +317,53 @@ fn read_share(
         }
     }
     Some(share)
+}
+
+/// Whether `dt` is one of Arrow's string types.
+fn string_type(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// `schema` with the id columns (`user_id`, `anonymous_id`) read as dictionaries.
+fn dictionary_ids(schema: &Schema) -> Arc<Schema> {
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let id = [USER, ANON]
+                .iter()
+                .any(|&c| FUNNEL_COLUMNS[c].name == f.name());
+            if id && string_type(f.data_type()) {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                )))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// Whether every data page of row group `g`'s id columns is dictionary-encoded, as
+/// the page walk found. A page that is not would make the reader hash every value of
+/// the batch back into a dictionary (slower, with the same values).
+fn ids_all_dictionary(meta: &ArrowReaderMetadata, g: usize, facts: &PageFacts) -> bool {
+    let descr = meta.parquet_schema();
+    (0..descr.num_columns())
+        .filter(|&l| {
+            let root = descr.get_column_root_idx(l);
+            meta.schema().fields().get(root).is_some_and(|f| {
+                [USER, ANON]
+                    .iter()
+                    .any(|&c| FUNNEL_COLUMNS[c].name == f.name())
+            })
+        })
+        .all(|l| facts.dictionary_encoded.contains(&(g, l)))
 }
 
 /// The columns of `wanted` (indices of the file's fields) that row group `g` is read

@@ -31,35 +31,38 @@ use crate::input::{RequestBatch, prefix_index};
 
 pub(crate) type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
 
-/// The batches of Parquet row groups `groups` (each with the columns of its mask,
-/// `batch_rows` rows at most), over a footer parsed once: one reader per row group, so that no batch spans
+/// The batches of Parquet row groups `groups` (each read with its reader metadata,
+/// which holds the schema hints, and the columns of its mask; `batch_rows` rows at
+/// most), over a footer parsed once: one reader per row group, so that no batch spans
 /// two of them (a dictionary column's batch that did would hold two dictionaries, which
 /// the reader merges by expanding and hashing every value). A reader that cannot be
 /// built is an error item.
 pub(crate) fn row_group_batches(
     file: File,
-    meta: &ArrowReaderMetadata,
     batch_rows: usize,
-    groups: Vec<(usize, ProjectionMask)>,
+    groups: Vec<(usize, ArrowReaderMetadata, ProjectionMask)>,
 ) -> BatchIter {
-    let meta = meta.clone();
-    Box::new(groups.into_iter().flat_map(move |(g, mask)| -> BatchIter {
-        let reader = file
-            .try_clone()
-            .map_err(|e| ArrowError::IoError(e.to_string(), e))
-            .and_then(|f| {
-                ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                    .with_batch_size(batch_rows)
-                    .with_projection(mask)
-                    .with_row_groups(vec![g])
-                    .build()
-                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))
-            });
-        match reader {
-            Ok(r) => Box::new(r),
-            Err(e) => Box::new(std::iter::once(Err(e))),
-        }
-    }))
+    Box::new(
+        groups
+            .into_iter()
+            .flat_map(move |(g, meta, mask)| -> BatchIter {
+                let reader = file
+                    .try_clone()
+                    .map_err(|e| ArrowError::IoError(e.to_string(), e))
+                    .and_then(|f| {
+                        ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta)
+                            .with_batch_size(batch_rows)
+                            .with_projection(mask)
+                            .with_row_groups(vec![g])
+                            .build()
+                            .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+                    });
+                match reader {
+                    Ok(r) => Box::new(r),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            }),
+    )
 }
 
 /// A batch iterator whose panics (the Parquet and Arrow readers assert on some kinds of
@@ -249,14 +252,14 @@ impl ArrowTable {
                     .map(|(i, _)| i)
                     .collect();
                 let mask = ProjectionMask::roots(meta.parquet_schema(), wanted);
-                let groups: Vec<(usize, ProjectionMask)> = match &self.part {
+                let groups: Vec<_> = match &self.part {
                     Some((groups, _)) => groups.clone(),
                     None => (0..meta.metadata().num_row_groups()).collect(),
                 }
                 .into_iter()
-                .map(|g| (g, mask.clone()))
+                .map(|g| (g, meta.clone(), mask.clone()))
                 .collect();
-                let per_group = row_group_batches(file, &meta, self.batch_rows, groups);
+                let per_group = row_group_batches(file, self.batch_rows, groups);
                 Ok((Box::new(Guarded(Some(Box::new(per_group)))), schema))
             }
             Kind::Ipc => {

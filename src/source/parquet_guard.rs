@@ -52,11 +52,24 @@ struct PageHeader {
     def_levels: Option<i32>,
     rep_levels: Option<i32>,
     is_compressed: Option<bool>,
+    /// The encoding of a data page's values (v1 or v2).
+    encoding: Option<i32>,
 }
 
 const DATA_PAGE: i32 = 0;
 const DICTIONARY_PAGE: i32 = 2;
 const DATA_PAGE_V2: i32 = 3;
+
+/// The encodings of dictionary keys: `PLAIN_DICTIONARY` (the old name) and
+/// `RLE_DICTIONARY`.
+const DICTIONARY_ENCODINGS: [i32; 2] = [2, 8];
+
+/// What the page walk learnt on the way, besides that the pages are sound.
+#[derive(Debug, Default)]
+pub struct PageFacts {
+    /// The (row group, leaf column) chunks whose every data page is dictionary-encoded.
+    pub dictionary_encoded: Vec<(usize, usize)>,
+}
 
 /// Checks every page header of the column chunks of `row_groups` (all when `None`)
 /// whose top-level column is one of `columns` (those the reader is about to decode):
@@ -70,23 +83,24 @@ pub fn check_pages(
     meta: &ParquetMetaData,
     row_groups: Option<&[usize]>,
     columns: &[ColumnSpec],
-) -> Result<(), InputError> {
+) -> Result<PageFacts, InputError> {
     let io = |e: std::io::Error| InputError::file(path, format!("cannot read: {e}"));
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut r = BufReader::with_capacity(4 << 10, file);
     let groups = meta.row_groups();
     let all: Vec<usize> = (0..groups.len()).collect();
+    let mut facts = PageFacts::default();
     for &g in row_groups.unwrap_or(&all) {
         let Some(group) = groups.get(g) else {
             continue;
         };
-        for chunk in group.columns() {
+        for (leaf, chunk) in group.columns().iter().enumerate() {
             let root = chunk.column_path().parts().first().map(String::as_str);
             if !columns.iter().any(|c| Some(c.name) == root) {
                 continue;
             }
-            check_chunk(&mut r, len, chunk, group.num_rows()).map_err(|why| {
+            let dictionary = check_chunk(&mut r, len, chunk, group.num_rows()).map_err(|why| {
                 InputError::file(
                     path,
                     format!(
@@ -95,18 +109,22 @@ pub fn check_pages(
                     ),
                 )
             })?;
+            if dictionary {
+                facts.dictionary_encoded.push((g, leaf));
+            }
         }
     }
-    Ok(())
+    Ok(facts)
 }
 
 /// Walks one column chunk's pages; the error says which page and what is wrong.
+/// `true` when it has data pages and each holds dictionary keys.
 fn check_chunk(
     r: &mut BufReader<File>,
     file_len: u64,
     chunk: &ColumnChunkMetaData,
     group_rows: i64,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let start = chunk
         .dictionary_page_offset()
         .unwrap_or(chunk.data_page_offset());
@@ -127,6 +145,7 @@ fn check_chunk(
         .map_err(|e| format!("cannot read: {e}"))?;
     let mut at = start;
     let mut page = 0u64;
+    let (mut data_pages, mut dictionary_keys) = (0u64, 0u64);
     while at < end {
         let mut h = HeaderReader {
             r: &mut *r,
@@ -176,6 +195,15 @@ fn check_chunk(
             }
             _ => {}
         }
+        if matches!(kind, DATA_PAGE | DATA_PAGE_V2) {
+            data_pages += 1;
+            if header
+                .encoding
+                .is_some_and(|e| DICTIONARY_ENCODINGS.contains(&e))
+            {
+                dictionary_keys += 1;
+            }
+        }
         // The bytes of a v2 data page's levels, which lead its body uncompressed.
         let mut levels = 0;
         if kind == DATA_PAGE_V2 {
@@ -217,7 +245,7 @@ fn check_chunk(
         at += used + compressed as u64;
         page += 1;
     }
-    Ok(())
+    Ok(data_pages > 0 && dictionary_keys == data_pages)
 }
 
 /// Inflates the `data` compressed bytes of a page at `r` (its levels, `levels` bytes of
@@ -443,23 +471,27 @@ impl HeaderReader<'_> {
                 2 => h.uncompressed = self.i32(ty, "uncompressed_page_size")?,
                 3 => h.compressed = self.i32(ty, "compressed_page_size")?,
                 // The data page, dictionary page and data page v2 headers.
-                5 | 7 | 8 if ty == T_STRUCT => self.sub_header(id == 8, &mut h)?,
+                5 | 7 | 8 if ty == T_STRUCT => self.sub_header(id, &mut h)?,
                 _ => self.value(ty, 1)?,
             }
         }
         Ok(h)
     }
 
-    /// A data page, dictionary page or data page v2 header: `num_values` is field 1 of
-    /// each; a v2 header also has `num_nulls` (2), `num_rows` (3), the byte lengths of
+    /// A data page (`kind` 5), dictionary page (7) or data page v2 (8) header:
+    /// `num_values` is field 1 of each; a data page has its `encoding` in field 2; a v2
+    /// header has `num_nulls` (2), `num_rows` (3), `encoding` (4), the byte lengths of
     /// its definition (5) and repetition (6) levels, and `is_compressed` (7).
-    fn sub_header(&mut self, v2: bool, h: &mut PageHeader) -> Result<(), String> {
+    fn sub_header(&mut self, kind: i16, h: &mut PageHeader) -> Result<(), String> {
+        let v2 = kind == 8;
         let mut last = 0;
         while let Some((id, ty)) = self.field(last)? {
             last = id;
             match id {
                 1 => h.num_values = self.i32(ty, "num_values")?,
+                2 if kind == 5 => h.encoding = self.i32(ty, "encoding")?,
                 2 if v2 => h.num_nulls = self.i32(ty, "num_nulls")?,
+                4 if v2 => h.encoding = self.i32(ty, "encoding")?,
                 3 if v2 => h.num_rows = self.i32(ty, "num_rows")?,
                 5 if v2 => h.def_levels = self.i32(ty, "definition_levels_byte_length")?,
                 6 if v2 => h.rep_levels = self.i32(ty, "repetition_levels_byte_length")?,
@@ -654,7 +686,7 @@ mod tests {
             .build()
             .expect("chunk metadata");
         let mut r = BufReader::new(File::open(&path).expect("opens"));
-        check_chunk(&mut r, bytes.len() as u64, &chunk, rows)
+        check_chunk(&mut r, bytes.len() as u64, &chunk, rows).map(|_| ())
     }
 
     #[test]
@@ -873,5 +905,53 @@ mod tests {
         let err =
             check_codec(&file, 20, Compression::GZIP(Default::default())).expect_err("refused");
         assert!(err.contains("its GZIP data cannot be inflated"), "{err}");
+    }
+
+    /// The walk tells the chunks whose data pages all hold dictionary keys, in data
+    /// page v1 and v2 files: a column written without a dictionary, or one whose
+    /// dictionary overflowed into plain pages, is not among them.
+    #[test]
+    fn the_walk_finds_the_chunks_of_dictionary_keys_only() {
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::{WriterProperties, WriterVersion};
+        use parquet::file::reader::FileReader;
+        let rows = 5_000;
+        let few: Vec<String> = (0..rows).map(|i| format!("v{}", i % 7)).collect();
+        let many: Vec<String> = (0..rows).map(|i| format!("unique-value-{i:08}")).collect();
+        let text = |v: &Vec<String>| Arc::new(StringArray::from(v.clone())) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            ("dict", text(&few)),
+            ("plain", text(&few)),
+            ("overflow", text(&many)),
+        ])
+        .unwrap();
+        for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
+            let props = WriterProperties::builder()
+                .set_writer_version(version)
+                .set_max_row_group_row_count(Some(2_500))
+                .set_data_page_row_count_limit(500)
+                .set_write_batch_size(500)
+                .set_dictionary_page_size_limit(1_024)
+                .set_column_dictionary_enabled(ColumnPath::from("plain"), false)
+                .build();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.parquet");
+            let mut w =
+                ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props))
+                    .unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let reader =
+                parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap())
+                    .unwrap();
+            let columns = [
+                ColumnSpec::required("dict"),
+                ColumnSpec::required("plain"),
+                ColumnSpec::required("overflow"),
+            ];
+            let facts = check_pages(&path, reader.metadata(), None, &columns).unwrap();
+            assert_eq!(facts.dictionary_encoded, [(0, 0), (1, 0)], "{version:?}");
+        }
     }
 }

@@ -89,8 +89,10 @@ impl Columns {
 
     /// Writes `funnel.parquet` in `dir`: `ts` as a timestamp (`columnar`) in ms or ns,
     /// or as Int64 milliseconds; row groups of `group_rows`; strings as `LargeUtf8`
-    /// (as polars writes them) when `large`.
-    fn write(&self, dir: &Path, ts: Ts, group_rows: usize, large: bool) {
+    /// (as polars writes them) when `large`; dictionaries of at most `dictionary`
+    /// bytes (a column whose dictionary grows past it goes on in plain pages; with a
+    /// large one, every page of the ids holds dictionary keys).
+    fn write(&self, dir: &Path, ts: Ts, group_rows: usize, large: bool, dictionary: usize) {
         let mut cols: Vec<(&str, ArrayRef)> = vec![(
             "ts",
             match ts {
@@ -123,7 +125,7 @@ impl Columns {
         let batch = RecordBatch::try_from_iter(cols).unwrap();
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(group_rows))
-            .set_dictionary_page_size_limit(4096)
+            .set_dictionary_page_size_limit(dictionary)
             .build();
         let file = std::fs::File::create(dir.join("funnel.parquet")).unwrap();
         let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
@@ -192,23 +194,25 @@ fn loaded(dir: &Path, on_error: OnError, threads: usize) -> String {
 fn same_as_row_exact(cols: &Columns, on_error: OnError) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("funnel.parquet");
-    cols.write(dir.path(), Ts::Int, 1 << 20, false);
+    cols.write(dir.path(), Ts::Int, 1 << 20, false, 4096);
     assert!(!reads_columnar(&file));
     let reference = loaded(dir.path(), on_error, 1);
-    for (ts, group_rows, large) in [
-        (Ts::Millis, 1 << 20, false),
-        (Ts::Millis, 997, false),
-        (Ts::Nanos, 4096, false),
-        (Ts::Millis, 997, true),
-        (Ts::Millis, 12_000, true),
+    for (ts, group_rows, large, dictionary) in [
+        (Ts::Millis, 1 << 20, false, 4096),
+        (Ts::Millis, 997, false, 4096),
+        (Ts::Nanos, 4096, false, 4096),
+        (Ts::Millis, 997, true, 4096),
+        (Ts::Millis, 12_000, true, 4096),
+        (Ts::Millis, 12_000, true, 1 << 24),
+        (Ts::Millis, 1 << 20, false, 1 << 24),
     ] {
-        cols.write(dir.path(), ts, group_rows, large);
+        cols.write(dir.path(), ts, group_rows, large, dictionary);
         assert!(reads_columnar(&file));
         for threads in [1, 2, 3] {
             let got = loaded(dir.path(), on_error, threads);
             assert!(
                 got == reference,
-                "row groups of {group_rows}, large strings {large}, {threads} threads:\n{}\nvs the row-exact reader\n{}",
+                "row groups of {group_rows}, large strings {large}, dictionaries of {dictionary} bytes, {threads} threads:\n{}\nvs the row-exact reader\n{}",
                 &got[..got.len().min(2000)],
                 &reference[..reference.len().min(2000)]
             );
