@@ -299,6 +299,13 @@ fn read_share(
         failed: None,
     };
     share.builder.reserve(rows.min(1 << 31) as usize);
+    let own_rows: u64 = part
+        .row_groups
+        .iter()
+        .filter_map(|&g| meta.metadata().row_groups().get(g))
+        .map(|g| g.num_rows().max(0) as u64)
+        .sum();
+    share.builder.expect_rows(own_rows.min(1 << 31) as usize);
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
     // One reader per row group (the caches below then last a whole column chunk).

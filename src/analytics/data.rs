@@ -396,6 +396,9 @@ pub(crate) struct FunnelBuilder {
     ids: IdLog,
     /// Scratch space of the logs' batches.
     order: Vec<u32>,
+    /// Rows expected in all ([`Self::expect_rows`]); the id log is sized by the first
+    /// batch logged, to hold as many ids per row, of the same mean length.
+    expected_rows: usize,
 }
 
 impl FunnelBuilder {
@@ -405,7 +408,13 @@ impl FunnelBuilder {
             messages: MessageLog::new(),
             ids: IdLog::new(),
             order: Vec::new(),
+            expected_rows: 0,
         }
+    }
+
+    /// Says how many rows this builder will log in all (an estimate; 0 when unknown).
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.expected_rows = rows;
     }
 
     /// Makes room for `n` rows.
@@ -461,6 +470,16 @@ impl FunnelBuilder {
             }
         }
         self.messages.push_batch(&messages, &mut self.order);
+        if self.expected_rows > 0 && n > 0 {
+            // The first batch: the log sized for the rows to come, as it goes.
+            let more = self.expected_rows.saturating_sub(first) as f64 / n as f64;
+            let bytes: usize = ids.iter().map(|(_, _, t)| t.len()).sum();
+            self.ids.reserve(
+                (ids.len() as f64 * more) as usize,
+                (bytes as f64 * more) as usize,
+            );
+            self.expected_rows = 0;
+        }
         self.ids.push_batch(&ids, &mut self.order);
     }
 

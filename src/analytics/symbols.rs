@@ -525,6 +525,18 @@ impl IdLog {
         Self { log: Joined::new() }
     }
 
+    /// Makes room for about `n` more ids of `bytes` bytes of text in all (spread
+    /// evenly over the partitions by their hash), so that the partitions' buffers are
+    /// not grown, copied and faulted in again and again.
+    pub fn reserve(&mut self, n: usize, bytes: usize) {
+        let each = n / ID_PARTS + n / ID_PARTS / 8 + 16;
+        let text = bytes / ID_PARTS + bytes / ID_PARTS / 8 + 256;
+        for p in self.log.own() {
+            p.entries.reserve(each);
+            p.text.reserve(text);
+        }
+    }
+
     /// Logs id `text` of row `row` (the anonymous id when `anon`).
     #[inline]
     pub fn push(&mut self, row: u32, anon: bool, text: &str) {
