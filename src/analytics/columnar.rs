@@ -202,29 +202,11 @@ fn fast_schema(path: &Path) -> Option<(Arc<Schema>, Vec<bool>)> {
     if !present[TS] || !present[EVENT] || (!present[USER] && !present[ANON]) {
         return None;
     }
-    let fields: Vec<Arc<Field>> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            // Any string type: polars records its strings as `LargeUtf8` (or
-            // `Utf8View`) in the schema it stores; the column is dictionary-encoded in
-            // the file all the same, and read as a dictionary gives the same values.
-            let dictionary = string_type(f.data_type())
-                && DICTIONARY_COLUMNS
-                    .iter()
-                    .any(|&i| FUNNEL_COLUMNS[i].name == f.name());
-            if dictionary {
-                Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                )))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    let hinted = Schema::new_with_metadata(fields, schema.metadata().clone());
-    Some((Arc::new(hinted), present))
+    // Any string type: polars records its strings as `LargeUtf8` (or `Utf8View`) in
+    // the schema it stores; the column is dictionary-encoded in the file all the same,
+    // and read as a dictionary gives the same values.
+    let hinted = with_dictionaries(schema, &DICTIONARY_COLUMNS);
+    Some((hinted, present))
 }
 
 /// Decodes one share (`first`: the file's first); `None` when a batch fails to decode (or the reader panics).
@@ -275,7 +257,7 @@ fn read_share(
     // copying each row's text out of it); elsewhere as the strings they are.
     let ids_hinted = ArrowReaderMetadata::try_new(
         meta.metadata().clone(),
-        ArrowReaderOptions::new().with_schema(dictionary_ids(schema)),
+        ArrowReaderOptions::new().with_schema(with_dictionaries(schema, &[USER, ANON])),
     )
     .ok();
     let groups = part
@@ -334,16 +316,15 @@ fn string_type(dt: &DataType) -> bool {
     )
 }
 
-/// `schema` with the id columns (`user_id`, `anonymous_id`) read as dictionaries.
-fn dictionary_ids(schema: &Schema) -> Arc<Schema> {
+/// `schema` with the string columns among `columns` (indices of [`FUNNEL_COLUMNS`])
+/// read as dictionaries.
+fn with_dictionaries(schema: &Schema, columns: &[usize]) -> Arc<Schema> {
     let fields: Vec<Arc<Field>> = schema
         .fields()
         .iter()
         .map(|f| {
-            let id = [USER, ANON]
-                .iter()
-                .any(|&c| FUNNEL_COLUMNS[c].name == f.name());
-            if id && string_type(f.data_type()) {
+            let hinted = columns.iter().any(|&c| FUNNEL_COLUMNS[c].name == f.name());
+            if hinted && string_type(f.data_type()) {
                 Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                     Box::new(DataType::Int32),
                     Box::new(DataType::Utf8),
