@@ -233,15 +233,20 @@ fn read_share(
         .filter(|(_, f)| FUNNEL_COLUMNS.iter().any(|c| c.name == f.name()))
         .map(|(i, _)| i)
         .collect();
-    let rows: u64 = meta
-        .metadata()
-        .row_groups()
-        .iter()
-        .enumerate()
-        // The first share's builder becomes the file's: room for every row.
-        .filter(|(i, _)| first || part.row_groups.contains(i))
-        .map(|(_, g)| g.num_rows().max(0) as u64)
-        .sum();
+    let rows_of = |groups: &mut dyn Iterator<Item = usize>| -> usize {
+        let rows: u64 = groups
+            .filter_map(|g| meta.metadata().row_groups().get(g))
+            .map(|g| g.num_rows().max(0) as u64)
+            .sum();
+        rows.min(1 << 31) as usize
+    };
+    let own_rows = rows_of(&mut part.row_groups.iter().copied());
+    // The first share's builder becomes the file's: room for every row.
+    let rows = if first {
+        rows_of(&mut (0..meta.metadata().num_row_groups()))
+    } else {
+        own_rows
+    };
     // The page checks every Parquet reader runs before the library decodes a page: a
     // share they refuse goes to the row-exact reader, which runs them again and names
     // the page.
@@ -280,14 +285,8 @@ fn read_share(
         },
         failed: None,
     };
-    share.builder.reserve(rows.min(1 << 31) as usize);
-    let own_rows: u64 = part
-        .row_groups
-        .iter()
-        .filter_map(|&g| meta.metadata().row_groups().get(g))
-        .map(|g| g.num_rows().max(0) as u64)
-        .sum();
-    share.builder.expect_rows(own_rows.min(1 << 31) as usize);
+    share.builder.reserve(rows);
+    share.builder.expect_rows(own_rows);
     let mut caches: [DictCache; FUNNEL_COLUMNS.len()] = std::array::from_fn(|_| DictCache::new());
     let mut row_no = part.first_row;
     // One reader per row group (the caches below then last a whole column chunk).
@@ -308,6 +307,21 @@ fn read_share(
     Some(share)
 }
 
+/// Whether `f` is one of `columns` (indices of [`FUNNEL_COLUMNS`]).
+fn is_one_of(f: &Field, columns: &[usize]) -> bool {
+    columns.iter().any(|&c| FUNNEL_COLUMNS[c].name == f.name())
+}
+
+/// The leaf column of top-level field `root`, when it is a flat column (one leaf).
+fn leaf_of(meta: &ArrowReaderMetadata, root: usize) -> Option<usize> {
+    let descr = meta.parquet_schema();
+    let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == root);
+    match (leaves.next(), leaves.next()) {
+        (Some(leaf), None) => Some(leaf),
+        _ => None,
+    }
+}
+
 /// Whether `dt` is one of Arrow's string types.
 fn string_type(dt: &DataType) -> bool {
     matches!(
@@ -323,8 +337,7 @@ fn with_dictionaries(schema: &Schema, columns: &[usize]) -> Arc<Schema> {
         .fields()
         .iter()
         .map(|f| {
-            let hinted = columns.iter().any(|&c| FUNNEL_COLUMNS[c].name == f.name());
-            if hinted && string_type(f.data_type()) {
+            if is_one_of(f, columns) && string_type(f.data_type()) {
                 Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                     Box::new(DataType::Int32),
                     Box::new(DataType::Utf8),
@@ -345,11 +358,10 @@ fn ids_all_dictionary(meta: &ArrowReaderMetadata, g: usize, facts: &PageFacts) -
     (0..descr.num_columns())
         .filter(|&l| {
             let root = descr.get_column_root_idx(l);
-            meta.schema().fields().get(root).is_some_and(|f| {
-                [USER, ANON]
-                    .iter()
-                    .any(|&c| FUNNEL_COLUMNS[c].name == f.name())
-            })
+            meta.schema()
+                .fields()
+                .get(root)
+                .is_some_and(|f| is_one_of(f, &[USER, ANON]))
         })
         .all(|l| facts.dictionary_encoded.contains(&(g, l)))
 }
@@ -360,18 +372,12 @@ fn ids_all_dictionary(meta: &ArrowReaderMetadata, g: usize, facts: &PageFacts) -
 /// Parquet reader gives an all-null chunk of a dictionary column (whose dictionary is
 /// empty) as plain values that it hashes, value by value, back into a dictionary.
 fn group_mask(meta: &ArrowReaderMetadata, wanted: &[usize], g: usize) -> ProjectionMask {
-    let descr = meta.parquet_schema();
     let fields = meta.schema().fields();
     let group = meta.metadata().row_group(g);
     let rows = group.num_rows();
     let all_null = |root: usize| {
-        let required = fields.get(root).is_some_and(|f| {
-            [TS, EVENT]
-                .iter()
-                .any(|&c| FUNNEL_COLUMNS[c].name == f.name())
-        });
-        let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == root);
-        let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
+        let required = fields.get(root).is_some_and(|f| is_one_of(f, &[TS, EVENT]));
+        let Some(leaf) = leaf_of(meta, root) else {
             return false;
         };
         !required
@@ -383,7 +389,7 @@ fn group_mask(meta: &ArrowReaderMetadata, wanted: &[usize], g: usize) -> Project
                 .is_some_and(|n| n == rows as u64)
     };
     let read: Vec<usize> = wanted.iter().copied().filter(|&i| !all_null(i)).collect();
-    ProjectionMask::roots(descr, read)
+    ProjectionMask::roots(meta.parquet_schema(), read)
 }
 
 /// A string column of one batch.

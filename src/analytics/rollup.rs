@@ -476,14 +476,13 @@ pub fn rollups(a: &FunnelAnalysis, syms: &Symbols) -> PolarsResult<Rollups> {
                 .map(|g| {
                     let of_group: Vec<usize> = (0..cells.values.len())
                         .filter(|&c| {
-                            let excluded = c / (n_platforms * n_cohorts) == 1;
-                            let (ps, cs) = ((c / n_cohorts) % n_platforms, c % n_cohorts);
-                            let in_scope = match s {
-                                0 => !excluded,
-                                2 => excluded,
-                                _ => true,
-                            };
-                            in_scope && (g == 0 || g == 1 + ps || g == 1 + n_platforms + cs)
+                            // The cell's scope and groups, as a person's in it.
+                            let scope = if c >= n_platforms * n_cohorts { 2 } else { 0 };
+                            let pg = [
+                                ((c / n_cohorts) % n_platforms) as u32,
+                                (c % n_cohorts) as u32,
+                            ];
+                            (s == 1 || s == scope) && index(pg).contains(&g)
                         })
                         .collect();
                     cells.median(&of_group, &mut scratch)
